@@ -1,0 +1,156 @@
+"""The prepared-data cache: one folder per data set of uint8 .npy splits and a manifest.
+
+Layout: ``<cache root>/datasets/<name>/{train,test[,validation]}.npy`` and
+``manifest.json`` (source, origin, source checksums, shapes, array checksums,
+preparation version). Every file is written to a temporary name and moved into place
+with ``os.replace``; the manifest is removed first and written last, so a folder without
+a valid manifest is never used and an interrupted preparation leaves nothing usable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.paths import cache_dir as default_cache_root
+
+# Bump when the preparation of any data set changes; older caches are then rebuilt.
+PREPARATION_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+def dataset_dir(name: str, root: Path | None = None) -> Path:
+    """``<root or paths.cache_dir()>/datasets/<name>``."""
+    return Path(root if root is not None else default_cache_root()) / "datasets" / name
+
+
+def array_sha256(array: np.ndarray, chunk_rows: int = 4096) -> str:
+    """sha256 of an array's C-order bytes, hashed in chunks (works on memory maps)."""
+    digest = hashlib.sha256()
+    for start in range(0, max(len(array), 1), chunk_rows):
+        digest.update(np.ascontiguousarray(array[start : start + chunk_rows]).tobytes())
+    return digest.hexdigest()
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+
+
+def _replace_atomically(tmp: Path, path: Path) -> None:
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` to ``path`` as .npy, atomically."""
+    tmp = _temporary(path)
+    try:
+        with open(tmp, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+        _replace_atomically(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def save_json(path: Path, obj: dict) -> None:
+    """Write ``obj`` to ``path`` as JSON, atomically."""
+    tmp = _temporary(path)
+    try:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+        _replace_atomically(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def read_manifest(folder: Path) -> dict | None:
+    """The manifest in ``folder`` if present, parseable and of this preparation version."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if manifest.get("preparation_version") != PREPARATION_VERSION:
+        return None
+    return manifest
+
+
+def load(folder: Path) -> tuple[dict[str, np.ndarray], dict] | None:
+    """Memory-mapped splits and the manifest, or None when the cache is absent or stale.
+
+    Shapes and dtypes are checked against the manifest (cheap); the stored array
+    checksums can be re-verified with :func:`verify`.
+    """
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return None
+    splits = {}
+    for split, meta in manifest["splits"].items():
+        try:
+            array = np.load(folder / meta["file"], mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        if list(array.shape) != meta["shape"] or str(array.dtype) != meta["dtype"]:
+            return None
+        splits[split] = array
+    return splits, manifest
+
+
+def verify(folder: Path) -> list[str]:
+    """Names of the cached splits whose content no longer matches the manifest's sha256."""
+    loaded = load(folder)
+    if loaded is None:
+        return ["manifest"]
+    splits, manifest = loaded
+    return [s for s, a in splits.items() if array_sha256(a) != manifest["splits"][s]["sha256"]]
+
+
+def save(
+    folder: Path,
+    name: str,
+    splits: dict[str, np.ndarray],
+    *,
+    source: str,
+    origin: str,
+    source_checksums: dict[str, str],
+    extra: dict | None = None,
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Write the splits and then the manifest; return the memory-mapped splits and manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        (folder / MANIFEST).unlink()
+    meta = {}
+    for split, array in splits.items():
+        if array.dtype != np.uint8 or array.ndim != 4:
+            raise ValueError(
+                f"{name}/{split}: expected uint8 NHWC, got {array.dtype} {array.shape}"
+            )
+        save_npy(folder / f"{split}.npy", array)
+        meta[split] = {
+            "file": f"{split}.npy",
+            "shape": list(array.shape),
+            "dtype": str(array.dtype),
+            "sha256": array_sha256(array),
+        }
+    manifest = {
+        "name": name,
+        "preparation_version": PREPARATION_VERSION,
+        "source": source,
+        "origin": origin,
+        "source_checksums": source_checksums,
+        "splits": meta,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **(extra or {}),
+    }
+    save_json(folder / MANIFEST, manifest)
+    loaded = load(folder)
+    assert loaded is not None, f"cache written to {folder} cannot be read back"
+    return loaded
