@@ -15,17 +15,18 @@ from benchmark.errors import UserError
 
 def _reference(n: int, seed: int = 0) -> np.ndarray:
     """PROTOCOL's generator, one image at a time: legacy global-RNG order, mpl path, box filter."""
-    np.random.seed(seed)
+    rng = np.random.RandomState(seed)  # the legacy global RNG's stream, as the original drew it
     images = []
     nv, min_angle, scale, sub = 3, 20.0, 0.75, 8
     for _ in range(n):
         points = []
         for i in range(nv):
-            angle = i * (360 / nv) + min_angle / 2 + np.random.uniform() * (360 / nv - min_angle / 2)
+            segment = 360 / nv
+            angle = i * segment + min_angle / 2 + rng.uniform() * (segment - min_angle / 2)
             p = np.array([np.cos(np.radians(angle)), np.sin(np.radians(angle))])
             points.append((p + 1) / 2)
         points = np.array(points)
-        theta = np.radians(np.random.uniform() * 2 * np.pi)
+        theta = np.radians(rng.uniform() * 2 * np.pi)
         rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
         points = points @ rot.T
         points = points * 28 * scale
@@ -36,7 +37,7 @@ def _reference(n: int, seed: int = 0) -> np.ndarray:
         canvas = np.where(inside.reshape(28 * sub, 28 * sub), 0.0, 1.0)
         smooth = ndimage.convolve(canvas, np.ones((sub, sub)), mode="constant", cval=1.0)
         images.append(smooth[::sub, ::sub] / (sub * sub))
-    order = np.random.permutation(n)
+    order = rng.permutation(n)
     return np.array(images)[order][..., None]
 
 
