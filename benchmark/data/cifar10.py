@@ -1,0 +1,124 @@
+"""CIFAR-10 from its original "python version" distribution (no TensorFlow).
+
+``cifar-10-python.tar.gz`` (or the extracted ``cifar-10-batches-py/``) holds pickled
+batches ``data_batch_1`` .. ``data_batch_5`` (train, 50k) and ``test_batch`` (10k); each
+is a dict whose ``data`` is uint8 (N, 3072): the 1024 red, then green, then blue values
+of a 32x32 image in row-major order. PROTOCOL, Training: 50k train / 10k test, 32x32x3;
+the train split is the five batches concatenated in order, file order is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.errors import UserError
+
+ARCHIVE = "cifar-10-python.tar.gz"
+FOLDER = "cifar-10-batches-py"
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCHES = ("test_batch",)
+LAYOUT_HINT = f"DIR or DIR/cifar10/ holding {ARCHIVE} or the extracted {FOLDER}/"
+
+# What a pickled batch may reference: numpy arrays, and bytes written under protocol 2.
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
+}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR batches only: refuses any global outside ``_ALLOWED_GLOBALS``."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(f"unexpected global {module}.{name}")
+        return super().find_class(module, name)
+
+
+def batch_to_nhwc(data: np.ndarray) -> np.ndarray:
+    """(N, 3072) channel-planar rows -> (N, 32, 32, 3) uint8."""
+    planar = np.asarray(data, np.uint8).reshape(-1, 3, 32, 32)
+    return np.ascontiguousarray(planar.transpose(0, 2, 3, 1))
+
+
+def parse_batch(raw: bytes, where: str) -> np.ndarray:
+    """One pickled batch -> (N, 32, 32, 3) uint8; UserError naming ``where`` if malformed."""
+    try:
+        batch = _BatchUnpickler(io.BytesIO(raw), encoding="bytes").load()
+        images = batch[b"data"]
+        labels = batch[b"labels"]
+    except Exception as exc:  # any failure to unpickle means a damaged file
+        raise UserError(
+            f"{where}: not a readable CIFAR-10 batch ({type(exc).__name__}: {exc}); "
+            "the file is corrupted or truncated, download it again"
+        ) from exc
+    if not (
+        isinstance(images, np.ndarray)
+        and images.dtype == np.uint8
+        and images.ndim == 2
+        and images.shape[1] == 3072
+        and len(labels) == len(images)
+    ):
+        raise UserError(
+            f"{where}: expected uint8 data of shape (N, 3072) with N labels, got "
+            f"{getattr(images, 'dtype', type(images))} {getattr(images, 'shape', '')}"
+        )
+    return batch_to_nhwc(images)
+
+
+def find_source(data_dir: Path) -> Path:
+    """The archive or extracted folder under data_dir (or data_dir/cifar10)."""
+    for folder in (data_dir, data_dir / "cifar10", data_dir / "cifar-10"):
+        for candidate in (folder / FOLDER, folder / ARCHIVE):
+            if candidate.exists():
+                return candidate
+    if (data_dir / TEST_BATCHES[0]).is_file():
+        return data_dir  # data_dir is the extracted folder itself
+    raise UserError(f"cifar10: no {ARCHIVE} or {FOLDER}/ under {data_dir}; expected {LAYOUT_HINT}")
+
+
+def _read_members(source: Path, names: tuple[str, ...]) -> dict[str, bytes]:
+    """The raw bytes of each batch file, from the extracted folder or from the archive."""
+    if source.is_dir():
+        missing = [n for n in names if not (source / n).is_file()]
+        if missing:
+            raise UserError(f"cifar10: {source} lacks {', '.join(missing)}; expected {LAYOUT_HINT}")
+        return {n: (source / n).read_bytes() for n in names}
+    try:
+        with tarfile.open(source, "r:gz") as archive:
+            out = {}
+            for n in names:
+                member = archive.extractfile(f"{FOLDER}/{n}")
+                if member is None:
+                    raise KeyError(n)
+                out[n] = member.read()
+            return out
+    except KeyError as exc:
+        raise UserError(f"{source}: the archive lacks {FOLDER}/{exc.args[0]}") from exc
+    except (OSError, EOFError, tarfile.TarError) as exc:
+        raise UserError(
+            f"{source}: cannot be read ({type(exc).__name__}: {exc}); the archive is "
+            "corrupted or truncated, download it again"
+        ) from exc
+
+
+def read_images(data_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """{"train", "test"} uint8 NHWC images in file order, and the sha256 of each batch file."""
+    source = find_source(data_dir)
+    raw = _read_members(source, TRAIN_BATCHES + TEST_BATCHES)
+    where = {n: f"{source}/{n}" if source.is_dir() else f"{source}:{FOLDER}/{n}" for n in raw}
+    splits = {
+        "train": np.concatenate([parse_batch(raw[n], where[n]) for n in TRAIN_BATCHES]),
+        "test": np.concatenate([parse_batch(raw[n], where[n]) for n in TEST_BATCHES]),
+    }
+    checksums = {n: hashlib.sha256(b).hexdigest() for n, b in raw.items()}
+    return splits, checksums
