@@ -225,3 +225,31 @@ def test_wrong_architecture_is_refused():
     bad = {"params": {"fc": {"kernel": np.zeros((3, 3)), "bias": np.zeros(3)}}}
     with pytest.raises(UserError, match="do not match"):
         inception.check_params(bad)
+
+
+def test_generator_fid_end_to_end_with_inception(random_weights, tmp_path, monkeypatch):
+    from metrics import fid
+
+    monkeypatch.setenv("GAN_BENCHMARK_CACHE", str(tmp_path))
+    path, reference_net, _ = random_weights
+    extractor = fid.inception_extractor(str(path), expected_sha256=None)
+    assert list((tmp_path / "inception").glob("*.npz"))  # converted once, cached
+    real = np.random.default_rng(5).random((4, 16, 16, 1)).astype(np.float32)
+    reference = fid.reference_statistics("toy", real, extractor=extractor, batch_size=4)
+    runs = {"shift": jnp.array([0.0, 0.3])}
+    gen = lambda v, z: jax.nn.sigmoid(z.reshape(-1, 16, 16, 1) + v["shift"])
+    eval_z = jax.random.normal(jax.random.key(0), (4, 256))
+    out = fid.evaluate_generators(gen, runs, eval_z, reference, extractor=extractor, batch_size=8)
+    # the same numbers from pytorch-fid's features of the same compare_gan inputs
+    from metrics import preprocess as pp
+
+    for r in range(2):
+        images = gen(jax.tree.map(lambda a, r=r: a[r], runs), eval_z)
+        feats, logits = reference_net(np.asarray(pp.preprocess(images)), resize=False)
+        assert out["inception_score"][r] == pytest.approx(fid.inception_score(logits), rel=1e-4)
+    stats = fid.feature_statistics(feats)
+    want = fid.frechet_distance(
+        reference.mu, reference.sigma, stats.mu, stats.sigma, reference.sqrt_sigma
+    )
+    assert out["fid"][1] == pytest.approx(want, rel=1e-3)
+    assert out["fid"][1] != out["fid"][0]
