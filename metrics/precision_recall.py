@@ -1,0 +1,281 @@
+"""Precision, recall and F1 of generators on the triangles (PROTOCOL, Precision, recall, F1).
+
+Definitions (PROTOCOL): with squared L2 distances in pixel space,
+
+* precision(delta) = fraction of N generated samples whose distance to the triangle manifold
+  is at most delta (:mod:`metrics.triangle_manifold`: pool nearest neighbour + pattern search);
+* recall(delta) = fraction of N held-out test triangles whose distance to the generator's range
+  is at most delta (:mod:`metrics.inversion`: screened restarts + Adam on the latent);
+* F1 = 2 P R / (P + R), defined as 0 when P = R = 0.
+
+Our choices, since the paper's were not released:
+
+* ``DEFAULT_DELTA = 2.0``. Exact triangles come out at <= 0.25 (estimator error; 99% <= 0.1),
+  the held-out set's nearest training triangle at 0.18 (median), so delta is 10x above the
+  noise of the measurement. It is 4.7x below the nearest "not a triangle" we know: a blank
+  image is 9.5 from the manifold (the thinnest triangle), the average of two triangles >= 7
+  for 90% of pairs, uniform noise about 230, a triangle moved by 1 px >= 6.6 for 90%. Images at
+  distance 2 are clean triangles whose edges are off by about 0.4 px, or blurred with a
+  Gaussian of sigma ~0.6 px, or with pixel noise of sigma ~0.07 (docs/delta_scale.png).
+* ``DEFAULT_N = 1000`` samples and test triangles: the standard error of a proportion is then
+  at most 0.016, below the differences between models that the study reports, and one run
+  costs under a minute on 2 CPU cores (README). The engine may pass a smaller N (CPU profile).
+* The N test triangles are the first N of the test split (fixed, like FID's first 10k), and
+  the same key (so the same latents) is used for every run, so runs differ only by G.
+* Curves are reported on ``DELTA_GRID`` = 2^(-3 .. 6 by 1/2) = 0.125 .. 64.
+
+Improved precision and recall (Kynkaanniemi et al. 2019) with k-NN manifolds (k = 3) in any
+feature space is :func:`improved_precision_recall`: pixels for the triangles, a network's
+features for the other data sets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmark.errors import UserError
+from metrics import triangle_manifold
+from metrics.inversion import DEFAULT_INVERSION, InversionConfig, invert
+
+DEFAULT_DELTA = 2.0
+DEFAULT_N = 1000
+DELTA_GRID = 2.0 ** np.arange(-3.0, 6.5, 0.5)
+IMAGE_SHAPE = (28, 28, 1)
+DEFAULT_K = 3
+
+ApplyFn = Callable[[Any, jax.Array], jax.Array]
+
+
+def f1_score(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
+    """Harmonic mean 2PR/(P+R), 0 where P + R = 0, NaN where either is NaN."""
+    p = np.asarray(precision, np.float64)
+    r = np.asarray(recall, np.float64)
+    total = p + r
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, 2.0 * p * r / np.where(total > 0, total, 1.0), 0.0 * total)
+
+
+def curves(
+    precision_distance: np.ndarray, recall_distance: np.ndarray, deltas: np.ndarray = DELTA_GRID
+) -> dict[str, np.ndarray]:
+    """Precision, recall and F1 at every delta [D] from per-sample distances [N]."""
+    deltas = np.asarray(deltas, np.float64)
+    p = np.mean(np.asarray(precision_distance)[None, :] <= deltas[:, None], axis=1)
+    r = np.mean(np.asarray(recall_distance)[None, :] <= deltas[:, None], axis=1)
+    return {"delta": deltas, "precision": p, "recall": r, "f1": f1_score(p, r)}
+
+
+def check_images(images: np.ndarray | jax.Array, what: str) -> np.ndarray:
+    """float32 images [n, 28, 28, 1] in [0, 1], or a one-line UserError naming the problem."""
+    images = np.asarray(images)
+    if images.ndim != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE:
+        raise UserError(
+            f"{what} must be triangle images of shape [n, 28, 28, 1], got {images.shape}; "
+            "pass the triangle data set's float pixels (ImageDataset.as_float)"
+        )
+    if not np.issubdtype(images.dtype, np.floating):
+        raise UserError(
+            f"{what} must be float pixels in [0, 1], got dtype {images.dtype}; "
+            "convert with ImageDataset.as_float"
+        )
+    images = images.astype(np.float32)
+    if not np.all(np.isfinite(images)) or images.min() < 0.0 or images.max() > 1.0:
+        raise UserError(
+            f"{what} must hold finite pixels in [0, 1], got range "
+            f"[{np.nanmin(images):.3g}, {np.nanmax(images):.3g}]; scale them to [0, 1]"
+        )
+    return images
+
+
+def sample_latents(key: jax.Array, n: int, z_dim: int, prior: str) -> jax.Array:
+    """The evaluation latents: z ~ U(-1, 1) for the GANs, N(0, I) for the VAE (PROTOCOL)."""
+    if prior == "uniform":
+        return jax.random.uniform(key, (n, z_dim), minval=-1.0, maxval=1.0)
+    if prior == "normal":
+        return jax.random.normal(key, (n, z_dim))
+    raise UserError(f"unknown prior {prior!r}; choose one of: uniform, normal")
+
+
+@dataclasses.dataclass(frozen=True)
+class Distances:
+    """Per-sample distances of one generator: to the manifold [N] and from the test set [N]."""
+
+    precision: np.ndarray
+    recall: np.ndarray
+
+
+def generator_distances(
+    apply_fn: ApplyFn,
+    variables: Any,
+    *,
+    z_dim: int,
+    prior: str,
+    test_images: np.ndarray,
+    key: jax.Array,
+    num_samples: int = DEFAULT_N,
+    inversion: InversionConfig = DEFAULT_INVERSION,
+    pool_size: int = triangle_manifold.DEFAULT_POOL_SIZE,
+    search_steps: int = triangle_manifold.DEFAULT_SEARCH_STEPS,
+) -> Distances | None:
+    """Both distance sets for one generator; None when its samples are not finite."""
+    test_images = check_images(test_images, "test_images")
+    if not 1 <= num_samples <= test_images.shape[0]:
+        raise UserError(
+            f"num_samples={num_samples} must be between 1 and the {test_images.shape[0]} "
+            "test images; lower num_samples"
+        )
+    sample_key, inversion_key = jax.random.split(key)
+    z = sample_latents(sample_key, num_samples, z_dim, prior)
+    samples = np.asarray(apply_fn(variables, z))
+    if tuple(samples.shape[1:]) != IMAGE_SHAPE:
+        raise UserError(
+            f"the generator makes images of shape {tuple(samples.shape[1:])}, not 28x28x1; "
+            "precision and recall are defined on the triangles only"
+        )
+    if not np.all(np.isfinite(samples)):
+        return None
+    samples = np.clip(samples, 0.0, 1.0)
+    d_precision = triangle_manifold.distance_to_manifold(
+        samples, pool_size=pool_size, search_steps=search_steps
+    )
+    result = invert(
+        apply_fn,
+        variables,
+        test_images[:num_samples],
+        z_dim=z_dim,
+        prior=prior,
+        key=inversion_key,
+        config=inversion,
+    )
+    if not np.all(np.isfinite(result.distance)):
+        return None
+    return Distances(precision=d_precision, recall=result.distance)
+
+
+def _runs(batched_variables: Any) -> int:
+    sizes = {leaf.shape[0] for leaf in jax.tree_util.tree_leaves(batched_variables)}
+    if len(sizes) != 1:
+        raise UserError(f"batched_variables must share one leading runs axis, got sizes {sizes}")
+    return sizes.pop()
+
+
+def evaluate_generators(
+    apply_fn: ApplyFn,
+    batched_variables: Any,
+    *,
+    z_dim: int,
+    prior: str,
+    test_images: np.ndarray,
+    key: jax.Array,
+    num_samples: int = DEFAULT_N,
+    delta: float = DEFAULT_DELTA,
+    return_curves: bool = False,
+    inversion: InversionConfig = DEFAULT_INVERSION,
+) -> dict[str, np.ndarray]:
+    """Precision, recall and F1 at ``delta`` for R runs whose variables carry a leading axis R.
+
+    Returns float arrays [R] under "precision", "recall", "f1" (NaN for a run whose samples or
+    reconstructions are not finite). With ``return_curves`` also "delta" [D] and
+    "precision_curve", "recall_curve", "f1_curve" [R, D] over ``DELTA_GRID``. Every run is
+    scored on the same latents and the same first ``num_samples`` test triangles.
+    """
+    test_images = check_images(test_images, "test_images")
+    num_runs = _runs(batched_variables)
+    out = {name: np.full(num_runs, np.nan) for name in ("precision", "recall", "f1")}
+    grid = np.full((num_runs, DELTA_GRID.size), np.nan)
+    curve = {"precision_curve": grid.copy(), "recall_curve": grid.copy(), "f1_curve": grid.copy()}
+    for run in range(num_runs):
+        variables = jax.tree_util.tree_map(lambda a, r=run: a[r], batched_variables)
+        distances = generator_distances(
+            apply_fn,
+            variables,
+            z_dim=z_dim,
+            prior=prior,
+            test_images=test_images,
+            key=key,
+            num_samples=num_samples,
+            inversion=inversion,
+        )
+        if distances is None:
+            continue
+        at = curves(distances.precision, distances.recall, np.array([delta]))
+        for name in ("precision", "recall", "f1"):
+            out[name][run] = at[name][0]
+        if return_curves:
+            c = curves(distances.precision, distances.recall)
+            for name in ("precision", "recall", "f1"):
+                curve[f"{name}_curve"][run] = c[name]
+    if return_curves:
+        out.update(curve, delta=DELTA_GRID.copy())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Improved precision and recall (Kynkaanniemi et al. 2019).
+
+
+@jax.jit
+def _pairwise_sq(a: jax.Array, b: jax.Array) -> jax.Array:
+    """Squared distances [A, B] (float32; the Gram form clipped at 0)."""
+    d = jnp.sum(a * a, 1)[:, None] + jnp.sum(b * b, 1)[None, :] - 2.0 * a @ b.T
+    return jnp.maximum(d, 0.0)
+
+
+def knn_radii(features: np.ndarray, k: int = DEFAULT_K, chunk: int = 2048) -> np.ndarray:
+    """Squared distance from every feature vector to its k-th nearest other vector [n]."""
+    features = jnp.asarray(features, jnp.float32)
+    n = features.shape[0]
+    if not 1 <= k < n:
+        raise UserError(f"k={k} needs at least k+1={k + 1} feature vectors, got {n}")
+    radii = []
+    for start in range(0, n, chunk):
+        d = _pairwise_sq(features[start : start + chunk], features)
+        # The k+1 smallest include the point itself (distance 0).
+        radii.append(-jax.lax.top_k(-d, k + 1)[0][:, k])
+    return np.asarray(jnp.concatenate(radii), np.float64)
+
+
+def _coverage(queries: jax.Array, support: jax.Array, radii: jax.Array, chunk: int) -> np.ndarray:
+    """Fraction of queries inside at least one ball (support_i, radius_i)."""
+    inside = []
+    for start in range(0, queries.shape[0], chunk):
+        d = _pairwise_sq(queries[start : start + chunk], support)
+        inside.append(jnp.any(d <= radii[None, :], axis=1))
+    return float(jnp.mean(jnp.concatenate(inside)))
+
+
+def improved_precision_recall(
+    real_features: np.ndarray,
+    fake_features: np.ndarray,
+    *,
+    k: int = DEFAULT_K,
+    chunk: int = 2048,
+) -> dict[str, float]:
+    """Improved precision and recall with k-NN manifolds (Kynkaanniemi et al. 2019).
+
+    The real manifold is the union of balls around every real feature vector with radius its
+    distance to its k-th nearest real neighbour; precision is the fraction of fake vectors in
+    it. Recall swaps the roles. ``real_features`` [n, d], ``fake_features`` [m, d] (for the
+    triangles: flattened pixels). Returns {"precision", "recall", "f1"}.
+    """
+    real = np.asarray(real_features, np.float32).reshape(len(real_features), -1)
+    fake = np.asarray(fake_features, np.float32).reshape(len(fake_features), -1)
+    if real.shape[1] != fake.shape[1]:
+        raise UserError(
+            f"real and fake features differ in size ({real.shape[1]} vs {fake.shape[1]}); "
+            "extract both with the same feature extractor"
+        )
+    if not (np.all(np.isfinite(real)) and np.all(np.isfinite(fake))):
+        return {"precision": np.nan, "recall": np.nan, "f1": np.nan}
+    real_radii = jnp.asarray(knn_radii(real, k, chunk), jnp.float32)
+    fake_radii = jnp.asarray(knn_radii(fake, k, chunk), jnp.float32)
+    real_j, fake_j = jnp.asarray(real), jnp.asarray(fake)
+    precision = _coverage(fake_j, real_j, real_radii, chunk)
+    recall = _coverage(real_j, fake_j, fake_radii, chunk)
+    return {"precision": precision, "recall": recall, "f1": float(f1_score(precision, recall))}
