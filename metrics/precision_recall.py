@@ -227,6 +227,15 @@ def _pairwise_sq(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.maximum(d, 0.0)
 
 
+def _row_blocks(x: jax.Array, chunk: int) -> list[jax.Array]:
+    """Rows of ``x`` in blocks of exactly ``chunk`` (the last one padded), so one compilation."""
+    n = x.shape[0]
+    chunk = min(chunk, n)
+    pad = (-n) % chunk
+    padded = jnp.concatenate([x, jnp.zeros((pad, x.shape[1]), x.dtype)]) if pad else x
+    return [padded[s : s + chunk] for s in range(0, n + pad, chunk)]
+
+
 def knn_radii(features: np.ndarray, k: int = DEFAULT_K, chunk: int = 2048) -> np.ndarray:
     """Squared distance from every feature vector to its k-th nearest other vector [n]."""
     features = jnp.asarray(features, jnp.float32)
@@ -234,20 +243,20 @@ def knn_radii(features: np.ndarray, k: int = DEFAULT_K, chunk: int = 2048) -> np
     if not 1 <= k < n:
         raise UserError(f"k={k} needs at least k+1={k + 1} feature vectors, got {n}")
     radii = []
-    for start in range(0, n, chunk):
-        d = _pairwise_sq(features[start : start + chunk], features)
+    for block in _row_blocks(features, chunk):
+        d = _pairwise_sq(block, features)
         # The k+1 smallest include the point itself (distance 0).
         radii.append(-jax.lax.top_k(-d, k + 1)[0][:, k])
-    return np.asarray(jnp.concatenate(radii), np.float64)
+    return np.asarray(jnp.concatenate(radii)[:n], np.float64)
 
 
-def _coverage(queries: jax.Array, support: jax.Array, radii: jax.Array, chunk: int) -> np.ndarray:
+def _coverage(queries: jax.Array, support: jax.Array, radii: jax.Array, chunk: int) -> float:
     """Fraction of queries inside at least one ball (support_i, radius_i)."""
-    inside = []
-    for start in range(0, queries.shape[0], chunk):
-        d = _pairwise_sq(queries[start : start + chunk], support)
-        inside.append(jnp.any(d <= radii[None, :], axis=1))
-    return float(jnp.mean(jnp.concatenate(inside)))
+    inside = [
+        jnp.any(_pairwise_sq(block, support) <= radii[None, :], axis=1)
+        for block in _row_blocks(queries, chunk)
+    ]
+    return float(jnp.mean(jnp.concatenate(inside)[: queries.shape[0]]))
 
 
 def improved_precision_recall(
