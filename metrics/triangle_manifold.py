@@ -14,7 +14,9 @@ in pixel space"). The estimate is an upper bound on the true distance, found in 
    in the parameters (it changes when an edge crosses a subpixel grid point), so gradients are
    useless, while a pattern search with shrinking steps reaches the grid-point resolution.
    Default: initial steps 1/32 (offsets, about 3.4 degrees of vertex angle) and 1/8
-   (rotation draw), 40 iterations (the step can halve about 12 times while still moving).
+   (rotation draw), 8 iterations. On 1000 held-out triangles (true distance 0) the pool alone
+   gives median 0.17 / max 0.70, 10 iterations median 0.006 / 99% 0.11 / max 0.23, and 20-80
+   iterations no better (max 0.22), all far below the default delta of 2.
 
 The JAX renderer is the vectorised rasteriser of ``benchmark.data.triangles`` (the
 matplotlib crossing-number predicate per subpixel row, then the 8x8 box counts) in float32:
