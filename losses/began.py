@@ -1,0 +1,63 @@
+"""BEGAN (PROTOCOL, Models, BEGAN). D is an autoencoder; its output here is L per example.
+
+L(x) = mean |AE(x) - x|. D minimises L(x) - k L(G(z)); G minimises L(G(z)). After every step
+k <- k + lambda_k (gamma L(x) - L(G(z))), k starting at 0 and not clipped (v1 code); the BEGAN
+paper's clipping to [0, 1] is the option ``clip_k=yes``. The convergence measure
+M = L(x) + |gamma L(x) - L(G(z))| is logged.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from losses.base import Fixed, GanLoss, HParam, LogUniform, Uniform
+
+
+def discriminator_loss(d_real, d_fake, hp, extra):
+    return jnp.mean(d_real) - extra["k"] * jnp.mean(d_fake)
+
+
+def generator_loss(d_fake, hp, extra):
+    return jnp.mean(d_fake)
+
+
+def init_extra() -> dict:
+    return {"k": jnp.zeros((), jnp.float32)}
+
+
+def _update_k(extra, d_real, d_fake, hp, clip: bool) -> dict:
+    k = extra["k"] + hp["lambda_k"] * (hp["gamma"] * jnp.mean(d_real) - jnp.mean(d_fake))
+    return {"k": jnp.clip(k, 0.0, 1.0) if clip else k}
+
+
+def log_metrics(extra, d_real, d_fake, hp) -> dict:
+    l_real, l_fake = jnp.mean(d_real), jnp.mean(d_fake)
+    return {"k": extra["k"], "convergence": l_real + jnp.abs(hp["gamma"] * l_real - l_fake)}
+
+
+def make(clip_k: str = "no") -> GanLoss:
+    clip = clip_k == "yes"
+    return GanLoss(
+        name="began",
+        title="BEGAN",
+        discriminator_loss=discriminator_loss,
+        generator_loss=generator_loss,
+        defaults={
+            "lr": 1e-4, "beta1": 0.5, "n_disc": 5, "disc_bn": False,
+            "lambda_k": 1e-3, "gamma": 0.75,
+        },
+        hparams=(
+            HParam("lambda_k", 1e-3, wide=LogUniform(-4, -2), narrow=Fixed(1e-3), low=0.0,
+                   help="BEGAN's k learning rate lambda_k"),
+            HParam("gamma", 0.75, wide=Uniform(0.0, 1.0), narrow=Uniform(0.6, 0.9), low=0.0,
+                   high=1.0, help="BEGAN's diversity ratio gamma"),
+        ),
+        architecture="began",
+        init_extra=init_extra,
+        update_extra=lambda e, r, f, hp: _update_k(e, r, f, hp, clip),
+        log_metrics=log_metrics,
+        options={"clip_k": ("no", "yes")},
+    )
+
+
+LOSS = make()

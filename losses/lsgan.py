@@ -1,0 +1,29 @@
+"""Least-squares GAN with the squares on the sigmoid output, as compare_gan v1 (PROTOCOL, LSGAN).
+
+D = 0.5 * [mean (sigma(D(x)) - 1)^2 + mean sigma(D(G(z)))^2]; G = 0.5 * mean (sigma(D(G(z))) - 1)^2.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from losses.base import GanLoss
+
+
+def discriminator_loss(d_real, d_fake, hp, extra) -> jax.Array:
+    real, fake = jax.nn.sigmoid(d_real), jax.nn.sigmoid(d_fake)
+    return 0.5 * (jnp.mean((real - 1.0) ** 2) + jnp.mean(fake**2))
+
+
+def generator_loss(d_fake, hp, extra) -> jax.Array:
+    return 0.5 * jnp.mean((jax.nn.sigmoid(d_fake) - 1.0) ** 2)
+
+
+LOSS = GanLoss(
+    name="lsgan",
+    title="LSGAN",
+    discriminator_loss=discriminator_loss,
+    generator_loss=generator_loss,
+    defaults={"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
+)
