@@ -1,0 +1,61 @@
+"""Profiles: how long runs train and how finely they are evaluated.
+
+``paper`` is PROTOCOL's schedule (each data set's step count and checkpoint interval, FID on
+10,000 samples). ``cpu`` is the reduced profile that the default ``make sweep`` uses on a
+machine without an accelerator: the same models, losses and hyperparameters, far fewer steps,
+so that 8 models x 3 seeds finish in about a quarter of an hour on 2 cores. ``smoke`` is for
+tests. ``auto`` picks ``paper`` when JAX sees a GPU or TPU, else ``cpu``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+
+from benchmark.errors import UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    name: str
+    steps: int | None  # None: the data set's paper step count
+    eval_every: int | None  # None: the data set's paper checkpoint interval
+    prf_samples: int  # N of precision/recall/F1 on the triangles
+    prf_at_every_eval: bool  # False: only at the last evaluation
+    fid_samples: int  # generated and real images for FID
+    grid_size: int = 64  # samples in each PNG grid
+    max_group: int = 256  # most runs trained at once in one compiled program
+    description: str = ""
+
+    def schedule(self, paper_steps: int, paper_eval_every: int) -> tuple[int, list[int]]:
+        """(total steps, evaluation steps): every ``eval_every`` steps and at the end."""
+        total = self.steps or paper_steps
+        every = min(self.eval_every or paper_eval_every, total)
+        evals = sorted({*range(every, total + 1, every), total})
+        return total, evals
+
+
+PROFILES = {
+    "paper": Profile(
+        "paper", None, None, prf_samples=1000, prf_at_every_eval=True, fid_samples=10_000,
+        description="PROTOCOL's schedule: 15,625 steps on 28x28 data, evaluated every 3,906",
+    ),
+    "cpu": Profile(
+        "cpu", 80, 40, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,
+        description="reduced: 80 steps, evaluated at 40 and 80; P/R/F1 (N=200) at the end",
+    ),
+    "smoke": Profile(
+        "smoke", 4, 2, prf_samples=20, prf_at_every_eval=False, fid_samples=64, grid_size=16,
+        description="for tests: 4 steps, evaluated at 2 and 4",
+    ),
+}
+
+
+def resolve(name: str) -> Profile:
+    """The named profile; ``auto`` is ``paper`` with an accelerator, else ``cpu``."""
+    if name == "auto":
+        name = "cpu" if jax.default_backend() == "cpu" else "paper"
+    if name not in PROFILES:
+        raise UserError(f"unknown profile {name!r}; choose one of: auto, {', '.join(PROFILES)}")
+    return PROFILES[name]

@@ -1,0 +1,113 @@
+"""Results on disk: one JSON-lines row per (run, evaluation), written atomically.
+
+Layout of a study directory::
+
+    study.json                      name, fingerprint and runs of the study (guards reuse)
+    groups/<group_id>/rows.jsonl    one row per (run, evaluation), every hyperparameter a column
+    groups/<group_id>/checkpoints/  orbax checkpoints of the group's runs (for resuming)
+    samples/<run_id>/step_XXXXXX.png  a grid of samples per run and evaluation
+
+Aggregation is a glob and a ``pandas.concat`` (:func:`load_rows`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmark.errors import UserError
+
+MANIFEST = "study.json"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    lines = [json.dumps({k: _jsonable(v) for k, v in row.items()}) for row in rows]
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode() if lines else b"")
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def prepare_study_dir(root: Path, name: str, fingerprint: str, description: dict) -> None:
+    """Create or reopen a study directory; refuse one that holds another study's files."""
+    manifest = root / MANIFEST
+    if manifest.exists():
+        try:
+            found = json.loads(manifest.read_text())
+        except json.JSONDecodeError as err:
+            raise UserError(f"{manifest} is not valid JSON ({err}); delete it or choose "
+                            "another --results-dir") from None
+        if found.get("fingerprint") != fingerprint:
+            raise UserError(
+                f"{root} holds study {found.get('name')!r} with another configuration; "
+                "choose another --results-dir (or delete that one to start over)"
+            )
+        return
+    if root.exists() and any(root.iterdir()):
+        raise UserError(f"{root} is not empty and is not a study directory; choose another "
+                        "--results-dir")
+    root.mkdir(parents=True, exist_ok=True)
+    payload = {"name": name, "fingerprint": fingerprint, **description}
+    atomic_write_bytes(manifest, json.dumps(payload, indent=1, default=str).encode())
+
+
+def load_rows(root: str | Path) -> pd.DataFrame:
+    """All result rows under a study directory (or a directory of studies) as one DataFrame."""
+    files = sorted(Path(root).glob("**/rows.jsonl"))
+    frames = [pd.DataFrame(read_rows(f)) for f in files]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        raise UserError(f"no results under {root}; run `python -m benchmark sweep` first")
+    return pd.concat(frames, ignore_index=True)
+
+
+def image_grid_png(images: np.ndarray) -> bytes:
+    """A square grid of images in [0, 1] ([n, h, w, c]) as PNG bytes (1 px gaps)."""
+    from PIL import Image
+
+    n, h, w, c = images.shape
+    cols = int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / cols))
+    canvas = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, c), np.float32)
+    for i, img in enumerate(np.nan_to_num(images, nan=0.0)):
+        r, q = divmod(i, cols)
+        canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + q * (w + 1): 1 + q * (w + 1) + w] = img
+    pixels = (np.clip(canvas, 0, 1) * 255).round().astype(np.uint8)
+    pil = Image.fromarray(pixels[..., 0] if c == 1 else pixels)
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG")
+    return buf.getvalue()

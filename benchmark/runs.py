@@ -1,0 +1,145 @@
+"""Runs and studies: what to train, as plain data.
+
+A :class:`RunSpec` is one run: model, data set, seed and every hyperparameter. Runs that share
+a :class:`~benchmark.train.Structure` are trained together in one compiled program.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections import defaultdict
+from typing import Any
+
+import losses as loss_registry
+from benchmark.errors import UserError
+from benchmark.profiles import Profile
+from benchmark.train import Structure
+
+COMMON_CONTINUOUS = ("lr", "beta1")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One run of the study: a function of its seed and hyperparameters."""
+
+    model: str
+    dataset: str
+    seed: int
+    hparams: tuple[tuple[str, float], ...]  # lr, beta1 and the loss's own continuous ones
+    n_disc: int = 1
+    disc_bn: bool = True
+    config: int = 0  # index of the sampled configuration; 0 is the author default
+    options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def run_id(self) -> str:
+        opts = "".join(f"_{k}-{v}" for k, v in self.options)
+        return f"{self.model}{opts}_{self.dataset}_c{self.config:03d}_s{self.seed}"
+
+    @property
+    def hp(self) -> dict[str, float]:
+        return dict(self.hparams)
+
+    def structure(self, image_shape: tuple[int, int, int]) -> Structure:
+        return Structure(self.model, tuple(image_shape), self.n_disc, self.disc_bn, self.options)
+
+    def columns(self) -> dict[str, Any]:
+        """Every hyperparameter as a result column."""
+        return {"run_id": self.run_id, "model": self.model, "dataset": self.dataset,
+                "seed": self.seed, "config": self.config, "n_disc": self.n_disc,
+                "disc_bn": self.disc_bn, **dict(self.options), **self.hp}
+
+
+def make_run(
+    model: str,
+    dataset: str,
+    seed: int,
+    overrides: dict[str, Any] | None = None,
+    *,
+    config: int = 0,
+    options: dict[str, str] | None = None,
+) -> RunSpec:
+    """A run at the author defaults of ``model`` (PROTOCOL, table), with ``overrides`` applied.
+
+    Raises a one-line :class:`UserError` for unknown names and out-of-range values.
+    """
+    loss = loss_registry.get(model, options)
+    values = dict(loss.defaults)
+    for key, value in (overrides or {}).items():
+        if key not in values:
+            raise UserError(f"model {model!r} has no hyperparameter {key!r}; it has: "
+                            f"{', '.join(values)}")
+        values[key] = value
+    lr, beta1 = float(values["lr"]), float(values["beta1"])
+    n_disc, disc_bn = values["n_disc"], values["disc_bn"]
+    if not (lr > 0 and math.isfinite(lr)):
+        raise UserError(f"lr={lr} is not a positive number; pass e.g. --lr 1e-4")
+    if not 0.0 <= beta1 <= 1.0:
+        raise UserError(f"beta1={beta1} is outside [0, 1]; pass e.g. --beta1 0.5")
+    if int(n_disc) != n_disc or int(n_disc) < 1:
+        raise UserError(f"n_disc={n_disc} must be a whole number >= 1 (the study uses 1 or 5)")
+    if not isinstance(disc_bn, bool):
+        raise UserError(f"disc_bn={disc_bn!r} must be yes or no")
+    if int(seed) < 0:
+        raise UserError(f"seed={seed} must be >= 0")
+    continuous = {"lr": lr, "beta1": beta1}
+    for h in loss.hparams:
+        v = float(values[h.name])
+        if not (h.low <= v <= h.high) or not math.isfinite(v):
+            raise UserError(f"{h.name}={v} is outside [{h.low}, {h.high}] ({h.help})")
+        continuous[h.name] = v
+    return RunSpec(
+        model=model, dataset=dataset, seed=int(seed), hparams=tuple(sorted(continuous.items())),
+        n_disc=int(n_disc), disc_bn=disc_bn, config=config,
+        options=tuple(sorted((options or {}).items())),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """A named list of runs trained under one profile; its fingerprint guards its directory."""
+
+    name: str
+    runs: tuple[RunSpec, ...]
+    profile: Profile
+
+    def __post_init__(self):
+        ids = [r.run_id for r in self.runs]
+        if len(set(ids)) != len(ids):
+            raise UserError(f"study {self.name!r} lists the same run twice; drop duplicates")
+
+    def fingerprint(self) -> str:
+        payload = json.dumps(
+            {"runs": [dataclasses.asdict(r) for r in self.runs],
+             "profile": dataclasses.asdict(self.profile)},
+            sort_keys=True, default=str,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """Runs of one data set and one structure, trained together."""
+
+    group_id: str
+    dataset: str
+    runs: tuple[RunSpec, ...]
+
+
+def group_runs(runs: tuple[RunSpec, ...], max_group: int) -> list[Group]:
+    """Runs grouped by (data set, structure), in chunks of at most ``max_group``."""
+    buckets: dict[tuple, list[RunSpec]] = defaultdict(list)
+    for run in runs:
+        key = (run.dataset, run.model, run.n_disc, run.disc_bn, run.options)
+        buckets[key].append(run)
+    groups = []
+    for (dataset, model, n_disc, disc_bn, options), members in buckets.items():
+        opts = "".join(f"_{k}-{v}" for k, v in options)
+        base = f"{model}{opts}_{dataset}_nd{n_disc}_bn{int(disc_bn)}"
+        for i in range(0, len(members), max_group):
+            groups.append(Group(f"{base}_{i // max_group}", dataset,
+                                tuple(members[i:i + max_group])))
+    return groups
