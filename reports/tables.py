@@ -1,0 +1,194 @@
+"""Result tables: per-run final values, mean and std per (data set, model), and the paper's
+headline FID table (PROTOCOL, Headline FID table) to compare against.
+
+Input is the frame of :func:`benchmark.results.load_rows`: one row per (run, evaluation).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+import losses as loss_registry
+
+METRICS = ("fid", "precision", "recall", "f1", "inception_score", "kid")
+HIGHER_IS_BETTER = frozenset({"precision", "recall", "f1", "inception_score"})
+DECIMALS = {"fid": 1, "precision": 3, "recall": 3, "f1": 3, "inception_score": 2, "kid": 4}
+DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion", "cifar10": "CIFAR-10",
+                  "celeba": "CelebA", "triangles": "Triangles"}
+
+# PROTOCOL, Headline FID table: phase 3, best wide configuration, 50 seeds, mean +- std.
+# (model, dataset) -> (mean, std, some runs failed).
+_PAPER_FID = {
+    "mm_gan": ((9.8, 0.9), (29.6, 1.6), (72.7, 3.6), (65.6, 4.2)),
+    "ns_gan": ((6.8, 0.5), (26.5, 1.6), (58.5, 1.9), (55.0, 3.3)),
+    "lsgan": ((7.8, 0.6, True), (30.7, 2.2), (87.1, 47.5), (53.9, 2.8, True)),
+    "wgan": ((6.7, 0.4), (21.5, 1.6), (55.2, 2.3), (41.3, 2.0)),
+    "wgan_gp": ((20.3, 5.0), (24.5, 2.1), (55.8, 0.9), (30.0, 1.0)),
+    "dragan": ((7.6, 0.4), (27.7, 1.2), (69.8, 2.0), (42.3, 3.0)),
+    "began": ((13.1, 1.0), (22.9, 0.9), (71.4, 1.6), (38.9, 0.9)),
+    "vae": ((23.8, 0.6), (58.7, 1.2), (155.7, 11.6), (85.7, 3.8)),
+}
+PAPER_DATASETS = ("mnist", "fashion_mnist", "cifar10", "celeba")
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric in HIGHER_IS_BETTER
+
+
+def model_order(models) -> list[str]:
+    """Models in registry order (the paper's row order), unknown names after, sorted."""
+    known = [m for m in loss_registry.names() if m in set(models)]
+    return known + sorted(set(models) - set(known))
+
+
+def dataset_order(datasets) -> list[str]:
+    """Data sets in the paper's order (MNIST, Fashion, CIFAR-10, CelebA, triangles), then
+    unknown names, sorted."""
+    known = [d for d in DATASET_TITLES if d in set(datasets)]
+    return known + sorted(set(datasets) - set(known))
+
+
+def model_title(model: str) -> str:
+    """The display name of a model (its loss title), or the name itself if unknown."""
+    return loss_registry.REGISTRY[model].title if model in loss_registry.REGISTRY else model
+
+
+def final_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The last evaluation of each run (the row with the largest step per run_id)."""
+    if df.empty:
+        return df
+    last = df.sort_values(["run_id", "step"], kind="stable").groupby("run_id").tail(1)
+    return last.reset_index(drop=True)
+
+
+def _present_metrics(df: pd.DataFrame, metrics) -> list[str]:
+    candidates = METRICS if metrics is None else tuple(metrics)
+    return [m for m in candidates
+            if m in df and pd.to_numeric(df[m], errors="coerce").notna().any()]
+
+
+def summary(df: pd.DataFrame, metrics=None) -> pd.DataFrame:
+    """Mean and sample std (ddof=1) of each metric's final value per (dataset, model).
+
+    Every run counts in ``n_runs``; runs marked failed are counted in ``n_failed`` and left
+    out of the means (their G is frozen at the last finite step), as are NaN values (PROTOCOL:
+    a NaN result is a failed run). ``n_<metric>`` is how many runs each mean is over.
+    Metrics that are NaN everywhere are dropped; ``metrics`` defaults to those present among
+    :data:`METRICS`.
+    """
+    final = final_rows(df)
+    names = _present_metrics(final, metrics)
+    records = []
+    for (dataset, model), group in final.groupby(["dataset", "model"], sort=False):
+        failed = group["failed"].eq(True) if "failed" in group else None
+        rec = {"dataset": dataset, "model": model, "n_runs": len(group),
+               "n_failed": int(failed.sum()) if failed is not None else 0}
+        healthy = group if failed is None else group[~failed]
+        for m in names:
+            values = pd.to_numeric(healthy[m], errors="coerce").to_numpy(float)
+            values = values[np.isfinite(values)]
+            rec[f"{m}_mean"] = float(np.mean(values)) if len(values) else math.nan
+            rec[f"{m}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+            rec[f"n_{m}"] = len(values)
+        if "fid" in names and "fid_feature" in group:
+            features = sorted(group["fid_feature"].dropna().astype(str).unique())
+            rec["fid_feature"] = "+".join(features) if features else None
+        records.append(rec)
+    out = pd.DataFrame(records)
+    if out.empty:
+        return out
+    out["_d"] = out["dataset"].map(dataset_order(out["dataset"]).index)
+    out["_m"] = out["model"].map(model_order(out["model"]).index)
+    return out.sort_values(["_d", "_m"]).drop(columns=["_d", "_m"]).reset_index(drop=True)
+
+
+def summary_metrics(table: pd.DataFrame) -> list[str]:
+    """The metrics a :func:`summary` frame holds, in :data:`METRICS` order first."""
+    found = [c[: -len("_mean")] for c in table.columns if c.endswith("_mean")]
+    return [m for m in METRICS if m in found] + [m for m in found if m not in METRICS]
+
+
+def format_cell(mean: float, std: float, metric: str) -> str:
+    """``mean ± std`` with the metric's decimals; ``–`` when there is no value."""
+    if not np.isfinite(mean):
+        return "–"
+    d = DECIMALS.get(metric, 3)
+    return f"{mean:.{d}f} ± {std:.{d}f}" if np.isfinite(std) else f"{mean:.{d}f}"
+
+
+def format_summary(table: pd.DataFrame) -> str:
+    """A Markdown text table per data set: model rows, ``mean ± std`` metric columns."""
+    if table.empty:
+        return "(no results)\n"
+    blocks = []
+    for dataset in dict.fromkeys(table["dataset"]):
+        part = table[table["dataset"] == dataset]
+        metrics = [m for m in summary_metrics(part) if part[f"{m}_mean"].notna().any()]
+        feature = ""
+        if "fid_feature" in part and part["fid_feature"].notna().any():
+            feature = f" (FID features: {', '.join(sorted(set(part['fid_feature'].dropna())))})"
+        header = ["model", "runs (failed)", *metrics]
+        lines = [f"### {DATASET_TITLES.get(dataset, dataset)}{feature}", "",
+                 "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for _, row in part.iterrows():
+            cells = [model_title(row["model"]), f"{row['n_runs']} ({row['n_failed']})"]
+            cells += [format_cell(row[f"{m}_mean"], row[f"{m}_std"], m) for m in metrics]
+            lines.append("| " + " | ".join(cells) + " |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def paper_table() -> pd.DataFrame:
+    """The paper's headline FID table (PROTOCOL): model, dataset, mean, std, flag.
+
+    ``flag`` is True where the paper marks that some of the 50 runs failed.
+    """
+    records = []
+    for model, cells in _PAPER_FID.items():
+        for dataset, cell in zip(PAPER_DATASETS, cells, strict=True):
+            records.append({"model": model, "dataset": dataset, "mean": cell[0],
+                            "std": cell[1], "flag": len(cell) > 2 and bool(cell[2])})
+    return pd.DataFrame(records)
+
+
+def compare_to_paper(df: pd.DataFrame) -> pd.DataFrame:
+    """Our final FID (mean, std over runs) next to the paper's, for the data sets we have.
+
+    ``comparable`` is False where our FID used other features than Inception (FID-LeNet),
+    whose scale differs from the paper's. ``diff`` is ours minus the paper's mean.
+    """
+    columns = ["dataset", "model", "n_runs", "n_failed", "fid_mean", "fid_std",
+               "paper_mean", "paper_std", "paper_flag", "diff", "fid_feature", "comparable"]
+    ours = summary(df, metrics=["fid"])
+    if ours.empty or "fid_mean" not in ours:
+        return pd.DataFrame(columns=columns)
+    ours = ours[ours["dataset"].isin(PAPER_DATASETS)]
+    paper = paper_table().rename(columns={"mean": "paper_mean", "std": "paper_std",
+                                          "flag": "paper_flag"})
+    merged = ours.merge(paper, on=["dataset", "model"], how="inner")
+    if "fid_feature" not in merged:
+        merged["fid_feature"] = None
+    merged["diff"] = merged["fid_mean"] - merged["paper_mean"]
+    merged["comparable"] = merged["fid_feature"].eq("inception")
+    return merged[columns].reset_index(drop=True)
+
+
+def format_comparison(table: pd.DataFrame) -> str:
+    """The comparison as a Markdown table: ours and the paper's FID per model and data set."""
+    if table.empty:
+        return "(no FID on MNIST, Fashion, CIFAR-10 or CelebA to compare)\n"
+    header = ["data set", "model", "ours", "paper", "ours - paper", "runs (failed)", "features"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, r in table.iterrows():
+        paper = format_cell(r["paper_mean"], r["paper_std"], "fid") + (" *" if r["paper_flag"]
+                                                                        else "")
+        diff = f"{r['diff']:+.1f}" if np.isfinite(r["diff"]) else "–"
+        feature = str(r["fid_feature"]) + ("" if r["comparable"] else " (not comparable)")
+        lines.append("| " + " | ".join([
+            DATASET_TITLES.get(r["dataset"], r["dataset"]), model_title(r["model"]),
+            format_cell(r["fid_mean"], r["fid_std"], "fid"), paper, diff,
+            f"{r['n_runs']} ({r['n_failed']})", feature]) + " |")
+    return "\n".join(lines) + "\n"

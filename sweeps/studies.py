@@ -1,0 +1,249 @@
+"""The named studies of the benchmark (PROTOCOL, Hyperparameter search) as lists of runs.
+
+- ``default``: every model at its author defaults, seeds 0, 1, 2, on the triangles.
+- ``phase1``: wide space, 100 configurations (1 default + 99 sampled) x 8 models x seed 0 on
+  mnist, fashion_mnist, cifar10, celeba and triangles.
+- ``phase2``: narrow space, 50 configurations x 8 models x seed 0 on the same data sets
+  (compare_gan v1 ran phase 2 on the four real data sets only: pass ``datasets`` for that).
+- ``phase3``: for each model and data set, the phase-1 configuration with the best score over
+  all its checkpoints (lowest FID; on the triangles highest F1), retrained with seeds 0..49.
+- ``custom``: whatever the arguments say (by default the ``default`` study's values).
+
+Every argument that is given overrides the named study's default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import losses as loss_registry
+from benchmark import data as data_registry
+from benchmark.errors import UserError
+from benchmark.profiles import Profile, resolve
+from benchmark.runs import RunSpec, Study, make_run
+from sweeps.spaces import SPACES, sample_configs
+
+DATASETS = ("mnist", "fashion_mnist", "cifar10", "celeba", "triangles")
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyDefaults:
+    """What a named study trains when no argument overrides it."""
+
+    space: str
+    num_configs: int | None
+    seeds: tuple[int, ...]
+    datasets: tuple[str, ...]
+    description: str
+
+
+STUDIES: dict[str, StudyDefaults] = {
+    "default": StudyDefaults("default", 1, (0, 1, 2), ("triangles",),
+                             "every model at its author defaults, 3 seeds, on the triangles"),
+    "phase1": StudyDefaults("wide", 100, (0,), DATASETS,
+                            "wide space, 100 configurations per model, seed 0"),
+    "phase2": StudyDefaults("narrow", 50, (0,), DATASETS,
+                            "narrow space, 50 configurations per model, seed 0"),
+    "phase3": StudyDefaults("wide", None, tuple(range(50)), DATASETS,
+                            "best phase-1 configuration per model and data set, seeds 0..49"),
+    "custom": StudyDefaults("default", None, (0,), ("triangles",),
+                            "the arguments' models, data sets, seeds, space and configs"),
+}
+
+# Which score picks the best configuration, per data set: (metric column, lower is better).
+FID_SCORE = ("fid", True)
+TRIANGLE_SCORE = ("f1", False)
+
+
+def selection_score(dataset: str) -> tuple[str, bool]:
+    """(metric, lower_is_better) that phase 3 selects on: F1 on the triangles, else FID."""
+    return TRIANGLE_SCORE if dataset == "triangles" else FID_SCORE
+
+
+def _unique(values, what: str) -> tuple:
+    values = tuple(dict.fromkeys(values))
+    if not values:
+        raise UserError(f"no {what} given; pass at least one")
+    return values
+
+
+def _check_names(models: tuple[str, ...], datasets: tuple[str, ...]) -> None:
+    for model in models:
+        loss_registry.get(model)
+    for dataset in datasets:
+        data_registry.get_info(dataset)
+
+
+def build_study(
+    name: str,
+    *,
+    profile: Profile | str,
+    datasets: list[str] | tuple[str, ...] | None = None,
+    models: list[str] | tuple[str, ...] | None = None,
+    seeds: list[int] | tuple[int, ...] | None = None,
+    num_configs: int | None = None,
+    results_dir_phase1: str | Path | None = None,
+    space: str | None = None,
+    config_seed: int = 0,
+) -> Study:
+    """The study ``name`` with any given argument overriding its defaults (see module doc).
+
+    ``config_seed`` seeds the configuration sampler (:func:`sweeps.spaces.sample_configs`);
+    ``space`` overrides the study's search space. Raises :class:`UserError` on bad input.
+    """
+    if name not in STUDIES:
+        raise UserError(f"unknown study {name!r}; choose one of: {', '.join(STUDIES)}")
+    spec = STUDIES[name]
+    profile = resolve(profile) if isinstance(profile, str) else profile
+    explicit_models, explicit_datasets = models is not None, datasets is not None
+    models = _unique(models if models is not None else loss_registry.names(), "models")
+    datasets = _unique(datasets if datasets is not None else spec.datasets, "data sets")
+    seeds = _unique(seeds if seeds is not None else spec.seeds, "seeds")
+    if any(int(s) != s or s < 0 for s in seeds):
+        raise UserError(f"seeds must be whole numbers >= 0, got {list(seeds)}")
+    _check_names(models, datasets)
+
+    if name != "phase3" and results_dir_phase1 is not None:
+        raise UserError(f"--phase1-dir is only for --study phase3, not {name!r}; drop it")
+    if name == "phase3":
+        if num_configs is not None or space is not None:
+            raise UserError("phase3 retrains the best phase-1 configuration; drop --configs "
+                            "and --space")
+        runs = phase3_runs(results_dir_phase1, models=models, datasets=datasets, seeds=seeds,
+                           explicit_models=explicit_models,
+                           explicit_datasets=explicit_datasets)
+        return Study(name, tuple(runs), profile)
+
+    space = space if space is not None else spec.space
+    if space not in SPACES:
+        raise UserError(f"unknown search space {space!r}; choose one of: {', '.join(SPACES)}")
+    if num_configs is None:
+        if space == "default":
+            num_configs = 1
+        elif spec.num_configs is not None and spec.space == space:
+            num_configs = spec.num_configs
+        else:
+            raise UserError(f"study {name!r} in the {space} space needs num_configs "
+                            "(e.g. --configs 10)")
+    if space == "default" and num_configs != 1:
+        raise UserError(f"study {name!r} trains only the author defaults; for more "
+                        "configurations use --study custom --space wide (or narrow)")
+    runs: list[RunSpec] = []
+    for dataset in datasets:
+        for model in models:
+            configs = sample_configs(model, space, num_configs, seed=config_seed)
+            for index, overrides in enumerate(configs):
+                for seed in seeds:
+                    runs.append(make_run(model, dataset, int(seed), overrides, config=index))
+    return Study(name, tuple(runs), profile)
+
+
+# --- phase 3 ---------------------------------------------------------------------------------
+
+
+def best_configs(df: pd.DataFrame) -> pd.DataFrame:
+    """The best row of each (data set, model) over all runs and checkpoints of ``df``.
+
+    Best is the lowest FID, on the triangles the highest F1 (PROTOCOL, phase 3). Rows marked
+    failed and rows without the score are ignored (a run's finite checkpoints before it failed
+    still count, as in compare_gan v1's ``BestFIDPerModel``); where Inception FID exists it is
+    preferred to FID-LeNet. Ties go to the lowest config index, then the earliest step.
+    """
+    picked = []
+    for (dataset, _model), group in df.groupby(["dataset", "model"], sort=False):
+        metric, lower = selection_score(dataset)
+        if metric not in group:
+            continue
+        ok = group[pd.to_numeric(group[metric], errors="coerce").notna()]
+        if "failed" in ok:
+            ok = ok[~ok["failed"].eq(True)]
+        if metric == "fid" and "fid_feature" in ok and (ok["fid_feature"] == "inception").any():
+            ok = ok[ok["fid_feature"] == "inception"]
+        if ok.empty:
+            continue
+        ok = ok.assign(_score=ok[metric].astype(float) * (1.0 if lower else -1.0))
+        sort_by = ["_score"] + [c for c in ("config", "step") if c in ok]
+        picked.append(ok.sort_values(sort_by, kind="stable").iloc[0].drop("_score"))
+    return pd.DataFrame(picked).reset_index(drop=True)
+
+
+def overrides_from_row(row: pd.Series, model: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """(hyperparameter overrides, loss options) of a result row, typed for ``make_run``."""
+    loss = loss_registry.get(model)
+    overrides: dict[str, Any] = {}
+    for key, default in loss.defaults.items():
+        value = row.get(key)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        if isinstance(default, bool):
+            overrides[key] = bool(value)
+        elif key == "n_disc":
+            overrides[key] = int(value)
+        else:
+            overrides[key] = float(value)
+    options = {}
+    for key in loss.options:
+        value = row.get(key)
+        if isinstance(value, str):
+            options[key] = value
+    return overrides, options
+
+
+def phase3_runs(
+    results_dir_phase1: str | Path | None,
+    *,
+    models: tuple[str, ...],
+    datasets: tuple[str, ...],
+    seeds: tuple[int, ...],
+    explicit_models: bool = False,
+    explicit_datasets: bool = False,
+) -> list[RunSpec]:
+    """Phase 3's runs: each (data set, model)'s best phase-1 configuration, every seed.
+
+    Pairs absent from the phase-1 results are skipped unless that model or data set was asked
+    for explicitly, which raises :class:`UserError`.
+    """
+    if results_dir_phase1 is None:
+        raise UserError("phase3 needs the phase-1 results; pass --phase1-dir DIR "
+                        "(the --results-dir of a finished phase1 sweep)")
+    from benchmark.results import load_rows
+
+    root = Path(results_dir_phase1)
+    if not root.is_dir():
+        raise UserError(f"phase-1 results directory {root} does not exist; pass the "
+                        "--results-dir of a finished phase1 sweep")
+    df = load_rows(root)
+    df = df[df["dataset"].isin(datasets) & df["model"].isin(models)]
+    best = best_configs(df)
+    found = set(zip(best.get("dataset", []), best.get("model", []), strict=True))
+    if explicit_datasets:
+        for dataset in datasets:
+            if not any(d == dataset for d, _ in found):
+                raise UserError(f"{root} has no scored phase-1 run on {dataset!r}; run phase1 "
+                                "on it first or drop it from --datasets")
+    if explicit_models:
+        for model in models:
+            if not any(m == model for _, m in found):
+                raise UserError(f"{root} has no scored phase-1 run of {model!r}; run phase1 "
+                                "for it first or drop it from --models")
+    if not found:
+        raise UserError(f"{root} has no phase-1 run with a finite FID or F1; finish phase1 "
+                        "first")
+    runs = []
+    for dataset in datasets:
+        for model in models:
+            rows = best[(best["dataset"] == dataset) & (best["model"] == model)]
+            if rows.empty:
+                continue
+            row = rows.iloc[0]
+            overrides, options = overrides_from_row(row, model)
+            config = int(row["config"]) if "config" in row and pd.notna(row["config"]) else 0
+            for seed in seeds:
+                runs.append(make_run(model, dataset, int(seed), overrides, config=config,
+                                     options=options or None))
+    return runs

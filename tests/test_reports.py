@@ -1,0 +1,165 @@
+"""Report tables and figures on hand-made result frames with known answers. No training."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.errors import UserError
+from benchmark.results import write_rows
+from benchmark.runs import make_run
+from reports import plots, tables, write_report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# Final values per (dataset, model): one entry per seed; None marks a failed run.
+FID = {"ns_gan": [7.0, 8.0, 12.0], "wgan": [5.0, None, 6.5]}
+F1 = {"ns_gan": [0.5, 0.7, 0.9], "wgan": [0.2, 0.4, None]}
+
+
+def _frame() -> pd.DataFrame:
+    """Two evaluations (steps 100, 200) of 3 seeds x 2 models x {mnist, triangles}."""
+    rows = []
+    for dataset, table, metric in (("mnist", FID, "fid"), ("triangles", F1, "f1")):
+        for model, finals in table.items():
+            for seed, final in enumerate(finals):
+                run = make_run(model, dataset, seed)
+                failed = final is None
+                for step in (100, 200):
+                    last = step == 200
+                    if metric == "fid":  # FID at every evaluation, getting better
+                        value = (math.nan if failed else final) if last else 2 * (final or 50)
+                    else:  # F1 only at the last evaluation (CPU profile)
+                        value = (math.nan if failed else final) if last else math.nan
+                    row = {**run.columns(), "step": step, "final": last,
+                           "failed": failed and last, "d_loss": 0.1, metric: value,
+                           "kid": math.nan}
+                    if metric == "fid":
+                        row["fid_feature"] = "inception"
+                    rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_final_rows_are_the_last_evaluation_of_each_run():
+    df = _frame()
+    final = tables.final_rows(df.sample(frac=1.0, random_state=0))
+    assert len(final) == 12 and set(final["step"]) == {200} and final["final"].all()
+    assert final["run_id"].is_unique
+
+
+def test_summary_matches_numpy():
+    out = tables.summary(_frame())
+    assert "kid_mean" not in out  # NaN everywhere: dropped
+    assert list(out["model"]) == ["ns_gan", "wgan", "ns_gan", "wgan"]  # registry order
+    row = out[(out["dataset"] == "mnist") & (out["model"] == "ns_gan")].iloc[0]
+    assert row["fid_mean"] == pytest.approx(np.mean([7.0, 8.0, 12.0]))
+    assert row["fid_std"] == pytest.approx(np.std([7.0, 8.0, 12.0], ddof=1))
+    assert (row["n_runs"], row["n_failed"], row["n_fid"]) == (3, 0, 3)
+    assert row["fid_feature"] == "inception"
+    row = out[(out["dataset"] == "mnist") & (out["model"] == "wgan")].iloc[0]
+    assert (row["n_runs"], row["n_failed"], row["n_fid"]) == (3, 1, 2)
+    assert row["fid_mean"] == pytest.approx(5.75)
+    assert row["fid_std"] == pytest.approx(np.std([5.0, 6.5], ddof=1))
+    row = out[(out["dataset"] == "triangles") & (out["model"] == "ns_gan")].iloc[0]
+    assert row["f1_mean"] == pytest.approx(0.7) and row["f1_std"] == pytest.approx(0.2)
+    assert math.isnan(row["fid_mean"])
+    only_f1 = tables.summary(_frame(), metrics=["f1"])
+    assert tables.summary_metrics(only_f1) == ["f1"]
+
+
+def test_format_summary():
+    text = tables.format_summary(tables.summary(_frame()))
+    assert "±" in text
+    assert "### MNIST" in text and "### Triangles" in text
+    assert "| NS GAN | 3 (0) | 9.0 ± 2.6 |" in text
+    assert "| WGAN | 3 (1) | 0.300 ± 0.141 |" in text
+    assert "f1" not in text.split("### Triangles")[0]  # no empty metric columns per data set
+
+
+def test_paper_table():
+    paper = tables.paper_table()
+    assert len(paper) == 32 and list(paper.columns) == ["model", "dataset", "mean", "std", "flag"]
+    cell = paper[(paper["model"] == "wgan_gp") & (paper["dataset"] == "celeba")].iloc[0]
+    assert (cell["mean"], cell["std"]) == (30.0, 1.0)
+    cell = paper[(paper["model"] == "lsgan") & (paper["dataset"] == "cifar10")].iloc[0]
+    assert (cell["mean"], cell["std"], cell["flag"]) == (87.1, 47.5, False)
+    flagged = paper[paper["flag"]]
+    assert set(zip(flagged["model"], flagged["dataset"], strict=True)) == {
+        ("lsgan", "mnist"), ("lsgan", "celeba")}
+
+
+def test_compare_to_paper():
+    cmp = tables.compare_to_paper(_frame())
+    assert set(cmp["dataset"]) == {"mnist"} and len(cmp) == 2
+    ns = cmp[cmp["model"] == "ns_gan"].iloc[0]
+    assert ns["paper_mean"] == 6.8 and ns["diff"] == pytest.approx(9.0 - 6.8)
+    assert ns["comparable"]
+    lenet = _frame().assign(fid_feature="lenet")
+    assert not tables.compare_to_paper(lenet)["comparable"].any()
+    assert "| MNIST | NS GAN |" in tables.format_comparison(cmp)
+    assert tables.compare_to_paper(_frame()[lambda d: d["dataset"] == "triangles"]).empty
+
+
+def test_expected_best_matches_the_exact_bootstrap_expectation():
+    scores = np.array([4.0, 1.0, 3.0, 2.0, 6.0])
+    budgets = np.array([1, 2, 5, 20])
+    mean, lo, hi = plots.expected_best(scores, budgets, higher_better=False, n_resamples=20000)
+    s, n = np.sort(scores), len(scores)
+    i = np.arange(1, n + 1)
+    # E[min of k draws with replacement] = sum_i s_(i) [((n-i+1)/n)^k - ((n-i)/n)^k]
+    exact = [np.sum(s * (((n - i + 1) / n) ** k - ((n - i) / n) ** k)) for k in budgets]
+    np.testing.assert_allclose(mean, exact, atol=0.03)
+    assert mean[0] == pytest.approx(scores.mean(), abs=0.03)
+    assert np.all(lo <= mean) and np.all(lo <= hi) and np.all(np.diff(mean) <= 0)
+    assert (lo[0], hi[0]) == (1.0, 6.0)
+    up, _, _ = plots.expected_best(scores, np.array([1, 50]), higher_better=True)
+    assert up[1] == pytest.approx(6.0, abs=1e-3)
+    # a failed configuration costs a draw and gives nothing
+    with_failure, _, _ = plots.expected_best(np.array([1.0, np.nan]), np.array([1, 2]),
+                                            higher_better=False, n_resamples=20000)
+    assert with_failure[0] == pytest.approx(1.0) and with_failure[1] == pytest.approx(1.0)
+
+
+def test_run_scores_take_the_best_checkpoint():
+    scores = plots.run_scores(_frame(), "fid")
+    assert len(scores) == 6  # the mnist runs
+    ns0 = scores[(scores["model"] == "ns_gan") & (scores["seed"] == 0)]["fid"].iloc[0]
+    assert ns0 == 7.0  # min(14, 7)
+    failed = scores[(scores["model"] == "wgan") & (scores["seed"] == 1)]["fid"].iloc[0]
+    assert failed == 100.0  # its finite checkpoint before failing still counts
+
+
+@pytest.mark.parametrize("plot, metric", [
+    (plots.learning_curves, "fid"), (plots.budget_plot, "fid"), (plots.metric_boxplot, "fid"),
+    (plots.budget_plot, "f1"), (plots.metric_boxplot, "f1"), (plots.learning_curves, "f1"),
+])
+def test_plots_write_png_files(tmp_path, plot, metric):
+    path = plot(_frame(), metric, tmp_path / "sub" / f"{metric}.png")
+    assert path.exists() and path.stat().st_size > 1000
+    assert path.read_bytes()[:8] == PNG_MAGIC
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_plots_refuse_missing_metrics(tmp_path):
+    with pytest.raises(UserError, match="kid"):
+        plots.learning_curves(_frame(), "kid", tmp_path / "kid.png")
+    with pytest.raises(UserError, match="inception_score"):
+        plots.budget_plot(_frame(), "inception_score", tmp_path / "is.png")
+
+
+def test_write_report(tmp_path):
+    df = _frame()
+    results = tmp_path / "results"
+    for i, (_, part) in enumerate(df.groupby("dataset")):
+        write_rows(results / "groups" / f"g{i}" / "rows.jsonl", part.to_dict("records"))
+    paths = write_report(results, tmp_path / "report")
+    names = {p.name for p in paths}
+    assert {"summary.md", "summary.csv", "curves_fid.png", "budget_fid.png", "box_fid.png",
+            "budget_f1.png", "box_f1.png"} <= names
+    assert "curves_f1.png" not in names  # F1 at one evaluation only: no curve to draw
+    text = (tmp_path / "report" / "summary.md").read_text()
+    assert "±" in text and "against the paper" in text and "![" in text
+    assert all(p.stat().st_size > 0 for p in paths)
