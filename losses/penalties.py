@@ -10,7 +10,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-GRAD_NORM_EPS = 1e-4  # WGAN-GP: ||g|| = sqrt(1e-4 + sum g^2) (PROTOCOL, WGAN-GP)
+GRAD_NORM_EPS = 1e-4  # ||g|| = sqrt(1e-4 + sum g^2): PROTOCOL WGAN-GP; v1 DRAGAN.py too
 
 
 def _per_example_alpha(key: jax.Array, x: jax.Array) -> jax.Array:
@@ -53,4 +53,4 @@ def dragan_penalty(d_fn, x_real, x_fake, key, hp, kind: str = "uniform") -> jax.
     x_p = dragan_perturb(k_perturb, x_real, kind)
     alpha = _per_example_alpha(k_alpha, x_real)
     x_hat = x_real + alpha * (x_p - x_real)
-    return hp["lambda"] * gradient_penalty(lambda x: jax.nn.sigmoid(d_fn(x)), x_hat)
+    return hp["lambda"] * gradient_penalty(lambda x: jax.nn.sigmoid(d_fn(x)), x_hat, GRAD_NORM_EPS)
