@@ -9,9 +9,9 @@ import orbax.checkpoint as ocp
 
 
 class GroupCheckpoints:
-    """The latest evaluations' states of one group (``max_to_keep=2``; orbax writes atomically)."""
+    """The latest evaluation's states of one group (orbax writes each step atomically)."""
 
-    def __init__(self, directory: Path, max_to_keep: int = 2):
+    def __init__(self, directory: Path, max_to_keep: int = 1):
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
         self._manager = ocp.CheckpointManager(Path(directory).absolute(), options=options)
 

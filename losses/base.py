@@ -108,8 +108,10 @@ class GanLoss:
     update_extra: Callable[[Extra, Array, Array, HParams], dict[str, Array]] | None = None
     # Extra scalars to log, from (extra, d_real, d_fake, hp).
     log_metrics: Callable[[Extra, Array, Array, HParams], dict[str, Array]] | None = None
-    # Narrow space's D batch-norm choices (PROTOCOL: "no" only for WGAN-GP and DRAGAN).
-    narrow_disc_bn: tuple[bool, ...] = (True,)
+    # Narrow space's D batch-norm choices. PROTOCOL: "{yes,no} but 'no' only for WGAN-GP and
+    # DRAGAN", read as compare_gan v1's params.py does: {yes, no} for every GAN, except
+    # WGAN-GP and DRAGAN, whose critic never has batch norm there.
+    narrow_disc_bn: tuple[bool, ...] = (True, False)
     # Static variants a user may pick (e.g. DRAGAN's perturbation); first is the default.
     options: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     kind: str = "gan"

@@ -1,0 +1,108 @@
+"""Training throughput: run-steps per second with R runs vmapped in one program.
+
+A run-step is one training step (one D update, batch 64) of one run. For each R the program
+is compiled once (reported separately), then timed over several segments; the data are
+random 28x28x1 uint8 images of the triangle set's size (speed does not depend on content).
+On an accelerator a segment is a ``lax.scan`` over ``--segment`` steps; on CPU it is one
+unrolled step (see ``benchmark.train.default_plan``). Out-of-memory ends the sweep over R
+and is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import resource
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmark.runs import make_run
+from benchmark.train import default_plan, init_runs, train_segment
+
+
+@dataclasses.dataclass
+class BenchResult:
+    runs: int
+    compile_s: float
+    step_ms: float  # wall time of one step of all R runs
+    run_steps_per_s: float
+    peak_mb: float | None
+
+
+def _peak_mb() -> float | None:
+    stats = jax.local_devices()[0].memory_stats() or {}
+    if "peak_bytes_in_use" in stats:
+        return stats["peak_bytes_in_use"] / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # host RSS, Linux KiB
+
+
+def measure(model: str, runs: int, *, segment: int, repeats: int, num_train: int = 60_000,
+            seed: int = 0) -> BenchResult:
+    """Compile once, then time ``repeats`` segments of ``segment`` steps of ``runs`` runs."""
+    plan = default_plan()
+    spec = make_run(model, "triangles", 0)
+    structure = spec.structure((28, 28, 1))
+    rng = np.random.default_rng(seed)
+    data = jax.device_put(rng.integers(0, 65, (num_train, 28, 28, 1), dtype=np.uint8))
+    states = init_runs(structure, num_train, np.arange(runs, dtype=np.uint32))
+    hps = {k: jnp.full((runs,), v, jnp.float32) for k, v in spec.hp.items()}
+    kwargs = dict(structure=structure, scale=1 / 64, num_steps=segment, branch=plan.branch,
+                  unroll=plan.unroll)
+    t0 = time.perf_counter()
+    states, m = train_segment(states, hps, data, jnp.int32(0), **kwargs)
+    jax.block_until_ready((states, m))
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i in range(repeats):
+        states, m = train_segment(states, hps, data, jnp.int32((i + 1) * segment), **kwargs)
+    jax.block_until_ready((states, m))
+    seconds = (time.perf_counter() - t0) / (repeats * segment)
+    return BenchResult(runs, compile_s, seconds * 1e3, runs / seconds, _peak_mb())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmark bench",
+        description="Run-steps per second of a GAN at batch 64 with R runs vmapped.",
+    )
+    parser.add_argument("--model", default="ns_gan", help="model to time (default: ns_gan)")
+    parser.add_argument("--runs", default=None,
+                        help="comma-separated R values (default: 1,4,16,64; on GPU/TPU "
+                        "1,4,16,64,128,256)")
+    parser.add_argument("--segment", type=int, default=None,
+                        help="steps per timed call (default: 1 on CPU, 100 on accelerators)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed calls per R (default: 3 on CPU, 5 on accelerators)")
+    args = parser.parse_args(argv)
+    cpu = jax.default_backend() == "cpu"
+    runs = [int(r) for r in (args.runs or ("1,4,16,64" if cpu else "1,4,16,64,128,256"))
+            .split(",")]
+    segment = args.segment or (1 if cpu else 100)
+    repeats = args.repeats or (3 if cpu else 5)
+    device = jax.local_devices()[0]
+    print(f"backend {jax.default_backend()} ({device.device_kind}, {jax.local_device_count()} "
+          f"device(s)); model {args.model}; batch 64; {segment} step(s) per call x {repeats}")
+    print(f"{'runs':>5} {'compile s':>10} {'step ms':>10} {'run-steps/s':>12} {'peak MiB':>9}")
+    best = None
+    for r in runs:
+        try:
+            res = measure(args.model, r, segment=segment, repeats=repeats)
+        except Exception as err:  # XlaRuntimeError RESOURCE_EXHAUSTED and host MemoryError
+            if "RESOURCE_EXHAUSTED" in str(err) or isinstance(err, MemoryError):
+                print(f"{r:>5} out of memory: the largest R that fits is below {r}")
+                break
+            raise
+        peak = f"{res.peak_mb:9.0f}" if res.peak_mb is not None else f"{'-':>9}"
+        print(f"{r:>5} {res.compile_s:10.1f} {res.step_ms:10.1f} {res.run_steps_per_s:12.1f} "
+              f"{peak}", flush=True)
+        if best is None or res.run_steps_per_s > best.run_steps_per_s:
+            best = res
+    if best is not None:
+        print(f"peak throughput: {best.run_steps_per_s:.1f} run-steps/s at R={best.runs}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+"""The command line: ``python -m benchmark {train,sweep,report,bench} ...``.
+
+Every user mistake (unknown names, out-of-range values, a results directory holding another
+study, a corrupted cache) is a :class:`~benchmark.errors.UserError`: one line on stderr
+naming the problem and the fix, exit status 2, nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+
+from benchmark.errors import UserError
+
+EPILOG = """Examples:
+  python -m benchmark sweep                          # the default study (8 models x 3 seeds)
+  python -m benchmark train --model wgan_gp --seeds 0,1 --lr 2e-4
+  python -m benchmark train --model ns_gan --dataset mnist --data-dir ../shared/data
+  python -m benchmark sweep --study phase1 --datasets mnist --configs 20
+  python -m benchmark report results/default_cpu
+  python -m benchmark bench --runs 1,4,16
+"""
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers "
+                                         "(e.g. 0,1,2)") from None
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one value, e.g. 0,1,2")
+    return values
+
+
+def _seeds(text: str) -> list[int]:
+    """``0,1,2`` or a range ``0-49``."""
+    if "-" in text and "," not in text:
+        lo, _, hi = text.partition("-")
+        if lo.isdigit() and hi.isdigit() and int(lo) <= int(hi):
+            return list(range(int(lo), int(hi) + 1))
+    return _int_list(text)
+
+
+def _str_list(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def _yes_no(text: str) -> bool:
+    if text.lower() in ("yes", "true", "1", "on"):
+        return True
+    if text.lower() in ("no", "false", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r}: expected yes or no")
+
+
+def _option(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected KEY=VALUE, e.g. perturbation=gaussian")
+    return key.strip(), value.strip()
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("schedule and output")
+    g.add_argument("--profile", default="auto",
+                   help="auto (paper on GPU/TPU, cpu otherwise), paper, cpu or smoke; see "
+                   "benchmark/profiles.py (default: auto)")
+    g.add_argument("--steps", type=int, default=None,
+                   help="override the profile's number of training steps (D updates)")
+    g.add_argument("--eval-every", type=int, default=None,
+                   help="override the profile's evaluation interval in steps")
+    g.add_argument("--results-dir", type=Path, default=None,
+                   help="where rows, sample grids and checkpoints go (default: "
+                   "results/<study>_<profile>); rerunning the same command resumes")
+    g.add_argument("--data-dir", type=Path, default=None,
+                   help="folder with the original data files (e.g. MNIST IDX files); "
+                   "else tensorflow-datasets is used for the real data sets")
+    g.add_argument("--fid-feature", default="auto",
+                   choices=("auto", "inception", "lenet", "none"),
+                   help="FID features: inception (PROTOCOL), lenet (FID-LeNet, MNIST and "
+                   "Fashion-MNIST), none, or auto = inception, else lenet when the Inception "
+                   "weights cannot be obtained (default: auto)")
+    g.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep each group's final orbax checkpoint (about 160 MB per 28x28 run) "
+                   "instead of deleting it once the group is finished")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _profile(args):
+    from benchmark.profiles import resolve
+
+    profile = resolve(args.profile)
+    changes = {}
+    for name in ("steps", "eval_every"):
+        value = getattr(args, name)
+        if value is not None:
+            if value < 1:
+                raise UserError(f"--{name.replace('_', '-')} {value} must be >= 1")
+            changes[name] = value
+    if changes:
+        tag = ",".join(f"{k}={v}" for k, v in changes.items())
+        profile = dataclasses.replace(profile, name=f"{profile.name}[{tag}]", **changes)
+    return profile
+
+
+def _results_dir(args, study) -> Path:
+    if args.results_dir is not None:
+        return args.results_dir
+    safe = study.profile.name.replace("[", "_").replace("]", "").replace(",", "_")
+    return Path("results") / f"{study.name}_{safe}"
+
+
+def _run(args, study) -> None:
+    import pandas as pd
+
+    from benchmark.engine import enable_compilation_cache, run_study
+    from benchmark.paths import cache_dir
+
+    enable_compilation_cache(cache_dir() / "jax")
+    out = _results_dir(args, study)
+    print(f"study {study.name!r}: {len(study.runs)} runs, profile {study.profile.name} "
+          f"({study.profile.description or 'custom'}) -> {out}", flush=True)
+    final = run_study(study, out, data_dir=args.data_dir, fid_feature=args.fid_feature,
+                      progress=not args.no_progress, keep_checkpoints=args.keep_checkpoints)
+    from reports.tables import format_summary, summary
+
+    with pd.option_context("display.width", 200):
+        print(format_summary(summary(final)))
+    print(f"results: {out}/groups/*/rows.jsonl; samples: {out}/samples/; "
+          f"report: python -m benchmark report {out}")
+
+
+def cmd_train(args) -> None:
+    from benchmark.runs import Study, make_run
+
+    overrides = {}
+    for name in ("lr", "beta1", "n_disc", "disc_bn", "clip", "lambda_", "lambda_k", "gamma"):
+        value = getattr(args, name)
+        if value is not None:
+            overrides[name.rstrip("_")] = value
+    profile = _profile(args)
+    runs = []
+    known = {m: _model_hparams(m) for m in args.model}
+    for key in overrides:
+        if not any(key in names for names in known.values()):
+            raise UserError(f"--{key.replace('_', '-')} applies to none of "
+                            f"{', '.join(args.model)}; their hyperparameters: "
+                            f"{', '.join(sorted(set().union(*known.values())))}")
+    for model in args.model:
+        own = {k: v for k, v in overrides.items() if k in known[model]}
+        for seed in args.seeds:
+            runs.append(make_run(model, args.dataset, seed, own, options=dict(args.option)))
+    name = f"train_{'+'.join(args.model)}_{args.dataset}"
+    _run(args, Study(name, tuple(runs), profile))
+
+
+def _model_hparams(model: str) -> list[str]:
+    import losses
+
+    return list(losses.get(model).defaults)
+
+
+def cmd_sweep(args) -> None:
+    from sweeps.studies import build_study
+
+    study = build_study(
+        args.study, profile=_profile(args), datasets=args.datasets, models=args.models,
+        seeds=args.seeds, num_configs=args.configs, space=args.space,
+        results_dir_phase1=args.phase1_dir,
+    )
+    _run(args, study)
+
+
+def cmd_report(args) -> None:
+    import pandas as pd
+
+    from benchmark.results import load_rows
+    from reports import write_report
+    from reports.tables import format_summary, summary
+
+    df = load_rows(args.results_dir)
+    with pd.option_context("display.width", 200):
+        print(format_summary(summary(df)))
+    out = args.out or args.results_dir / "report"
+    for path in write_report(args.results_dir, out):
+        print(f"wrote {path}")
+
+
+def cmd_bench(args, rest: list[str]) -> None:
+    from benchmark import bench
+
+    bench.main(rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import losses
+
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmark",
+        description="A JAX reproduction of 'Are GANs Created Equal?' (Lucic et al., 2018): "
+        "train the study's eight models, many runs at once, and score them with FID and, on "
+        "the triangles, precision/recall/F1.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train one or more models at given hyperparameters",
+                       description="Train models on one data set with several seeds, at the "
+                       "author defaults (PROTOCOL) unless overridden.")
+    t.add_argument("--model", type=_str_list, required=True,
+                   help=f"model(s), comma-separated: {', '.join(losses.names())}")
+    t.add_argument("--dataset", default="triangles",
+                   help="triangles (default, generated locally), mnist, fashion_mnist, "
+                   "cifar10, celeba")
+    t.add_argument("--seeds", type=_seeds, default=[0], help="e.g. 0,1,2 or 0-49 (default: 0)")
+    h = t.add_argument_group("hyperparameters (default: the author defaults of the model)")
+    h.add_argument("--lr", type=float, help="Adam learning rate, > 0")
+    h.add_argument("--beta1", type=float, help="Adam beta1, in [0, 1]")
+    h.add_argument("--n-disc", dest="n_disc", type=int, help="D updates per G update, >= 1")
+    h.add_argument("--disc-bn", dest="disc_bn", type=_yes_no, help="batch norm in D: yes/no")
+    h.add_argument("--clip", type=float, help="WGAN weight clipping c")
+    h.add_argument("--lambda", dest="lambda_", type=float, help="WGAN-GP/DRAGAN penalty weight")
+    h.add_argument("--lambda-k", dest="lambda_k", type=float, help="BEGAN k learning rate")
+    h.add_argument("--gamma", type=float, help="BEGAN diversity ratio, in [0, 1]")
+    h.add_argument("--option", type=_option, action="append", default=[],
+                   help="static variant, e.g. perturbation=gaussian (DRAGAN), clip_k=yes "
+                   "(BEGAN)")
+    _add_common(t)
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sweep", help="run a named study (default: 8 models x 3 seeds on "
+                       "triangles)", description="Run a study: default, phase1 (wide, 100 "
+                       "configs), phase2 (narrow, 50), phase3 (best phase-1 config x 50 "
+                       "seeds) or custom. Rerunning the same command resumes it.")
+    s.add_argument("--study", default="default",
+                   help="default, phase1, phase2, phase3 or custom (default: default)")
+    s.add_argument("--models", type=_str_list, default=None, help="restrict to these models")
+    s.add_argument("--datasets", type=_str_list, default=None, help="restrict to these sets")
+    s.add_argument("--seeds", type=_seeds, default=None, help="override the study's seeds")
+    s.add_argument("--configs", type=int, default=None,
+                   help="number of hyperparameter configurations (config 0 = author default)")
+    s.add_argument("--space", default=None, help="default, wide or narrow (custom studies)")
+    s.add_argument("--phase1-dir", type=Path, default=None,
+                   help="phase-1 results directory (phase3 picks each model's best config)")
+    _add_common(s)
+    s.set_defaults(func=cmd_sweep)
+
+    r = sub.add_parser("report", help="tables and plots of a results directory",
+                       description="Print mean ± std per model and write summary.md and plots.")
+    r.add_argument("results_dir", type=Path, help="a study's results directory")
+    r.add_argument("--out", type=Path, default=None,
+                   help="where to write the report (default: RESULTS_DIR/report)")
+    r.set_defaults(func=cmd_report)
+
+    b = sub.add_parser("bench", help="training throughput (run-steps/s) with 1..64 runs",
+                       add_help=False)
+    b.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("absl").setLevel(logging.WARNING)  # orbax's per-save INFO lines
+    parser = build_parser()
+    try:
+        if argv and argv[0] == "bench":
+            cmd_bench(None, argv[1:])
+            return 0
+        args = parser.parse_args(argv)
+        args.func(args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume from the last evaluation",
+              file=sys.stderr)
+        return 130
+    return 0
