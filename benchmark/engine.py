@@ -122,6 +122,17 @@ class _LossMeans:
         return out
 
 
+def _split(tree: Any, n: int) -> list[Any]:
+    """A batched pytree as n one-run pytrees (each keeps a runs axis of length 1)."""
+    return [jax.tree.map(lambda a, i=i: a[i:i + 1], tree) for i in range(n)]
+
+
+def _concat(trees: list[Any], axis: int) -> Any:
+    if len(trees) == 1:
+        return trees[0]
+    return jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=axis), *trees)
+
+
 def _group_dir(root: Path, group: Group) -> Path:
     return root / "groups" / group.group_id
 
@@ -175,20 +186,30 @@ def train_group(
         if progress and start:
             progress(len(runs) * start)
         train_images = sharding.replicated(data.train)
+        # One vmapped call for all runs, or (plan.split_runs) one call per run.
+        parts = _split(states, padded) if plan.split_runs else [states]
+        hp_parts = _split(hps, padded) if plan.split_runs else [hps]
         means = _LossMeans()
         t = start
         for e in (e for e in evals if e > start):
             seg = segment_length(e - t, plan.chunk)
             while t < e:
-                states, metrics = train_segment(
-                    states, hps, train_images, jnp.int32(t), structure=structure,
-                    scale=float(data.pixel_scale), num_steps=seg, branch=plan.branch,
-                    unroll=plan.unroll,
-                )
-                means.add(metrics)
+                g_steps = None
+                if plan.static_g and structure.n_disc > 1:
+                    g_steps = tuple((t + i) % structure.n_disc == 0 for i in range(seg))
+                outputs = []
+                for i, part in enumerate(parts):
+                    parts[i], metrics = train_segment(
+                        part, hp_parts[i], train_images, jnp.int32(t), structure=structure,
+                        scale=float(data.pixel_scale), num_steps=seg, branch=plan.branch,
+                        unroll=plan.unroll, g_steps=g_steps,
+                    )
+                    outputs.append(metrics)
+                means.add(_concat(outputs, axis=1))
                 t += seg
                 if progress:
                     progress(len(runs) * seg)
+            states = _concat(parts, axis=0)
             rows += _evaluate(group, structure, states, means.means(), evaluator, root, e,
                               last=e == total)
             write_rows(rows_path, rows)  # rows first: a crash before the checkpoint retrains

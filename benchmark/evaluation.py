@@ -75,7 +75,10 @@ class Evaluator:
         return self._fid(structure, states)
 
     def _precision_recall(self, structure, states) -> dict[str, np.ndarray]:
-        from metrics import precision_recall
+        from metrics import inversion, precision_recall
+
+        config = (inversion.THOROUGH_INVERSION if self.profile.thorough_inversion
+                  else inversion.DEFAULT_INVERSION)
 
         return precision_recall.evaluate_generators(
             generator_apply(structure),
@@ -85,6 +88,7 @@ class Evaluator:
             test_images=self.data.as_float(self.data.test),
             key=jax.random.PRNGKey(EVAL_SEED + 1),
             num_samples=self.profile.prf_samples,
+            inversion=config,
         )
 
     def reference(self):

@@ -25,6 +25,7 @@ class Profile:
     prf_at_every_eval: bool  # False: only at the last evaluation
     fid_samples: int  # generated and real images for FID
     grid_size: int = 64  # samples in each PNG grid
+    thorough_inversion: bool = False  # recall's G inversion: metrics.inversion.THOROUGH_INVERSION
     max_group: int = 256  # most runs trained at once in one compiled program
     description: str = ""
 
@@ -39,6 +40,7 @@ class Profile:
 PROFILES = {
     "paper": Profile(
         "paper", None, None, prf_samples=1000, prf_at_every_eval=True, fid_samples=10_000,
+        thorough_inversion=True,
         description="PROTOCOL's schedule: 15,625 steps on 28x28 data, evaluated every 3,906",
     ),
     "cpu": Profile(

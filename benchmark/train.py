@@ -157,7 +157,7 @@ def _batch(state: RunState, data: jax.Array, scale: float, t: jax.Array, batch_s
     return x, perm
 
 
-def _gan_step(structure: Structure, loss: GanLoss, state: RunState, hp, x, t, branch):
+def _gan_step(structure: Structure, loss: GanLoss, state: RunState, hp, x, t, branch, g_step):
     G, D = structure.generator, structure.discriminator
     key = jax.random.fold_in(jax.random.fold_in(state.key, STEPS), t)
     k_z, k_penalty, k_zg = jax.random.split(key, 3)
@@ -206,8 +206,10 @@ def _gan_step(structure: Structure, loss: GanLoss, state: RunState, hp, x, t, br
         return operand, jnp.full((), jnp.nan)
 
     g_operand = (g_params, g_stats, state.opt_state["generator"])
-    if structure.n_disc == 1:
+    if structure.n_disc == 1 or g_step is True:
         (g_params, g_stats, g_opt), g_loss = g_update(g_operand)
+    elif g_step is False:
+        (g_params, g_stats, g_opt), g_loss = no_g_update(g_operand)
     elif branch:
         (g_params, g_stats, g_opt), g_loss = jax.lax.cond(
             t % structure.n_disc == 0, g_update, no_g_update, g_operand
@@ -237,7 +239,7 @@ def _gan_step(structure: Structure, loss: GanLoss, state: RunState, hp, x, t, br
     return new_state, metrics
 
 
-def _vae_step(structure: Structure, loss: VaeLoss, state: RunState, hp, x, t, branch):
+def _vae_step(structure: Structure, loss: VaeLoss, state: RunState, hp, x, t, branch, g_step):
     G, E = structure.generator, structure.discriminator
     key = jax.random.fold_in(jax.random.fold_in(state.key, STEPS), t)
 
@@ -261,20 +263,29 @@ def _vae_step(structure: Structure, loss: VaeLoss, state: RunState, hp, x, t, br
 
 
 def train_step(
-    structure: Structure, state: RunState, hp, data, scale: float, t, branch: bool = True
+    structure: Structure,
+    state: RunState,
+    hp,
+    data,
+    scale: float,
+    t,
+    branch: bool = True,
+    g_step: bool | None = None,
 ):
     """One step of one run. A run whose losses stop being finite is frozen and marked failed.
 
     ``branch`` chooses how "G step or not" (n_disc > 1) is compiled: a real ``lax.cond``, or
     the G update computed on every step and kept only on G steps. Both give the same run; the
     second is faster on XLA's CPU backend, where a convolution inside a conditional runs about
-    3x slower than outside one (measured), and is what :func:`default_plan` picks there.
+    3x slower than outside one (measured). ``g_step`` True/False instead fixes the answer at
+    trace time (the caller knows ``t % n_disc``): no branch and no wasted G update, at the
+    cost of one more program per structure; :func:`default_plan` picks this on CPU.
     """
     x, perm = _batch(state, data, scale, t, structure.batch_size)
     state = state.replace(perm=perm)
     loss = structure.loss
     step = _vae_step if isinstance(loss, VaeLoss) else _gan_step
-    new_state, metrics = step(structure, loss, state, hp, x, t, branch)
+    new_state, metrics = step(structure, loss, state, hp, x, t, branch, g_step)
     finite = jnp.all(
         jnp.stack([jnp.isfinite(v) | jnp.isnan(v) & (k == "g_loss") for k, v in metrics.items()])
     )
@@ -289,25 +300,33 @@ def train_step(
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """How steps are compiled on this backend: ``chunk`` steps per call, scan ``unroll``,
-    and whether "G step or not" is a real branch (see :func:`train_step`)."""
+    whether "G step or not" is a real branch, and whether the host decides it instead
+    (``static_g``: only with ``unroll=True``; see :func:`train_step`)."""
 
     chunk: int
     unroll: int | bool
     branch: bool
+    static_g: bool = False
+    split_runs: bool = False  # one call per run instead of one vmapped call (CPU; see below)
 
 
 def default_plan(backend: str | None = None) -> Plan:
     """On accelerators: long ``lax.scan`` segments with real branches. On XLA's CPU backend a
     loop body runs about 8x slower than the same code outside a loop (measured: 5.2 s vs
-    0.64 s per NS GAN step), so there a host loop calls one unrolled step at a time."""
+    0.64 s per NS GAN step), so there a host loop calls one step at a time, and for
+    n_disc > 1 the host picks the program with or without the G update. Vmapped
+    convolutions become grouped convolutions, which XLA's CPU backend runs slower per run than
+    one run at a time (measured: 1.5 vs 2.0 run-steps/s for 3 NS GAN runs, ``make bench``), so
+    on CPU the host also calls the same one-run program once per run."""
     backend = backend or jax.default_backend()
     if backend == "cpu":
-        return Plan(chunk=1, unroll=True, branch=False)
+        return Plan(chunk=1, unroll=True, branch=False, static_g=True, split_runs=True)
     return Plan(chunk=500, unroll=1, branch=True)
 
 
 @functools.partial(jax.jit,
-                   static_argnames=("structure", "scale", "num_steps", "branch", "unroll"),
+                   static_argnames=("structure", "scale", "num_steps", "branch", "unroll",
+                                    "g_steps"),
                    donate_argnums=(0,))
 def train_segment(
     states: RunState,
@@ -320,28 +339,42 @@ def train_segment(
     num_steps: int,
     branch: bool = True,
     unroll: int | bool = 1,
+    g_steps: tuple[bool, ...] | None = None,
 ) -> tuple[RunState, dict[str, jax.Array]]:
-    """``num_steps`` steps of every run, from step ``start``; metrics come back as [steps, runs]."""
-    step = jax.vmap(functools.partial(train_step, structure, branch=branch),
-                    in_axes=(0, 0, None, None, None))
+    """``num_steps`` steps of every run, from step ``start``; metrics come back as [steps, runs].
 
-    def body(states, t):
+    ``g_steps`` (with ``unroll=True`` only): for each step, whether it updates G, as
+    ``(start + i) % n_disc == 0`` is known to the caller; None decides on the device.
+    """
+    if g_steps is not None and (unroll is not True or len(g_steps) != num_steps):
+        raise ValueError("g_steps needs unroll=True and one entry per step")
+
+    def body(states, t, g_step=None):
+        step = jax.vmap(functools.partial(train_step, structure, branch=branch, g_step=g_step),
+                        in_axes=(0, 0, None, None, None))
         return step(states, hps, data, scale, t)
 
     steps = start + jnp.arange(num_steps, dtype=jnp.int32)
     if unroll is True:  # straight-line code: even a one-trip scan is a slow loop on XLA CPU
         outputs = []
         for i in range(num_steps):
-            states, metrics = body(states, steps[i])
+            states, metrics = body(states, steps[i], None if g_steps is None else g_steps[i])
             outputs.append(metrics)
         return states, jax.tree.map(lambda *m: jnp.stack(m), *outputs)
     return jax.lax.scan(body, states, steps, unroll=unroll)
 
 
 def generator_apply(structure: Structure):
-    """``apply_fn(variables, z) -> images`` of one run's G in inference mode (metrics use it)."""
-    G = structure.generator
+    """``apply_fn(variables, z) -> images`` of one run's G in inference mode (metrics use it).
 
+    The same function object for every structure with the same G, so the metrics' jitted
+    programs (static in ``apply_fn``) compile once for all the GANs of a data set.
+    """
+    return _generator_apply(structure.generator)
+
+
+@functools.cache
+def _generator_apply(G: nn.Module):
     def apply_fn(variables, z):
         return G.apply(variables, z, train=False)
 

@@ -1,0 +1,42 @@
+# The two commands of the README:  `make sweep`  and  `make test`.
+# Both create .venv and install the project on first use (one-time), then run.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help sweep test test-fast lint bench report clean-results
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@echo "  (pass options with ARGS=\"...\", e.g. make sweep ARGS=\"--profile smoke\")"
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[test,lint]'
+	@touch $@
+
+sweep: $(VENV)/.installed  ## run the default study: 8 models x 3 seeds on triangles, then the table
+	$(PY) -m benchmark sweep $(ARGS)
+
+test: $(VENV)/.installed-test  ## install the test extras and run the whole test suite
+	$(PY) -m pytest -n auto $(ARGS)
+
+lint: $(VENV)/.installed-test  ## ruff
+	$(PY) -m ruff check .
+
+bench: $(VENV)/.installed  ## training throughput: run-steps/s for 1, 4, 16, 64 runs vmapped
+	$(PY) -m benchmark bench $(ARGS)
+
+report: $(VENV)/.installed  ## tables and plots of a study: make report ARGS=results/default_cpu
+	$(PY) -m benchmark report $(ARGS)
+
+clean-results:  ## delete results/ (studies' rows, samples and checkpoints)
+	rm -rf results
