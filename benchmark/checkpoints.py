@@ -12,7 +12,8 @@ class GroupCheckpoints:
     """The latest evaluation's states of one group (orbax writes each step atomically)."""
 
     def __init__(self, directory: Path, max_to_keep: int = 1):
-        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+                                               enable_async_checkpointing=False)
         self._manager = ocp.CheckpointManager(Path(directory).absolute(), options=options)
 
     def latest_step(self) -> int | None:

@@ -242,8 +242,9 @@ def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> 
         row.update({k: float(v[i]) for k, v in losses.items()})
         for k, v in metrics.items():
             value = v[i] if isinstance(v, np.ndarray) else v
-            if isinstance(value, (float, np.floating)) and failed[i]:
-                value = math.nan  # a failed run has no score (PROTOCOL, FID: NaN = failed)
+            if isinstance(value, (float, np.floating)):
+                # a failed run has no score (PROTOCOL, FID: a NaN result is a failed run)
+                value = math.nan if failed[i] else float(value)
             row[k] = value
         row["eval_seconds"] = eval_seconds / n
         rows.append(row)

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from metrics.inception_weights import WEIGHTS_FILENAME
+from tests.conftest import SHARED_DATA
 
-MNIST_DIR = Path("/work/shared/data/mnist")
+MNIST_DIR = SHARED_DATA / "mnist"
 
 
 @contextlib.contextmanager

@@ -5,8 +5,6 @@ Trains each classifier once (cached under the cache root, about a minute each on
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,8 +12,9 @@ import pytest
 
 from benchmark.errors import UserError
 from metrics import fid, lenet
+from tests.conftest import SHARED_DATA
 
-DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 
 
 def _need(name: str) -> None:

@@ -1,0 +1,235 @@
+"""The study engine: rows, samples, resume after interruption, failed runs, bad input, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark import cli, engine
+from benchmark.checkpoints import GroupCheckpoints
+from benchmark.errors import UserError
+from benchmark.evaluation import Evaluator
+from benchmark.profiles import Profile
+from benchmark.results import load_rows
+from benchmark.runs import Study, make_run
+from tests.conftest import SHARED_DATA
+
+TINY = Profile("tiny", steps=4, eval_every=2, prf_samples=20, prf_at_every_eval=False,
+               fid_samples=64, grid_size=4)
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def cheap_metrics(monkeypatch):
+    """Replace P/R/F1 (tested in test_precision_recall) by a cheap exact function of G."""
+
+    def metrics(self, structure, states, last):
+        samples = self.samples(structure, states)
+        return {"sample_mean": samples.reshape(samples.shape[0], -1).mean(axis=1)}
+
+    monkeypatch.setattr(Evaluator, "metrics", metrics)
+
+
+def _study(runs=None, name="t"):
+    runs = runs or (make_run("ns_gan", "triangles", 0), make_run("ns_gan", "triangles", 1))
+    return Study(name, tuple(runs), TINY)
+
+
+def _all_rows(root):
+    df = load_rows(root).drop(columns=["eval_seconds"])
+    return df.sort_values(["run_id", "step"]).reset_index(drop=True)
+
+
+def test_study_writes_rows_samples_and_resumes_to_the_same_result(
+    tmp_path, cheap_metrics, monkeypatch
+):
+    study = _study()
+    final = engine.run_study(study, tmp_path / "a", progress=False)
+    assert sorted(final["run_id"]) == sorted(r.run_id for r in study.runs)
+    rows = _all_rows(tmp_path / "a")
+    assert list(rows["step"]) == [2, 4, 2, 4]
+    assert list(rows["final"]) == [False, True, False, True]
+    for col in ("model", "dataset", "seed", "lr", "beta1", "n_disc", "disc_bn", "d_loss",
+                "g_loss", "sample_mean", "failed"):
+        assert col in rows
+    assert not rows["failed"].any()
+    assert rows["d_loss"].notna().all() and rows["g_loss"].notna().all()
+    pngs = sorted((tmp_path / "a" / "samples").glob("*/step_*.png"))
+    assert len(pngs) == 4 and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
+    # a finished group's checkpoint is deleted (the rows hold the results)
+    assert not list((tmp_path / "a").glob("groups/*/checkpoints/*"))
+
+    # Interrupted right after the first checkpoint, then resumed: the same rows and PNGs.
+    real_save = GroupCheckpoints.save
+
+    def save_then_crash(self, step, state):
+        real_save(self, step, state)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(GroupCheckpoints, "save", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run_study(study, tmp_path / "b", progress=False)
+    assert list(load_rows(tmp_path / "b")["step"]) == [2, 2]
+    monkeypatch.setattr(GroupCheckpoints, "save", real_save)
+    engine.run_study(study, tmp_path / "b", progress=False)
+    pd.testing.assert_frame_equal(_all_rows(tmp_path / "a"), _all_rows(tmp_path / "b"))
+    for p in pngs:
+        assert (tmp_path / "b" / p.relative_to(tmp_path / "a")).read_bytes() == p.read_bytes()
+
+    # A crash after the rows of step 4 were written but before its checkpoint: the rows
+    # after the checkpoint are dropped and retrained, with the same values.
+    def crash_at_4(self, step, state):
+        if step == 4:
+            raise KeyboardInterrupt
+        real_save(self, step, state)
+
+    monkeypatch.setattr(GroupCheckpoints, "save", crash_at_4)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run_study(study, tmp_path / "c", progress=False)
+    assert list(load_rows(tmp_path / "c")["step"]) == [2, 2, 4, 4]
+    monkeypatch.setattr(GroupCheckpoints, "save", real_save)
+    engine.run_study(study, tmp_path / "c", progress=False)
+    pd.testing.assert_frame_equal(_all_rows(tmp_path / "a"), _all_rows(tmp_path / "c"))
+
+    # A finished study is not retrained: rerunning returns the same final rows at once.
+    monkeypatch.setattr(engine, "train_segment", None)  # would fail if called
+    again = engine.run_study(study, tmp_path / "a", progress=False)
+    pd.testing.assert_frame_equal(final.drop(columns="eval_seconds"),
+                                  again.drop(columns="eval_seconds"))
+
+
+def test_a_diverging_run_is_marked_failed_and_its_neighbour_is_unaffected(
+    tmp_path, cheap_metrics
+):
+    # Our losses are the numerically stable forms, so NS GAN at lr = 1 swings wildly (D
+    # losses in the hundreds) but stays finite for many steps; lr = 1e30 overflows at step 1.
+    healthy = make_run("ns_gan", "triangles", 0)
+    wild = make_run("ns_gan", "triangles", 1, {"lr": 1e30})
+    engine.run_study(_study((healthy, wild), "pair"), tmp_path / "pair", progress=False)
+    engine.run_study(_study((healthy,), "solo"), tmp_path / "solo", progress=False)
+    pair, solo = _all_rows(tmp_path / "pair"), _all_rows(tmp_path / "solo")
+    bad = pair[pair["run_id"] == wild.run_id]
+    assert bad["failed"].all() and (bad["failed_step"] == 1).all(), bad
+    # losses: the mean over the finite steps of an interval; NaN once nothing is finite
+    assert np.isfinite(bad["d_loss"].iloc[0]) and np.isnan(bad["d_loss"].iloc[1])
+    assert np.isnan(bad["sample_mean"].iloc[-1])  # a failed run has no score
+    good = pair[pair["run_id"] == healthy.run_id].reset_index(drop=True)
+    assert not good["failed"].any()
+    cols = ["step", "d_loss", "g_loss", "sample_mean"]
+    pd.testing.assert_frame_equal(good[cols], solo[cols])
+
+
+def test_vmapped_sharded_plan_matches_the_cpu_plan(tmp_path):
+    """Three runs vmapped in one program and sharded over two (virtual) devices, padded to
+    four, against the CPU plan's one call per run: the same rows."""
+    script = f"""
+import sys
+sys.path.insert(0, {str(REPO)!r})
+import jax
+assert jax.local_device_count() == 2
+from benchmark import engine
+from benchmark.evaluation import Evaluator
+from benchmark.train import Plan
+from tests.test_engine import _study, _all_rows
+from benchmark.runs import make_run
+def metrics(self, structure, states, last):
+    s = self.samples(structure, states)
+    return {{"sample_mean": s.reshape(s.shape[0], -1).mean(axis=1)}}
+Evaluator.metrics = metrics
+runs = tuple(make_run("lsgan", "triangles", s, {{"lr": lr}})
+             for s, lr in ((0, 1e-4), (1, 3e-4), (2, 1e-3)))
+engine.run_study(_study(runs), sys.argv[1] + "/vmap", progress=False,
+                 plan=Plan(chunk=2, unroll=True, branch=True))
+engine.run_study(_study(runs), sys.argv[1] + "/split", progress=False,
+                 plan=Plan(chunk=1, unroll=True, branch=False, static_g=True, split_runs=True))
+a, b = _all_rows(sys.argv[1] + "/vmap"), _all_rows(sys.argv[1] + "/split")
+import numpy as np
+for col in ("d_loss", "g_loss", "sample_mean"):
+    # grouped (vmapped) and single convolutions round differently; lr 1e-3 amplifies it
+    np.testing.assert_allclose(a[col], b[col], rtol=5e-3, atol=1e-5, err_msg=col)
+print("OK", len(a))
+"""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+           "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "OK 6" in out.stdout
+
+
+def test_results_dir_of_another_study_is_refused_and_untouched(tmp_path, cheap_metrics):
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="not empty"):
+        engine.run_study(_study(), root, progress=False)
+    assert [p.name for p in root.iterdir()] == ["notes.txt"]
+
+    other = tmp_path / "o"
+    engine.run_study(_study((make_run("lsgan", "triangles", 0),), "other"), other,
+                     progress=False)
+    before = {p: p.read_bytes() for p in other.rglob("*") if p.is_file()}
+    with pytest.raises(UserError, match="another configuration"):
+        engine.run_study(_study(), other, progress=False)
+    assert {p: p.read_bytes() for p in other.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--model", "foo"], "unknown model 'foo'"),
+    (["train", "--model", "ns_gan", "--dataset", "imagenet"], "unknown data set 'imagenet'"),
+    (["train", "--model", "ns_gan", "--lr", "0"], "lr=0.0 is not a positive number"),
+    (["train", "--model", "ns_gan", "--lr=-1e-3"], "is not a positive number"),
+    (["train", "--model", "ns_gan", "--n-disc", "0"], "n_disc=0 must be a whole number >= 1"),
+    (["train", "--model", "ns_gan", "--beta1", "1.5"], "beta1=1.5 is outside [0, 1]"),
+    (["train", "--model", "wgan_gp", "--lambda", "-1"], "lambda=-1.0 is outside"),
+    (["train", "--model", "ns_gan", "--clip", "0.1"], "--clip applies to none of ns_gan"),
+    (["train", "--model", "dragan", "--option", "perturbation=laplace"], "choose one of"),
+    (["train", "--model", "ns_gan", "--profile", "fast"], "unknown profile 'fast'"),
+    (["sweep", "--study", "phase9"], "phase9"),
+    (["report", "/nonexistent/results"], "no results under /nonexistent/results"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, monkeypatch,
+                                                         args, message):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_train_prints_the_table_and_rerun_resumes(tmp_path, capsys, cheap_metrics):
+    args = ["train", "--model", "began", "--seeds", "0,1", "--profile", "smoke",
+            "--results-dir", str(tmp_path / "r"), "--no-progress"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "BEGAN" in out and "2" in out
+    rows = load_rows(tmp_path / "r")
+    assert set(rows["seed"]) == {0, 1} and set(rows["step"]) == {2, 4}
+    assert {"k", "convergence"} <= set(rows.columns)
+    manifest = json.loads((tmp_path / "r" / "study.json").read_text())
+    assert manifest["name"] == "train_began_triangles"
+    assert cli.main(args) == 0  # finished: resumes to the same table without training
+    assert capsys.readouterr().out == out
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").is_file(),
+                    reason=f"real MNIST files not found in {SHARED_DATA}")
+def test_fifty_steps_on_real_mnist_scored_with_fid_lenet(tmp_path):
+    profile = Profile("mnist50", steps=50, eval_every=50, prf_samples=0,
+                      prf_at_every_eval=False, fid_samples=500, grid_size=16)
+    study = Study("m", (make_run("ns_gan", "mnist", 0),), profile)
+    final = engine.run_study(study, tmp_path, data_dir=SHARED_DATA, fid_feature="lenet",
+                             progress=False)
+    row = final.iloc[0]
+    assert row["step"] == 50 and not row["failed"] and row["fid_feature"] == "lenet"
+    # 50 steps make blobs, far from digits but finite; FID-LeNet of real vs real is ~1
+    assert np.isfinite(row["fid"]) and row["fid"] > 10
+    assert (tmp_path / "samples" / row["run_id"] / "step_000050.png").is_file()
