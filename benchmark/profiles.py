@@ -3,8 +3,8 @@
 ``paper`` is PROTOCOL's schedule (each data set's step count and checkpoint interval, FID on
 10,000 samples). ``cpu`` is the reduced profile that the default ``make sweep`` uses on a
 machine without an accelerator: the same models, losses and hyperparameters, far fewer steps,
-so that 8 models x 3 seeds finish in about a quarter of an hour on 2 cores. ``smoke`` is for
-tests. ``auto`` picks ``paper`` when JAX sees a GPU or TPU, else ``cpu``.
+so that 8 models x 3 seeds finish within a quarter of an hour on 2 cores (README, Speed).
+``smoke`` is for tests. ``auto`` picks ``paper`` when JAX sees a GPU or TPU, else ``cpu``.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ PROFILES = {
         description="PROTOCOL's schedule: 15,625 steps on 28x28 data, evaluated every 3,906",
     ),
     "cpu": Profile(
-        "cpu", 80, 40, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,
-        description="reduced: 80 steps, evaluated at 40 and 80; P/R/F1 (N=200) at the end",
+        "cpu", 50, 25, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,
+        description="reduced: 50 steps, evaluated at 25 and 50; P/R/F1 (N=200) at the end",
     ),
     "smoke": Profile(
         "smoke", 4, 2, prf_samples=20, prf_at_every_eval=False, fid_samples=64, grid_size=16,

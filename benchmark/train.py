@@ -286,14 +286,15 @@ def train_step(
     loss = structure.loss
     step = _vae_step if isinstance(loss, VaeLoss) else _gan_step
     new_state, metrics = step(structure, loss, state, hp, x, t, branch, g_step)
-    finite = jnp.all(
-        jnp.stack([jnp.isfinite(v) | jnp.isnan(v) & (k == "g_loss") for k, v in metrics.items()])
-    )
-    if "g_loss" in metrics:  # NaN g_loss only means "no G step"; an infinite one is a failure
-        finite &= ~jnp.isinf(metrics["g_loss"])
+    finite = jnp.all(jnp.stack([jnp.isfinite(v) for k, v in metrics.items() if k != "g_loss"]))
+    if "g_loss" in metrics:  # a NaN g_loss means "no G step" only on steps without a G update
+        is_g_step = t % structure.n_disc == 0 if g_step is None else jnp.asarray(g_step)
+        finite &= jnp.isfinite(metrics["g_loss"]) | ~is_g_step
     healthy = (state.failed_step < 0) & finite
     new_state = jax.tree.map(lambda n, o: jnp.where(healthy, n, o), new_state, state)
     failed_step = jnp.where((state.failed_step < 0) & ~finite, t, state.failed_step)
+    # A frozen run logs nothing after the step it failed at (that step's losses are kept).
+    metrics = {k: jnp.where(state.failed_step < 0, v, jnp.nan) for k, v in metrics.items()}
     return new_state.replace(failed_step=failed_step, perm=perm), metrics
 
 

@@ -109,15 +109,15 @@ def test_a_diverging_run_is_marked_failed_and_its_neighbour_is_unaffected(
     tmp_path, cheap_metrics
 ):
     # Our losses are the numerically stable forms, so NS GAN at lr = 1 swings wildly (D
-    # losses in the hundreds) but stays finite for many steps; lr = 1e30 overflows at step 1.
+    # losses in the hundreds) but stays finite for many steps; lr = 1e30 overflows at step 0.
     healthy = make_run("ns_gan", "triangles", 0)
     wild = make_run("ns_gan", "triangles", 1, {"lr": 1e30})
     engine.run_study(_study((healthy, wild), "pair"), tmp_path / "pair", progress=False)
     engine.run_study(_study((healthy,), "solo"), tmp_path / "solo", progress=False)
     pair, solo = _all_rows(tmp_path / "pair"), _all_rows(tmp_path / "solo")
     bad = pair[pair["run_id"] == wild.run_id]
-    assert bad["failed"].all() and (bad["failed_step"] == 1).all(), bad
-    # losses: the mean over the finite steps of an interval; NaN once nothing is finite
+    assert bad["failed"].all() and (bad["failed_step"] == 0).all(), bad
+    # losses: the failing step's D loss (finite; its G update was not) then nothing
     assert np.isfinite(bad["d_loss"].iloc[0]) and np.isnan(bad["d_loss"].iloc[1])
     assert np.isnan(bad["sample_mean"].iloc[-1])  # a failed run has no score
     good = pair[pair["run_id"] == healthy.run_id].reset_index(drop=True)
@@ -218,6 +218,10 @@ def test_cli_train_prints_the_table_and_rerun_resumes(tmp_path, capsys, cheap_me
     assert manifest["name"] == "train_began_triangles"
     assert cli.main(args) == 0  # finished: resumes to the same table without training
     assert capsys.readouterr().out == out
+    assert cli.main(["report", str(tmp_path / "r")]) == 0
+    report = tmp_path / "r" / "report"
+    assert "BEGAN" in (report / "summary.md").read_text()
+    assert (report / "curves_sample_mean.png").is_file() or list(report.glob("*.png"))
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").is_file(),
