@@ -46,7 +46,9 @@ from benchmark.runs import Group, Study, group_runs
 from benchmark.train import (
     Plan,
     Structure,
+    debias_generator_stats,
     default_plan,
+    generator_bn_updates,
     init_runs,
     parameters_finite,
     train_segment,
@@ -228,6 +230,8 @@ def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> 
     finite = np.asarray(parameters_finite(states))[:n]
     failed = (failed_step >= 0) | ~finite
     real = jax.tree.map(lambda a: a[:n], states) if failed_step.shape[0] != n else states
+    if evaluator.profile.debias_bn:
+        real = debias_generator_stats(real, generator_bn_updates(structure, step))
     started = time.perf_counter()
     metrics = evaluator.metrics(structure, real, last=last)
     eval_seconds = time.perf_counter() - started

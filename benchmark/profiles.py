@@ -26,6 +26,7 @@ class Profile:
     fid_samples: int  # generated and real images for FID
     grid_size: int = 64  # samples in each PNG grid
     thorough_inversion: bool = False  # recall's G inversion: metrics.inversion.THOROUGH_INVERSION
+    debias_bn: bool = False  # evaluate G with zero-debiased BN averages (train.debias_...)
     max_group: int = 256  # most runs trained at once in one compiled program
     description: str = ""
 
@@ -45,10 +46,12 @@ PROFILES = {
     ),
     "cpu": Profile(
         "cpu", 50, 25, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,
+        debias_bn=True,
         description="reduced: 50 steps, evaluated at 25 and 50; P/R/F1 (N=200) at the end",
     ),
     "smoke": Profile(
         "smoke", 4, 2, prf_samples=20, prf_at_every_eval=False, fid_samples=64, grid_size=16,
+        debias_bn=True,
         description="for tests: 4 steps, evaluated at 2 and 4",
     ),
 }

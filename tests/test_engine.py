@@ -237,3 +237,31 @@ def test_fifty_steps_on_real_mnist_scored_with_fid_lenet(tmp_path):
     # 50 steps make blobs, far from digits but finite; FID-LeNet of real vs real is ~1
     assert np.isfinite(row["fid"]) and row["fid"] > 10
     assert (tmp_path / "samples" / row["run_id"] / "step_000050.png").is_file()
+
+
+def test_debiased_bn_averages_recover_constant_batch_statistics():
+    """n EMA updates (flax BatchNorm, decay 0.999) of constant batch statistics, debiased,
+    give those statistics back exactly; and the update count follows n_disc."""
+    import jax
+
+    from benchmark import train
+    from models.layers import batch_norm
+
+    x = jax.random.normal(jax.random.PRNGKey(0), (64, 5)) * 3.0 + 2.0
+    bn = batch_norm(train=True)
+    variables = bn.init(jax.random.PRNGKey(1), x)
+    stats = variables["batch_stats"]
+    for _ in range(30):
+        _, upd = bn.apply({**variables, "batch_stats": stats}, x, mutable=["batch_stats"])
+        stats = upd["batch_stats"]
+    state = train.RunState(key=None, params={}, batch_stats={"generator": stats}, opt_state={},
+                           extra={}, perm=None, failed_step=None)
+    fixed = train.debias_generator_stats(state, 30).batch_stats["generator"]
+    np.testing.assert_allclose(fixed["mean"], x.mean(0), rtol=1e-3)
+    np.testing.assert_allclose(fixed["var"], x.var(0), rtol=1e-3)
+    assert not np.allclose(stats["mean"], x.mean(0), rtol=0.5)  # raw: still near 0
+    wgan = make_run("wgan", "triangles", 0).structure((28, 28, 1))  # n_disc = 5
+    assert train.generator_bn_updates(wgan, 10) == 10 + 2
+    assert train.generator_bn_updates(wgan, 11) == 11 + 3
+    vae = make_run("vae", "triangles", 0).structure((28, 28, 1))
+    assert train.generator_bn_updates(vae, 10) == 10
