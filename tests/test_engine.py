@@ -220,8 +220,7 @@ def test_cli_train_prints_the_table_and_rerun_resumes(tmp_path, capsys, cheap_me
     assert capsys.readouterr().out == out
     assert cli.main(["report", str(tmp_path / "r")]) == 0
     report = tmp_path / "r" / "report"
-    assert "BEGAN" in (report / "summary.md").read_text()
-    assert (report / "curves_sample_mean.png").is_file() or list(report.glob("*.png"))
+    assert "| BEGAN | 2 (0) |" in (report / "summary.md").read_text()
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").is_file(),
