@@ -273,8 +273,9 @@ def run_study(
     root = Path(results_dir)
     groups = group_runs(study.runs, study.profile.max_group)
     names = sorted({g.dataset for g in groups})
-    for name in names:
-        datasets.get_info(name)  # unknown names fail before anything is written
+    for name in names:  # unknown names and missing data fail before anything is written
+        datasets.get_info(name)
+        datasets.load(name, data_dir=data_dir)  # prepares the cache once; later loads are cheap
     prepare_study_dir(root, study.name, study.fingerprint(), {
         "profile": dataclasses.asdict(study.profile),
         "runs": [r.columns() for r in study.runs],

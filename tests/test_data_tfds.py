@@ -153,6 +153,17 @@ def test_tfds_failure_is_one_line_with_the_build_command(tmp_path, monkeypatch):
         raise ConnectionError("Failed to resolve host\nmore detail")
 
     monkeypatch.setattr(tfds, "data_source", offline)
+    from benchmark.data import tfds_source
+
+    # offline (the probe fails): at once, without tfds's minutes of download retries
+    monkeypatch.setattr(tfds_source, "online", lambda: False)
+    with pytest.raises(UserError) as err:
+        data.load("fashion_mnist", cache_dir=tmp_path, source="tfds")
+    message = str(err.value)
+    assert "tfds build fashion_mnist --file_format=array_record" in message
+    assert "offline" in message and "\n" not in message
+    # online, but the download or build fails: tfds's reason, in one line
+    monkeypatch.setattr(tfds_source, "online", lambda: True)
     with pytest.raises(UserError) as err:
         data.load("fashion_mnist", cache_dir=tmp_path, source="tfds")
     message = str(err.value)

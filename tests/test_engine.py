@@ -196,6 +196,8 @@ def test_results_dir_of_another_study_is_refused_and_untouched(tmp_path, cheap_m
     (["train", "--model", "ns_gan", "--profile", "fast"], "unknown profile 'fast'"),
     (["sweep", "--study", "phase9"], "phase9"),
     (["report", "/nonexistent/results"], "no results under /nonexistent/results"),
+    (["train", "--model", "ns_gan", "--dataset", "cifar10", "--data-dir", "/nonexistent/d"],
+     "data directory /nonexistent/d does not exist"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, monkeypatch,
                                                          args, message):

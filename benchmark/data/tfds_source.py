@@ -15,6 +15,7 @@ file order. CIFAR-10's ``id`` feature and the published MNIST checksums verify i
 from __future__ import annotations
 
 import hashlib
+import socket
 import warnings
 from collections.abc import Sequence
 
@@ -74,10 +75,29 @@ def celeba_keys(split: str, counts: dict[str, int]) -> list[str]:
     raise KeyError(split)
 
 
+def online(host: str = "storage.googleapis.com", timeout: float = 3.0) -> bool:
+    """Whether ``host`` (tfds's download mirror) answers within ``timeout`` seconds."""
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def _open(tfds_name: str, split: str, skip_image_decoding: bool):
     import tensorflow_datasets as tfds
 
     decoders = {"image": tfds.decode.SkipDecoding()} if skip_image_decoding else None
+    try:
+        return tfds.data_source(tfds_name, split=split, download=False, decoders=decoders)
+    except Exception:  # not prepared yet: download it, unless offline (tfds would retry
+        pass  # for minutes before failing)
+    if not online():
+        raise UserError(
+            f"tensorflow-datasets has no prepared {tfds_name} and this machine is offline; "
+            f"run `tfds build {tfds_name} --file_format=array_record` on a networked "
+            "machine, or pass --data-dir with the original files"
+        )
     try:
         return tfds.data_source(tfds_name, split=split, download=True, decoders=decoders)
     except Exception as exc:  # download, build or format errors all end here
