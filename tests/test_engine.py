@@ -268,3 +268,45 @@ def test_debiased_bn_averages_recover_constant_batch_statistics():
     assert train.generator_bn_updates(wgan, 11) == 11 + 3
     vae = make_run("vae", "triangles", 0).structure((28, 28, 1))
     assert train.generator_bn_updates(vae, 10) == 10
+
+
+def test_fid_feature_auto_falls_back_to_lenet_only_where_it_exists(tmp_path, monkeypatch):
+    """Offline (no Inception weights): MNIST and Fashion-MNIST get FID-LeNet, other data
+    sets no FID; an explicit ``inception`` request is the one-line error itself."""
+    from benchmark.data import ImageDataset
+    from metrics import fid, lenet
+
+    monkeypatch.setenv("GAN_BENCHMARK_CACHE", str(tmp_path))
+
+    def no_weights(*args, **kwargs):
+        raise UserError("Inception weights are missing; set GAN_BENCHMARK_INCEPTION_WEIGHTS")
+
+    def fake_lenet(dataset, data_dir=None):  # pixel features: exact and cheap
+        return fid.FeatureExtractor("lenet", lambda p, x: (x.reshape(x.shape[0], -1), None),
+                                    {}, f"fake-{dataset}", "none", (28, 28, 1))
+
+    monkeypatch.setattr(fid, "inception_extractor", no_weights)
+    monkeypatch.setattr(lenet, "lenet_extractor", fake_lenet)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8)
+    ds = ImageDataset("mnist", images, images)
+    profile = Profile("p", 2, 2, prf_samples=1, prf_at_every_eval=False, fid_samples=32)
+    structure = make_run("ns_gan", "mnist", 0).structure((28, 28, 1))
+    from benchmark.train import init_runs
+
+    states = init_runs(structure, 40, np.arange(2, dtype=np.uint32))
+    out = Evaluator("mnist", ds, profile).metrics(structure, states, last=True)
+    assert out["fid_feature"] == "lenet" and out["fid"].shape == (2,)
+    # the value is the Fréchet distance of pixel statistics, computed independently here
+    z = Evaluator("mnist", ds, profile).latents(structure, 32)
+    from benchmark.train import generate
+
+    fake = np.asarray(generate(states, z, structure=structure))[0].reshape(32, -1)
+    real = ds.as_float(images[:32]).reshape(32, -1)
+    expected = fid.fid_from_features(real, fake)
+    np.testing.assert_allclose(out["fid"][0], expected, rtol=1e-4)
+
+    cifar = ImageDataset("cifar10", images, images)
+    assert Evaluator("cifar10", cifar, profile).metrics(structure, states, last=True) == {}
+    with pytest.raises(UserError, match="Inception weights are missing"):
+        Evaluator("mnist", ds, profile, fid_feature="inception").metrics(structure, states, True)
