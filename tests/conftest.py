@@ -1,4 +1,4 @@
-"""Shared test settings: where the optional real data lies."""
+"""Shared test facts: where the optional real data lies; PROTOCOL's author defaults."""
 
 from __future__ import annotations
 
@@ -10,3 +10,15 @@ SHARED_DATA = Path(
     os.environ.get("GAN_BENCHMARK_SHARED_DATA")
     or Path(__file__).resolve().parents[2] / "shared" / "data"
 )
+
+AUTHOR_DEFAULTS = {  # PROTOCOL, table "Author defaults"
+    "mm_gan": {"lr": 5e-5, "beta1": 0.0, "n_disc": 1, "disc_bn": True},
+    "ns_gan": {"lr": 5e-5, "beta1": 0.0, "n_disc": 1, "disc_bn": True},
+    "lsgan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
+    "wgan": {"lr": 5e-5, "beta1": 0.5, "n_disc": 5, "disc_bn": True, "clip": 0.01},
+    "wgan_gp": {"lr": 1e-4, "beta1": 0.5, "n_disc": 5, "disc_bn": False, "lambda": 10.0},
+    "dragan": {"lr": 1e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True, "lambda": 10.0},
+    "began": {"lr": 1e-4, "beta1": 0.5, "n_disc": 5, "disc_bn": False, "lambda_k": 1e-3,
+              "gamma": 0.75},
+    "vae": {"lr": 5e-5, "beta1": 0.5},
+}

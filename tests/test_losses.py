@@ -14,6 +14,7 @@ from benchmark import train
 from benchmark.errors import UserError
 from losses import began, lsgan, mm_gan, ns_gan, vae
 from losses.penalties import dragan_penalty, dragan_perturb, wgan_gp_penalty
+from tests.conftest import AUTHOR_DEFAULTS
 
 # Hand-made logits, including saturated ones where a naive log(sigmoid) would overflow.
 D_REAL = np.array([-40.0, -3.0, -0.5, 0.0, 0.7, 2.0, 9.0, 40.0])
@@ -338,17 +339,6 @@ def test_wgan_clipping_reaches_every_discriminator_variable():
 # --- registry and defaults -------------------------------------------------------------------
 
 
-AUTHOR_DEFAULTS = {  # PROTOCOL, table "Author defaults"
-    "mm_gan": {"lr": 5e-5, "beta1": 0.0, "n_disc": 1, "disc_bn": True},
-    "ns_gan": {"lr": 5e-5, "beta1": 0.0, "n_disc": 1, "disc_bn": True},
-    "lsgan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
-    "wgan": {"lr": 5e-5, "beta1": 0.5, "n_disc": 5, "disc_bn": True, "clip": 0.01},
-    "wgan_gp": {"lr": 1e-4, "beta1": 0.5, "n_disc": 5, "disc_bn": False, "lambda": 10.0},
-    "dragan": {"lr": 1e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True, "lambda": 10.0},
-    "began": {"lr": 1e-4, "beta1": 0.5, "n_disc": 5, "disc_bn": False, "lambda_k": 1e-3,
-              "gamma": 0.75},
-    "vae": {"lr": 5e-5, "beta1": 0.5},
-}
 
 
 def test_registry_has_the_eight_models_with_author_defaults():

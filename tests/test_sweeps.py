@@ -14,19 +14,9 @@ from benchmark.results import load_rows, write_rows
 from benchmark.runs import make_run
 from sweeps.spaces import sample_configs, search_space, support
 from sweeps.studies import best_configs, build_study
+from tests.conftest import AUTHOR_DEFAULTS
 
 MODELS = losses.names()
-PAPER_DEFAULTS = {  # PROTOCOL, table "Author defaults"
-    "mm_gan": {"lr": 5e-5, "beta1": 0.0, "n_disc": 1, "disc_bn": True},
-    "ns_gan": {"lr": 5e-5, "beta1": 0.0, "n_disc": 1, "disc_bn": True},
-    "lsgan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
-    "wgan": {"lr": 5e-5, "beta1": 0.5, "n_disc": 5, "disc_bn": True, "clip": 0.01},
-    "wgan_gp": {"lr": 1e-4, "beta1": 0.5, "n_disc": 5, "disc_bn": False, "lambda": 10.0},
-    "dragan": {"lr": 1e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True, "lambda": 10.0},
-    "began": {"lr": 1e-4, "beta1": 0.5, "n_disc": 5, "disc_bn": False, "lambda_k": 1e-3,
-              "gamma": 0.75},
-    "vae": {"lr": 5e-5, "beta1": 0.5},
-}
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -35,7 +25,7 @@ def test_config_zero_is_the_author_default(model):
         configs = sample_configs(model, space, 1 if space == "default" else 3)
         assert configs[0] == {}
     run = make_run(model, "triangles", 0, sample_configs(model, "wide", 2)[0])
-    expected = PAPER_DEFAULTS[model]
+    expected = AUTHOR_DEFAULTS[model]
     for key in ("lr", "beta1", *[h.name for h in losses.get(model).hparams]):
         assert run.hp[key] == pytest.approx(expected[key])
     if model != "vae":
