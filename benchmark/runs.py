@@ -18,8 +18,6 @@ from benchmark.errors import UserError
 from benchmark.profiles import Profile
 from benchmark.train import Structure
 
-COMMON_CONTINUOUS = ("lr", "beta1")
-
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
