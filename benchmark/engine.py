@@ -149,8 +149,13 @@ def train_group(
     plan: Plan,
     progress: Progress | None = None,
     keep_checkpoints: bool = False,
+    sharding: _Sharding | None = None,
+    train_images: jax.Array | None = None,
 ) -> list[dict[str, Any]]:
     """Train, evaluate and checkpoint one group; returns all its result rows.
+
+    ``train_images``: the train split already on the device(s) (shared by every group of a
+    data set); put there from ``data`` when not given.
 
     The group's checkpoint (its latest evaluation) exists while it trains, so that an
     interrupted group resumes there; once the group is finished it is deleted unless
@@ -163,7 +168,7 @@ def train_group(
     rows_path = gdir / "rows.jsonl"
     structure: Structure = group.runs[0].structure(data.image_shape)
     runs = group.runs
-    sharding = _Sharding.local()
+    sharding = sharding or _Sharding.local()
     padded = sharding.padded(len(runs))
     index = np.minimum(np.arange(padded), len(runs) - 1)  # extra runs repeat the last one
 
@@ -187,7 +192,8 @@ def train_group(
             log.info("%s: resumed at step %d", group.group_id, start)
         if progress and start:
             progress(len(runs) * start)
-        train_images = sharding.replicated(data.train)
+        if train_images is None:
+            train_images = sharding.replicated(data.train)
         # One vmapped call for all runs, or (plan.split_runs) one call per run.
         parts = _split(states, padded) if plan.split_runs else [states]
         hp_parts = _split(hps, padded) if plan.split_runs else [hps]
@@ -271,11 +277,12 @@ def run_study(
     study is refused; a finished group is not retrained.
     """
     root = Path(results_dir)
-    groups = group_runs(study.runs, study.profile.max_group)
-    names = sorted({g.dataset for g in groups})
-    for name in names:  # unknown names and missing data fail before anything is written
-        datasets.get_info(name)
-        datasets.load(name, data_dir=data_dir)  # prepares the cache once; later loads are cheap
+    # Groups of one data set run one after another, so each data set goes to the device once.
+    groups = sorted(group_runs(study.runs, study.profile.max_group), key=lambda g: g.dataset)
+    loaded: dict[str, ImageDataset] = {}
+    for g in groups:  # unknown names and missing data fail before anything is written
+        if g.dataset not in loaded:
+            loaded[g.dataset] = datasets.load(g.dataset, data_dir=data_dir)
     prepare_study_dir(root, study.name, study.fingerprint(), {
         "profile": dataclasses.asdict(study.profile),
         "runs": [r.columns() for r in study.runs],
@@ -286,21 +293,24 @@ def run_study(
         info = datasets.get_info(g.dataset)
         total += len(g.runs) * study.profile.schedule(info.train_steps, info.eval_every)[0]
     bar = _progress_bar(total, progress)
-    loaded: dict[str, tuple[ImageDataset, Evaluator]] = {}
+    sharding = _Sharding.local()
+    current: tuple[str, jax.Array, Evaluator] | None = None  # one data set on the device
     rows: list[dict] = []
     try:
         for g in groups:
-            if g.dataset not in loaded:
-                loaded.clear()  # one data set on the device at a time
-                ds = datasets.load(g.dataset, data_dir=data_dir)
-                loaded[g.dataset] = (ds, Evaluator(g.dataset, ds, study.profile,
-                                                   fid_feature=fid_feature, data_dir=data_dir))
-            ds, evaluator = loaded[g.dataset]
+            ds = loaded[g.dataset]
+            if current is None or current[0] != g.dataset:
+                current = None  # frees the previous data set's device copy first
+                current = (g.dataset, sharding.replicated(ds.train),
+                           Evaluator(g.dataset, ds, study.profile, fid_feature=fid_feature,
+                                     data_dir=data_dir))
+            _, train_images, evaluator = current
             if bar is not None:
                 bar.set_postfix_str(g.group_id, refresh=True)
             rows += train_group(g, ds, study, root, evaluator=evaluator, plan=plan,
                                 progress=bar.update if bar is not None else None,
-                                keep_checkpoints=keep_checkpoints)
+                                keep_checkpoints=keep_checkpoints, sharding=sharding,
+                                train_images=train_images)
     finally:
         if bar is not None:
             bar.close()
