@@ -92,7 +92,8 @@ class Evaluator:
         )
 
     def reference(self):
-        """(feature, reference statistics) of this data set's test split, built once."""
+        """(feature, reference statistics, extractor) of this data set's test split, built
+        once (the extractor's weights are loaded once, not at every evaluation)."""
         if self._reference is None:
             self._reference = self._build_reference()
         return self._reference
@@ -104,31 +105,30 @@ class Evaluator:
         images = self.data.as_float(self.data.test[:n])  # PROTOCOL: the first test images
         feature = self.fid_feature
         if feature == "none":
-            return None, None
+            return None, None, None
         if feature in ("auto", "inception"):
             try:
                 extractor = fid.inception_extractor()
-                return "inception", fid.reference_statistics(
-                    self.dataset, images, extractor=extractor)
+                reference = fid.reference_statistics(self.dataset, images, extractor=extractor)
+                return "inception", reference, extractor
             except UserError as err:
-                if feature == "inception" or self.dataset not in lenet.DATASETS:
-                    if feature == "inception":
-                        raise
+                if feature == "inception":
+                    raise
+                if self.dataset not in lenet.DATASETS:
                     log.warning("no FID for %s: %s", self.dataset, err)
-                    return None, None
+                    return None, None, None
                 log.warning("Inception weights unavailable (%s); using FID-LeNet for %s",
                             err, self.dataset)
         extractor = lenet.lenet_extractor(self.dataset, self.data_dir)
-        return "lenet", fid.reference_statistics(self.dataset, images, extractor=extractor)
+        reference = fid.reference_statistics(self.dataset, images, extractor=extractor)
+        return "lenet", reference, extractor
 
     def _fid(self, structure, states) -> dict[str, Any]:
-        from metrics import fid, lenet
+        from metrics import fid
 
-        feature, reference = self.reference()
+        feature, reference, extractor = self.reference()
         if reference is None:
             return {}
-        extractor = (lenet.lenet_extractor(self.dataset, self.data_dir) if feature == "lenet"
-                     else fid.inception_extractor())
         out: dict[str, Any] = fid.evaluate_generators(
             generator_apply(structure), generator_variables(states),
             self.latents(structure, self.profile.fid_samples), reference,
