@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
-from benchmark.data import DatasetInfo, ImageDataset, register
+from benchmark.data import DatasetInfo, ImageDataset, cache, register
 from benchmark.errors import UserError
 from benchmark.paths import cache_dir as default_cache_dir
 
@@ -202,19 +201,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _atomic_save(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array, allow_pickle=False)
-    os.replace(tmp, path)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _corrupted(path: Path, why: str) -> UserError:
     return UserError(
         f"triangle cache file {path} is corrupted ({why}); delete it to regenerate the data set"
@@ -257,7 +243,7 @@ def _write_cache(directory: Path, arrays: dict[str, np.ndarray]) -> None:
     files = {}
     for split in _SPLITS:
         path = directory / f"{split}.npy"
-        _atomic_save(path, arrays[split])
+        cache.save_npy(path, arrays[split])
         files[split] = _sha256(path)
     manifest = {
         "generator_version": GENERATOR_VERSION,
@@ -266,7 +252,7 @@ def _write_cache(directory: Path, arrays: dict[str, np.ndarray]) -> None:
         "pixel_scale": PIXEL_SCALE,
         "files": files,
     }
-    _atomic_write_text(manifest_path, json.dumps(manifest, indent=2, sort_keys=True))
+    cache.save_json(manifest_path, manifest)
 
 
 def split(images: np.ndarray) -> dict[str, np.ndarray]:
