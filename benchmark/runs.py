@@ -19,6 +19,11 @@ from benchmark.profiles import Profile
 from benchmark.train import Structure
 
 
+def _options_tag(options: tuple[tuple[str, str], ...]) -> str:
+    """Static options in names: ``_perturbation-gaussian``."""
+    return "".join(f"_{k}-{v}" for k, v in options)
+
+
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
     """One run of the study: a function of its seed and hyperparameters."""
@@ -34,8 +39,8 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        opts = "".join(f"_{k}-{v}" for k, v in self.options)
-        return f"{self.model}{opts}_{self.dataset}_c{self.config:03d}_s{self.seed}"
+        return f"{self.model}{_options_tag(self.options)}_{self.dataset}_c{self.config:03d}" \
+            f"_s{self.seed}"
 
     @property
     def hp(self) -> dict[str, float]:
@@ -135,8 +140,7 @@ def group_runs(runs: tuple[RunSpec, ...], max_group: int) -> list[Group]:
         buckets[key].append(run)
     groups = []
     for (dataset, model, n_disc, disc_bn, options), members in buckets.items():
-        opts = "".join(f"_{k}-{v}" for k, v in options)
-        base = f"{model}{opts}_{dataset}_nd{n_disc}_bn{int(disc_bn)}"
+        base = f"{model}{_options_tag(options)}_{dataset}_nd{n_disc}_bn{int(disc_bn)}"
         for i in range(0, len(members), max_group):
             groups.append(Group(f"{base}_{i // max_group}", dataset,
                                 tuple(members[i:i + max_group])))
