@@ -29,8 +29,9 @@ sweep: $(VENV)/.installed  ## run the default study: 8 models x 3 seeds on trian
 test: $(VENV)/.installed-test  ## install the test extras and run the whole test suite
 	$(PY) -m pytest -n auto $(ARGS)
 
-lint: $(VENV)/.installed-test  ## ruff
+lint: $(VENV)/.installed-test  ## ruff, and the layering contracts (lint-imports)
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: $(VENV)/.installed  ## training throughput: run-steps/s for 1, 4, 16, 64 runs vmapped
 	$(PY) -m benchmark bench $(ARGS)

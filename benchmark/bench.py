@@ -19,8 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmark.runs import make_run
-from benchmark.train import default_plan, init_runs, train_segment
+from benchmark.training import Structure, default_plan, init_runs, train_segment
+from sweeps.runs import make_run
 
 
 @dataclasses.dataclass
@@ -44,7 +44,7 @@ def measure(model: str, runs: int, *, segment: int, repeats: int, num_train: int
     """Compile once, then time ``repeats`` segments of ``segment`` steps of ``runs`` runs."""
     plan = default_plan()
     spec = make_run(model, "triangles", 0)
-    structure = spec.structure((28, 28, 1))
+    structure = Structure.of(spec, (28, 28, 1))
     rng = np.random.default_rng(seed)
     data = jax.device_put(rng.integers(0, 65, (num_train, 28, 28, 1), dtype=np.uint8))
     states = init_runs(structure, num_train, np.arange(runs, dtype=np.uint32))

@@ -14,17 +14,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmark import fid_features
 from benchmark.errors import UserError
-from metrics import fid, inception
+from metrics import features, inception
 
 
-def _ours() -> fid.FeatureExtractor:
+def _ours() -> features.FeatureExtractor:
     try:
-        return fid.inception_extractor()
+        return fid_features.inception_extractor()
     except UserError:
         variables = inception.FIDInceptionV3().init(jax.random.key(0), jnp.zeros((1, 299, 299, 3)))
-        fn = fid._inception_fn("compare_gan", jax.lax.Precision.HIGHEST)
-        return fid.FeatureExtractor("inception", fn, variables, "random", "compare_gan")
+        fn = features._inception_fn("compare_gan", jax.lax.Precision.HIGHEST)
+        return features.FeatureExtractor("inception", fn, variables, "random", "compare_gan")
 
 
 def _time(call, batches: int) -> float:
@@ -40,7 +41,7 @@ def bench_ours(images: np.ndarray, batches: int) -> float:
     x = jax.device_put(images)
 
     def call():
-        jax.block_until_ready(fid._extract_batch(extractor.fn, extractor.params, x))
+        jax.block_until_ready(features._extract_batch(extractor.fn, extractor.params, x))
 
     return images.shape[0] * batches / _time(call, batches)
 

@@ -20,11 +20,10 @@ import numpy as np
 from benchmark.data import triangles
 from metrics import precision_recall as prf
 from metrics import triangle_manifold
+from models.infogan import Generator
 
 
 def _generator(path: str | None):
-    from models.infogan import Generator
-
     g = Generator(image_shape=(28, 28, 1))
     if path:
         with open(path, "rb") as f:

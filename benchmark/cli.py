@@ -8,12 +8,27 @@ naming the problem and the fix, exit status 2, nothing written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import jax
+import pandas as pd
+
+import losses
+from benchmark import bench, data
+from benchmark.engine import enable_compilation_cache, run_study
 from benchmark.errors import UserError
+from benchmark.io import cache_dir
+from benchmark.report_files import write_report
+from benchmark.results import load_rows
+from reports.tables import format_summary, summary
+from sweeps import profiles
+from sweeps.runs import Study, make_run
+from sweeps.studies import build_study
 
 EPILOG = """Examples:
   python -m benchmark sweep                          # the default study (8 models x 3 seeds)
@@ -23,6 +38,18 @@ EPILOG = """Examples:
   python -m benchmark report results/default_cpu
   python -m benchmark bench --runs 1,4,16
 """
+
+
+@contextlib.contextmanager
+def user_input() -> Iterator[None]:
+    """Library layers (losses, sweeps, metrics) report bad input as a one-line ``ValueError``;
+    while the command's input is checked, that is the user's mistake: a ``UserError``."""
+    try:
+        yield
+    except UserError:
+        raise
+    except ValueError as err:
+        raise UserError(str(err)) from None
 
 
 def _int_list(text: str) -> list[int]:
@@ -92,9 +119,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _profile(args):
-    from benchmark.profiles import resolve
-
-    profile = resolve(args.profile)
+    profile = profiles.resolve(args.profile, jax.default_backend())
     changes = {}
     for name in ("steps", "eval_every"):
         value = getattr(args, name)
@@ -116,28 +141,27 @@ def _results_dir(args, study) -> Path:
 
 
 def _run(args, study) -> None:
-    import pandas as pd
-
-    from benchmark.engine import enable_compilation_cache, run_study
-    from benchmark.paths import cache_dir
-
+    for dataset in dict.fromkeys(r.dataset for r in study.runs):
+        data.get(dataset)  # unknown names fail before anything is written
     enable_compilation_cache(cache_dir() / "jax")
     out = _results_dir(args, study)
     print(f"study {study.name!r}: {len(study.runs)} runs, profile {study.profile.name} "
           f"({study.profile.description or 'custom'}) -> {out}", flush=True)
     final = run_study(study, out, data_dir=args.data_dir, fid_feature=args.fid_feature,
                       progress=not args.no_progress, keep_checkpoints=args.keep_checkpoints)
-    from reports.tables import format_summary, summary
-
     with pd.option_context("display.width", 200):
-        print(format_summary(summary(final)))
+        print(format_summary(summary(final, titles=data.titles()), data.titles()))
     print(f"results: {out}/groups/*/rows.jsonl; samples: {out}/samples/; "
           f"report: python -m benchmark report {out}")
 
 
 def cmd_train(args) -> None:
-    from benchmark.runs import Study, make_run
+    with user_input():
+        study = _train_study(args)
+    _run(args, study)
 
+
+def _train_study(args) -> Study:
     overrides = {}
     for name in ("lr", "beta1", "n_disc", "disc_bn", "clip", "lambda_", "lambda_k", "gamma"):
         value = getattr(args, name)
@@ -156,50 +180,43 @@ def cmd_train(args) -> None:
         for seed in args.seeds:
             runs.append(make_run(model, args.dataset, seed, own, options=dict(args.option)))
     name = f"train_{'+'.join(args.model)}_{args.dataset}"
-    _run(args, Study(name, tuple(runs), profile))
+    return Study(name, tuple(runs), profile)
 
 
 def _model_hparams(model: str) -> list[str]:
-    import losses
-
     return list(losses.get(model).defaults)
 
 
 def cmd_sweep(args) -> None:
-    from sweeps.studies import build_study
-
-    study = build_study(
-        args.study, profile=_profile(args), datasets=args.datasets, models=args.models,
-        seeds=args.seeds, num_configs=args.configs, space=args.space,
-        results_dir_phase1=args.phase1_dir,
-    )
+    phase1_rows = None
+    if args.phase1_dir is not None:
+        if not args.phase1_dir.is_dir():
+            raise UserError(f"phase-1 results directory {args.phase1_dir} does not exist; "
+                            "pass the --results-dir of a finished phase1 sweep")
+        phase1_rows = load_rows(args.phase1_dir)
+    with user_input():
+        study = build_study(
+            args.study, profile=_profile(args), datasets=args.datasets, models=args.models,
+            seeds=args.seeds, num_configs=args.configs, space=args.space,
+            phase1_rows=phase1_rows, phase1_source=str(args.phase1_dir),
+        )
     _run(args, study)
 
 
 def cmd_report(args) -> None:
-    import pandas as pd
-
-    from benchmark.results import load_rows
-    from reports import write_report
-    from reports.tables import format_summary, summary
-
     df = load_rows(args.results_dir)
     with pd.option_context("display.width", 200):
-        print(format_summary(summary(df)))
+        print(format_summary(summary(df, titles=data.titles()), data.titles()))
     out = args.out or args.results_dir / "report"
     for path in write_report(args.results_dir, out):
         print(f"wrote {path}")
 
 
 def cmd_bench(args, rest: list[str]) -> None:
-    from benchmark import bench
-
     bench.main(rest)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import losses
-
     parser = argparse.ArgumentParser(
         prog="python -m benchmark",
         description="A JAX reproduction of 'Are GANs Created Equal?' (Lucic et al., 2018): "

@@ -4,14 +4,15 @@ The loop (one obvious place for it, like flax's ``train_and_evaluate``)::
 
     for each group (runs sharing a data set and a Structure):
         restore the group's latest checkpoint, or initialise its runs from their seeds
-        until the last evaluation step:
-            train every run of the group for a segment of steps (one jitted call)
-            at an evaluation step: score the runs, write PNG grids and result rows, checkpoint
+        for each evaluation step:
+            advance every run of the group to it (benchmark.training.Trainer)
+            score the runs, write PNG grids and result rows, checkpoint
 
 Data sets live on the device and batches are drawn there; the runs of a group are vmapped
-inside one jit, and sharded over every local device along the runs axis. Rows are written
-before the checkpoint of the same step; on resume, rows after the checkpoint are dropped and
-retrained, which gives the same values because a run is a pure function of its seed.
+inside one jit (or, on CPU, called one by one: the trainer's plan), and sharded over every
+local device along the runs axis. Rows are written before the checkpoint of the same step; on
+resume, rows after the checkpoint are dropped and retrained, which gives the same values
+because a run is a pure function of its seed.
 """
 
 from __future__ import annotations
@@ -29,30 +30,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh
+from tqdm.auto import tqdm
 
 from benchmark import data as datasets
+from benchmark import devices
 from benchmark.checkpoints import GroupCheckpoints
 from benchmark.data import ImageDataset
 from benchmark.evaluation import Evaluator
-from benchmark.results import (
-    atomic_write_bytes,
-    image_grid_png,
-    prepare_study_dir,
-    read_rows,
-    write_rows,
-)
-from benchmark.runs import Group, Study, group_runs
-from benchmark.train import (
+from benchmark.io import atomic_write
+from benchmark.results import image_grid_png, prepare_study_dir, read_rows, write_rows
+from benchmark.tasks import Group, group_runs
+from benchmark.training import (
     Plan,
     Structure,
+    Trainer,
     debias_generator_stats,
     default_plan,
     generator_bn_updates,
     init_runs,
     parameters_finite,
-    train_segment,
 )
+from sweeps.runs import Study
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
@@ -63,76 +62,6 @@ def enable_compilation_cache(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(directory))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
-
-
-def segment_length(interval: int, chunk: int) -> int:
-    """The largest divisor of ``interval`` not above ``chunk``: every segment of an evaluation
-    interval has the same length, so one interval length costs one compilation."""
-    for c in range(min(chunk, interval), 0, -1):
-        if interval % c == 0:
-            return c
-    return 1
-
-
-@dataclasses.dataclass
-class _Sharding:
-    """Runs spread over every local device along the leading runs axis."""
-
-    devices: int
-    mesh: Mesh | None
-
-    @classmethod
-    def local(cls) -> _Sharding:
-        devices = jax.local_devices()
-        mesh = Mesh(np.array(devices), ("runs",)) if len(devices) > 1 else None
-        return cls(len(devices), mesh)
-
-    def padded(self, n: int) -> int:
-        return -(-n // self.devices) * self.devices
-
-    def runs(self, tree: Any) -> Any:
-        if self.mesh is None:
-            return tree
-        return jax.device_put(tree, NamedSharding(self.mesh, PartitionSpec("runs")))
-
-    def replicated(self, array: Any) -> Any:
-        if self.mesh is None:
-            return jax.device_put(array)
-        return jax.device_put(array, NamedSharding(self.mesh, PartitionSpec()))
-
-
-class _LossMeans:
-    """Per-run means of the logged losses over an evaluation interval, accumulated on the
-    device (NaN entries, e.g. g_loss on steps without a G update, are skipped)."""
-
-    def __init__(self):
-        self.sums: dict[str, jax.Array] = {}
-        self.counts: dict[str, jax.Array] = {}
-
-    def add(self, metrics: dict[str, jax.Array]) -> None:
-        for k, v in metrics.items():  # v: [steps, runs]
-            s, c = jnp.nansum(v, axis=0), jnp.sum(~jnp.isnan(v), axis=0)
-            self.sums[k] = self.sums[k] + s if k in self.sums else s
-            self.counts[k] = self.counts[k] + c if k in self.counts else c
-
-    def means(self) -> dict[str, np.ndarray]:
-        out = {}
-        for k, s in self.sums.items():
-            c = np.asarray(self.counts[k])
-            out[k] = np.where(c > 0, np.asarray(s) / np.maximum(c, 1), np.nan)
-        self.sums, self.counts = {}, {}
-        return out
-
-
-def _split(tree: Any, n: int) -> list[Any]:
-    """A batched pytree as n one-run pytrees (each keeps a runs axis of length 1)."""
-    return [jax.tree.map(lambda a, i=i: a[i:i + 1], tree) for i in range(n)]
-
-
-def _concat(trees: list[Any], axis: int) -> Any:
-    if len(trees) == 1:
-        return trees[0]
-    return jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=axis), *trees)
 
 
 def _group_dir(root: Path, group: Group) -> Path:
@@ -149,7 +78,7 @@ def train_group(
     plan: Plan,
     progress: Progress | None = None,
     keep_checkpoints: bool = False,
-    sharding: _Sharding | None = None,
+    mesh: Mesh | None = None,
     train_images: jax.Array | None = None,
 ) -> list[dict[str, Any]]:
     """Train, evaluate and checkpoint one group; returns all its result rows.
@@ -162,14 +91,13 @@ def train_group(
     ``keep_checkpoints`` (then the final states stay, e.g. to re-score the generators).
     """
     profile = study.profile
-    info = datasets.get_info(group.dataset)
-    total, evals = profile.schedule(info.train_steps, info.eval_every)
+    spec = datasets.get(group.dataset)
+    total, evals = profile.schedule(spec.train_steps, spec.eval_every)
     gdir = _group_dir(root, group)
     rows_path = gdir / "rows.jsonl"
-    structure: Structure = group.runs[0].structure(data.image_shape)
+    structure = Structure.of(group.runs[0], data.image_shape)
     runs = group.runs
-    sharding = sharding or _Sharding.local()
-    padded = sharding.padded(len(runs))
+    padded = devices.padded(len(runs), mesh)
     index = np.minimum(np.arange(padded), len(runs) - 1)  # extra runs repeat the last one
 
     rows = read_rows(rows_path)
@@ -184,41 +112,24 @@ def train_group(
 
         seeds = np.array([runs[i].seed for i in index], np.uint32)
         hp_names = sorted(runs[0].hp)
-        hps = sharding.runs({k: jnp.asarray([runs[i].hp[k] for i in index], jnp.float32)
-                             for k in hp_names})
-        states = sharding.runs(init_runs(structure, data.train.shape[0], seeds))
+        hps = devices.shard({k: jnp.asarray([runs[i].hp[k] for i in index], jnp.float32)
+                             for k in hp_names}, mesh)
+        states = devices.shard(init_runs(structure, data.train.shape[0], seeds), mesh)
         if start > 0:
             states = ckpts.restore(start, like=states)
             log.info("%s: resumed at step %d", group.group_id, start)
         if progress and start:
             progress(len(runs) * start)
         if train_images is None:
-            train_images = sharding.replicated(data.train)
-        # One vmapped call for all runs, or (plan.split_runs) one call per run.
-        parts = _split(states, padded) if plan.split_runs else [states]
-        hp_parts = _split(hps, padded) if plan.split_runs else [hps]
-        means = _LossMeans()
+            train_images = devices.replicate(data.train, mesh)
+        trainer = Trainer(structure, plan)
+        on_segment = (lambda steps: progress(len(runs) * steps)) if progress else None
         t = start
         for e in (e for e in evals if e > start):
-            seg = segment_length(e - t, plan.chunk)
-            while t < e:
-                g_steps = None
-                if plan.static_g and structure.n_disc > 1:
-                    g_steps = tuple((t + i) % structure.n_disc == 0 for i in range(seg))
-                outputs = []
-                for i, part in enumerate(parts):
-                    parts[i], metrics = train_segment(
-                        part, hp_parts[i], train_images, jnp.int32(t), structure=structure,
-                        scale=float(data.pixel_scale), num_steps=seg, branch=plan.branch,
-                        unroll=plan.unroll, g_steps=g_steps,
-                    )
-                    outputs.append(metrics)
-                means.add(_concat(outputs, axis=1))
-                t += seg
-                if progress:
-                    progress(len(runs) * seg)
-            states = _concat(parts, axis=0)
-            rows += _evaluate(group, structure, states, means.means(), evaluator, root, e,
+            states, losses = trainer.advance(states, hps, train_images, data.pixel_scale, t, e,
+                                             on_segment)
+            t = e
+            rows += _evaluate(group, structure, states, losses, evaluator, root, e,
                               last=e == total)
             write_rows(rows_path, rows)  # rows first: a crash before the checkpoint retrains
             ckpts.save(e, states)
@@ -245,7 +156,7 @@ def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> 
     rows = []
     for i, run in enumerate(group.runs):
         png = image_grid_png(samples[i])
-        atomic_write_bytes(root / "samples" / run.run_id / f"step_{step:06d}.png", png)
+        atomic_write(root / "samples" / run.run_id / f"step_{step:06d}.png", png)
         row = {**run.columns(), "profile": evaluator.profile.name, "step": step, "final": last,
                "failed": bool(failed[i]),
                "failed_step": int(failed_step[i]) if failed_step[i] >= 0 else None}
@@ -290,10 +201,10 @@ def run_study(
     plan = plan or default_plan()
     total = 0
     for g in groups:
-        info = datasets.get_info(g.dataset)
-        total += len(g.runs) * study.profile.schedule(info.train_steps, info.eval_every)[0]
+        spec = datasets.get(g.dataset)
+        total += len(g.runs) * study.profile.schedule(spec.train_steps, spec.eval_every)[0]
     bar = _progress_bar(total, progress)
-    sharding = _Sharding.local()
+    mesh = devices.local_mesh()
     current: tuple[str, jax.Array, Evaluator] | None = None  # one data set on the device
     rows: list[dict] = []
     try:
@@ -301,15 +212,15 @@ def run_study(
             ds = loaded[g.dataset]
             if current is None or current[0] != g.dataset:
                 current = None  # frees the previous data set's device copy first
-                current = (g.dataset, sharding.replicated(ds.train),
-                           Evaluator(g.dataset, ds, study.profile, fid_feature=fid_feature,
-                                     data_dir=data_dir))
+                current = (g.dataset, devices.replicate(ds.train, mesh),
+                           Evaluator(datasets.get(g.dataset), ds, study.profile,
+                                     fid_feature=fid_feature, data_dir=data_dir))
             _, train_images, evaluator = current
             if bar is not None:
                 bar.set_postfix_str(g.group_id, refresh=True)
             rows += train_group(g, ds, study, root, evaluator=evaluator, plan=plan,
                                 progress=bar.update if bar is not None else None,
-                                keep_checkpoints=keep_checkpoints, sharding=sharding,
+                                keep_checkpoints=keep_checkpoints, mesh=mesh,
                                 train_images=train_images)
     finally:
         if bar is not None:
@@ -321,6 +232,4 @@ def run_study(
 def _progress_bar(total: int, enabled: bool):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, unit="run-step", dynamic_ncols=True, smoothing=0.05)

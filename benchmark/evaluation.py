@@ -1,10 +1,10 @@
-"""What is measured at every evaluation step of a group of runs.
+"""What is measured at every evaluation step of a group of runs: every registered metric
+(:mod:`metrics.registry`) that applies to the data set, and the sample grids.
 
 Samples come from each run's G in inference mode on fixed evaluation latents, the same for
-every run and checkpoint (PROTOCOL, FID: "the evaluation latents are fixed"). Triangle runs
-are scored with precision, recall and F1 (metrics.precision_recall); runs on real images
-with FID (metrics.fid) when the Inception weights are available, else with FID-LeNet on
-MNIST and Fashion-MNIST.
+every run and checkpoint (docs/protocol.md §5, "the evaluation latents are fixed"). FID's
+features are Inception's when its weights are available, else FID-LeNet on MNIST and
+Fashion-MNIST (``fid_feature``).
 """
 
 from __future__ import annotations
@@ -16,21 +16,26 @@ from typing import Any
 import jax
 import numpy as np
 
-from benchmark.data import ImageDataset
+from benchmark import fid_features
+from benchmark.data import DatasetSpec, ImageDataset
+from benchmark.devices import local_mesh
 from benchmark.errors import UserError
-from benchmark.profiles import Profile
-from benchmark.train import (
+from benchmark.training import (
     RunState,
     Structure,
     generate,
     generator_apply,
     generator_variables,
-    sample_latent,
 )
+from metrics import lenet
+from metrics.base import EvalContext, Generators, Metric
+from metrics.fid import FidReference
+from metrics.registry import METRICS
+from models import priors
+from sweeps.profiles import Profile
 
 EVAL_SEED = 20181203  # the evaluation latents' key: fixed for every run and checkpoint
 log = logging.getLogger(__name__)
-
 
 FID_FEATURES = ("auto", "inception", "lenet", "none")
 
@@ -39,27 +44,39 @@ FID_FEATURES = ("auto", "inception", "lenet", "none")
 class Evaluator:
     """Scores the generators of a group of runs on one data set.
 
-    ``fid_feature``: "inception" (PROTOCOL's FID; the weights are downloaded and checksummed
-    on first use), "lenet" (FID-LeNet, MNIST and Fashion-MNIST only), "none", or "auto":
-    Inception, falling back to FID-LeNet with a warning where the Inception weights cannot
-    be obtained (offline machines); the row's ``fid_feature`` column says which was used.
+    ``fid_feature``: "inception" (the paper's FID; the weights are downloaded and
+    checksummed on first use), "lenet" (FID-LeNet, MNIST and Fashion-MNIST only), "none", or
+    "auto": Inception, falling back to FID-LeNet with a warning where the Inception weights
+    cannot be obtained (offline machines); the row's ``fid_feature`` column says which.
     """
 
-    dataset: str
+    spec: DatasetSpec
     data: ImageDataset
     profile: Profile
     fid_feature: str = "auto"
     data_dir: str | None = None
     _reference: Any = dataclasses.field(default=None, init=False, repr=False)
+    _built: bool = dataclasses.field(default=False, init=False, repr=False)
+    _float: dict = dataclasses.field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
         if self.fid_feature not in FID_FEATURES:
             raise UserError(f"unknown FID feature {self.fid_feature!r}; choose one of: "
                             f"{', '.join(FID_FEATURES)}")
 
+    @property
+    def dataset(self) -> str:
+        return self.spec.name
+
+    def metrics_for(self, last: bool) -> list[Metric]:
+        """The registered metrics that apply to this data set and are due at this evaluation."""
+        due = last or self.profile.prf_at_every_eval
+        return [m for m in METRICS.values()
+                if m.applies_to(self.spec) and (due or not m.expensive)]
+
     def latents(self, structure: Structure, n: int) -> jax.Array:
         key = jax.random.PRNGKey(EVAL_SEED)
-        return sample_latent(key, (n, structure.z_dim), structure.loss.latent)
+        return priors.sample(key, (n, structure.z_dim), structure.loss.latent)
 
     def samples(self, structure: Structure, states: RunState) -> np.ndarray:
         """[runs, grid, h, w, c] samples for the PNG grids."""
@@ -68,71 +85,67 @@ class Evaluator:
 
     def metrics(self, structure: Structure, states: RunState, last: bool) -> dict[str, Any]:
         """Per-run metric arrays [runs] (and constant columns) for this evaluation."""
-        if self.dataset == "triangles":
-            if last or self.profile.prf_at_every_eval:
-                return self._precision_recall(structure, states)
+        due = self.metrics_for(last)
+        if not due:
             return {}
-        return self._fid(structure, states)
+        generators = Generators(generator_apply(structure), generator_variables(states),
+                                structure.z_dim, structure.loss.latent)
+        context = self.context(fid=any(m.name == "fid" for m in due))
+        out: dict[str, Any] = {}
+        for metric in due:
+            out.update(metric.evaluate(generators, context))
+        return out
 
-    def _precision_recall(self, structure, states) -> dict[str, np.ndarray]:
-        from metrics import inversion, precision_recall
-
-        config = (inversion.THOROUGH_INVERSION if self.profile.thorough_inversion
-                  else inversion.DEFAULT_INVERSION)
-
-        return precision_recall.evaluate_generators(
-            generator_apply(structure),
-            generator_variables(states),
-            z_dim=structure.z_dim,
-            prior=structure.loss.latent,
-            test_images=self.data.as_float(self.data.test),
-            key=jax.random.PRNGKey(EVAL_SEED + 1),
-            num_samples=self.profile.prf_samples,
-            inversion=config,
+    def context(self, fid: bool = True) -> EvalContext:
+        return EvalContext(
+            dataset=self.dataset,
+            images=self.float_split,
+            seed=EVAL_SEED,
+            prf_samples=self.profile.prf_samples,
+            fid_samples=self.profile.fid_samples,
+            thorough=self.profile.thorough_inversion,
+            fid=self.reference() if fid else None,
+            mesh=local_mesh(),
         )
 
-    def reference(self):
-        """(feature, reference statistics, extractor) of this data set's test split, built
-        once (the extractor's weights are loaded once, not at every evaluation)."""
-        if self._reference is None:
+    def float_split(self, split: str) -> np.ndarray:
+        """The float32 pixels of ``split``, converted once."""
+        if split not in self._float:
+            self._float[split] = self.data.as_float(self.data.split(split))
+        return self._float[split]
+
+    def reference(self) -> FidReference | None:
+        """FID's reference on this data set (features, extractor, statistics), built once
+        (the extractor's weights are loaded once, not at every evaluation)."""
+        if not self._built:
             self._reference = self._build_reference()
+            self._built = True
         return self._reference
 
-    def _build_reference(self):
-        from metrics import fid, lenet
-
-        n = min(self.profile.fid_samples, self.data.test.shape[0])
-        images = self.data.as_float(self.data.test[:n])  # PROTOCOL: the first test images
+    def _build_reference(self) -> FidReference | None:
+        split = self.spec.fid_reference_split
+        if split is None or self.fid_feature == "none":
+            return None
+        stored = self.data.split(split)
+        n = min(self.profile.fid_samples, stored.shape[0])
+        images = self.data.as_float(stored[:n])  # the first images of the reference split
         feature = self.fid_feature
-        if feature == "none":
-            return None, None, None
         if feature in ("auto", "inception"):
             try:
-                extractor = fid.inception_extractor()
-                reference = fid.reference_statistics(self.dataset, images, extractor=extractor)
-                return "inception", reference, extractor
+                extractor = fid_features.inception_extractor()
+                return FidReference("inception", extractor, self._statistics(images, extractor,
+                                                                             split))
             except UserError as err:
                 if feature == "inception":
                     raise
                 if self.dataset not in lenet.DATASETS:
                     log.warning("no FID for %s: %s", self.dataset, err)
-                    return None, None, None
+                    return None
                 log.warning("Inception weights unavailable (%s); using FID-LeNet for %s",
                             err, self.dataset)
-        extractor = lenet.lenet_extractor(self.dataset, self.data_dir)
-        reference = fid.reference_statistics(self.dataset, images, extractor=extractor)
-        return "lenet", reference, extractor
+        extractor = fid_features.lenet_extractor(self.dataset, self.data_dir)
+        return FidReference("lenet", extractor, self._statistics(images, extractor, split))
 
-    def _fid(self, structure, states) -> dict[str, Any]:
-        from metrics import fid
-
-        feature, reference, extractor = self.reference()
-        if reference is None:
-            return {}
-        out: dict[str, Any] = fid.evaluate_generators(
-            generator_apply(structure), generator_variables(states),
-            self.latents(structure, self.profile.fid_samples), reference,
-            feature=feature, extractor=extractor,
-        )
-        out["fid_feature"] = feature
-        return out
+    def _statistics(self, images, extractor, split):
+        return fid_features.reference_statistics(self.dataset, images, extractor, split=split,
+                                                 mesh=local_mesh())

@@ -15,32 +15,17 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from benchmark.errors import UserError
+from benchmark.io import atomic_write
 
 MANIFEST = "study.json"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _jsonable(value: Any) -> Any:
@@ -53,7 +38,7 @@ def _jsonable(value: Any) -> Any:
 
 def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     lines = [json.dumps({k: _jsonable(v) for k, v in row.items()}) for row in rows]
-    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode() if lines else b"")
+    atomic_write(path, ("\n".join(lines) + "\n") if lines else b"")
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
@@ -82,7 +67,7 @@ def prepare_study_dir(root: Path, name: str, fingerprint: str, description: dict
                         "--results-dir")
     root.mkdir(parents=True, exist_ok=True)
     payload = {"name": name, "fingerprint": fingerprint, **description}
-    atomic_write_bytes(manifest, json.dumps(payload, indent=1, default=str).encode())
+    atomic_write(manifest, json.dumps(payload, indent=1, default=str))
 
 
 def load_rows(root: str | Path) -> pd.DataFrame:
@@ -97,8 +82,6 @@ def load_rows(root: str | Path) -> pd.DataFrame:
 
 def image_grid_png(images: np.ndarray) -> bytes:
     """A square grid of images in [0, 1] ([n, h, w, c]) as PNG bytes (1 px gaps)."""
-    from PIL import Image
-
     n, h, w, c = images.shape
     cols = int(math.ceil(math.sqrt(n)))
     rows = int(math.ceil(n / cols))

@@ -29,20 +29,21 @@ def names() -> list[str]:
 
 
 def get(name: str, options: dict[str, str] | None = None) -> Loss:
-    """The loss ``name``, built with its static ``options`` (e.g. DRAGAN's perturbation)."""
-    from benchmark.errors import UserError
+    """The loss ``name``, built with its static ``options`` (e.g. DRAGAN's perturbation).
 
+    Raises a one-line ``ValueError`` for an unknown name, option or option value.
+    """
     if name not in REGISTRY:
-        raise UserError(f"unknown model {name!r}; choose one of: {', '.join(REGISTRY)}")
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(REGISTRY)}")
     loss = REGISTRY[name]
     options = dict(options or {})
     for key, value in options.items():
         allowed = loss.options.get(key)
         if allowed is None:
-            raise UserError(f"model {name!r} has no option {key!r}; it has: "
+            raise ValueError(f"model {name!r} has no option {key!r}; it has: "
                             f"{', '.join(loss.options) or 'none'}")
         if value not in allowed:
-            raise UserError(f"option {key}={value!r} for {name!r}; choose one of: "
+            raise ValueError(f"option {key}={value!r} for {name!r}; choose one of: "
                             f"{', '.join(allowed)}")
     return VARIANTS[name](**options) if options else loss
 

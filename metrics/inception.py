@@ -17,8 +17,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from benchmark.errors import UserError
-
 BN_EPS = 1e-3
 FEATURE_DIM = 2048
 NUM_CLASSES = 1008
@@ -203,7 +201,7 @@ def params_from_state_dict(state: dict[str, np.ndarray]) -> dict:
     params: dict = {}
     convs = sorted({k[: -len(".conv.weight")] for k in state if k.endswith(".conv.weight")})
     if not convs or "fc.weight" not in state:
-        raise UserError("weights are not an Inception-v3 state dict (no conv or fc layers)")
+        raise ValueError("weights are not an Inception-v3 state dict (no conv or fc layers)")
     try:
         for name in convs:
             w = state[f"{name}.conv.weight"].astype(np.float64)
@@ -225,19 +223,19 @@ def params_from_state_dict(state: dict[str, np.ndarray]) -> dict:
             "bias": state["fc.bias"].astype(np.float32),
         }
     except KeyError as exc:
-        raise UserError(f"Inception state dict lacks {exc}; use the pytorch-fid weights") from None
+        raise ValueError(f"Inception state dict lacks {exc}; use the pytorch-fid weights") from None
     return {"params": params}
 
 
 def check_params(variables: dict, precision: lax.Precision = lax.Precision.HIGHEST) -> None:
-    """Raise a one-line UserError unless ``variables`` fit the FID Inception architecture."""
+    """Raise a one-line ValueError unless ``variables`` fit the FID Inception architecture."""
     expected = jax.eval_shape(
         FIDInceptionV3(precision).init, jax.random.key(0), jnp.zeros((1, 299, 299, 3))
     )
     got = jax.tree.map(lambda a: tuple(a.shape), variables)
     want = jax.tree.map(lambda a: tuple(a.shape), expected)
     if got != want:
-        raise UserError("Inception weights do not match the FID Inception-v3 architecture")
+        raise ValueError("Inception weights do not match the FID Inception-v3 architecture")
 
 
 def apply(

@@ -1,30 +1,25 @@
-"""The published FID Inception weights, read safely and cached as arrays.
+"""The published FID Inception weights, read safely as arrays.
 
 PROTOCOL, FID: the network is the 2015-12-05 Inception graph as ported by pytorch-fid,
 published as ``pt_inception-2015-12-05-6726825d.pth`` (the hex is the start of its
 sha256). This module reads that PyTorch file without torch and without executing pickled
 code: a restricted unpickler resolves only the handful of names a state dict needs (to our
 own pure functions), and the tensor bytes are read from the zip archive (torch >= 1.6) or
-the legacy stream format. The file is checked against its sha256, converted once to a
-cached ``.npz`` under ``benchmark.paths.cache_dir()``, and downloaded from its official
-release address on first use when no local copy is given.
+the legacy stream format. Finding, downloading, checking and caching the file is the
+caller's (``benchmark.fid_features``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import pickle
-import urllib.request
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from benchmark.errors import UserError
-from benchmark.paths import cache_dir
 
 WEIGHTS_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = (
@@ -32,6 +27,10 @@ WEIGHTS_URL = (
 )
 WEIGHTS_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 WEIGHTS_ENV = "GAN_BENCHMARK_INCEPTION_WEIGHTS"
+
+class WeightsError(ValueError):
+    """A weights file that is not a readable tensor state dict (the message says why)."""
+
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _STORAGE_DTYPES = {
@@ -70,7 +69,8 @@ class _LazyTensor:
     def materialize(self) -> np.ndarray:
         flat = self.storage.data
         if flat is None:
-            raise UserError(f"corrupt weights file: tensor storage {self.storage.key} has no data")
+            raise WeightsError(
+                f"corrupt weights file: tensor storage {self.storage.key} has no data")
         itemsize = flat.dtype.itemsize
         view = np.lib.stride_tricks.as_strided(
             flat[self.offset :],
@@ -90,8 +90,6 @@ def _rebuild_parameter(data, *_unused) -> _LazyTensor:
 
 
 def _ordered_dict(*args):
-    from collections import OrderedDict
-
     return OrderedDict(*args)
 
 
@@ -111,7 +109,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return _rebuild_parameter
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(_STORAGE_DTYPES[name])
-        raise UserError(
+        raise WeightsError(
             f"weights file refers to {module}.{name}, which a plain state dict never does; "
             "refusing to unpickle it (use the published pytorch-fid file)"
         )
@@ -119,10 +117,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         # zip: ('storage', type, key, location, numel); legacy adds view metadata.
         if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
-            raise UserError("weights file has an unknown persistent id; not a tensor state dict")
+            raise WeightsError("weights file has an unknown persistent id; not a tensor state dict")
         storage_type, key, numel = pid[1], str(pid[2]), int(pid[4])
         if not isinstance(storage_type, _StorageType):
-            raise UserError("weights file has an unknown storage type; not a tensor state dict")
+            raise WeightsError("weights file has an unknown storage type; not a tensor state dict")
         if key not in self._storages:
             self._storages[key] = _Storage(key, storage_type.dtype, numel)
         return self._storages[key]
@@ -133,7 +131,7 @@ def _read_zip(path: Path) -> dict:
         names = archive.namelist()
         pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
         if len(pkl) != 1:
-            raise UserError(f"{path}: not a PyTorch zip checkpoint (no single data.pkl)")
+            raise WeightsError(f"{path}: not a PyTorch zip checkpoint (no single data.pkl)")
         prefix = pkl[0][: -len("data.pkl")]
         storages: dict[str, _Storage] = {}
         obj = _RestrictedUnpickler(io.BytesIO(archive.read(pkl[0])), storages).load()
@@ -150,7 +148,7 @@ def _read_zip(path: Path) -> dict:
 def _read_legacy(path: Path) -> dict:
     with open(path, "rb") as f:
         if _RestrictedUnpickler(f, {}).load() != _LEGACY_MAGIC:
-            raise UserError(f"{path}: not a PyTorch checkpoint (bad magic number)")
+            raise WeightsError(f"{path}: not a PyTorch checkpoint (bad magic number)")
         _protocol_version = _RestrictedUnpickler(f, {}).load()
         sys_info = _RestrictedUnpickler(f, {}).load()
         little = bool(sys_info.get("little_endian", True)) if isinstance(sys_info, dict) else True
@@ -170,16 +168,17 @@ def read_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     try:
         obj = _read_zip(path) if zipfile.is_zipfile(path) else _read_legacy(path)
-    except UserError:
+    except WeightsError:
         raise
     except (pickle.UnpicklingError, EOFError, KeyError, ValueError, IndexError) as exc:
-        raise UserError(f"{path}: unreadable PyTorch state dict ({exc}); re-download it") from exc
+        raise WeightsError(
+            f"{path}: unreadable PyTorch state dict ({exc}); re-download it") from exc
     if not isinstance(obj, dict):
-        raise UserError(f"{path}: holds a {type(obj).__name__}, not a state dict")
+        raise WeightsError(f"{path}: holds a {type(obj).__name__}, not a state dict")
     out = {}
     for name, value in obj.items():
         if not isinstance(value, _LazyTensor):
-            raise UserError(f"{path}: entry {name!r} is not a tensor; not a plain state dict")
+            raise WeightsError(f"{path}: entry {name!r} is not a tensor; not a plain state dict")
         out[str(name)] = value.materialize()
     return out
 
@@ -191,77 +190,3 @@ def sha256_of(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _download(dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + f".{os.getpid()}.part")
-    try:
-        with urllib.request.urlopen(WEIGHTS_URL, timeout=60) as response, open(part, "wb") as f:
-            while chunk := response.read(1 << 20):
-                f.write(chunk)
-        part.replace(dest)
-    except OSError as exc:  # URLError, timeouts and disk errors are all OSError
-        part.unlink(missing_ok=True)
-        reason = getattr(exc, "reason", exc)
-        raise UserError(
-            f"Inception weights {WEIGHTS_FILENAME} are missing and could not be downloaded "
-            f"from {WEIGHTS_URL} ({reason}); fetch that file on a machine with internet and "
-            f"set {WEIGHTS_ENV}=/path/to/{WEIGHTS_FILENAME} (or pass weights_path=...)"
-        ) from None
-
-
-def locate_weights(weights_path: str | Path | None = None, *, download: bool = True) -> Path:
-    """The ``.pth`` file: ``weights_path``, else ``$GAN_BENCHMARK_INCEPTION_WEIGHTS``, else the
-    cached download (fetched from the official release address on first use)."""
-    chosen = weights_path or os.environ.get(WEIGHTS_ENV)
-    if chosen:
-        path = Path(chosen).expanduser()
-        if not path.is_file():
-            source = "weights_path" if weights_path else WEIGHTS_ENV
-            raise UserError(
-                f"Inception weights not found at {path} (from {source}); point it at "
-                f"{WEIGHTS_FILENAME}, downloadable from {WEIGHTS_URL}"
-            )
-        return path
-    path = cache_dir() / "inception" / WEIGHTS_FILENAME
-    if not path.is_file():
-        if not download:
-            raise UserError(
-                f"Inception weights {WEIGHTS_FILENAME} are not cached; download {WEIGHTS_URL} "
-                f"and set {WEIGHTS_ENV}=/path/to/{WEIGHTS_FILENAME}"
-            )
-        _download(path)
-    return path
-
-
-def load_state_dict(
-    weights_path: str | Path | None = None,
-    *,
-    expected_sha256: str | None = WEIGHTS_SHA256,
-    cache: bool = True,
-) -> tuple[dict[str, np.ndarray], str]:
-    """The Inception state dict as numpy arrays, and the file's sha256.
-
-    The file is refused unless its sha256 equals ``expected_sha256`` (pass None only to
-    read other weights on purpose, e.g. tests). The arrays are cached as
-    ``<cache>/inception/<sha256[:16]>.npz`` so later runs skip the checksum and unpickling.
-    """
-    path = locate_weights(weights_path)
-    digest = sha256_of(path)
-    if expected_sha256 is not None and digest != expected_sha256:
-        raise UserError(
-            f"Inception weights {path} have sha256 {digest[:16]}..., expected "
-            f"{expected_sha256[:16]}...; replace the file with {WEIGHTS_URL}"
-        )
-    cached = cache_dir() / "inception" / f"{digest[:16]}.npz"
-    if cache and cached.is_file():
-        with np.load(cached) as data:
-            return {k: data[k] for k in data.files}, digest
-    state = read_state_dict(path)
-    if cache:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_name(cached.stem + f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, **state)
-        tmp.replace(cached)
-    return state, digest

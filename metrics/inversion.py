@@ -43,12 +43,10 @@ import numpy as np
 import optax
 from scipy.stats import qmc
 
-from benchmark.errors import UserError
 from metrics.triangle_manifold import nearest_in_pool
+from models import priors
 
 ApplyFn = Callable[[Any, jax.Array], jax.Array]
-PRIORS = ("uniform", "normal")
-NORMAL_BOUND = 4.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,27 +61,17 @@ class InversionConfig:
     batch_size: int = 2048  # target-restart rows per device program (memory bound)
 
 
-def _check_prior(prior: str) -> None:
-    if prior not in PRIORS:
-        raise UserError(f"unknown prior {prior!r}; choose one of: {', '.join(PRIORS)}")
-
-
-def project(z: jax.Array, prior: str) -> jax.Array:
-    """Project latents onto the prior's support (uniform: [-1,1]^d; normal: [-4,4]^d)."""
-    bound = 1.0 if prior == "uniform" else NORMAL_BOUND
-    return jnp.clip(z, -bound, bound)
-
-
 def latent_pool(key: jax.Array, size: int, z_dim: int, prior: str) -> jax.Array:
     """``size`` latents of the prior: scrambled Sobol points (seeded from ``key``) mapped to it."""
-    _check_prior(prior)
+    priors.check(prior)
     seed = int(jax.random.randint(key, (), 0, np.iinfo(np.int32).max))
     u = qmc.Sobol(d=z_dim, scramble=True, seed=seed).random(size)
     u = np.clip(u, 1e-6, 1 - 1e-6)  # Sobol points may sit on 0; keep ndtri finite
     if prior == "uniform":
         z = 2.0 * u - 1.0
     else:
-        z = np.clip(jax.scipy.special.ndtri(jnp.asarray(u)), -NORMAL_BOUND, NORMAL_BOUND)
+        bound = priors.NORMAL_BOUND
+        z = np.clip(jax.scipy.special.ndtri(jnp.asarray(u)), -bound, bound)
     return jnp.asarray(z, jnp.float32)
 
 
@@ -132,7 +120,7 @@ def _adam_refine(apply_fn, variables, targets, z0, *, prior, steps, learning_rat
         best_z = jnp.where(improved[:, None], z, best_z)
         best_d = jnp.where(improved, d2, best_d)
         updates, state = opt.update(g, state, z)
-        z = project(optax.apply_updates(z, updates), prior)
+        z = priors.project(optax.apply_updates(z, updates), prior)
         return (z, state, best_z, best_d), None
 
     init = (z0, opt.init(z0), z0, jnp.full(z0.shape[:1], jnp.inf))
@@ -173,14 +161,14 @@ def invert(
     ``apply_fn(variables, z) -> images`` is one generator in inference mode. Deterministic
     given ``key``.
     """
-    _check_prior(prior)
+    priors.check(prior)
     targets = jnp.asarray(targets, jnp.float32)
     n = targets.shape[0]
     flat_targets = targets.reshape(n, -1)
     z_pool = latent_pool(key, config.pool_size, z_dim, prior)
     pool_images = generate_in_batches(apply_fn, variables, z_pool)
     if pool_images.shape[1:] != targets.shape[1:]:
-        raise UserError(
+        raise ValueError(
             f"the generator makes images of shape {tuple(pool_images.shape[1:])} but the "
             f"targets are {tuple(targets.shape[1:])}; invert a generator of the same data set"
         )

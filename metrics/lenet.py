@@ -1,25 +1,18 @@
 """FID-LeNet: a domain FID for MNIST and Fashion-MNIST that needs no downloaded weights.
 
-Issue 4, item 6: where the Inception weights cannot be had, real-data studies on the
-28x28 data sets are scored with the penultimate features (128-d) of a small LeNet-style
-classifier that the project trains itself, deterministically (a fixed PRNG key, fixed
-epochs), on the train split of the data set. The trained weights are cached under
-``<cache>/lenet/``; their sha256 identifies them in reference-statistics cache keys.
-FID-LeNet values are comparable only with other FID-LeNet values of the same classifier,
-never with the paper's Inception FID.
-
-Train once (a couple of minutes on a CPU):
-``python -m metrics.lenet --dataset mnist --data-dir /path/with/idx/files``
+Where the Inception weights cannot be had, real-data studies on the 28x28 data sets are
+scored with the penultimate features (128-d) of a small LeNet-style classifier that the
+project trains itself, deterministically (a fixed PRNG key, fixed epochs), on the train
+split of the data set (docs/protocol.md §5.3). The caller caches the trained weights
+(``benchmark.fid_features``); their sha256 identifies them in reference-statistics cache
+keys. FID-LeNet values are comparable only with other FID-LeNet values of the same
+classifier, never with the paper's Inception FID.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
-import json
-import os
-from pathlib import Path
 from typing import Any
 
 import flax.linen as nn
@@ -28,8 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from benchmark.errors import UserError
-from benchmark.paths import cache_dir
+from metrics.features import FeatureExtractor
 
 DATASETS = ("mnist", "fashion_mnist")
 IMAGE_SHAPE = (28, 28, 1)
@@ -68,19 +60,6 @@ class LeNet(nn.Module):
         x = nn.relu(nn.Conv(32, (5, 5), strides=2, name="conv2")(x))
         features = nn.relu(nn.Dense(FEATURE_DIM, name="fc1")(x.reshape(x.shape[0], -1)))
         return features, nn.Dense(10, name="fc2")(features)
-
-
-def _read(dataset: str, data_dir: str | Path | None, split: str) -> tuple[np.ndarray, np.ndarray]:
-    from benchmark.data import mnist, real
-
-    folder = data_dir or os.environ.get(real.ENV_DATA_DIR)
-    if not folder:
-        raise UserError(
-            f"FID-LeNet for {dataset} is not trained yet and needs the labelled IDX files: "
-            f"pass data_dir=DIR or set ${real.ENV_DATA_DIR} ({mnist.layout_hint(dataset)})"
-        )
-    images, labels, _ = mnist.read_split(Path(folder).expanduser(), dataset, split)
-    return images, labels.astype(np.int32)
 
 
 def _loss(params: Any, images: jax.Array, labels: jax.Array) -> jax.Array:
@@ -132,90 +111,30 @@ def accuracy(params: Any, images: np.ndarray, labels: np.ndarray, batch: int = 1
     return hits / images.shape[0]
 
 
-def _flatten(params: Any) -> dict[str, np.ndarray]:
+def flatten_params(params: Any) -> dict[str, np.ndarray]:
     leaves = jax.tree_util.tree_flatten_with_path(params)[0]
     return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
 
 
-def _cache_path(dataset: str, config: LeNetConfig) -> Path:
-    tag = hashlib.sha256(json.dumps(dataclasses.asdict(config), sort_keys=True).encode())
-    return cache_dir() / "lenet" / f"{dataset}_{tag.hexdigest()[:12]}.npz"
+def params_sha256(flat: dict[str, np.ndarray]) -> str:
+    """sha256 of flattened parameters: identifies a trained classifier in cache keys."""
+    return hashlib.sha256(b"".join(flat[k].tobytes() for k in sorted(flat))).hexdigest()
 
 
-def load_or_train(
-    dataset: str = "mnist",
-    data_dir: str | Path | None = None,
-    config: LeNetConfig | None = None,
-    *,
-    retrain: bool = False,
-) -> tuple[dict, dict]:
-    """The trained classifier of ``dataset`` (cached) and its metadata (test accuracy, sha)."""
-    if dataset not in DATASETS:
-        raise UserError(
-            f"FID-LeNet exists for {', '.join(DATASETS)}, not {dataset!r}; use feature='inception'"
-        )
-    config = config or default_config(dataset)
-    path = _cache_path(dataset, config)
+def unflatten_params(flat: dict[str, np.ndarray]) -> Any:
+    """The parameter tree of :func:`flatten_params`' output; ValueError if it does not fit."""
     template = LeNet().init(jax.random.key(0), jnp.zeros((1, *IMAGE_SHAPE)))
-    if path.is_file() and not retrain:
-        with np.load(path) as stored:
-            meta = json.loads(str(stored["meta"]))
-            flat = {k: stored[k] for k in stored.files if k != "meta"}
-    else:
-        train_images, train_labels = _read(dataset, data_dir, "train")
-        params = train(train_images, train_labels, config)
-        test_images, test_labels = _read(dataset, data_dir, "test")
-        flat = _flatten(params)
-        digest = hashlib.sha256(b"".join(flat[k].tobytes() for k in sorted(flat))).hexdigest()
-        meta = {
-            "dataset": dataset,
-            "config": dataclasses.asdict(config),
-            "test_accuracy": accuracy(params, test_images, test_labels),
-            "sha256": digest,
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, meta=np.array(json.dumps(meta)), **flat)
-        tmp.replace(path)
     paths = jax.tree_util.tree_flatten_with_path(template)[0]
     treedef = jax.tree_util.tree_structure(template)
     try:
         leaves = [jnp.asarray(flat[jax.tree_util.keystr(p)]) for p, _ in paths]
-    except KeyError:
-        raise UserError(f"cached FID-LeNet {path} is stale; delete it to retrain") from None
-    return jax.tree_util.tree_unflatten(treedef, leaves), meta
+    except KeyError as missing:
+        raise ValueError(f"stored FID-LeNet parameters lack {missing}") from None
+    return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
-def lenet_extractor(
-    dataset: str = "mnist",
-    data_dir: str | Path | None = None,
-    config: LeNetConfig | None = None,
-):
-    """A ``metrics.fid.FeatureExtractor`` giving FID-LeNet features of 28x28x1 images."""
-    from metrics.fid import FeatureExtractor
-
-    params, meta = load_or_train(dataset, data_dir, config)
-    checksum = f"lenet-{dataset}-{meta['sha256']}"
-    return FeatureExtractor("lenet", features, params, checksum, "none", IMAGE_SHAPE)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Train (or re-train) the FID-LeNet classifier of one data set and report its accuracy."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=DATASETS, default="mnist")
-    parser.add_argument("--data-dir", default=None, help="folder with the IDX .gz files")
-    parser.add_argument("--epochs", type=int, default=None, help="default: per data set")
-    parser.add_argument("--seed", type=int, default=LeNetConfig.seed)
-    parser.add_argument("--retrain", action="store_true")
-    args = parser.parse_args(argv)
-    config = default_config(args.dataset)
-    config = dataclasses.replace(config, epochs=args.epochs or config.epochs, seed=args.seed)
-    _, meta = load_or_train(args.dataset, args.data_dir, config, retrain=args.retrain)
-    print(
-        f"FID-LeNet {args.dataset}: test accuracy {meta['test_accuracy']:.4f}, "
-        f"weights {_cache_path(args.dataset, config)} (sha256 {meta['sha256'][:16]})"
-    )
-
-
-if __name__ == "__main__":
-    main()
+def extractor(params: Any, dataset: str, checksum: str) -> FeatureExtractor:
+    """A :class:`~metrics.features.FeatureExtractor` giving FID-LeNet features of 28x28x1
+    images, for the classifier trained on ``dataset`` (``checksum``: its params' sha256)."""
+    return FeatureExtractor("lenet", features, params, f"lenet-{dataset}-{checksum}", "none",
+                            IMAGE_SHAPE)

@@ -39,9 +39,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmark.errors import UserError
 from metrics import triangle_manifold
-from metrics.inversion import DEFAULT_INVERSION, InversionConfig, invert
+from metrics.base import Column, EvalContext, Generators, Metric
+from metrics.inversion import DEFAULT_INVERSION, THOROUGH_INVERSION, InversionConfig, invert
+from models import priors
 
 DEFAULT_DELTA = 2.0
 DEFAULT_N = 1000
@@ -72,21 +73,21 @@ def curves(
 
 
 def check_images(images: np.ndarray | jax.Array, what: str) -> np.ndarray:
-    """float32 images [n, 28, 28, 1] in [0, 1], or a one-line UserError naming the problem."""
+    """float32 images [n, 28, 28, 1] in [0, 1], or a one-line ValueError naming the problem."""
     images = np.asarray(images)
     if images.ndim != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE:
-        raise UserError(
+        raise ValueError(
             f"{what} must be triangle images of shape [n, 28, 28, 1], got {images.shape}; "
             "pass the triangle data set's float pixels (ImageDataset.as_float)"
         )
     if not np.issubdtype(images.dtype, np.floating):
-        raise UserError(
+        raise ValueError(
             f"{what} must be float pixels in [0, 1], got dtype {images.dtype}; "
             "convert with ImageDataset.as_float"
         )
     images = images.astype(np.float32)
     if not np.all(np.isfinite(images)) or images.min() < 0.0 or images.max() > 1.0:
-        raise UserError(
+        raise ValueError(
             f"{what} must hold finite pixels in [0, 1], got range "
             f"[{np.nanmin(images):.3g}, {np.nanmax(images):.3g}]; scale them to [0, 1]"
         )
@@ -94,12 +95,8 @@ def check_images(images: np.ndarray | jax.Array, what: str) -> np.ndarray:
 
 
 def sample_latents(key: jax.Array, n: int, z_dim: int, prior: str) -> jax.Array:
-    """The evaluation latents: z ~ U(-1, 1) for the GANs, N(0, I) for the VAE (PROTOCOL)."""
-    if prior == "uniform":
-        return jax.random.uniform(key, (n, z_dim), minval=-1.0, maxval=1.0)
-    if prior == "normal":
-        return jax.random.normal(key, (n, z_dim))
-    raise UserError(f"unknown prior {prior!r}; choose one of: uniform, normal")
+    """The evaluation latents [n, z_dim] of ``prior`` (:func:`models.priors.sample`)."""
+    return priors.sample(key, (n, z_dim), prior)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +123,7 @@ def generator_distances(
     """Both distance sets for one generator; None when its samples are not finite."""
     test_images = check_images(test_images, "test_images")
     if not 1 <= num_samples <= test_images.shape[0]:
-        raise UserError(
+        raise ValueError(
             f"num_samples={num_samples} must be between 1 and the {test_images.shape[0]} "
             "test images; lower num_samples"
         )
@@ -134,7 +131,7 @@ def generator_distances(
     z = sample_latents(sample_key, num_samples, z_dim, prior)
     samples = np.asarray(apply_fn(variables, z))
     if tuple(samples.shape[1:]) != IMAGE_SHAPE:
-        raise UserError(
+        raise ValueError(
             f"the generator makes images of shape {tuple(samples.shape[1:])}, not 28x28x1; "
             "precision and recall are defined on the triangles only"
         )
@@ -161,7 +158,7 @@ def generator_distances(
 def _runs(batched_variables: Any) -> int:
     sizes = {leaf.shape[0] for leaf in jax.tree_util.tree_leaves(batched_variables)}
     if len(sizes) != 1:
-        raise UserError(f"batched_variables must share one leading runs axis, got sizes {sizes}")
+        raise ValueError(f"batched_variables must share one leading runs axis, got sizes {sizes}")
     return sizes.pop()
 
 
@@ -241,7 +238,7 @@ def knn_radii(features: np.ndarray, k: int = DEFAULT_K, chunk: int = 2048) -> np
     features = jnp.asarray(features, jnp.float32)
     n = features.shape[0]
     if not 1 <= k < n:
-        raise UserError(f"k={k} needs at least k+1={k + 1} feature vectors, got {n}")
+        raise ValueError(f"k={k} needs at least k+1={k + 1} feature vectors, got {n}")
     radii = []
     for block in _row_blocks(features, chunk):
         d = _pairwise_sq(block, features)
@@ -276,7 +273,7 @@ def improved_precision_recall(
     real = np.asarray(real_features, np.float32).reshape(len(real_features), -1)
     fake = np.asarray(fake_features, np.float32).reshape(len(fake_features), -1)
     if real.shape[1] != fake.shape[1]:
-        raise UserError(
+        raise ValueError(
             f"real and fake features differ in size ({real.shape[1]} vs {fake.shape[1]}); "
             "extract both with the same feature extractor"
         )
@@ -288,3 +285,39 @@ def improved_precision_recall(
     precision = _coverage(fake_j, real_j, real_radii, chunk)
     recall = _coverage(real_j, fake_j, fake_radii, chunk)
     return {"precision": precision, "recall": recall, "f1": float(f1_score(precision, recall))}
+
+
+# ---------------------------------------------------------------------------------------------
+# The metric of the registry.
+
+
+def _evaluate(generators: Generators, context: EvalContext) -> dict[str, np.ndarray]:
+    """Precision, recall and F1 at the default delta of every run on the first
+    ``prf_samples`` test triangles; the paper profile inverts G more thoroughly."""
+    return evaluate_generators(
+        generators.apply_fn,
+        generators.variables,
+        z_dim=generators.z_dim,
+        prior=generators.prior,
+        test_images=context.images("test"),
+        key=jax.random.PRNGKey(context.seed + 1),
+        num_samples=context.prf_samples,
+        inversion=THOROUGH_INVERSION if context.thorough else DEFAULT_INVERSION,
+    )
+
+
+METRIC = Metric(
+    name="precision_recall",
+    columns=(
+        Column("precision", higher_is_better=True, decimals=3,
+               description="fraction of samples within delta of the triangle manifold"),
+        Column("recall", higher_is_better=True, decimals=3,
+               description="fraction of test triangles G reproduces within delta"),
+        Column("f1", higher_is_better=True, decimals=3, selects=True,
+               description="harmonic mean of precision and recall"),
+    ),
+    applies_to=lambda spec: spec.name == "triangles",
+    evaluate=_evaluate,
+    expensive=True,
+    description="precision, recall and F1 on the triangles (docs/protocol.md §6)",
+)

@@ -18,8 +18,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from benchmark.errors import UserError
-
 INCEPTION_SIZE = 299
 MODES = ("compare_gan", "pytorch_fid")
 
@@ -31,7 +29,7 @@ def resize_matrix(in_size: int, out_size: int, mode: str) -> np.ndarray:
     (i + 0.5) * (in/out) - 0.5, clamped at 0 (PyTorch, align_corners=False).
     """
     if mode not in MODES:
-        raise UserError(f"unknown preprocessing {mode!r}; choose one of: {', '.join(MODES)}")
+        raise ValueError(f"unknown preprocessing {mode!r}; choose one of: {', '.join(MODES)}")
     scale = np.float32(in_size) / np.float32(out_size)
     dst = np.arange(out_size, dtype=np.float32)
     if mode == "compare_gan":
@@ -49,10 +47,10 @@ def resize_matrix(in_size: int, out_size: int, mode: str) -> np.ndarray:
 
 
 def check_images(images: np.ndarray | jax.Array, what: str = "images") -> None:
-    """One-line UserError unless ``images`` is NHWC with 1 or 3 channels (host-side check)."""
+    """One-line ValueError unless ``images`` is NHWC with 1 or 3 channels (host-side check)."""
     shape = tuple(images.shape)
     if len(shape) != 4 or shape[-1] not in (1, 3) or shape[1] < 2 or shape[2] < 2:
-        raise UserError(
+        raise ValueError(
             f"{what} have shape {shape}; expected NHWC [n, height, width, 1 or 3] in [0, 1]"
         )
 
@@ -63,13 +61,13 @@ def to_unit_float(images: np.ndarray, what: str = "images") -> np.ndarray:
     if images.dtype == np.uint8:
         return images.astype(np.float32) / np.float32(255)
     if not np.issubdtype(images.dtype, np.floating):
-        raise UserError(f"{what} have dtype {images.dtype}; pass uint8 or floats in [0, 1]")
+        raise ValueError(f"{what} have dtype {images.dtype}; pass uint8 or floats in [0, 1]")
     images = np.asarray(images, np.float32)
     if not np.all(np.isfinite(images)):
-        raise UserError(f"{what} contain NaN or infinite pixels; pass finite values in [0, 1]")
+        raise ValueError(f"{what} contain NaN or infinite pixels; pass finite values in [0, 1]")
     lo, hi = float(images.min()), float(images.max())
     if lo < -1e-3 or hi > 1 + 1e-3:
-        raise UserError(
+        raise ValueError(
             f"{what} range over [{lo:.3g}, {hi:.3g}]; expected [0, 1] (divide uint8 by 255, "
             "map [-1, 1] with (x + 1) / 2)"
         )
@@ -81,7 +79,7 @@ def preprocess(
 ) -> jax.Array:
     """NHWC float images in [0, 1] -> [n, size, size, 3] Inception inputs (jit-friendly)."""
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
-        raise UserError(
+        raise ValueError(
             f"images have shape {tuple(images.shape)}; expected NHWC with 1 or 3 channels"
         )
     ry = jnp.asarray(resize_matrix(images.shape[1], size, mode))

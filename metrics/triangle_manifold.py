@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.stats import qmc
 
-from benchmark.data import triangles
+from metrics import triangles
 
 IMAGE_SIZE = triangles.IMAGE_SIZE
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE

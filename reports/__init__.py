@@ -1,17 +1,29 @@
-"""Reports of a study: tables (``reports.tables``) and figures (``reports.plots``).
+"""What the results mean: tables (``reports.tables``) and figures (``reports.plots``) of a
+frame of result rows, assembled into one report by :func:`build_report`.
 
-:func:`write_report` is what ``python -m benchmark report RESULTS_DIR`` runs.
+Nothing here reads or writes files: ``python -m benchmark report RESULTS_DIR`` loads the rows,
+calls :func:`build_report` and writes what it returns (``benchmark.report_files``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import dataclasses
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
-from benchmark.results import atomic_write_bytes, load_rows
 from reports import plots, tables
+from reports.tables import Titles
+
+
+@dataclasses.dataclass
+class Report:
+    """A report's content: ``summary.md``, ``summary.csv`` and figures by file name."""
+
+    markdown: str
+    table: pd.DataFrame
+    figures: dict[str, Figure]
 
 
 def _plottable(df: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -19,49 +31,41 @@ def _plottable(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     return df.iloc[0:0] if values is None else df[np.isfinite(values)]
 
 
-def write_report(results_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
-    """Write ``summary.md`` (tables), ``summary.csv`` and the figures the metrics allow.
+def build_report(df: pd.DataFrame, title: str, titles: Titles = None) -> Report:
+    """The summary tables and every figure the measured metrics allow.
 
     Figures per measured metric: learning curves where a run has more than one evaluation,
-    the budget plot where a model has more than one run, and box plots. ``out_dir``
-    defaults to ``RESULTS_DIR/report``. Returns the paths written.
+    the budget plot where a model has more than one run, and box plots.
     """
-    results_dir = Path(results_dir)
-    out = Path(out_dir) if out_dir is not None else results_dir / "report"
-    df = load_rows(results_dir)
-    table = tables.summary(df)
-    written: list[Path] = []
-    figures: list[tuple[str, Path]] = []
+    table = tables.summary(df, titles=titles)
+    figures: dict[str, Figure] = {}
+    captions: list[tuple[str, str]] = []
     for metric in tables.summary_metrics(table):
         finite = _plottable(df, metric)
         if finite.empty:
             continue
         if finite.groupby("run_id")["step"].nunique().max() > 1:
-            path = plots.learning_curves(df, metric, out / f"curves_{metric}.png")
-            figures.append((f"{metric} during training", path))
+            figures[f"curves_{metric}.png"] = plots.learning_curves(df, metric, titles)
+            captions.append((f"{metric} during training", f"curves_{metric}.png"))
         if finite.groupby(["dataset", "model"])["run_id"].nunique().max() > 1:
-            path = plots.budget_plot(df, metric, out / f"budget_{metric}.png")
-            figures.append((f"expected best {metric} vs number of configurations", path))
-            path = plots.metric_boxplot(df, metric, out / f"box_{metric}.png")
-            figures.append((f"final {metric} over runs", path))
+            figures[f"budget_{metric}.png"] = plots.budget_plot(df, metric, titles)
+            captions.append((f"expected best {metric} vs number of configurations",
+                             f"budget_{metric}.png"))
+            figures[f"box_{metric}.png"] = plots.metric_boxplot(df, metric, titles)
+            captions.append((f"final {metric} over runs", f"box_{metric}.png"))
 
-    lines = [f"# Results of {results_dir}", "",
+    lines = [f"# Results of {title}", "",
              f"{df['run_id'].nunique()} runs, {len(df)} evaluations. Mean ± std (ddof=1) of "
              "each run's last evaluation; failed runs are counted, not averaged.", "",
-             tables.format_summary(table)]
+             tables.format_summary(table, titles)]
     comparison = tables.compare_to_paper(df)
     if not comparison.empty:
         lines += ["## FID against the paper (phase 3, 50 seeds)", "",
-                  tables.format_comparison(comparison)]
-    if figures:
+                  tables.format_comparison(comparison, titles)]
+    if captions:
         lines += ["## Figures", ""]
-        lines += [f"![{title}]({path.name})" for title, path in figures]
-    summary_md = out / "summary.md"
-    atomic_write_bytes(summary_md, ("\n".join(lines) + "\n").encode())
-    summary_csv = out / "summary.csv"
-    atomic_write_bytes(summary_csv, table.to_csv(index=False).encode())
-    written += [summary_md, summary_csv] + [path for _, path in figures]
-    return written
+        lines += [f"![{caption}]({name})" for caption, name in captions]
+    return Report("\n".join(lines) + "\n", table, figures)
 
 
-__all__ = ["plots", "tables", "write_report"]
+__all__ = ["Report", "build_report", "plots", "tables"]

@@ -1,25 +1,25 @@
 """Figures of the study: learning curves, score vs budget (the paper's Fig. 4) and box plots.
 
 Figures are drawn on matplotlib's Agg canvas without pyplot (no global state), one panel per
-data set, and written atomically. Every function returns the path it wrote.
+data set. Every function returns the :class:`~matplotlib.figure.Figure`; :func:`png` turns one
+into PNG bytes (the caller writes files; in a notebook the figure displays itself).
 """
 
 from __future__ import annotations
 
 import io
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from benchmark.errors import UserError
-from benchmark.results import atomic_write_bytes
 from reports.tables import (
-    DATASET_TITLES,
+    Titles,
     dataset_order,
+    dataset_title,
     final_rows,
     higher_is_better,
     model_order,
@@ -32,12 +32,12 @@ BUDGET_SEED = 0
 
 def _finite(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     if metric not in df:
-        raise UserError(f"no {metric!r} column in the results; choose one of the measured "
+        raise ValueError(f"no {metric!r} column in the results; choose one of the measured "
                         "metrics (fid on real data, precision/recall/f1 on triangles)")
     values = pd.to_numeric(df[metric], errors="coerce")
     out = df.assign(**{metric: values})[np.isfinite(values)]
     if out.empty:
-        raise UserError(f"no finite {metric!r} values in the results to plot")
+        raise ValueError(f"no finite {metric!r} values in the results to plot")
     return out
 
 
@@ -51,28 +51,25 @@ def _figure(n_panels: int) -> tuple[Figure, list]:
 
 
 def _colors(models: list[str]) -> dict[str, tuple]:
-    from matplotlib import colormaps
-
     cmap = colormaps["tab10"]
     return {m: cmap(i % 10) for i, m in enumerate(models)}
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
-    path = Path(path)
+def png(fig: Figure) -> bytes:
+    """The figure as PNG bytes."""
     buf = io.BytesIO()
-    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=110)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    fig.savefig(buf, format="png", dpi=110)
+    return buf.getvalue()
 
 
 def _label(metric: str) -> str:
     return f"{metric} ({'higher' if higher_is_better(metric) else 'lower'} is better)"
 
 
-def learning_curves(df: pd.DataFrame, metric: str, path: str | Path) -> Path:
+def learning_curves(df: pd.DataFrame, metric: str, titles: Titles = None) -> Figure:
     """``metric`` against training step per model: mean over runs and a ±1 std band."""
     data = _finite(df, metric)
-    datasets = dataset_order(data["dataset"].unique())
+    datasets = dataset_order(data["dataset"].unique(), titles)
     models = model_order(data["model"].unique())
     colors = _colors(models)
     fig, axes = _figure(len(datasets))
@@ -85,11 +82,11 @@ def learning_curves(df: pd.DataFrame, metric: str, path: str | Path) -> Path:
             steps, mean, std = curve.index.to_numpy(), curve["mean"], curve["std"].fillna(0.0)
             ax.plot(steps, mean, marker="o", ms=3, color=colors[model], label=model_title(model))
             ax.fill_between(steps, mean - std, mean + std, color=colors[model], alpha=0.2)
-        ax.set_title(DATASET_TITLES.get(dataset, dataset))
+        ax.set_title(dataset_title(dataset, titles))
         ax.set_xlabel("step (D updates)")
         ax.set_ylabel(_label(metric))
         ax.legend(fontsize=7)
-    return _save(fig, path)
+    return fig
 
 
 def run_scores(df: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -138,7 +135,7 @@ def expected_best(
     return np.array(means), np.array(lows), np.array(highs)
 
 
-def budget_plot(df: pd.DataFrame, metric: str, path: str | Path) -> Path:
+def budget_plot(df: pd.DataFrame, metric: str, titles: Titles = None) -> Figure:
     """The paper's Fig. 4: expected best ``metric`` against the number of sampled configs.
 
     Each run's score is its best over checkpoints; for each model and budget k the best of k
@@ -146,7 +143,7 @@ def budget_plot(df: pd.DataFrame, metric: str, path: str | Path) -> Path:
     """
     _finite(df, metric)
     scores = run_scores(df, metric)
-    datasets = dataset_order(scores["dataset"].unique())
+    datasets = dataset_order(scores["dataset"].unique(), titles)
     models = model_order(scores["model"].unique())
     colors = _colors(models)
     higher = higher_is_better(metric)
@@ -161,18 +158,18 @@ def budget_plot(df: pd.DataFrame, metric: str, path: str | Path) -> Path:
             mean, lo, hi = expected_best(values, budgets, higher_better=higher)
             ax.plot(budgets, mean, color=colors[model], label=model_title(model))
             ax.fill_between(budgets, lo, hi, color=colors[model], alpha=0.1)
-        ax.set_title(DATASET_TITLES.get(dataset, dataset))
+        ax.set_title(dataset_title(dataset, titles))
         ax.set_xlabel("number of configurations sampled (budget)")
         ax.set_ylabel(f"expected best {_label(metric)}")
         ax.set_xscale("log")
         ax.legend(fontsize=7)
-    return _save(fig, path)
+    return fig
 
 
-def metric_boxplot(df: pd.DataFrame, metric: str, path: str | Path) -> Path:
+def metric_boxplot(df: pd.DataFrame, metric: str, titles: Titles = None) -> Figure:
     """The distribution over runs of each model's final ``metric`` (one box per model)."""
     data = _finite(final_rows(df), metric)
-    datasets = dataset_order(data["dataset"].unique())
+    datasets = dataset_order(data["dataset"].unique(), titles)
     fig, axes = _figure(len(datasets))
     for ax, dataset in zip(axes, datasets, strict=True):
         part = data[data["dataset"] == dataset]
@@ -181,6 +178,6 @@ def metric_boxplot(df: pd.DataFrame, metric: str, path: str | Path) -> Path:
         ax.boxplot(groups)
         ax.set_xticks(range(1, len(models) + 1), [model_title(m) for m in models], rotation=45,
                       ha="right", fontsize=8)
-        ax.set_title(DATASET_TITLES.get(dataset, dataset))
+        ax.set_title(dataset_title(dataset, titles))
         ax.set_ylabel(f"final {_label(metric)}")
-    return _save(fig, path)
+    return fig

@@ -1,23 +1,24 @@
 """Result tables: per-run final values, mean and std per (data set, model), and the paper's
 headline FID table (PROTOCOL, Headline FID table) to compare against.
 
-Input is the frame of :func:`benchmark.results.load_rows`: one row per (run, evaluation).
+Input is a frame of result rows, one per (run, evaluation) (``benchmark.results.load_rows``).
+Each metric column's direction and format come from the metric registry
+(:mod:`metrics.registry`); data-set titles are given by the caller (``titles``: name ->
+title, in display order; ``benchmark.data.titles()`` for the registered data sets).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 import losses as loss_registry
+from metrics import registry as metric_registry
 
-METRICS = ("fid", "precision", "recall", "f1", "inception_score", "kid")
-HIGHER_IS_BETTER = frozenset({"precision", "recall", "f1", "inception_score"})
-DECIMALS = {"fid": 1, "precision": 3, "recall": 3, "f1": 3, "inception_score": 2, "kid": 4}
-DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion", "cifar10": "CIFAR-10",
-                  "celeba": "CelebA", "triangles": "Triangles"}
+Titles = Mapping[str, str] | None
 
 # PROTOCOL, Headline FID table: phase 3, best wide configuration, 50 seeds, mean +- std.
 # (model, dataset) -> (mean, std, some runs failed).
@@ -34,8 +35,22 @@ _PAPER_FID = {
 PAPER_DATASETS = ("mnist", "fashion_mnist", "cifar10", "celeba")
 
 
+def metric_names() -> tuple[str, ...]:
+    """Every metric column of the registry, in registry order."""
+    return tuple(metric_registry.columns())
+
+
 def higher_is_better(metric: str) -> bool:
-    return metric in HIGHER_IS_BETTER
+    return metric_registry.higher_is_better(metric)
+
+
+def decimals(metric: str) -> int:
+    column = metric_registry.column(metric)
+    return column.decimals if column is not None else 3
+
+
+def dataset_title(dataset: str, titles: Titles = None) -> str:
+    return (titles or {}).get(dataset, dataset)
 
 
 def model_order(models) -> list[str]:
@@ -44,10 +59,10 @@ def model_order(models) -> list[str]:
     return known + sorted(set(models) - set(known))
 
 
-def dataset_order(datasets) -> list[str]:
-    """Data sets in the paper's order (MNIST, Fashion, CIFAR-10, CelebA, triangles), then
-    unknown names, sorted."""
-    known = [d for d in DATASET_TITLES if d in set(datasets)]
+def dataset_order(datasets, titles: Titles = None) -> list[str]:
+    """Data sets in the order of ``titles`` (the registry's: MNIST, Fashion, CIFAR-10,
+    CelebA, triangles), then the others, sorted."""
+    known = [d for d in (titles or {}) if d in set(datasets)]
     return known + sorted(set(datasets) - set(known))
 
 
@@ -65,19 +80,19 @@ def final_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _present_metrics(df: pd.DataFrame, metrics) -> list[str]:
-    candidates = METRICS if metrics is None else tuple(metrics)
+    candidates = metric_names() if metrics is None else tuple(metrics)
     return [m for m in candidates
             if m in df and pd.to_numeric(df[m], errors="coerce").notna().any()]
 
 
-def summary(df: pd.DataFrame, metrics=None) -> pd.DataFrame:
+def summary(df: pd.DataFrame, metrics=None, titles: Titles = None) -> pd.DataFrame:
     """Mean and sample std (ddof=1) of each metric's final value per (dataset, model).
 
     Every run counts in ``n_runs``; runs marked failed are counted in ``n_failed`` and left
     out of the means (their G is frozen at the last finite step), as are NaN values (PROTOCOL:
     a NaN result is a failed run). ``n_<metric>`` is how many runs each mean is over.
     Metrics that are NaN everywhere are dropped; ``metrics`` defaults to those present among
-    :data:`METRICS`.
+    the registry's metric columns.
     """
     final = final_rows(df)
     names = _present_metrics(final, metrics)
@@ -100,26 +115,27 @@ def summary(df: pd.DataFrame, metrics=None) -> pd.DataFrame:
     out = pd.DataFrame(records)
     if out.empty:
         return out
-    out["_d"] = out["dataset"].map(dataset_order(out["dataset"]).index)
+    out["_d"] = out["dataset"].map(dataset_order(out["dataset"], titles).index)
     out["_m"] = out["model"].map(model_order(out["model"]).index)
     return out.sort_values(["_d", "_m"]).drop(columns=["_d", "_m"]).reset_index(drop=True)
 
 
 def summary_metrics(table: pd.DataFrame) -> list[str]:
-    """The metrics a :func:`summary` frame holds, in :data:`METRICS` order first."""
+    """The metrics a :func:`summary` frame holds, in registry order first."""
     found = [c[: -len("_mean")] for c in table.columns if c.endswith("_mean")]
-    return [m for m in METRICS if m in found] + [m for m in found if m not in METRICS]
+    known = metric_names()
+    return [m for m in known if m in found] + [m for m in found if m not in known]
 
 
 def format_cell(mean: float, std: float, metric: str) -> str:
     """``mean ± std`` with the metric's decimals; ``–`` when there is no value."""
     if not np.isfinite(mean):
         return "–"
-    d = DECIMALS.get(metric, 3)
+    d = decimals(metric)
     return f"{mean:.{d}f} ± {std:.{d}f}" if np.isfinite(std) else f"{mean:.{d}f}"
 
 
-def format_summary(table: pd.DataFrame) -> str:
+def format_summary(table: pd.DataFrame, titles: Titles = None) -> str:
     """A Markdown text table per data set: model rows, ``mean ± std`` metric columns."""
     if table.empty:
         return "(no results)\n"
@@ -131,7 +147,7 @@ def format_summary(table: pd.DataFrame) -> str:
         if "fid_feature" in part and part["fid_feature"].notna().any():
             feature = f" (FID features: {', '.join(sorted(set(part['fid_feature'].dropna())))})"
         header = ["model", "runs (failed)", *metrics]
-        lines = [f"### {DATASET_TITLES.get(dataset, dataset)}{feature}", "",
+        lines = [f"### {dataset_title(dataset, titles)}{feature}", "",
                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for _, row in part.iterrows():
             cells = [model_title(row["model"]), f"{row['n_runs']} ({row['n_failed']})"]
@@ -176,7 +192,7 @@ def compare_to_paper(df: pd.DataFrame) -> pd.DataFrame:
     return merged[columns].reset_index(drop=True)
 
 
-def format_comparison(table: pd.DataFrame) -> str:
+def format_comparison(table: pd.DataFrame, titles: Titles = None) -> str:
     """The comparison as a Markdown table: ours and the paper's FID per model and data set."""
     if table.empty:
         return "(no FID on MNIST, Fashion, CIFAR-10 or CelebA to compare)\n"
@@ -188,7 +204,7 @@ def format_comparison(table: pd.DataFrame) -> str:
         diff = f"{r['diff']:+.1f}" if np.isfinite(r["diff"]) else "–"
         feature = str(r["fid_feature"]) + ("" if r["comparable"] else " (not comparable)")
         lines.append("| " + " | ".join([
-            DATASET_TITLES.get(r["dataset"], r["dataset"]), model_title(r["model"]),
+            dataset_title(r["dataset"], titles), model_title(r["model"]),
             format_cell(r["fid_mean"], r["fid_std"], "fid"), paper, diff,
             f"{r['n_runs']} ({r['n_failed']})", feature]) + " |")
     return "\n".join(lines) + "\n"

@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 
 import losses as loss_registry
-from benchmark.errors import UserError
 from losses.base import Choice, Distribution, Fixed, LogUniform, Uniform
 
 SPACES = ("default", "wide", "narrow")
@@ -48,7 +47,7 @@ COMMON_NARROW: dict[str, Distribution] = {
     "n_disc": Fixed(1),
     # "disc_bn" comes from loss.narrow_disc_bn
 }
-COMMON_VALID = {"lr": (0.0, math.inf), "beta1": (0.0, 1.0)}  # as benchmark.runs.make_run checks
+COMMON_VALID = {"lr": (0.0, math.inf), "beta1": (0.0, 1.0)}  # as sweeps.runs.make_run checks
 
 
 def support(dist: Distribution) -> tuple[Any, Any]:
@@ -69,11 +68,11 @@ def _choice(values: tuple[Any, ...]) -> Distribution:
 def search_space(model: str, space: str) -> dict[str, Distribution]:
     """Name -> distribution of every hyperparameter that ``space`` searches for ``model``.
 
-    ``default`` searches nothing ({}). Raises :class:`UserError` for unknown names, and if a
+    ``default`` searches nothing ({}). Raises a ``ValueError`` for unknown names, and if a
     distribution could leave the hyperparameter's valid [low, high] range.
     """
     if space not in SPACES:
-        raise UserError(f"unknown search space {space!r}; choose one of: {', '.join(SPACES)}")
+        raise ValueError(f"unknown search space {space!r}; choose one of: {', '.join(SPACES)}")
     loss = loss_registry.get(model)
     if space == "default":
         return {}
@@ -109,10 +108,10 @@ def sample_configs(model: str, space: str, num_configs: int, seed: int = 0) -> l
     config 0, so it accepts only ``num_configs=1``.
     """
     if int(num_configs) != num_configs or num_configs < 1:
-        raise UserError(f"num_configs={num_configs} must be a whole number >= 1")
+        raise ValueError(f"num_configs={num_configs} must be a whole number >= 1")
     dists = search_space(model, space)
     if space == "default" and num_configs != 1:
-        raise UserError(f"space 'default' has only the author default (config 0); "
+        raise ValueError(f"space 'default' has only the author default (config 0); "
                         f"pass num_configs=1 or choose space wide or narrow, not {num_configs}")
     rng = config_rng(model, seed)
     configs: list[dict] = [{}]

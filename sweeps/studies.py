@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 import losses as loss_registry
-from benchmark import data as data_registry
-from benchmark.errors import UserError
-from benchmark.profiles import Profile, resolve
-from benchmark.runs import RunSpec, Study, make_run
+from metrics.registry import columns as metric_columns
+from sweeps.profiles import Profile, resolve
+from sweeps.runs import RunSpec, Study, make_run
 from sweeps.spaces import SPACES, sample_configs
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "celeba", "triangles")
@@ -55,28 +53,27 @@ STUDIES: dict[str, StudyDefaults] = {
                             "the arguments' models, data sets, seeds, space and configs"),
 }
 
-# Which score picks the best configuration, per data set: (metric column, lower is better).
-FID_SCORE = ("fid", True)
-TRIANGLE_SCORE = ("f1", False)
-
-
-def selection_score(dataset: str) -> tuple[str, bool]:
-    """(metric, lower_is_better) that phase 3 selects on: F1 on the triangles, else FID."""
-    return TRIANGLE_SCORE if dataset == "triangles" else FID_SCORE
+def selection_score(rows: pd.DataFrame) -> tuple[str, bool] | None:
+    """(column, lower_is_better) that phase 3 selects on for one data set's rows: the first
+    registered column marked ``selects`` (metrics.registry) that the rows measure, so FID on
+    real data and F1 on the triangles; None when the rows measure none."""
+    for column in metric_columns().values():
+        if column.selects and column.name in rows:
+            if pd.to_numeric(rows[column.name], errors="coerce").notna().any():
+                return column.name, not column.higher_is_better
+    return None
 
 
 def _unique(values, what: str) -> tuple:
     values = tuple(dict.fromkeys(values))
     if not values:
-        raise UserError(f"no {what} given; pass at least one")
+        raise ValueError(f"no {what} given; pass at least one")
     return values
 
 
-def _check_names(models: tuple[str, ...], datasets: tuple[str, ...]) -> None:
+def _check_models(models: tuple[str, ...]) -> None:
     for model in models:
         loss_registry.get(model)
-    for dataset in datasets:
-        data_registry.get_info(dataset)
 
 
 def build_study(
@@ -87,17 +84,20 @@ def build_study(
     models: list[str] | tuple[str, ...] | None = None,
     seeds: list[int] | tuple[int, ...] | None = None,
     num_configs: int | None = None,
-    results_dir_phase1: str | Path | None = None,
+    phase1_rows: pd.DataFrame | None = None,
+    phase1_source: str = "the phase-1 results",
     space: str | None = None,
     config_seed: int = 0,
 ) -> Study:
     """The study ``name`` with any given argument overriding its defaults (see module doc).
 
     ``config_seed`` seeds the configuration sampler (:func:`sweeps.spaces.sample_configs`);
-    ``space`` overrides the study's search space. Raises :class:`UserError` on bad input.
+    ``space`` overrides the study's search space; ``phase1_rows`` are the result rows phase 3
+    selects from (``phase1_source`` names them in messages). Data-set names are checked by
+    the caller, which knows the data sets. Raises a one-line ``ValueError`` on bad input.
     """
     if name not in STUDIES:
-        raise UserError(f"unknown study {name!r}; choose one of: {', '.join(STUDIES)}")
+        raise ValueError(f"unknown study {name!r}; choose one of: {', '.join(STUDIES)}")
     spec = STUDIES[name]
     profile = resolve(profile) if isinstance(profile, str) else profile
     explicit_models, explicit_datasets = models is not None, datasets is not None
@@ -105,33 +105,34 @@ def build_study(
     datasets = _unique(datasets if datasets is not None else spec.datasets, "data sets")
     seeds = _unique(seeds if seeds is not None else spec.seeds, "seeds")
     if any(int(s) != s or s < 0 for s in seeds):
-        raise UserError(f"seeds must be whole numbers >= 0, got {list(seeds)}")
-    _check_names(models, datasets)
+        raise ValueError(f"seeds must be whole numbers >= 0, got {list(seeds)}")
+    _check_models(models)
 
-    if name != "phase3" and results_dir_phase1 is not None:
-        raise UserError(f"--phase1-dir is only for --study phase3, not {name!r}; drop it")
+    if name != "phase3" and phase1_rows is not None:
+        raise ValueError(f"--phase1-dir is only for --study phase3, not {name!r}; drop it")
     if name == "phase3":
         if num_configs is not None or space is not None:
-            raise UserError("phase3 retrains the best phase-1 configuration; drop --configs "
+            raise ValueError("phase3 retrains the best phase-1 configuration; drop --configs "
                             "and --space")
-        runs = phase3_runs(results_dir_phase1, models=models, datasets=datasets, seeds=seeds,
+        runs = phase3_runs(phase1_rows, phase1_source, models=models, datasets=datasets,
+                           seeds=seeds,
                            explicit_models=explicit_models,
                            explicit_datasets=explicit_datasets)
         return Study(name, tuple(runs), profile)
 
     space = space if space is not None else spec.space
     if space not in SPACES:
-        raise UserError(f"unknown search space {space!r}; choose one of: {', '.join(SPACES)}")
+        raise ValueError(f"unknown search space {space!r}; choose one of: {', '.join(SPACES)}")
     if num_configs is None:
         if space == "default":
             num_configs = 1
         elif spec.num_configs is not None and spec.space == space:
             num_configs = spec.num_configs
         else:
-            raise UserError(f"study {name!r} in the {space} space needs num_configs "
+            raise ValueError(f"study {name!r} in the {space} space needs num_configs "
                             "(e.g. --configs 10)")
     if space == "default" and num_configs != 1:
-        raise UserError(f"study {name!r} trains only the author defaults; for more "
+        raise ValueError(f"study {name!r} trains only the author defaults; for more "
                         "configurations use --study custom --space wide (or narrow)")
     runs: list[RunSpec] = []
     for dataset in datasets:
@@ -155,10 +156,11 @@ def best_configs(df: pd.DataFrame) -> pd.DataFrame:
     preferred to FID-LeNet. Ties go to the lowest config index, then the earliest step.
     """
     picked = []
-    for (dataset, _model), group in df.groupby(["dataset", "model"], sort=False):
-        metric, lower = selection_score(dataset)
-        if metric not in group:
+    for (_dataset, _model), group in df.groupby(["dataset", "model"], sort=False):
+        score = selection_score(df[df["dataset"] == _dataset])
+        if score is None:
             continue
+        metric, lower = score
         ok = group[pd.to_numeric(group[metric], errors="coerce").notna()]
         if "failed" in ok:
             ok = ok[~ok["failed"].eq(True)]
@@ -195,7 +197,8 @@ def overrides_from_row(row: pd.Series, model: str) -> tuple[dict[str, Any], dict
 
 
 def phase3_runs(
-    results_dir_phase1: str | Path | None,
+    df: pd.DataFrame | None,
+    source: str = "the phase-1 results",
     *,
     models: tuple[str, ...],
     datasets: tuple[str, ...],
@@ -206,33 +209,27 @@ def phase3_runs(
     """Phase 3's runs: each (data set, model)'s best phase-1 configuration, every seed.
 
     Pairs absent from the phase-1 results are skipped unless that model or data set was asked
-    for explicitly, which raises :class:`UserError`.
+    for explicitly, which raises a ``ValueError``. ``df``: the phase-1 result rows.
     """
-    if results_dir_phase1 is None:
-        raise UserError("phase3 needs the phase-1 results; pass --phase1-dir DIR "
-                        "(the --results-dir of a finished phase1 sweep)")
-    from benchmark.results import load_rows
-
-    root = Path(results_dir_phase1)
-    if not root.is_dir():
-        raise UserError(f"phase-1 results directory {root} does not exist; pass the "
-                        "--results-dir of a finished phase1 sweep")
-    df = load_rows(root)
+    if df is None:
+        raise ValueError("phase3 needs the phase-1 results; pass --phase1-dir DIR "
+                         "(the --results-dir of a finished phase1 sweep)")
+    root = source
     df = df[df["dataset"].isin(datasets) & df["model"].isin(models)]
     best = best_configs(df)
     found = set(zip(best.get("dataset", []), best.get("model", []), strict=True))
     if explicit_datasets:
         for dataset in datasets:
             if not any(d == dataset for d, _ in found):
-                raise UserError(f"{root} has no scored phase-1 run on {dataset!r}; run phase1 "
+                raise ValueError(f"{root} has no scored phase-1 run on {dataset!r}; run phase1 "
                                 "on it first or drop it from --datasets")
     if explicit_models:
         for model in models:
             if not any(m == model for _, m in found):
-                raise UserError(f"{root} has no scored phase-1 run of {model!r}; run phase1 "
+                raise ValueError(f"{root} has no scored phase-1 run of {model!r}; run phase1 "
                                 "for it first or drop it from --models")
     if not found:
-        raise UserError(f"{root} has no phase-1 run with a finite FID or F1; finish phase1 "
+        raise ValueError(f"{root} has no phase-1 run with a finite FID or F1; finish phase1 "
                         "first")
     runs = []
     for dataset in datasets:

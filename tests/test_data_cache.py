@@ -233,9 +233,7 @@ def test_explicit_source_rebuilds_a_cache_from_another_source(tmp_path, monkeypa
     )
     assert data.load("mnist", cache_dir=root).train.shape == (5, 4, 4, 1)  # auto reuses
     other = {k: v + 1 for k, v in _splits().items()}
-    monkeypatch.setattr(
-        real, "_read_files", lambda name, path: real.Prepared(other, str(path), {"f": "x"})
-    )
+    monkeypatch.setattr(mnist, "read_images", lambda path, name: (other, {"f": "x"}))
     ds = data.load("mnist", tmp_path, cache_dir=root, source="files")
     np.testing.assert_array_equal(ds.train, other["train"])
     assert cache.read_manifest(cache.dataset_dir("mnist", root))["source"] == "files"

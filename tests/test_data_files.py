@@ -205,7 +205,7 @@ def test_celeba_splits_follow_the_partition_file(celeba_from_folder):
     assert ds.train.shape == (4, 64, 64, 3)
     assert ds.validation.shape == (2, 64, 64, 3)
     assert ds.test.shape == (2, 64, 64, 3)
-    assert ds.image_shape == data.get_info("celeba").image_shape
+    assert ds.image_shape == data.get("celeba").image_shape
     means = [float(a.mean()) for a in (*ds.train, *ds.validation, *ds.test)]
     np.testing.assert_allclose(means, [20 + 25 * i for i in range(8)], atol=1.5)
     for index, array in enumerate([*ds.train, *ds.validation, *ds.test]):

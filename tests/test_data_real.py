@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from benchmark import data
-from benchmark.data import cache, mnist, real
+from benchmark.data import cache, mnist
 
 
 def _shared_data() -> Path:
@@ -79,7 +79,7 @@ def test_shapes_and_dtype(loaded, name):
     assert ds.test.shape == (10000, 28, 28, 1)
     assert ds.validation is None
     assert ds.train.dtype == np.uint8 and ds.test.dtype == np.uint8
-    assert ds.image_shape == data.get_info(name).image_shape == (28, 28, 1)
+    assert ds.image_shape == data.get(name).image_shape == (28, 28, 1)
     assert ds.pixel_scale == pytest.approx(1 / 255)
     assert float(ds.as_float(ds.train[:64]).max()) == 1.0
 
@@ -116,17 +116,17 @@ def test_cached_arrays_are_memory_mapped_and_reused(loaded, cache_root, monkeypa
     def fail(*args, **kwargs):
         raise AssertionError("the cache should have been used")
 
-    monkeypatch.setattr(real, "_read_files", fail)
+    monkeypatch.setattr(mnist, "read_images", fail)
     again = data.load("mnist", cache_dir=cache_root)  # auto: any valid cache
     assert isinstance(again.train, np.memmap)
     np.testing.assert_array_equal(again.test[:100], loaded["mnist"].test[:100])
 
 
 def test_device_bytes(loaded):
-    assert real.device_bytes(loaded["mnist"]) == 60000 * 28 * 28 == 47_040_000
-    assert real.device_bytes(loaded["fashion_mnist"]) == real.expected_device_bytes(
+    assert data.device_bytes(loaded["mnist"]) == 60000 * 28 * 28 == 47_040_000
+    assert data.device_bytes(loaded["fashion_mnist"]) == data.get(
         "fashion_mnist"
-    )
+    ).device_bytes()
 
 
 def test_registry_facts():
@@ -137,7 +137,7 @@ def test_registry_facts():
         "celeba": ((64, 64, 3), 101250, 12656),
     }
     for name, (shape, steps, every) in facts.items():
-        info = data.get_info(name)
+        info = data.get(name)
         assert (info.image_shape, info.train_steps, info.eval_every) == (shape, steps, every)
-    assert real.expected_device_bytes("cifar10") == 153_600_000
-    assert real.expected_device_bytes("celeba") == 2_000_117_760
+    assert data.get("cifar10").device_bytes() == 153_600_000
+    assert data.get("celeba").device_bytes() == 2_000_117_760

@@ -13,12 +13,13 @@ import pandas as pd
 import pytest
 
 from benchmark import cli, engine
+from benchmark import training as train
 from benchmark.checkpoints import GroupCheckpoints
 from benchmark.errors import UserError
 from benchmark.evaluation import Evaluator
-from benchmark.profiles import Profile
 from benchmark.results import load_rows
-from benchmark.runs import Study, make_run
+from sweeps.profiles import Profile
+from sweeps.runs import Study, make_run
 from tests.conftest import SHARED_DATA
 
 TINY = Profile("tiny", steps=4, eval_every=2, prf_samples=20, prf_at_every_eval=False,
@@ -101,7 +102,7 @@ def test_study_writes_rows_samples_and_resumes_to_the_same_result(
                                   check_exact=True)
 
     # A finished study is not retrained: rerunning returns the same final rows at once.
-    monkeypatch.setattr(engine, "train_segment", None)  # would fail if called
+    monkeypatch.setattr(engine.Trainer, "advance", None)  # would fail if called
     again = engine.run_study(study, tmp_path / "a", progress=False)
     pd.testing.assert_frame_equal(final.drop(columns="eval_seconds"),
                                   again.drop(columns="eval_seconds"))
@@ -138,9 +139,9 @@ import jax
 assert jax.local_device_count() == 2
 from benchmark import engine
 from benchmark.evaluation import Evaluator
-from benchmark.train import Plan
+from benchmark.training import Plan
 from tests.test_engine import _study, _all_rows
-from benchmark.runs import make_run
+from sweeps.runs import make_run
 def metrics(self, structure, states, last):
     s = self.samples(structure, states)
     return {{"sample_mean": s.reshape(s.shape[0], -1).mean(axis=1)}}
@@ -195,6 +196,7 @@ def test_results_dir_of_another_study_is_refused_and_untouched(tmp_path, cheap_m
     (["train", "--model", "dragan", "--option", "perturbation=laplace"], "choose one of"),
     (["train", "--model", "ns_gan", "--profile", "fast"], "unknown profile 'fast'"),
     (["sweep", "--study", "phase9"], "phase9"),
+    (["sweep", "--datasets", "svhn"], "unknown data set 'svhn'"),
     (["report", "/nonexistent/results"], "no results under /nonexistent/results"),
     (["train", "--model", "ns_gan", "--dataset", "cifar10", "--data-dir", "/nonexistent/d"],
      "data directory /nonexistent/d does not exist"),
@@ -247,7 +249,7 @@ def test_debiased_bn_averages_recover_constant_batch_statistics():
     give those statistics back exactly; and the update count follows n_disc."""
     import jax
 
-    from benchmark import train
+    from benchmark import training as train
     from models.layers import batch_norm
 
     x = jax.random.normal(jax.random.PRNGKey(0), (64, 5)) * 3.0 + 2.0
@@ -263,18 +265,19 @@ def test_debiased_bn_averages_recover_constant_batch_statistics():
     np.testing.assert_allclose(fixed["mean"], x.mean(0), rtol=1e-3)
     np.testing.assert_allclose(fixed["var"], x.var(0), rtol=1e-3)
     assert not np.allclose(stats["mean"], x.mean(0), rtol=0.5)  # raw: still near 0
-    wgan = make_run("wgan", "triangles", 0).structure((28, 28, 1))  # n_disc = 5
+    wgan = train.Structure.of(make_run("wgan", "triangles", 0), (28, 28, 1))  # n_disc = 5
     assert train.generator_bn_updates(wgan, 10) == 10 + 2
     assert train.generator_bn_updates(wgan, 11) == 11 + 3
-    vae = make_run("vae", "triangles", 0).structure((28, 28, 1))
+    vae = train.Structure.of(make_run("vae", "triangles", 0), (28, 28, 1))
     assert train.generator_bn_updates(vae, 10) == 10
 
 
 def test_fid_feature_auto_falls_back_to_lenet_only_where_it_exists(tmp_path, monkeypatch):
     """Offline (no Inception weights): MNIST and Fashion-MNIST get FID-LeNet, other data
     sets no FID; an explicit ``inception`` request is the one-line error itself."""
+    from benchmark import data, fid_features
     from benchmark.data import ImageDataset
-    from metrics import fid, lenet
+    from metrics import features, fid
 
     monkeypatch.setenv("GAN_BENCHMARK_CACHE", str(tmp_path))
 
@@ -282,31 +285,29 @@ def test_fid_feature_auto_falls_back_to_lenet_only_where_it_exists(tmp_path, mon
         raise UserError("Inception weights are missing; set GAN_BENCHMARK_INCEPTION_WEIGHTS")
 
     def fake_lenet(dataset, data_dir=None):  # pixel features: exact and cheap
-        return fid.FeatureExtractor("lenet", lambda p, x: (x.reshape(x.shape[0], -1), None),
+        return features.FeatureExtractor("lenet", lambda p, x: (x.reshape(x.shape[0], -1), None),
                                     {}, f"fake-{dataset}", "none", (28, 28, 1))
 
-    monkeypatch.setattr(fid, "inception_extractor", no_weights)
-    monkeypatch.setattr(lenet, "lenet_extractor", fake_lenet)
+    monkeypatch.setattr(fid_features, "inception_extractor", no_weights)
+    monkeypatch.setattr(fid_features, "lenet_extractor", fake_lenet)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8)
     ds = ImageDataset("mnist", images, images)
     profile = Profile("p", 2, 2, prf_samples=1, prf_at_every_eval=False, fid_samples=32)
-    structure = make_run("ns_gan", "mnist", 0).structure((28, 28, 1))
-    from benchmark.train import init_runs
-
-    states = init_runs(structure, 40, np.arange(2, dtype=np.uint32))
-    out = Evaluator("mnist", ds, profile).metrics(structure, states, last=True)
+    structure = train.Structure.of(make_run("ns_gan", "mnist", 0), (28, 28, 1))
+    states = train.init_runs(structure, 40, np.arange(2, dtype=np.uint32))
+    out = Evaluator(data.get("mnist"), ds, profile).metrics(structure, states, last=True)
     assert out["fid_feature"] == "lenet" and out["fid"].shape == (2,)
     # the value is the Fréchet distance of pixel statistics, computed independently here
-    z = Evaluator("mnist", ds, profile).latents(structure, 32)
-    from benchmark.train import generate
-
-    fake = np.asarray(generate(states, z, structure=structure))[0].reshape(32, -1)
+    z = Evaluator(data.get("mnist"), ds, profile).latents(structure, 32)
+    fake = np.asarray(train.generate(states, z, structure=structure))[0].reshape(32, -1)
     real = ds.as_float(images[:32]).reshape(32, -1)
     expected = fid.fid_from_features(real, fake)
     np.testing.assert_allclose(out["fid"][0], expected, rtol=1e-4)
 
     cifar = ImageDataset("cifar10", images, images)
-    assert Evaluator("cifar10", cifar, profile).metrics(structure, states, last=True) == {}
+    on_cifar = Evaluator(data.get("cifar10"), cifar, profile)
+    assert on_cifar.metrics(structure, states, last=True) == {}
     with pytest.raises(UserError, match="Inception weights are missing"):
-        Evaluator("mnist", ds, profile, fid_feature="inception").metrics(structure, states, True)
+        inception_only = Evaluator(data.get("mnist"), ds, profile, fid_feature="inception")
+        inception_only.metrics(structure, states, True)

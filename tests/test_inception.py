@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from benchmark import fid_features
 from benchmark.errors import UserError
 from metrics import inception, inception_weights, preprocess
 from tests import fid_helpers
@@ -80,13 +81,13 @@ def test_pytorch_preprocessing_matches_torch_interpolate():
 
 
 def test_preprocessing_rejects_bad_images():
-    with pytest.raises(UserError, match="shape"):
+    with pytest.raises(ValueError, match="shape"):
         preprocess.to_unit_float(np.zeros((4, 28, 28), np.float32))
-    with pytest.raises(UserError, match=r"range over \[-1, 1\]"):
+    with pytest.raises(ValueError, match=r"range over \[-1, 1\]"):
         preprocess.to_unit_float(np.linspace(-1, 1, 2 * 28 * 28).reshape(2, 28, 28, 1))
-    with pytest.raises(UserError, match="NaN"):
+    with pytest.raises(ValueError, match="NaN"):
         preprocess.to_unit_float(np.full((2, 4, 4, 3), np.nan, np.float32))
-    with pytest.raises(UserError, match="unknown preprocessing"):
+    with pytest.raises(ValueError, match="unknown preprocessing"):
         preprocess.resize_matrix(4, 8, "antialias")
     assert preprocess.to_unit_float(np.full((1, 2, 2, 1), 255, np.uint8)).max() == 1.0
 
@@ -119,7 +120,7 @@ def test_reader_refuses_pickled_code(tmp_path):
 
     path = tmp_path / "evil.pth"
     torch.save({"w": Payload()}, path)
-    with pytest.raises(UserError, match="refusing to unpickle"):
+    with pytest.raises(ValueError, match="refusing to unpickle"):
         inception_weights.read_state_dict(path)
 
 
@@ -128,18 +129,18 @@ def test_weights_checksum_missing_file_and_offline(tmp_path, monkeypatch):
     bogus = tmp_path / inception_weights.WEIGHTS_FILENAME
     bogus.write_bytes(b"not the weights")
     with pytest.raises(UserError, match="expected 6726825d0af5f729"):
-        inception_weights.load_state_dict(bogus)
+        fid_features.load_state_dict(bogus)
     with pytest.raises(UserError, match="not found at .*GAN_BENCHMARK_INCEPTION_WEIGHTS"):
         monkeypatch.setenv(inception_weights.WEIGHTS_ENV, str(tmp_path / "absent.pth"))
-        inception_weights.load_state_dict()
+        fid_features.load_state_dict()
     monkeypatch.delenv(inception_weights.WEIGHTS_ENV)
 
     def offline(*args, **kwargs):
         raise OSError("network is unreachable")
 
-    monkeypatch.setattr(inception_weights.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(fid_features.urllib.request, "urlopen", offline)
     with pytest.raises(UserError) as info:
-        inception_weights.load_state_dict()
+        fid_features.load_state_dict()
     message = str(info.value)
     assert "\n" not in message
     for needle in (inception_weights.WEIGHTS_FILENAME, inception_weights.WEIGHTS_URL,
@@ -159,7 +160,7 @@ def random_weights(tmp_path_factory):
     directory = tmp_path_factory.mktemp("torch_home")
     path = fid_helpers.save_random_fid_inception(directory, seed=0)
     reference = fid_helpers.PytorchFid(directory)
-    state, digest = inception_weights.load_state_dict(path, expected_sha256=None, cache=False)
+    state, digest = fid_features.load_state_dict(path, expected_sha256=None, cache=False)
     assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
     variables = inception.params_from_state_dict(state)
     inception.check_params(variables)
@@ -214,16 +215,16 @@ def test_legacy_format_full_network_reads_identically(random_weights, tmp_path):
     path, _, variables = random_weights
     legacy = tmp_path / "legacy.pth"
     torch.save(torch.load(path, weights_only=True), legacy, _use_new_zipfile_serialization=False)
-    state, _ = inception_weights.load_state_dict(legacy, expected_sha256=None, cache=False)
+    state, _ = fid_features.load_state_dict(legacy, expected_sha256=None, cache=False)
     again = inception.params_from_state_dict(state)
     jax.tree.map(np.testing.assert_array_equal, again, variables)
 
 
 def test_wrong_architecture_is_refused():
-    with pytest.raises(UserError, match="not an Inception-v3 state dict"):
+    with pytest.raises(ValueError, match="not an Inception-v3 state dict"):
         inception.params_from_state_dict({"w": np.zeros(3)})
     bad = {"params": {"fc": {"kernel": np.zeros((3, 3)), "bias": np.zeros(3)}}}
-    with pytest.raises(UserError, match="do not match"):
+    with pytest.raises(ValueError, match="do not match"):
         inception.check_params(bad)
 
 
@@ -232,7 +233,7 @@ def test_generator_fid_end_to_end_with_inception(random_weights, tmp_path, monke
 
     monkeypatch.setenv("GAN_BENCHMARK_CACHE", str(tmp_path))
     path, reference_net, _ = random_weights
-    extractor = fid.inception_extractor(str(path), expected_sha256=None)
+    extractor = fid_features.inception_extractor(str(path), expected_sha256=None)
     assert list((tmp_path / "inception").glob("*.npz"))  # converted once, cached
     real = np.random.default_rng(5).random((4, 16, 16, 1)).astype(np.float32)
     reference = fid.reference_statistics("toy", real, extractor=extractor, batch_size=4)

@@ -10,7 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from benchmark import fid_features
 from benchmark.errors import UserError
+from benchmark.fid_features import lenet_extractor, lenet_params
 from metrics import fid, lenet
 from tests.conftest import SHARED_DATA
 
@@ -35,14 +37,14 @@ def _dataset(name: str):
 @pytest.fixture(scope="module")
 def mnist_classifier():
     _need("mnist")
-    return lenet.load_or_train("mnist", DATA)
+    return lenet_params("mnist", DATA)
 
 
 @pytest.mark.parametrize(("name", "floor"), [("mnist", 0.98), ("fashion_mnist", 0.88)])
 def test_classifier_test_accuracy(name, floor):
     _need(name)
-    params, meta = lenet.load_or_train(name, DATA)
-    images, labels = lenet._read(name, DATA, "test")
+    params, meta = lenet_params(name, DATA)
+    images, labels = fid_features._read_labelled(name, DATA, "test")
     measured = lenet.accuracy(params, images, labels)
     assert measured == pytest.approx(meta["test_accuracy"])
     assert measured >= floor
@@ -50,7 +52,7 @@ def test_classifier_test_accuracy(name, floor):
 
 def test_fid_lenet_separates_domains(mnist_classifier):
     mnist, fashion = _dataset("mnist"), _dataset("fashion_mnist")
-    extractor = lenet.lenet_extractor("mnist", DATA)
+    extractor = lenet_extractor("mnist", DATA)
     train_feats, _ = fid.extract_features(extractor, mnist.train[:10_000], batch_size=1000)
     test_feats, _ = fid.extract_features(extractor, mnist.test[:10_000], batch_size=1000)
     fashion_feats, _ = fid.extract_features(extractor, fashion.test[:10_000], batch_size=1000)
@@ -73,9 +75,9 @@ def test_training_is_deterministic():
 
 def test_generator_fid_lenet_and_bad_input(mnist_classifier, tmp_path, monkeypatch):
     mnist = _dataset("mnist")
-    reference = fid.reference_statistics(
-        "mnist", mnist.test[:2000], feature="lenet", data_dir=DATA, cache=False
-    )
+    extractor = lenet_extractor("mnist", DATA)
+    reference = fid_features.reference_statistics("mnist", mnist.test[:2000], extractor,
+                                                  cache=False)
     real = jnp.asarray(mnist.as_float(mnist.train[:1000]))
 
     # z = (index of a real digit, 784 noise pixels); run 0 replays the digit, run 1 emits
@@ -88,15 +90,15 @@ def test_generator_fid_lenet_and_bad_input(mnist_classifier, tmp_path, monkeypat
     runs = {"a": jnp.array([1.0, 0.0, jnp.nan]), "b": jnp.array([0.0, 1.0, 0.0])}
     noise = jax.random.uniform(jax.random.key(0), (1000, 784))
     z = jnp.concatenate([jnp.arange(1000.0)[:, None], noise], axis=1)
-    out = fid.evaluate_generators(gen, runs, z, reference, feature="lenet", batch_size=500)
+    out = fid.evaluate_generators(gen, runs, z, reference, extractor=extractor, batch_size=500)
     assert set(out) == {"fid"}
     assert np.isfinite(out["fid"][0]) and np.isfinite(out["fid"][1]) and np.isnan(out["fid"][2])
     assert out["fid"][1] > 20 * out["fid"][0]
     with pytest.raises(UserError, match="FID-LeNet exists for"):
-        lenet.lenet_extractor("cifar10")
-    with pytest.raises(UserError, match=r"need images of shape \(28, 28, 1\)"):
-        fid.extract_features(lenet.lenet_extractor("mnist", DATA), np.zeros((4, 32, 32, 3)))
+        lenet_extractor("cifar10")
+    with pytest.raises(ValueError, match=r"need images of shape \(28, 28, 1\)"):
+        fid.extract_features(lenet_extractor("mnist", DATA), np.zeros((4, 32, 32, 3)))
     monkeypatch.setenv("GAN_BENCHMARK_CACHE", str(tmp_path))
     monkeypatch.delenv("GAN_BENCHMARK_DATA_DIR", raising=False)
     with pytest.raises(UserError, match="not trained yet"):
-        lenet.load_or_train("mnist")
+        lenet_params("mnist")

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.errors import UserError
+from benchmark import data
+from benchmark.report_files import write_report
 from benchmark.results import write_rows
-from benchmark.runs import make_run
-from reports import plots, tables, write_report
+from reports import plots, tables
+from sweeps.runs import make_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -71,7 +72,8 @@ def test_summary_matches_numpy():
 
 
 def test_format_summary():
-    text = tables.format_summary(tables.summary(_frame()))
+    titles = data.titles()
+    text = tables.format_summary(tables.summary(_frame(), titles=titles), titles)
     assert "±" in text
     assert "### MNIST" in text and "### Triangles" in text
     assert "| NS GAN | 3 (0) | 9.0 ± 2.6 |" in text
@@ -99,7 +101,7 @@ def test_compare_to_paper():
     assert ns["comparable"]
     lenet = _frame().assign(fid_feature="lenet")
     assert not tables.compare_to_paper(lenet)["comparable"].any()
-    assert "| MNIST | NS GAN |" in tables.format_comparison(cmp)
+    assert "| MNIST | NS GAN |" in tables.format_comparison(cmp, data.titles())
     assert tables.compare_to_paper(_frame()[lambda d: d["dataset"] == "triangles"]).empty
 
 
@@ -136,18 +138,16 @@ def test_run_scores_take_the_best_checkpoint():
     (plots.learning_curves, "fid"), (plots.budget_plot, "fid"), (plots.metric_boxplot, "fid"),
     (plots.budget_plot, "f1"), (plots.metric_boxplot, "f1"), (plots.learning_curves, "f1"),
 ])
-def test_plots_write_png_files(tmp_path, plot, metric):
-    path = plot(_frame(), metric, tmp_path / "sub" / f"{metric}.png")
-    assert path.exists() and path.stat().st_size > 1000
-    assert path.read_bytes()[:8] == PNG_MAGIC
-    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp left
+def test_plots_draw_png_figures(plot, metric):
+    png = plots.png(plot(_frame(), metric, data.titles()))
+    assert len(png) > 1000 and png[:8] == PNG_MAGIC
 
 
-def test_plots_refuse_missing_metrics(tmp_path):
-    with pytest.raises(UserError, match="kid"):
-        plots.learning_curves(_frame(), "kid", tmp_path / "kid.png")
-    with pytest.raises(UserError, match="inception_score"):
-        plots.budget_plot(_frame(), "inception_score", tmp_path / "is.png")
+def test_plots_refuse_missing_metrics():
+    with pytest.raises(ValueError, match="kid"):
+        plots.learning_curves(_frame(), "kid")
+    with pytest.raises(ValueError, match="inception_score"):
+        plots.budget_plot(_frame(), "inception_score")
 
 
 def test_write_report(tmp_path):

@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import losses
-from benchmark.errors import UserError
 from benchmark.results import load_rows, write_rows
-from benchmark.runs import make_run
+from sweeps.runs import make_run
 from sweeps.spaces import sample_configs, search_space, support
 from sweeps.studies import best_configs, build_study
 from tests.conftest import AUTHOR_DEFAULTS
@@ -133,12 +133,11 @@ def test_phase_studies_sizes_and_overrides():
     ({"name": "custom", "space": "wide"}, "needs num_configs"),
     ({"name": "custom", "space": "medium", "num_configs": 3}, "unknown search space"),
     ({"name": "default", "models": ["gan3"]}, "unknown model"),
-    ({"name": "default", "datasets": ["svhn"]}, "unknown data set"),
     ({"name": "default", "seeds": [-1]}, "seeds"),
-    ({"name": "phase1", "results_dir_phase1": "x"}, "only for --study phase3"),
+    ({"name": "phase1", "phase1_rows": pd.DataFrame()}, "only for --study phase3"),
 ])
-def test_bad_input_is_a_one_line_user_error(kwargs, message):
-    with pytest.raises(UserError, match=message) as err:
+def test_bad_input_is_a_one_line_value_error(kwargs, message):
+    with pytest.raises(ValueError, match=message) as err:
         build_study(profile="smoke", **kwargs)
     assert "\n" not in str(err.value)
 
@@ -173,7 +172,8 @@ def test_phase3_retrains_the_best_config_over_all_checkpoints(tmp_path):
     assert picked == {("mnist", "wgan"): (2, 200), ("triangles", "ns_gan"): (1, 100),
                       ("mnist", "ns_gan"): (3, 100)}
 
-    study = build_study("phase3", profile="smoke", results_dir_phase1=tmp_path,
+    phase1 = load_rows(tmp_path)
+    study = build_study("phase3", profile="smoke", phase1_rows=phase1,
                         models=["wgan", "ns_gan"])
     assert len(study.runs) == 3 * 50
     by_pair = {}
@@ -187,11 +187,10 @@ def test_phase3_retrains_the_best_config_over_all_checkpoints(tmp_path):
     assert {(r.config, r.hparams) for r in by_pair[("triangles", "ns_gan")]} \
         == {(1, tri.hparams)}
 
-    small = build_study("phase3", profile="smoke", results_dir_phase1=tmp_path,
+    small = build_study("phase3", profile="smoke", phase1_rows=phase1,
                         datasets=["triangles"], seeds=[0, 1])
     assert [(r.model, r.seed) for r in small.runs] == [("ns_gan", 0), ("ns_gan", 1)]
-    with pytest.raises(UserError, match="cifar10"):
-        build_study("phase3", profile="smoke", results_dir_phase1=tmp_path,
-                    datasets=["cifar10"])
-    with pytest.raises(UserError, match="does not exist"):
-        build_study("phase3", profile="smoke", results_dir_phase1=tmp_path / "nope")
+    with pytest.raises(ValueError, match="cifar10"):
+        build_study("phase3", profile="smoke", phase1_rows=phase1, datasets=["cifar10"])
+    with pytest.raises(ValueError, match="no phase-1 run"):
+        build_study("phase3", profile="smoke", phase1_rows=phase1.iloc[0:0])

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import losses
-from benchmark import train
+from benchmark import training as train
 from benchmark.data import triangles
 
 PLAN = train.default_plan("cpu")
@@ -280,7 +280,7 @@ def test_epoch_reshuffle_draws_every_example_once():
     state = train.RunState(key=jax.random.PRNGKey(5), params={}, batch_stats={},
                            opt_state={}, extra={}, perm=jnp.zeros((n,), jnp.int32),
                            failed_step=jnp.int32(-1))
-    draw = jax.jit(train._batch, static_argnums=(2, 4))
+    draw = jax.jit(train.minibatch, static_argnums=(2, 4))
     epochs, perms = [], []
     for t in range(15):  # three epochs
         x, perm = draw(state, data, 1.0, jnp.int32(t), batch)

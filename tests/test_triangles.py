@@ -9,8 +9,10 @@ import pytest
 from matplotlib.path import Path as MplPath
 from scipy import ndimage
 
-from benchmark.data import get_info, triangles
+from benchmark import data
+from benchmark.data import triangles
 from benchmark.errors import UserError
+from metrics import triangles as generator
 
 
 def _reference(n: int, seed: int = 0) -> np.ndarray:
@@ -63,9 +65,9 @@ def test_values_are_multiples_of_one_64th_and_deterministic():
 
 
 def test_render_from_parameters_matches_generate():
-    offsets, rotation, permutation = triangles.draw_parameters(64, seed=3)
+    offsets, rotation, permutation = generator.draw_parameters(64, seed=3)
     np.testing.assert_array_equal(
-        triangles.render(offsets, rotation)[permutation], triangles.generate(64, seed=3)
+        generator.render(offsets, rotation)[permutation], generator.generate(64, seed=3)
     )
 
 
@@ -99,7 +101,7 @@ def test_split_registry_and_cache(tmp_path, monkeypatch):
 
 
 def test_registered():
-    info = get_info("triangles")
+    info = data.get("triangles")
     assert info.image_shape == (28, 28, 1)
     assert info.train_steps == 15625 and info.eval_every == 3906
-    assert info.loader is triangles.load_triangles
+    assert info.load is triangles.load_triangles

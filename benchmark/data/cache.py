@@ -12,14 +12,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 
-from benchmark.paths import cache_dir as default_cache_root
+from benchmark.io import atomic_write, atomic_writer
+from benchmark.io import cache_dir as default_cache_root
 
 # Bump when the preparation of any data set changes; older caches are then rebuilt.
 PREPARATION_VERSION = 1
@@ -39,37 +38,15 @@ def array_sha256(array: np.ndarray, chunk_rows: int = 4096) -> str:
     return digest.hexdigest()
 
 
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-
-
-def _replace_atomically(tmp: Path, path: Path) -> None:
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def save_npy(path: Path, array: np.ndarray) -> None:
     """Write ``array`` to ``path`` as .npy, atomically."""
-    tmp = _temporary(path)
-    try:
-        with open(tmp, "wb") as handle:
-            np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
-        _replace_atomically(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    with atomic_writer(path) as handle:
+        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
 
 
 def save_json(path: Path, obj: dict) -> None:
     """Write ``obj`` to ``path`` as JSON, atomically."""
-    tmp = _temporary(path)
-    try:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-        _replace_atomically(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    atomic_write(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def read_manifest(folder: Path) -> dict | None:

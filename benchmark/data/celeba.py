@@ -17,7 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import simplejpeg
 
+from benchmark.data import real
+from benchmark.data.base import DatasetSpec, Prepared
 from benchmark.data.resize import centre_crop, resize_bilinear_tf1
 from benchmark.errors import UserError
 
@@ -99,7 +102,6 @@ def decode(raw: bytes, where: str) -> np.ndarray:
     with ``fastdct=True, fastupsample=False`` is that decoder (Pillow uses the accurate
     DCT and differs by a few levels). Truncated or damaged files raise a UserError.
     """
-    import simplejpeg
 
     try:
         array = simplejpeg.decode_jpeg(
@@ -186,3 +188,23 @@ def read_images(
         f"{images.name} (all JPEG bytes in partition order)": jpeg_digest.hexdigest(),
     }
     return splits, checksums
+
+
+def tfds_image(raw: bytes, where: str) -> np.ndarray:
+    """One undecoded tfds image, decoded and prepared like the files' images."""
+    return prepare(decode(raw, where)[None])[0]
+
+
+def _read_files(data_dir: Path) -> Prepared:
+    splits, checksums = read_images(data_dir)
+    return Prepared(splits, str(data_dir), checksums, manifest_extra())
+
+
+CELEBA = DatasetSpec(
+    name="celeba", title="CelebA", image_shape=(SIZE, SIZE, 3),
+    train_steps=101250, eval_every=12656,  # 40 * 162000 // 64; docs/protocol.md §3
+    load=real.loader("celeba", _read_files, LAYOUT_HINT, tfds_name="celeb_a",
+                     manifest_extra=manifest_extra(), tfds_decode=tfds_image),
+    splits=dict(PUBLISHED_COUNTS),
+    description="CelebA: aligned, centre crop 160, bilinear 64x64; zip + partition file or tfds",
+)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.data import real
+from benchmark.data.base import DatasetSpec, Prepared
 from benchmark.errors import UserError
 
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -122,3 +124,17 @@ def read_images(data_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     }
     checksums = {n: hashlib.sha256(b).hexdigest() for n, b in raw.items()}
     return splits, checksums
+
+
+def _read_files(data_dir: Path) -> Prepared:
+    splits, checksums = read_images(data_dir)
+    return Prepared(splits, str(data_dir), checksums)
+
+
+CIFAR10 = DatasetSpec(
+    name="cifar10", title="CIFAR-10", image_shape=(32, 32, 3),
+    train_steps=78125, eval_every=3906,  # 100 * 50000 // 64; docs/protocol.md §3
+    load=real.loader("cifar10", _read_files, LAYOUT_HINT, tfds_name="cifar10"),
+    splits={"train": 50000, "test": 10000},
+    description="CIFAR-10: 32x32 colour, cifar-10-python.tar.gz or tfds 'cifar10'",
+)

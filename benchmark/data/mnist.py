@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.data import real
+from benchmark.data.base import DatasetSpec, Prepared
 from benchmark.data.idx import PublishedFile, read
 from benchmark.errors import UserError
 
@@ -91,3 +93,21 @@ def read_images(data_dir: Path, name: str) -> tuple[dict[str, np.ndarray], dict[
         splits[split] = images
         checksums.update(sums)
     return splits, checksums
+
+
+def _spec(name: str, title: str) -> DatasetSpec:
+    def read_files(data_dir: Path) -> Prepared:
+        splits, checksums = read_images(data_dir, name)
+        return Prepared(splits, str(data_dir), checksums)
+
+    return DatasetSpec(
+        name=name, title=title, image_shape=(28, 28, 1),
+        train_steps=15625, eval_every=3906,  # 20 * 50000 // 64; docs/protocol.md §3
+        load=real.loader(name, read_files, layout_hint(name), tfds_name=name),
+        splits={"train": 60000, "test": 10000},
+        description=f"{title}: 28x28 grey, IDX files or tfds {name!r}",
+    )
+
+
+MNIST = _spec("mnist", "MNIST")
+FASHION_MNIST = _spec("fashion_mnist", "Fashion")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -146,13 +146,20 @@ def _verify(name: str, split: str, array: np.ndarray, source) -> str:
     return "unverified"
 
 
-def read_split(name: str, tfds_name: str, split: str, counts: dict[str, int]):
-    """One split as uint8 NHWC in file order (when restorable), and how order was checked."""
-    if name == "celeba":
-        from benchmark.data import celeba
+Decode = Callable[[bytes, str], np.ndarray]
+
+
+def read_split(name: str, tfds_name: str, split: str, counts: dict[str, int],
+               decode: Decode | None = None):
+    """One split as uint8 NHWC in file order (when restorable), and how order was checked.
+
+    ``decode(raw bytes, where) -> image``: the data set's own decoding and preparation of an
+    undecoded image (CelebA's crop and resize); None uses tfds's decoded images as they are.
+    """
+    if decode is not None:
 
         def prepare(raw) -> np.ndarray:
-            return celeba.prepare(celeba.decode(bytes(raw), f"{tfds_name}/{split}")[None])[0]
+            return decode(bytes(raw), f"{tfds_name}/{split}")
 
         source = _open(tfds_name, split, skip_image_decoding=True)
         counts[split] = len(source)
@@ -174,8 +181,12 @@ def read_split(name: str, tfds_name: str, split: str, counts: dict[str, int]):
     return restored, f"file order ({check})"
 
 
-def read_images(name: str, tfds_name: str) -> tuple[dict[str, np.ndarray], str, dict]:
-    """All splits of ``name`` from tensorflow-datasets, the origin string and manifest extras."""
+def read_images(
+    name: str, tfds_name: str, extra: dict | None = None, decode: Decode | None = None
+) -> tuple[dict[str, np.ndarray], str, dict]:
+    """All splits of ``name`` from tensorflow-datasets, the origin string and manifest extras
+    (``extra``: what the data set's reader adds to every manifest, e.g. CelebA's crop;
+    ``decode``: see :func:`read_split`)."""
     try:
         import tensorflow_datasets as tfds
     except ImportError as exc:
@@ -186,10 +197,6 @@ def read_images(name: str, tfds_name: str) -> tuple[dict[str, np.ndarray], str, 
     counts: dict[str, int] = {}
     splits, order = {}, {}
     for split in SPLITS[name]:
-        splits[split], order[split] = read_split(name, tfds_name, split, counts)
-    extra = {"order": order, "tfds_version": tfds.__version__}
-    if name == "celeba":
-        from benchmark.data import celeba
-
-        extra.update(celeba.manifest_extra())
-    return splits, f"tfds:{tfds_name}", extra
+        splits[split], order[split] = read_split(name, tfds_name, split, counts, decode)
+    return splits, f"tfds:{tfds_name}", {"order": order, "tfds_version": tfds.__version__,
+                                          **(extra or {})}

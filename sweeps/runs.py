@@ -1,7 +1,8 @@
 """Runs and studies: what to train, as plain data.
 
 A :class:`RunSpec` is one run: model, data set, seed and every hyperparameter. Runs that share
-a :class:`~benchmark.train.Structure` are trained together in one compiled program.
+a :attr:`RunSpec.structure_key` (model, n_disc, D batch norm, static options) on one data set
+are trained together in one compiled program (``benchmark.tasks``).
 """
 
 from __future__ import annotations
@@ -10,16 +11,13 @@ import dataclasses
 import hashlib
 import json
 import math
-from collections import defaultdict
 from typing import Any
 
 import losses as loss_registry
-from benchmark.errors import UserError
-from benchmark.profiles import Profile
-from benchmark.train import Structure
+from sweeps.profiles import Profile
 
 
-def _options_tag(options: tuple[tuple[str, str], ...]) -> str:
+def options_tag(options: tuple[tuple[str, str], ...]) -> str:
     """Static options in names: ``_perturbation-gaussian``."""
     return "".join(f"_{k}-{v}" for k, v in options)
 
@@ -39,15 +37,17 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        return f"{self.model}{_options_tag(self.options)}_{self.dataset}_c{self.config:03d}" \
+        return f"{self.model}{options_tag(self.options)}_{self.dataset}_c{self.config:03d}" \
             f"_s{self.seed}"
 
     @property
     def hp(self) -> dict[str, float]:
         return dict(self.hparams)
 
-    def structure(self, image_shape: tuple[int, int, int]) -> Structure:
-        return Structure(self.model, tuple(image_shape), self.n_disc, self.disc_bn, self.options)
+    @property
+    def structure_key(self) -> tuple[str, int, bool, tuple[tuple[str, str], ...]]:
+        """What changes the compiled program besides the data set's shape."""
+        return self.model, self.n_disc, self.disc_bn, self.options
 
     def columns(self) -> dict[str, Any]:
         """Every hyperparameter as a result column."""
@@ -67,32 +67,32 @@ def make_run(
 ) -> RunSpec:
     """A run at the author defaults of ``model`` (PROTOCOL, table), with ``overrides`` applied.
 
-    Raises a one-line :class:`UserError` for unknown names and out-of-range values.
+    Raises a one-line ``ValueError`` for unknown names and out-of-range values.
     """
     loss = loss_registry.get(model, options)
     values = dict(loss.defaults)
     for key, value in (overrides or {}).items():
         if key not in values:
-            raise UserError(f"model {model!r} has no hyperparameter {key!r}; it has: "
+            raise ValueError(f"model {model!r} has no hyperparameter {key!r}; it has: "
                             f"{', '.join(values)}")
         values[key] = value
     lr, beta1 = float(values["lr"]), float(values["beta1"])
     n_disc, disc_bn = values["n_disc"], values["disc_bn"]
     if not (lr > 0 and math.isfinite(lr)):
-        raise UserError(f"lr={lr} is not a positive number; pass e.g. --lr 1e-4")
+        raise ValueError(f"lr={lr} is not a positive number; pass e.g. --lr 1e-4")
     if not 0.0 <= beta1 <= 1.0:
-        raise UserError(f"beta1={beta1} is outside [0, 1]; pass e.g. --beta1 0.5")
+        raise ValueError(f"beta1={beta1} is outside [0, 1]; pass e.g. --beta1 0.5")
     if int(n_disc) != n_disc or int(n_disc) < 1:
-        raise UserError(f"n_disc={n_disc} must be a whole number >= 1 (the study uses 1 or 5)")
+        raise ValueError(f"n_disc={n_disc} must be a whole number >= 1 (the study uses 1 or 5)")
     if not isinstance(disc_bn, bool):
-        raise UserError(f"disc_bn={disc_bn!r} must be yes or no")
+        raise ValueError(f"disc_bn={disc_bn!r} must be yes or no")
     if int(seed) < 0:
-        raise UserError(f"seed={seed} must be >= 0")
+        raise ValueError(f"seed={seed} must be >= 0")
     continuous = {"lr": lr, "beta1": beta1}
     for h in loss.hparams:
         v = float(values[h.name])
         if not (h.low <= v <= h.high) or not math.isfinite(v):
-            raise UserError(f"{h.name}={v} is outside [{h.low}, {h.high}] ({h.help})")
+            raise ValueError(f"{h.name}={v} is outside [{h.low}, {h.high}] ({h.help})")
         continuous[h.name] = v
     return RunSpec(
         model=model, dataset=dataset, seed=int(seed), hparams=tuple(sorted(continuous.items())),
@@ -112,7 +112,7 @@ class Study:
     def __post_init__(self):
         ids = [r.run_id for r in self.runs]
         if len(set(ids)) != len(ids):
-            raise UserError(f"study {self.name!r} lists the same run twice; drop duplicates")
+            raise ValueError(f"study {self.name!r} lists the same run twice; drop duplicates")
 
     def fingerprint(self) -> str:
         payload = json.dumps(
@@ -121,27 +121,3 @@ class Study:
             sort_keys=True, default=str,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-@dataclasses.dataclass(frozen=True)
-class Group:
-    """Runs of one data set and one structure, trained together."""
-
-    group_id: str
-    dataset: str
-    runs: tuple[RunSpec, ...]
-
-
-def group_runs(runs: tuple[RunSpec, ...], max_group: int) -> list[Group]:
-    """Runs grouped by (data set, structure), in chunks of at most ``max_group``."""
-    buckets: dict[tuple, list[RunSpec]] = defaultdict(list)
-    for run in runs:
-        key = (run.dataset, run.model, run.n_disc, run.disc_bn, run.options)
-        buckets[key].append(run)
-    groups = []
-    for (dataset, model, n_disc, disc_bn, options), members in buckets.items():
-        base = f"{model}{_options_tag(options)}_{dataset}_nd{n_disc}_bn{int(disc_bn)}"
-        for i in range(0, len(members), max_group):
-            groups.append(Group(f"{base}_{i // max_group}", dataset,
-                                tuple(members[i:i + max_group])))
-    return groups

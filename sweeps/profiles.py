@@ -4,16 +4,12 @@
 10,000 samples). ``cpu`` is the reduced profile that the default ``make sweep`` uses on a
 machine without an accelerator: the same models, losses and hyperparameters, far fewer steps,
 so that 8 models x 3 seeds finish within a quarter of an hour on 2 cores (README, Speed).
-``smoke`` is for tests. ``auto`` picks ``paper`` when JAX sees a GPU or TPU, else ``cpu``.
+``smoke`` is for tests. ``auto`` picks ``paper`` on a GPU or TPU, else ``cpu``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-
-import jax
-
-from benchmark.errors import UserError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,10 +53,11 @@ PROFILES = {
 }
 
 
-def resolve(name: str) -> Profile:
-    """The named profile; ``auto`` is ``paper`` with an accelerator, else ``cpu``."""
+def resolve(name: str, backend: str = "cpu") -> Profile:
+    """The named profile; ``auto`` is ``paper`` on an accelerator ``backend`` (JAX's
+    ``jax.default_backend()``), else ``cpu``."""
     if name == "auto":
-        name = "cpu" if jax.default_backend() == "cpu" else "paper"
+        name = "cpu" if backend == "cpu" else "paper"
     if name not in PROFILES:
-        raise UserError(f"unknown profile {name!r}; choose one of: auto, {', '.join(PROFILES)}")
+        raise ValueError(f"unknown profile {name!r}; choose one of: auto, {', '.join(PROFILES)}")
     return PROFILES[name]

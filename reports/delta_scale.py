@@ -1,11 +1,11 @@
-"""A picture of what the precision/recall threshold delta means (issue 3: "a picture of images
-at increasing distance from the manifold").
+"""A picture of what the precision/recall threshold delta means: images at increasing
+distance from the triangle manifold (docs/protocol.md §6).
 
 Generator triangles are damaged in five ways (moved off the centre, shrunk, blurred, noised,
 blended with another triangle); each damaged image's distance to the manifold is measured with
 :func:`metrics.triangle_manifold.distance_to_manifold`, and for every distance level the image
 of each kind whose distance is closest to it is shown. The column at the default delta is
-marked. ``python -m metrics.delta_picture [out.png]`` writes docs/delta_scale.png.
+marked. ``python -m reports.delta_scale [out.png]`` redraws docs/delta_scale.png.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from scipy import ndimage
 
-from benchmark.data import triangles
+from metrics import triangles
 from metrics.precision_recall import DEFAULT_DELTA
 from metrics.triangle_manifold import distance_to_manifold
 
@@ -52,19 +54,12 @@ def damaged_triangles(n: int, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def write_delta_scale(
-    path: str | Path = "docs/delta_scale.png", *, n: int = 300, seed: int = 0
-) -> Path:
-    """Measure damaged triangles and write the grid (rows: kinds; columns: distance levels)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def delta_scale_figure(*, n: int = 300, seed: int = 0) -> Figure:
+    """Measure damaged triangles and draw the grid (rows: kinds; columns: distance levels)."""
     images = damaged_triangles(n, seed)
-    fig, axes = plt.subplots(
-        len(KINDS), len(LEVELS), figsize=(1.35 * len(LEVELS), 1.5 * len(KINDS) + 0.6)
-    )
+    fig = Figure(figsize=(1.35 * len(LEVELS), 1.5 * len(KINDS) + 0.6))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(KINDS), len(LEVELS))
     for row, kind in enumerate(KINDS):
         batch = images[kind].astype(np.float32)
         d = distance_to_manifold(batch[..., None])
@@ -88,12 +83,10 @@ def write_delta_scale(
         fontsize=10,
     )
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
-if __name__ == "__main__":
-    print(write_delta_scale(*sys.argv[1:2]))
+if __name__ == "__main__":  # redraw the README's picture: python -m reports.delta_scale [PATH]
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/delta_scale.png")
+    delta_scale_figure().savefig(target, dpi=110)
+    print(target)

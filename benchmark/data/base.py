@@ -1,0 +1,82 @@
+"""What a data set is: its facts (:class:`DatasetSpec`) and its arrays (:class:`ImageDataset`).
+
+A spec is one entry of the registry in ``benchmark/data/__init__.py``; the engine (shapes,
+steps, evaluation interval, loading), the evaluation (the FID reference split) and the
+reports (titles, through the command line) read it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageDataset:
+    """The splits of one data set as stored integers; ``pixel_scale`` maps them to [0, 1]."""
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+    validation: np.ndarray | None = None
+    pixel_scale: float = 1.0 / 255.0
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train.shape[1:])  # type: ignore[return-value]
+
+    def split(self, name: str) -> np.ndarray:
+        """The split called ``name`` (train, test or validation)."""
+        array = getattr(self, name, None)
+        if array is None:
+            raise ValueError(f"{self.name} has no {name!r} split")
+        return array
+
+    def as_float(self, images: np.ndarray) -> np.ndarray:
+        """Stored integers -> float32 pixels in [0, 1]."""
+        return images.astype(np.float32) * np.float32(self.pixel_scale)
+
+
+Loader = Callable[..., ImageDataset]  # (data_dir=None, *, cache_dir=None, source="auto")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """Static facts of a data set (docs/protocol.md §4, Data) and how to load it.
+
+    ``splits`` gives each split's published size; ``fid_reference_split`` is the split whose
+    first images are FID's reference (None: the data set is not scored with FID);
+    ``sources`` names where ``load`` can read it from ("cache", "files", "tfds",
+    "generated").
+    """
+
+    name: str
+    title: str
+    image_shape: tuple[int, int, int]
+    train_steps: int  # the paper's number of D steps
+    eval_every: int  # the paper's checkpoint/evaluation interval
+    load: Loader
+    splits: Mapping[str, int]
+    fid_reference_split: str | None = "test"
+    sources: tuple[str, ...] = ("cache", "files", "tfds")
+    description: str = ""
+
+    def device_bytes(self) -> int:
+        """Accelerator memory the train split takes on the device as uint8."""
+        return int(self.splits["train"]) * int(np.prod(self.image_shape))
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """Splits as prepared from one source, with what the cache manifest records about it."""
+
+    splits: dict[str, np.ndarray]
+    origin: str
+    checksums: dict[str, str]
+    extra: dict = dataclasses.field(default_factory=dict)
+
+
+FilesReader = Callable[[Path], Prepared]

@@ -1,0 +1,47 @@
+"""Files: the cache root and the one atomic write every result, cache and report goes through.
+
+A reader sees the old file or the new one, never half of one: data go to a temporary file in
+the same folder, are flushed and fsynced, and ``os.replace`` moves them into place. An
+interrupted write leaves at most a hidden ``.<name>.*.tmp`` file, never a damaged target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+
+def cache_dir() -> Path:
+    """The cache root: ``$GAN_BENCHMARK_CACHE`` if set, else ``~/.cache/gan_benchmark``."""
+    root = os.environ.get("GAN_BENCHMARK_CACHE")
+    path = Path(root).expanduser() if root else Path.home() / ".cache" / "gan_benchmark"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary file handle whose content replaces ``path`` atomically when the block ends
+    without an exception (and is discarded otherwise)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: str | Path, data: bytes | str) -> None:
+    """Write ``data`` (text is UTF-8 encoded) to ``path`` atomically."""
+    with atomic_writer(path) as handle:
+        handle.write(data.encode() if isinstance(data, str) else data)

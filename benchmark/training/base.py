@@ -1,0 +1,98 @@
+"""What every model family shares: the structure of a program, a run's state, the optimiser,
+the streams of randomness, and what a family provides.
+
+A run is a pure function of its seed: step ``t`` uses ``fold_in(fold_in(key, STEPS), t)``
+and epoch ``e``'s shuffle ``fold_in(fold_in(key, SHUFFLE), e)`` (docs/protocol.md §3.4), so a
+run resumed from a checkpoint replays exactly the same stream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+
+import flax
+import flax.linen as nn
+import jax
+import optax
+
+import losses as loss_registry
+import models
+from losses.base import Loss
+from sweeps.runs import RunSpec
+
+# Streams folded into a run's key.
+INIT, STEPS, SHUFFLE = 0, 1, 2
+ADAM_B2, ADAM_EPS = 0.999, 1e-8  # docs/protocol.md §3.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Structure:
+    """Everything that changes the compiled program (hashable: a ``jit`` static argument)."""
+
+    model: str
+    image_shape: tuple[int, int, int]
+    n_disc: int = 1
+    disc_bn: bool = True
+    options: tuple[tuple[str, str], ...] = ()
+    batch_size: int = 64
+    z_dim: int = models.Z_DIM
+
+    @classmethod
+    def of(cls, run: RunSpec, image_shape: tuple[int, int, int]) -> Structure:
+        """The structure of ``run`` on a data set of ``image_shape``."""
+        model, n_disc, disc_bn, options = run.structure_key
+        return cls(model, tuple(image_shape), n_disc, disc_bn, options)
+
+    @property
+    def loss(self) -> Loss:
+        return loss_registry.get(self.model, dict(self.options))
+
+
+@flax.struct.dataclass
+class RunState:
+    """The whole state of one run (a pytree; stacked along a leading runs axis when batched)."""
+
+    key: jax.Array  # uint32[2], the run's root key
+    params: dict  # {"generator": ..., "discriminator": ...}
+    batch_stats: dict  # same keys; empty dicts where a network has no batch norm
+    opt_state: dict  # {"generator", "discriminator"} for GANs, {"joint"} for the VAE
+    extra: dict  # per-loss state, e.g. BEGAN's k
+    perm: jax.Array  # int32[num_train], the current epoch's order of the train split
+    failed_step: jax.Array  # int32; -1 while healthy, else the first step that was not finite
+
+
+def adam(hp: Mapping[str, jax.Array]) -> optax.GradientTransformation:
+    """Adam(lr, beta1, 0.999, 1e-8) with this run's (traced) lr and beta1; no decay."""
+    return optax.adam(hp["lr"], b1=hp["beta1"], b2=ADAM_B2, eps=ADAM_EPS)
+
+
+def apply_train(module: nn.Module, params, stats, *args, **kwargs):
+    """Apply in training mode, returning the output and the updated batch statistics."""
+    out, updates = module.apply(
+        {"params": params, "batch_stats": stats}, *args, train=True, mutable=["batch_stats"],
+        **kwargs,
+    )
+    return out, dict(updates.get("batch_stats", {}))
+
+
+Step = Callable[..., tuple[RunState, dict[str, jax.Array]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """How one kind of model trains (docs/protocol.md §1): the GANs and the VAE.
+
+    ``generator`` and ``discriminator`` build the networks (the VAE's decoder and encoder sit
+    where G and D sit in the state); ``init_optimizer(structure, params) -> (opt_state,
+    extra)``; ``step(structure, state, hp, x, t, branch, g_step) -> (state, logged scalars)``;
+    ``generator_bn_updates(structure, steps)`` counts G's batch-norm updates in ``steps``
+    steps.
+    """
+
+    name: str
+    generator: Callable[[Structure], nn.Module]
+    discriminator: Callable[[Structure], nn.Module]
+    init_optimizer: Callable[[Structure, dict], tuple[dict, dict]]
+    step: Step
+    generator_bn_updates: Callable[[Structure, int], int]

@@ -1,0 +1,150 @@
+"""One training step of one run, and a segment of steps of many runs in one program.
+
+One step (docs/protocol.md §3.2) is one minibatch and the step of the run's model family
+(:mod:`benchmark.training.families`). Runs that share a :class:`Structure` are trained
+together: the step is ``jax.vmap``-ed over runs (per-run seeds and continuous hyperparameters
+as arrays) and ``lax.scan``-ned over steps inside one ``jax.jit``, so there is one compilation
+per structure. The step index is shared by all runs, so "new epoch?" and "G step?" are real
+branches (``lax.cond`` with an unbatched predicate), not both computed and selected.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmark.training.base import INIT, SHUFFLE, RunState, Structure
+from benchmark.training.families import family
+
+
+def _split_variables(variables: Mapping[str, Any]) -> tuple[dict, dict]:
+    return dict(variables["params"]), dict(variables.get("batch_stats", {}))
+
+
+def init_run(structure: Structure, num_train: int, seed: jax.Array) -> RunState:
+    """A fresh run from its seed: network initialisation, optimiser states, loss state."""
+    key = jax.random.PRNGKey(seed)
+    k_g, k_d = jax.random.split(jax.random.fold_in(key, INIT))
+    x = jnp.zeros((2, *structure.image_shape), jnp.float32)
+    z = jnp.zeros((2, structure.z_dim), jnp.float32)
+    trains = family(structure)
+    g_params, g_stats = _split_variables(trains.generator(structure).init(k_g, z, train=True))
+    d_params, d_stats = _split_variables(
+        trains.discriminator(structure).init(k_d, x, train=True))
+    params = {"generator": g_params, "discriminator": d_params}
+    opt_state, extra = trains.init_optimizer(structure, params)
+    return RunState(
+        key=key,
+        params=params,
+        batch_stats={"generator": g_stats, "discriminator": d_stats},
+        opt_state=opt_state,
+        extra=extra,
+        perm=jnp.zeros((num_train,), jnp.int32),
+        failed_step=jnp.full((), -1, jnp.int32),
+    )
+
+
+def init_runs(structure: Structure, num_train: int, seeds: np.ndarray) -> RunState:
+    """Fresh states for several runs, stacked along a leading runs axis."""
+    fn = jax.jit(jax.vmap(functools.partial(init_run, structure, num_train)))
+    return fn(jnp.asarray(seeds, jnp.uint32))
+
+
+def minibatch(state: RunState, data: jax.Array, scale: float, t: jax.Array, batch_size: int):
+    """This step's minibatch: the train split reshuffled at every epoch, on the device.
+
+    An epoch is ``num_train // batch_size`` batches of a fresh permutation (the remainder is
+    dropped; docs/protocol.md §3.3, our choice).
+    """
+    num_train = data.shape[0]
+    steps_per_epoch = num_train // batch_size
+    epoch, pos = t // steps_per_epoch, t % steps_per_epoch
+    shuffle_key = jax.random.fold_in(jax.random.fold_in(state.key, SHUFFLE), epoch)
+    perm = jax.lax.cond(
+        pos == 0,
+        lambda: jax.random.permutation(shuffle_key, num_train).astype(jnp.int32),
+        lambda: state.perm,
+    )
+    idx = jax.lax.dynamic_slice(perm, (pos * batch_size,), (batch_size,))
+    x = jnp.take(data, idx, axis=0).astype(jnp.float32) * scale
+    return x, perm
+
+
+def train_step(
+    structure: Structure,
+    state: RunState,
+    hp,
+    data,
+    scale: float,
+    t,
+    branch: bool = True,
+    g_step: bool | None = None,
+):
+    """One step of one run. A run whose losses stop being finite is frozen and marked failed.
+
+    ``branch`` chooses how "G step or not" (n_disc > 1) is compiled: a real ``lax.cond``, or
+    the G update computed on every step and kept only on G steps. Both give the same run; the
+    second is faster on XLA's CPU backend, where a convolution inside a conditional runs about
+    3x slower than outside one (measured). ``g_step`` True/False instead fixes the answer at
+    trace time (the caller knows ``t % n_disc``): no branch and no wasted G update, at the
+    cost of one more program per structure; the CPU plan (:mod:`benchmark.training.plan`)
+    picks this.
+    """
+    x, perm = minibatch(state, data, scale, t, structure.batch_size)
+    state = state.replace(perm=perm)
+    new_state, metrics = family(structure).step(structure, state, hp, x, t, branch, g_step)
+    finite = jnp.all(jnp.stack([jnp.isfinite(v) for k, v in metrics.items() if k != "g_loss"]))
+    if "g_loss" in metrics:  # a NaN g_loss means "no G step" only on steps without a G update
+        is_g_step = t % structure.n_disc == 0 if g_step is None else jnp.asarray(g_step)
+        finite &= jnp.isfinite(metrics["g_loss"]) | ~is_g_step
+    healthy = (state.failed_step < 0) & finite
+    new_state = jax.tree.map(lambda n, o: jnp.where(healthy, n, o), new_state, state)
+    failed_step = jnp.where((state.failed_step < 0) & ~finite, t, state.failed_step)
+    # A frozen run logs nothing after the step it failed at (that step's losses are kept).
+    metrics = {k: jnp.where(state.failed_step < 0, v, jnp.nan) for k, v in metrics.items()}
+    return new_state.replace(failed_step=failed_step, perm=perm), metrics
+
+
+@functools.partial(jax.jit,
+                   static_argnames=("structure", "scale", "num_steps", "branch", "unroll",
+                                    "g_steps"),
+                   donate_argnums=(0,))
+def train_segment(
+    states: RunState,
+    hps: Mapping[str, jax.Array],
+    data: jax.Array,
+    start: jax.Array,
+    *,
+    structure: Structure,
+    scale: float,
+    num_steps: int,
+    branch: bool = True,
+    unroll: int | bool = 1,
+    g_steps: tuple[bool, ...] | None = None,
+) -> tuple[RunState, dict[str, jax.Array]]:
+    """``num_steps`` steps of every run, from step ``start``; metrics come back as [steps, runs].
+
+    ``g_steps`` (with ``unroll=True`` only): for each step, whether it updates G, as
+    ``(start + i) % n_disc == 0`` is known to the caller; None decides on the device.
+    """
+    if g_steps is not None and (unroll is not True or len(g_steps) != num_steps):
+        raise ValueError("g_steps needs unroll=True and one entry per step")
+
+    def body(states, t, g_step=None):
+        step = jax.vmap(functools.partial(train_step, structure, branch=branch, g_step=g_step),
+                        in_axes=(0, 0, None, None, None))
+        return step(states, hps, data, scale, t)
+
+    steps = start + jnp.arange(num_steps, dtype=jnp.int32)
+    if unroll is True:  # straight-line code: even a one-trip scan is a slow loop on XLA CPU
+        outputs = []
+        for i in range(num_steps):
+            states, metrics = body(states, steps[i], None if g_steps is None else g_steps[i])
+            outputs.append(metrics)
+        return states, jax.tree.map(lambda *m: jnp.stack(m), *outputs)
+    return jax.lax.scan(body, states, steps, unroll=unroll)
