@@ -1,0 +1,42 @@
+"""Executor registry, the local executor, and the errors of missing extras."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from benchmark.executors import (
+    EXECUTORS,
+    LocalExecutor,
+    TaskOutcome,
+    make_executor,
+)
+from tests.executor_tasks import square
+
+
+def test_registry():
+    assert set(EXECUTORS) == {"local"}
+    assert isinstance(make_executor("local"), LocalExecutor)
+    with pytest.raises(ValueError, match="choose one of local"):
+        make_executor("kubernetes")
+
+
+def test_importing_executors_imports_no_extra():
+    import subprocess
+
+    code = ("import sys, benchmark.executors; "
+            "assert 'ray' not in sys.modules and 'submitit' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_local_executor_runs_every_task_and_reports_failures(capsys):
+    outcomes = LocalExecutor().run(["t1", "bad", "t3"], square, progress=True)
+    assert list(outcomes) == ["t1", "bad", "t3"]
+    assert outcomes["t1"] == TaskOutcome("t1", "ok", value=1)
+    assert outcomes["t3"].value == 9 and outcomes["t3"].ok
+    bad = outcomes["bad"]
+    assert bad.status == "failed" and not bad.ok
+    assert bad.error == "ValueError: task bad is broken"
+    assert "Traceback" in bad.detail
+    assert "3/3" in capsys.readouterr().err  # the progress bar
