@@ -16,12 +16,14 @@ from typing import Any
 
 from benchmark.executors.base import Executor, MissingExtra, TaskFn, TaskOutcome
 from benchmark.executors.local import LocalExecutor
+from benchmark.executors.ray_executor import RayExecutor
 
 __all__ = [
     "EXECUTORS",
     "Executor",
     "LocalExecutor",
     "MissingExtra",
+    "RayExecutor",
     "TaskFn",
     "TaskOutcome",
     "make_executor",
@@ -29,6 +31,7 @@ __all__ = [
 
 EXECUTORS: dict[str, type[Executor]] = {
     "local": LocalExecutor,
+    "ray": RayExecutor,
 }
 
 
