@@ -17,9 +17,9 @@ from tests.executor_tasks import square
 
 
 def test_registry():
-    assert set(EXECUTORS) == {"local", "ray"}
+    assert set(EXECUTORS) == {"local", "ray", "slurm"}
     assert isinstance(make_executor("local"), LocalExecutor)
-    with pytest.raises(ValueError, match="local, ray"):
+    with pytest.raises(ValueError, match="local, ray, slurm"):
         make_executor("kubernetes")
 
 
@@ -27,7 +27,7 @@ def test_importing_executors_imports_no_extra():
     import subprocess
 
     code = ("import sys, benchmark.executors; "
-            "assert 'ray' not in sys.modules")
+            "assert 'ray' not in sys.modules and 'submitit' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -45,6 +45,7 @@ def test_local_executor_runs_every_task_and_reports_failures(capsys):
 
 @pytest.mark.parametrize(("name", "module", "extra", "options"), [
     ("ray", "ray", "ray", {}),
+    ("slurm", "submitit", "slurm", {"folder": "unused"}),
 ])
 def test_missing_extra(monkeypatch, name, module, extra, options):
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail

@@ -17,6 +17,7 @@ from typing import Any
 from benchmark.executors.base import Executor, MissingExtra, TaskFn, TaskOutcome
 from benchmark.executors.local import LocalExecutor
 from benchmark.executors.ray_executor import RayExecutor
+from benchmark.executors.slurm import SlurmExecutor
 
 __all__ = [
     "EXECUTORS",
@@ -24,6 +25,7 @@ __all__ = [
     "LocalExecutor",
     "MissingExtra",
     "RayExecutor",
+    "SlurmExecutor",
     "TaskFn",
     "TaskOutcome",
     "make_executor",
@@ -32,6 +34,7 @@ __all__ = [
 EXECUTORS: dict[str, type[Executor]] = {
     "local": LocalExecutor,
     "ray": RayExecutor,
+    "slurm": SlurmExecutor,
 }
 
 
