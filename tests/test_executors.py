@@ -55,3 +55,12 @@ def test_missing_extra(monkeypatch, name, module, extra, options):
     assert f"pip install 'gan-benchmark[{extra}]'" in message
     assert "\n" not in message
     assert isinstance(info.value, RuntimeError)
+
+
+def test_no_tasks_start_no_ray_cluster():
+    ray = pytest.importorskip("ray")
+    from benchmark.executors import RayExecutor
+
+    was = ray.is_initialized()
+    assert RayExecutor().run([], square) == {}
+    assert ray.is_initialized() == was

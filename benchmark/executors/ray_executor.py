@@ -96,6 +96,8 @@ class RayExecutor(Executor):
             progress: bool = True) -> dict[str, TaskOutcome]:
         if len(set(tasks)) != len(tasks):
             raise ValueError("task ids must be unique")
+        if not tasks:
+            return {}
         ray = self._ray
         started = not ray.is_initialized()
         if started:
