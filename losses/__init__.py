@@ -6,7 +6,7 @@ A new loss is one new file that builds a ``GanLoss`` plus one line here; it then
 
 from __future__ import annotations
 
-from losses import began, dragan, lsgan, mm_gan, ns_gan, vae, wgan, wgan_gp
+from losses import began, dragan, hinge, lsgan, mm_gan, ns_gan, vae, wgan, wgan_gp
 from losses.base import GanLoss, HParam, Loss, VaeLoss
 
 REGISTRY: dict[str, Loss] = {
@@ -18,6 +18,7 @@ REGISTRY: dict[str, Loss] = {
     "dragan": dragan.LOSS,
     "began": began.LOSS,
     "vae": vae.LOSS,
+    "hinge": hinge.LOSS,  # not in the paper: the worked example of issue 11
 }
 
 # Losses whose static variants are built by a factory: name -> make(**options).
