@@ -21,6 +21,9 @@ REGISTRY: dict[str, Loss] = {
     "hinge": hinge.LOSS,  # not in the paper: the worked example of issue 11
 }
 
+# The paper's eight models: what the named studies (default, phase1..3) train unless told.
+PAPER_MODELS = ("mm_gan", "ns_gan", "lsgan", "wgan", "wgan_gp", "dragan", "began", "vae")
+
 # Losses whose static variants are built by a factory: name -> make(**options).
 VARIANTS = {"dragan": dragan.make, "began": began.make}
 

@@ -47,3 +47,12 @@ def test_registered_with_its_defaults_and_in_the_search_spaces():
     configs = sample_configs("hinge", "wide", 3, seed=0)
     assert len(configs) == 3 and all("lr" in c for c in configs[1:])
 
+
+def test_paper_studies_keep_the_eight_models_unless_hinge_is_named():
+    from sweeps.studies import build_study
+
+    assert "hinge" not in losses.PAPER_MODELS and set(losses.PAPER_MODELS) < set(losses.names())
+    assert {r.model for r in build_study("default", profile="smoke").runs} == set(
+        losses.PAPER_MODELS)
+    named = build_study("default", profile="smoke", models=["hinge", "ns_gan"])
+    assert {r.model for r in named.runs} == {"hinge", "ns_gan"}
