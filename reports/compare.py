@@ -183,7 +183,8 @@ class Comparison:
         """Summary sentences, a table per data set and metric, and the method notes."""
         title = model_title(self.new_model)
         lines = [f"# {title} against the baselines", "", "## Summary", ""]
-        lines += [f"- {s}" for s in self.sentences] or ["(nothing to compare)"]
+        lines += [f"- {s}" for s in self.sentences] or [
+            f"(no baseline has a measured metric on the data sets of {title})"]
         for dataset in dict.fromkeys(self.table["dataset"]):
             lines += ["", f"## {DATASET_TITLES.get(dataset, dataset)}"]
             part = self.table[self.table["dataset"] == dataset]

@@ -174,3 +174,11 @@ def test_unknown_models_are_errors():
 def test_format_p():
     assert (format_p(0.0031), format_p(0.41), format_p(1e-5), format_p(math.nan)) == (
         "p = 0.0031", "p = 0.41", "p < 0.001", "–")
+
+
+def test_no_baselines_on_the_data_set():
+    df = pd.concat([_frame("mnist", "fid", {"hinge": [6.0, 6.1]}),
+                    _frame("triangles", "f1", {"ns_gan": [0.5, 0.6]})])
+    c = compare(df, "hinge", n_resamples=100)
+    assert c.table.empty and c.sentences == [] and c.figures() == {}
+    assert "(no baseline has a measured metric on the data sets of Hinge GAN)" in c.markdown()
