@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -83,7 +84,8 @@ def _measured(df: pd.DataFrame, metric: str) -> bool:
     return metric in df and bool(np.isfinite(pd.to_numeric(df[metric], errors="coerce")).any())
 
 
-def _row(dataset, metric, new_model, baseline, new, base, n_resamples, seed) -> dict:
+def _row(dataset: str, metric: str, new_model: str, baseline: str, new: stats.Sample,
+         base: stats.Sample, n_resamples: int, seed: int) -> dict:
     welch = stats.welch_t(new.values, base.values)
     mwu = stats.mann_whitney_u(new.values, base.values)
     lo, hi = stats.bootstrap_diff_ci(new.values, base.values, n_resamples=n_resamples,
@@ -351,8 +353,8 @@ def _metric_table(part: pd.DataFrame, metric: str) -> str:
 def compare(
     df: pd.DataFrame,
     new_model: str,
-    baselines=None,
-    metrics=None,
+    baselines: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
     score: str = "last",
     *,
     alpha: float = ALPHA,

@@ -12,6 +12,7 @@ import dataclasses
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats as sps
 
 BOOTSTRAP_RESAMPLES = 10_000
@@ -46,7 +47,7 @@ class Sample:
         return float(np.std(self.values, ddof=1)) if self.n > 1 else math.nan
 
 
-def sample(scores, failed=None) -> Sample:
+def sample(scores: ArrayLike, failed: ArrayLike | None = None) -> Sample:
     """Split per-run ``scores`` into healthy values and a failure count.
 
     A run is failed where ``failed`` is True or its score is NaN or infinite.
@@ -81,7 +82,7 @@ def _percentiles(draws: np.ndarray, confidence: float) -> tuple[float, float]:
 
 
 def bootstrap_mean_ci(
-    x, *, n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+    x: ArrayLike, *, n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
     confidence: float = CONFIDENCE,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of ``x``; (NaN, NaN) below two values.
@@ -98,8 +99,8 @@ def bootstrap_mean_ci(
 
 
 def bootstrap_diff_ci(
-    a, b, *, n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
-    confidence: float = CONFIDENCE,
+    a: ArrayLike, b: ArrayLike, *, n_resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED, confidence: float = CONFIDENCE,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of mean(a) - mean(b), each sample resampled on its own."""
     a, b = np.asarray(a, float), np.asarray(b, float)
@@ -117,7 +118,7 @@ def _identical_constants(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.ptp(a) == 0 and np.ptp(b) == 0 and a[0] == b[0])
 
 
-def welch_t(a, b) -> TestResult:
+def welch_t(a: ArrayLike, b: ArrayLike) -> TestResult:
     """Welch's unequal-variance t-test, two-sided (``scipy.stats.ttest_ind(equal_var=False)``).
 
     Below two runs a side: NaN and :data:`NO_TEST`. Identical constant samples: t = 0, p = 1
@@ -134,7 +135,7 @@ def welch_t(a, b) -> TestResult:
     return TestResult(float(res.statistic), float(res.pvalue))
 
 
-def mann_whitney_u(a, b) -> TestResult:
+def mann_whitney_u(a: ArrayLike, b: ArrayLike) -> TestResult:
     """Mann-Whitney U, two-sided (``scipy.stats.mannwhitneyu``: exact without ties at small n,
     else the normal approximation with tie correction); ``statistic`` is U of ``a``.
 
@@ -149,7 +150,7 @@ def mann_whitney_u(a, b) -> TestResult:
     return TestResult(float(res.statistic), float(res.pvalue), reason)
 
 
-def holm(pvalues) -> np.ndarray:
+def holm(pvalues: ArrayLike) -> np.ndarray:
     """Holm's step-down adjusted p-values (family-wise error control), in the input order.
 
     Sorted ascending, p_(i) becomes max over j <= i of min(1, (m - j + 1) p_(j)). NaN entries
@@ -171,7 +172,7 @@ def holm(pvalues) -> np.ndarray:
 # --- effect sizes ----------------------------------------------------------------------------
 
 
-def cohens_d(a, b) -> float:
+def cohens_d(a: ArrayLike, b: ArrayLike) -> float:
     """(mean(a) - mean(b)) / pooled sd (ddof=1 per side); NaN below two runs a side.
 
     Zero pooled sd: 0 for equal means, +-inf otherwise.
@@ -187,7 +188,7 @@ def cohens_d(a, b) -> float:
     return diff / pooled
 
 
-def common_language(a, b) -> float:
+def common_language(a: ArrayLike, b: ArrayLike) -> float:
     """P(a run of ``a`` scores above one of ``b``), ties counting half: U_a / (n_a n_b).
 
     Cliff's delta is ``2 * common_language(a, b) - 1``. NaN if a side is empty.
@@ -200,6 +201,6 @@ def common_language(a, b) -> float:
     return float(greater + 0.5 * ties)
 
 
-def cliffs_delta(a, b) -> float:
+def cliffs_delta(a: ArrayLike, b: ArrayLike) -> float:
     """P(a > b) - P(a < b) over all pairs of runs, in [-1, 1]."""
     return 2.0 * common_language(a, b) - 1.0
