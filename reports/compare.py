@@ -48,13 +48,14 @@ def metric_title(metric: str) -> str:
     return METRIC_TITLES.get(metric, metric)
 
 
-def run_scores(df: pd.DataFrame, metric: str, score: str = "last") -> pd.DataFrame:
+def per_run_scores(df: pd.DataFrame, metric: str, score: str = "last") -> pd.DataFrame:
     """One row per run: dataset, model, run_id, config, seed, ``value`` and ``failed``.
 
     ``score="last"``: the run's last evaluation; ``"best"``: its best evaluation among the
     healthy ones (lowest FID, highest F1, ...). ``failed`` is True where any evaluation of the
     run is marked failed or the value is NaN: such a run counts in the failure rate and in no
-    mean or test, even if a checkpoint before it diverged was good.
+    mean or test, even if a checkpoint before it diverged was good (unlike
+    ``reports.plots.run_scores``, the budget curves' score, which keeps that checkpoint).
     """
     if score not in SCORES:
         raise ValueError(f"score must be one of {SCORES}, not {score!r}")
@@ -389,7 +390,7 @@ def compare(
         for metric in metrics:
             if not _measured(here, metric):
                 continue
-            per_run = run_scores(here, metric, score)
+            per_run = per_run_scores(here, metric, score)
             score_frames.append(per_run.assign(metric=metric))
             by_model = {m: stats.sample(g["value"], g["failed"])
                         for m, g in per_run.groupby("model")}

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from scipy import stats as sps
 
 from reports import stats
-from reports.compare import compare, format_p, run_scores
+from reports.compare import compare, format_p, per_run_scores
 
 # Final values per run; None marks a failed run (NaN score, failed flag at the last step).
 SHIFTED = {"hinge": [6.0, 6.2, 5.8, 6.1, 5.9, 6.0, 6.3, 5.7],
@@ -128,13 +128,13 @@ def test_holm_is_applied_across_the_baselines_of_a_data_set_and_metric():
 def test_score_last_or_best_checkpoint():
     df = _frame("mnist", "fid", {"hinge": [6.0, 7.0]})
     df.loc[(df["step"] == 100) & (df["seed"] == 1), "fid"] = 5.0  # better before the end
-    last = run_scores(df, "fid", "last").set_index("seed")["value"]
-    best = run_scores(df, "fid", "best").set_index("seed")["value"]
+    last = per_run_scores(df, "fid", "last").set_index("seed")["value"]
+    best = per_run_scores(df, "fid", "best").set_index("seed")["value"]
     assert list(last) == [6.0, 7.0] and list(best) == [6.0, 5.0]
     f1 = _frame("triangles", "f1", {"hinge": [0.5]})  # higher is better: best = max
-    assert run_scores(f1, "f1", "best")["value"].item() == 0.5
+    assert per_run_scores(f1, "f1", "best")["value"].item() == 0.5
     with pytest.raises(ValueError, match="score"):
-        run_scores(df, "fid", "median")
+        per_run_scores(df, "fid", "median")
 
 
 def test_markdown_holds_every_section():
