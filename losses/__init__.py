@@ -6,7 +6,7 @@ A new loss is one new file that builds a ``GanLoss`` plus one line here; it then
 
 from __future__ import annotations
 
-from losses import began, dragan, lsgan, mm_gan, ns_gan, vae, wgan, wgan_gp
+from losses import began, dragan, hinge, lsgan, mm_gan, ns_gan, vae, wgan, wgan_gp
 from losses.base import GanLoss, HParam, Loss, VaeLoss
 
 REGISTRY: dict[str, Loss] = {
@@ -18,7 +18,11 @@ REGISTRY: dict[str, Loss] = {
     "dragan": dragan.LOSS,
     "began": began.LOSS,
     "vae": vae.LOSS,
+    "hinge": hinge.LOSS,  # not in the paper: the worked example of issue 11
 }
+
+# The paper's eight models: what the named studies (default, phase1..3) train unless told.
+PAPER_MODELS = ("mm_gan", "ns_gan", "lsgan", "wgan", "wgan_gp", "dragan", "began", "vae")
 
 # Losses whose static variants are built by a factory: name -> make(**options).
 VARIANTS = {"dragan": dragan.make, "began": began.make}

@@ -101,7 +101,7 @@ def build_study(
     spec = STUDIES[name]
     profile = resolve(profile) if isinstance(profile, str) else profile
     explicit_models, explicit_datasets = models is not None, datasets is not None
-    models = _unique(models if models is not None else loss_registry.names(), "models")
+    models = _unique(models if models is not None else loss_registry.PAPER_MODELS, "models")
     datasets = _unique(datasets if datasets is not None else spec.datasets, "data sets")
     seeds = _unique(seeds if seeds is not None else spec.seeds, "seeds")
     if any(int(s) != s or s < 0 for s in seeds):

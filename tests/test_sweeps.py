@@ -110,7 +110,7 @@ def test_default_study():
     assert len(study.runs) == 24
     assert {r.dataset for r in study.runs} == {"triangles"}
     assert {r.seed for r in study.runs} == {0, 1, 2} and {r.config for r in study.runs} == {0}
-    assert {r.model for r in study.runs} == set(MODELS)
+    assert {r.model for r in study.runs} == set(losses.PAPER_MODELS)
 
 
 def test_phase_studies_sizes_and_overrides():
