@@ -27,12 +27,13 @@ from reports import stats
 from reports.plots import expected_best
 from reports.plots import run_scores as best_checkpoint_scores
 from reports.tables import (
-    DATASET_TITLES,
-    DECIMALS,
-    METRICS,
+    Titles,
     dataset_order,
+    dataset_title,
+    decimals,
     format_cell,
     higher_is_better,
+    metric_names,
     model_order,
     model_title,
 )
@@ -121,9 +122,9 @@ def _verdict(row: pd.Series, alpha: float) -> str:
     return "better" if new_higher == row["higher_is_better"] else "worse"
 
 
-def _value(x: float, metric: str, decimals: int | None = None) -> str:
-    decimals = DECIMALS.get(metric, 3) if decimals is None else decimals
-    return f"{x:.{decimals}f}" if np.isfinite(x) else "–"
+def _value(x: float, metric: str, places: int | None = None) -> str:
+    places = decimals(metric) if places is None else places
+    return f"{x:.{places}f}" if np.isfinite(x) else "–"
 
 
 def format_p(p: float) -> str:
@@ -135,19 +136,19 @@ def format_p(p: float) -> str:
     return f"p = {p:.2g}" if p >= 0.1 else f"p = {p:.3g}"
 
 
-def sentence(row: pd.Series) -> str:
+def sentence(row: pd.Series, titles: Titles = None) -> str:
     """One plain sentence on a (data set, metric, baseline) row of :attr:`Comparison.table`."""
     new, base = model_title(row["new_model"]), model_title(row["baseline"])
-    where = DATASET_TITLES.get(row["dataset"], row["dataset"])
+    where = dataset_title(row["dataset"], titles)
     metric = row["metric"]
-    decimals = DECIMALS.get(metric, 3)
+    places = decimals(metric)
     # enough decimals that two different means do not print alike
-    while (decimals < DECIMALS.get(metric, 3) + 3 and np.isfinite(row["diff"]) and row["diff"]
-           and _value(row["mean_new"], metric, decimals) == _value(row["mean_base"], metric,
-                                                                   decimals)):
-        decimals += 1
-    values = (f"{metric_title(metric)} {_value(row['mean_new'], metric, decimals)} vs "
-              f"{_value(row['mean_base'], metric, decimals)}")
+    while (places < decimals(metric) + 3 and np.isfinite(row["diff"]) and row["diff"]
+           and _value(row["mean_new"], metric, places) == _value(row["mean_base"], metric,
+                                                                   places)):
+        places += 1
+    values = (f"{metric_title(metric)} {_value(row['mean_new'], metric, places)} vs "
+              f"{_value(row['mean_base'], metric, places)}")
     failures = ""
     if row["n_failed_new"] or row["n_failed_base"]:
         failures = (f"; failed runs {row['n_failed_new']}/{row['n_runs_new']} vs "
@@ -181,6 +182,7 @@ class Comparison:
     scores: pd.DataFrame
     rows: pd.DataFrame
     sentences: list[str]
+    titles: Titles = None
 
     def markdown(self) -> str:
         """Summary sentences, a table per data set and metric, and the method notes."""
@@ -189,7 +191,7 @@ class Comparison:
         lines += [f"- {s}" for s in self.sentences] or [
             f"(no baseline has a measured metric on the data sets of {title})"]
         for dataset in dict.fromkeys(self.table["dataset"]):
-            lines += ["", f"## {DATASET_TITLES.get(dataset, dataset)}"]
+            lines += ["", f"## {dataset_title(dataset, self.titles)}"]
             part = self.table[self.table["dataset"] == dataset]
             for metric in dict.fromkeys(part["metric"]):
                 lines += ["", _metric_table(part[part["metric"] == metric], metric)]
@@ -271,7 +273,7 @@ class Comparison:
                 labels.append(f"{model_title(model)}\n({int(runs['failed'].sum())}/"
                               f"{len(runs)} failed)")
             ax.set_xticks(range(len(models)), labels, rotation=45, ha="right", fontsize=7)
-            ax.set_title(DATASET_TITLES.get(dataset, dataset))
+            ax.set_title(dataset_title(dataset, self.titles))
             ax.set_ylabel(f"per-run {metric_title(metric)} ({self.score}; "
                           f"{'higher' if higher_is_better(metric) else 'lower'} is better)")
         return fig
@@ -300,7 +302,7 @@ class Comparison:
             ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500) if t <= most]
             ax.set_xticks(ticks, [str(t) for t in ticks])
             ax.xaxis.set_minor_formatter(NullFormatter())
-            ax.set_title(DATASET_TITLES.get(dataset, dataset))
+            ax.set_title(dataset_title(dataset, self.titles))
             ax.set_xlabel("number of configurations sampled (budget)")
             ax.set_ylabel(f"expected best {metric_title(metric)}")
             ax.legend(fontsize=7)
@@ -339,7 +341,7 @@ def _metric_table(part: pd.DataFrame, metric: str) -> str:
                  ci(first["ci_low_new"], first["ci_high_new"])] + [""] * 6
     lines.append("| " + " | ".join(new_cells) + " |")
     for _, r in part.iterrows():
-        diff = "–" if not np.isfinite(r["diff"]) else f"{r['diff']:+.{DECIMALS.get(metric, 3)}f}"
+        diff = "–" if not np.isfinite(r["diff"]) else f"{r['diff']:+.{decimals(metric)}f}"
         if np.isfinite(r["diff_ci_low"]):
             diff += " " + ci(r["diff_ci_low"], r["diff_ci_high"])
         cells = [model_title(r["baseline"]), f"{r['n_runs_base']} ({r['n_failed_base']})",
@@ -361,14 +363,16 @@ def compare(
     alpha: float = ALPHA,
     n_resamples: int = stats.BOOTSTRAP_RESAMPLES,
     seed: int = stats.BOOTSTRAP_SEED,
+    titles: Titles = None,
 ) -> Comparison:
     """Compare ``new_model`` with each of ``baselines`` on every data set it was run on.
 
     ``baselines`` defaults to every other model in ``df``; ``metrics`` to those of
-    ``reports.tables.METRICS`` measured in ``df``; a metric is compared on the data sets where
+    the registry's metric columns measured in ``df``; a metric is compared on the data sets where
     it has a finite value. ``score``: "last" (each run's last evaluation) or "best" (its best
     checkpoint). The verdict is Welch's t-test, Holm-corrected across the baselines, at
-    ``alpha``. Raises ValueError for a model that is not in ``df``.
+    ``alpha``. ``titles`` names the data sets (``benchmark.data.titles()``). Raises
+    ValueError for a model that is not in ``df``.
     """
     models = set(df["model"]) if "model" in df else set()
     if new_model not in models:
@@ -380,9 +384,10 @@ def compare(
     missing = [m for m in baselines if m not in models]
     if missing:
         raise ValueError(f"baseline(s) {', '.join(missing)} not in the results")
-    metrics = tuple(m for m in (METRICS if metrics is None else metrics) if _measured(df, m))
+    metrics = tuple(m for m in (metric_names() if metrics is None else metrics)
+                    if _measured(df, m))
     rows = df[df["model"].isin({new_model, *baselines})]
-    datasets = dataset_order(rows.loc[rows["model"] == new_model, "dataset"].unique())
+    datasets = dataset_order(rows.loc[rows["model"] == new_model, "dataset"].unique(), titles)
 
     records, score_frames = [], []
     for dataset in datasets:
@@ -407,6 +412,6 @@ def compare(
         table["verdict"] = table.apply(_verdict, axis=1, alpha=alpha)
     scores = (pd.concat(score_frames, ignore_index=True) if score_frames else
               pd.DataFrame(columns=["dataset", "model", "run_id", "value", "failed", "metric"]))
-    sentences = [sentence(r) for _, r in table.iterrows()] if records else []
+    sentences = [sentence(r, titles) for _, r in table.iterrows()] if records else []
     return Comparison(new_model, baselines, metrics, score, alpha, n_resamples, table,
-                      scores, rows, sentences)
+                      scores, rows, sentences, titles)

@@ -11,13 +11,22 @@ import pytest
 from matplotlib.figure import Figure
 from scipy import stats as sps
 
+from benchmark import data
+from reports import compare as compare_module
 from reports import stats
-from reports.compare import compare, format_p, per_run_scores
+from reports.compare import format_p, per_run_scores
 
 # Final values per run; None marks a failed run (NaN score, failed flag at the last step).
 SHIFTED = {"hinge": [6.0, 6.2, 5.8, 6.1, 5.9, 6.0, 6.3, 5.7],
            "ns_gan": [7.0, 7.2, 6.8, 7.1, 6.9, 7.0, 7.3, 6.7]}
 SAME = {"hinge": [6.0, 6.5, 7.0, 7.5, 6.8], "lsgan": [6.1, 6.6, 6.9, 7.4, 6.85]}
+
+TITLES = data.titles()
+
+
+def compare(*args, **kwargs):
+    """:func:`reports.compare.compare` with the registered data sets' titles."""
+    return compare_module.compare(*args, titles=TITLES, **kwargs)
 
 
 def _frame(dataset: str, metric: str, finals: dict, configs: int = 1) -> pd.DataFrame:

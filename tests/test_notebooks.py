@@ -6,11 +6,12 @@ import math
 
 import pytest
 
+from benchmark import data
+from benchmark import notebooks as build
+from benchmark.notebooks import run_notebooks
 from benchmark.results import load_rows, write_rows
 from reports import tables
 from reports.compare import compare
-from reports.notebooks import build
-from reports.notebooks.run import run_notebooks
 
 nbformat = pytest.importorskip("nbformat")  # the notebook extras: papermill, ipykernel
 pytest.importorskip("papermill")
@@ -57,7 +58,7 @@ def _output_text(path) -> str:
 @pytest.mark.parametrize("name", list(build.NOTEBOOKS))
 def test_committed_notebooks_are_the_generator_output(name):
     assert (build.FOLDER / f"{name}.ipynb").read_text() == build.text(name), (
-        "run `python -m reports.notebooks.build`")
+        "run `python -m benchmark.notebooks --build`")
 
 
 def test_notebooks_execute_on_a_results_directory(tmp_path):
@@ -69,7 +70,8 @@ def test_notebooks_execute_on_a_results_directory(tmp_path):
 
     df = load_rows(results)
     summary = _output_text(out / "summary.ipynb")
-    assert tables.format_summary(tables.summary(df)).strip() in summary
+    titles = data.titles()
+    assert tables.format_summary(tables.summary(df, titles=titles), titles).strip() in summary
     assert "| NS GAN | 3 (0) | 8.0 ± 1.0 |" in summary
     assert "| MNIST | NS GAN | 8.0 ± 1.0 | 6.8 ± 0.5 | +1.2 | 3 (0) | lenet (not comparable) |" \
         in summary
@@ -84,7 +86,7 @@ def test_notebooks_execute_on_a_results_directory(tmp_path):
         f"{kind}_{m}.png" for kind in ("curves", "budget", "box")
         for m in ("fid", "precision", "recall", "f1")}
 
-    comparison = compare(df, "hinge", ["ns_gan"])
+    comparison = compare(df, "hinge", ["ns_gan"], titles=data.titles())
     text = _output_text(out / "compare.ipynb")
     assert "## Summary" in text and "## Method" in text
     assert all(s in text for s in comparison.sentences) and len(comparison.sentences) == 4

@@ -1,27 +1,45 @@
-"""The report notebooks as code: ``python -m reports.notebooks.build`` rewrites the .ipynb files.
+"""The report notebooks (``reports/notebooks/*.ipynb``): built from code, executed with
+papermill on a results directory.
+
+- ``python -m benchmark.notebooks RESULTS_DIR [--new-model hinge --baselines ns_gan,wgan]``
+  (``make notebooks RESULTS=DIR``) writes RESULTS_DIR/notebooks/{summary,curves,compare}.ipynb,
+  executed, and the PNGs of ``curves`` under RESULTS_DIR/notebooks/figures/; ``compare`` runs
+  only with a new model.
+- ``python -m benchmark.notebooks --build`` rewrites the .ipynb files from the cells below.
 
 Each notebook has one papermill ``parameters`` cell (``results_dir`` and its own options),
 loads the rows with ``benchmark.results.load_rows`` and calls ``reports`` for every table and
 figure, so that a notebook holds no analysis of its own. Cell ids are fixed, so the files are
 the same on every build (a test checks that the committed files are this module's output).
+
+The kernel is ``python3``: jupyter_client starts it with this interpreter (a kernelspec whose
+command is ``python``, as ipykernel installs, or ipykernel's built-in spec where none is
+installed). Its working directory is the folder that holds the imported ``reports`` package,
+so the notebooks run this source tree even where another copy of the project is installed.
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from nbformat import NotebookNode
+import nbformat
+import papermill
+from nbformat import NotebookNode
 
-FOLDER = Path(__file__).parent
+import reports
+from benchmark.io import atomic_write
+
+FOLDER = Path(reports.__file__).resolve().parent / "notebooks"
+SOURCE_ROOT = Path(reports.__file__).resolve().parents[1]
+KERNEL = "python3"
 PARAMETERS = "parameters"  # papermill's tag for the cell it overrides
 
 
 
 def _imports(display: str, reports: str) -> str:
     return (f"from IPython.display import {display}\n\n"
-            f"from benchmark.results import load_rows\n{reports}")
+            f"from benchmark import data\nfrom benchmark.results import load_rows\n{reports}")
 
 
 SUMMARY = [
@@ -30,14 +48,15 @@ SUMMARY = [
            "headline table. The tables of `python -m benchmark report`."),
     (PARAMETERS, 'results_dir = "results/default_cpu"  # a study directory, or one of studies'),
     ("code", _imports("Markdown, display", "from reports import tables")),
-    ("code", "df = load_rows(results_dir)\n"
+    ("code", "df = load_rows(results_dir)\ntitles = data.titles()\n"
              "print(f\"{df['run_id'].nunique()} runs, {len(df)} evaluations\")"),
     ("md", "## Mean ± std per data set"),
-    ("code", "table = tables.summary(df)\ndisplay(Markdown(tables.format_summary(table)))"),
+    ("code", "table = tables.summary(df, titles=titles)\n"
+             "display(Markdown(tables.format_summary(table, titles)))"),
     ("code", "table"),
     ("md", "## FID against the paper (phase 3, 50 seeds)"),
     ("code", "comparison = tables.compare_to_paper(df)\n"
-             "display(Markdown(tables.format_comparison(comparison)))"),
+             "display(Markdown(tables.format_comparison(comparison, titles)))"),
 ]
 
 CURVES = [
@@ -48,25 +67,28 @@ CURVES = [
                  "figures_dir = None  # where the PNGs go; None: RESULTS_DIR/notebooks/figures"),
     ("code", "from pathlib import Path\n\nimport numpy as np\nimport pandas as pd\n"
              + _imports("Image, display", "from reports import plots, tables")),
-    ("code", "df = load_rows(results_dir)\n"
+    ("code", "df = load_rows(results_dir)\ntitles = data.titles()\n"
              'out = Path(figures_dir or Path(results_dir) / "notebooks" / "figures")\n'
+             "out.mkdir(parents=True, exist_ok=True)\n"
              "metrics = tables.summary_metrics(tables.summary(df))\n\n\n"
              "def measured(metric):\n"
              '    return df[np.isfinite(pd.to_numeric(df[metric], errors="coerce"))]\n\n\n'
-             "def show(path):\n    display(Image(filename=str(path)))\n\n\nmetrics"),
+             "def show(figure, name):\n"
+             "    (out / name).write_bytes(plots.png(figure))\n"
+             "    display(Image(filename=str(out / name)))\n\n\nmetrics"),
     ("md", "## Learning curves (mean ± 1 std over runs)"),
     ("code", "for metric in metrics:\n"
              '    if measured(metric).groupby("run_id")["step"].nunique().max() > 1:\n'
-             '        show(plots.learning_curves(df, metric, out / f"curves_{metric}.png"))'),
+             '        show(plots.learning_curves(df, metric, titles), f"curves_{metric}.png")'),
     ("md", "## Expected best score against budget (models with more than one run)"),
     ("code", "several = [m for m in metrics\n"
              '           if measured(m).groupby(["dataset", "model"])["run_id"].nunique().max()'
              " > 1]\n"
              "for metric in several:\n"
-             '    show(plots.budget_plot(df, metric, out / f"budget_{metric}.png"))'),
+             '    show(plots.budget_plot(df, metric, titles), f"budget_{metric}.png")'),
     ("md", "## Final score over runs"),
     ("code", "for metric in several:\n"
-             '    show(plots.metric_boxplot(df, metric, out / f"box_{metric}.png"))'),
+             '    show(plots.metric_boxplot(df, metric, titles), f"box_{metric}.png")'),
 ]
 
 COMPARE = [
@@ -83,7 +105,8 @@ COMPARE = [
     ("code", "import io\n\n" + _imports("Image, Markdown, display",
                                           "from reports.compare import compare")),
     ("code", "df = load_rows(results_dir)\n"
-             "comparison = compare(df, new_model, baselines, metrics, score)\n"
+             "comparison = compare(df, new_model, baselines, metrics, score,\n"
+             "                     titles=data.titles())\n"
              "display(Markdown(comparison.markdown()))"),
     ("md", "## Figures"),
     ("code", "for name, figure in comparison.figures().items():\n"
@@ -100,8 +123,6 @@ NOTEBOOKS = {"summary": SUMMARY, "curves": CURVES, "compare": COMPARE}
 
 def notebook(name: str) -> NotebookNode:
     """The notebook ``name`` (one of :data:`NOTEBOOKS`), unexecuted, kernel ``python3``."""
-    import nbformat  # the notebook extras (nbformat comes with papermill)
-
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
@@ -121,8 +142,6 @@ def notebook(name: str) -> NotebookNode:
 
 def text(name: str) -> str:
     """The .ipynb file's text for ``name``."""
-    import nbformat
-
     return nbformat.writes(notebook(name)) + "\n"
 
 
@@ -131,11 +150,83 @@ def write(folder: Path = FOLDER) -> list[Path]:
     paths = []
     for name in NOTEBOOKS:
         path = Path(folder) / f"{name}.ipynb"
-        path.write_text(text(name))
+        atomic_write(path, text(name))
         paths.append(path)
     return paths
 
 
+def run_notebooks(
+    results_dir: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    new_model: str | None = None,
+    baselines: list[str] | None = None,
+    metrics: list[str] | None = None,
+    score: str = "last",
+    kernel_name: str = KERNEL,
+    timeout: int = 600,
+) -> list[Path]:
+    """Execute each notebook into ``out_dir`` (default RESULTS_DIR/notebooks); returns paths.
+
+    Raises papermill's ``PapermillExecutionError`` if a cell fails (the notebook is still
+    written, with the error in it). ``timeout`` is per cell, in seconds.
+    """
+    results_dir = Path(results_dir).resolve()
+    out = Path(out_dir).resolve() if out_dir is not None else results_dir / "notebooks"
+    out.mkdir(parents=True, exist_ok=True)
+    parameters = {
+        "summary": {},
+        "curves": {"figures_dir": str(out / "figures")},
+        "compare": {"new_model": new_model, "baselines": baselines, "metrics": metrics,
+                    "score": score},
+    }
+    written = []
+    for name in NOTEBOOKS:
+        if name == "compare" and new_model is None:
+            continue
+        path = out / f"{name}.ipynb"
+        papermill.execute_notebook(
+            str(FOLDER / f"{name}.ipynb"), str(path),
+            parameters={"results_dir": str(results_dir), **parameters[name]},
+            kernel_name=kernel_name, cwd=str(SOURCE_ROOT), progress_bar=False,
+            execution_timeout=timeout,
+        )
+        written.append(path)
+    return written
+
+
+def _list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmark.notebooks",
+        description="Execute the report notebooks on a results directory (papermill), or "
+        "rebuild them from code (--build).")
+    parser.add_argument("results_dir", type=Path, nargs="?")
+    parser.add_argument("--build", action="store_true",
+                        help="rewrite reports/notebooks/*.ipynb from benchmark/notebooks.py")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default RESULTS_DIR/notebooks)")
+    parser.add_argument("--new-model", default=None, help="run compare.ipynb for this model")
+    parser.add_argument("--baselines", type=_list, default=None,
+                        help="comma-separated baselines (default: every other model)")
+    parser.add_argument("--metrics", type=_list, default=None)
+    parser.add_argument("--score", choices=("last", "best"), default="last")
+    args = parser.parse_args(argv)
+    if args.build:
+        for written in write():
+            print(written)
+        return 0
+    if args.results_dir is None:
+        parser.error("give RESULTS_DIR, or --build")
+    for path in run_notebooks(args.results_dir, args.out, new_model=args.new_model,
+                              baselines=args.baselines, metrics=args.metrics,
+                              score=args.score):
+        print(path)
+    return 0
+
+
 if __name__ == "__main__":
-    for written in write():
-        print(written)
+    raise SystemExit(main())
