@@ -1,6 +1,6 @@
 """The configurations the paper trained: compare_gan v1's sampler, reproduced draw for draw.
 
-compare_gan v1 (tag v1.0, ``compare_gan/src/``; docs/protocol.md §5.3) builds a study with
+compare_gan v1 (tag v1.0, ``compare_gan/src/``; docs/protocol.md §6.3) builds a study with
 ``generate_tasks_lib.GetTasks``, which calls ``random.seed(123)`` once per experiment (one
 experiment = one phase on one data set) and then ``TuneParams``: for each model in
 ``ALL_GANS`` order (GAN, GAN_MINMAX, WGAN, WGAN_GP, DRAGAN, VAE, LSGAN, BEGAN), sample 0 is the
