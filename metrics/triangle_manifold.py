@@ -56,21 +56,24 @@ def vertices(params: jax.Array) -> jax.Array:
     half_min = triangles.MIN_SEGMENT_ANGLE / 2
     offsets, rotation = params[..., :n], params[..., n]
     i = jnp.arange(n, dtype=jnp.float32)
-    angle = jnp.radians(i * segment + half_min + offsets * (segment - half_min))
+    angle = (i * segment + half_min + offsets * (segment - half_min)) * jnp.pi / 180.0
     x = (jnp.cos(angle) + 1.0) / 2.0
     y = (jnp.sin(angle) + 1.0) / 2.0
     theta = jnp.radians(rotation * 2.0 * jnp.pi)[..., None]  # PROTOCOL's quirk
     c, s = jnp.cos(theta), jnp.sin(theta)
-    x, y = x * c - y * s, x * s + y * c
+    x, y = x * c + y * s, x * -s + y * c  # a turn by -theta, as the data generator
     size = IMAGE_SIZE * triangles.SCALE
     x, y = x * size, y * size
-    x = x - x.mean(axis=-1, keepdims=True) + IMAGE_SIZE / 2
-    y = y - y.mean(axis=-1, keepdims=True) + IMAGE_SIZE / 2
+    x = x + (IMAGE_SIZE / 2 - x.mean(axis=-1, keepdims=True))
+    y = y + (IMAGE_SIZE / 2 - y.mean(axis=-1, keepdims=True))
     return jnp.stack([x, y], axis=-1)
 
 
 def _render_one(params: jax.Array) -> jax.Array:
-    """One triangle [4] -> image [28, 28] in [0, 1] (1 = background), exact box counts."""
+    """One triangle [4] -> image [28, 28] in [0, 1] (1 = background), exact box counts.
+
+    Built y-by-x like the data generator's rasteriser and transposed (image row = x).
+    """
     v = vertices(params) * triangles.SUBPIXEL_RES
     ty = jnp.arange(_GRID, dtype=jnp.float32)
     t_low = jnp.full((_GRID,), jnp.inf)
@@ -100,7 +103,7 @@ def _render_one(params: jax.Array) -> jax.Array:
     per_row = jnp.clip(hi[:, None] + 4 - q8, 0, sub) - jnp.clip(lo[:, None] + 3 - q8, 0, sub)
     rows = jnp.concatenate([jnp.zeros((3, IMAGE_SIZE)), per_row[: _GRID - 3]], axis=0)
     inside = rows.reshape(IMAGE_SIZE, triangles.SUBPIXEL_RES, IMAGE_SIZE).sum(axis=1)
-    return 1.0 - inside / triangles.LEVELS
+    return (1.0 - inside / triangles.LEVELS).T
 
 
 @jax.jit

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
@@ -239,8 +240,6 @@ class Comparison:
         return [self.new_model, *self.baselines]
 
     def _colors(self) -> dict[str, object]:
-        from matplotlib import colormaps
-
         cmap = colormaps["tab10"]
         colors = {m: cmap(i % 10) for i, m in enumerate(self.baselines)}
         return {self.new_model: NEW_COLOR, **colors}

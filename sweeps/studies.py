@@ -9,7 +9,10 @@
   all its checkpoints (lowest FID; on the triangles highest F1), retrained with seeds 0..49.
 - ``custom``: whatever the arguments say (by default the ``default`` study's values).
 
-Every argument that is given overrides the named study's default.
+Phases 1 and 2 train by default the configurations the paper trained (``sampler="v1"``,
+:mod:`sweeps.v1_sampler`; a model v1 did not have is drawn as below); the other studies draw
+from :func:`sweeps.spaces.sample_configs` (``sampler="project"``). Every argument that is
+given overrides the named study's default.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from metrics.registry import columns as metric_columns
 from sweeps.profiles import Profile, resolve
 from sweeps.runs import RunSpec, Study, make_run
 from sweeps.spaces import SPACES, sample_configs
+from sweeps.v1_sampler import V1_MODELS, v1_configs
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "celeba", "triangles")
+SAMPLERS = ("v1", "project")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,15 +43,16 @@ class StudyDefaults:
     seeds: tuple[int, ...]
     datasets: tuple[str, ...]
     description: str
+    sampler: str = "project"
 
 
 STUDIES: dict[str, StudyDefaults] = {
     "default": StudyDefaults("default", 1, (0, 1, 2), ("triangles",),
                              "every model at its author defaults, 3 seeds, on the triangles"),
     "phase1": StudyDefaults("wide", 100, (0,), DATASETS,
-                            "wide space, 100 configurations per model, seed 0"),
+                            "wide space, 100 configurations per model, seed 0", "v1"),
     "phase2": StudyDefaults("narrow", 50, (0,), DATASETS,
-                            "narrow space, 50 configurations per model, seed 0"),
+                            "narrow space, 50 configurations per model, seed 0", "v1"),
     "phase3": StudyDefaults("wide", None, tuple(range(50)), DATASETS,
                             "best phase-1 configuration per model and data set, seeds 0..49"),
     "custom": StudyDefaults("default", None, (0,), ("triangles",),
@@ -88,17 +94,24 @@ def build_study(
     phase1_source: str = "the phase-1 results",
     space: str | None = None,
     config_seed: int = 0,
+    sampler: str | None = None,
 ) -> Study:
     """The study ``name`` with any given argument overriding its defaults (see module doc).
 
     ``config_seed`` seeds the configuration sampler (:func:`sweeps.spaces.sample_configs`);
-    ``space`` overrides the study's search space; ``phase1_rows`` are the result rows phase 3
-    selects from (``phase1_source`` names them in messages). Data-set names are checked by
-    the caller, which knows the data sets. Raises a one-line ``ValueError`` on bad input.
+    ``space`` overrides the study's search space; ``sampler`` ("v1" or "project") overrides
+    the study's sampler (config_seed applies to "project" only); ``phase1_rows`` are the
+    result rows phase 3 selects from (``phase1_source`` names them in messages). Data-set
+    names are checked by the caller, which knows the data sets. Raises a one-line
+    ``ValueError`` on bad input.
     """
     if name not in STUDIES:
         raise ValueError(f"unknown study {name!r}; choose one of: {', '.join(STUDIES)}")
     spec = STUDIES[name]
+    sampler = sampler if sampler is not None else spec.sampler
+    if sampler not in SAMPLERS or (sampler == "v1" and config_seed != 0):
+        raise ValueError(f"sampler {sampler!r} with config_seed {config_seed}: choose sampler "
+                        "project (any config_seed) or v1 (config_seed 0)")
     profile = resolve(profile) if isinstance(profile, str) else profile
     explicit_models, explicit_datasets = models is not None, datasets is not None
     models = _unique(models if models is not None else loss_registry.PAPER_MODELS, "models")
@@ -137,7 +150,10 @@ def build_study(
     runs: list[RunSpec] = []
     for dataset in datasets:
         for model in models:
-            configs = sample_configs(model, space, num_configs, seed=config_seed)
+            if sampler == "v1" and space != "default" and model in V1_MODELS:
+                configs = v1_configs(model, space, num_configs, dataset)
+            else:
+                configs = sample_configs(model, space, num_configs, seed=config_seed)
             for index, overrides in enumerate(configs):
                 for seed in seeds:
                     runs.append(make_run(model, dataset, int(seed), overrides, config=index))

@@ -1,4 +1,11 @@
-"""The triangle generator against a plain loop written from the PROTOCOL description."""
+"""The triangle generator against a plain transcription of the original colab.
+
+The reference below follows compare_gan ``colabs/Convex_Polygons_Dataset.ipynb`` (commit
+19922d3), ``GenerateConvexPolygon`` and ``GenerateDataset``, step by step and one image at a
+time: numpy's legacy RNG (3 offsets then 1 rotation per image, then one permutation), the row
+vectors times the rotation matrix with ``np.dot``, matplotlib's ``Path.contains_points`` on
+``np.mgrid``'s grid and scipy's box convolution.
+"""
 
 from __future__ import annotations
 
@@ -15,40 +22,67 @@ from benchmark.errors import UserError
 from metrics import triangles as generator
 
 
-def _reference(n: int, seed: int = 0) -> np.ndarray:
-    """PROTOCOL's generator, one image at a time: legacy global-RNG order, mpl path, box filter."""
-    rng = np.random.RandomState(seed)  # the legacy global RNG's stream, as the original drew it
-    images = []
-    nv, min_angle, scale, sub = 3, 20.0, 0.75, 8
-    for _ in range(n):
-        points = []
-        for i in range(nv):
-            segment = 360 / nv
-            angle = i * segment + min_angle / 2 + rng.uniform() * (segment - min_angle / 2)
-            p = np.array([np.cos(np.radians(angle)), np.sin(np.radians(angle))])
-            points.append((p + 1) / 2)
-        points = np.array(points)
-        theta = np.radians(rng.uniform() * 2 * np.pi)
-        rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-        points = points @ rot.T
-        points = points * 28 * scale
-        points = points - points.mean(axis=0) + 14
-        grid = np.arange(28 * sub)
-        xs, ys = np.meshgrid(grid, grid)
-        inside = MplPath(points * sub).contains_points(np.stack([xs.ravel(), ys.ravel()], 1))
-        canvas = np.where(inside.reshape(28 * sub, 28 * sub), 0.0, 1.0)
-        smooth = ndimage.convolve(canvas, np.ones((sub, sub)), mode="constant", cval=1.0)
-        images.append(smooth[::sub, ::sub] / (sub * sub))
-    order = rng.permutation(n)
-    return np.array(images)[order][..., None]
+def _colab_polygon(rng, n_vertices=3, min_segment_angle=20.0, scale=0.75, raster_dim=28,
+                   subpixel_res=8):
+    """One image of the colab's GenerateConvexPolygon (shift_to_mean=True), float64 [28, 28]."""
+    segment_angle = 360.0 / n_vertices
+    max_angle = segment_angle - min_segment_angle / 2.0
+    degrees = []
+    for i in range(n_vertices):
+        offset_angle = rng.rand() * max_angle
+        degrees.append(i * segment_angle + min_segment_angle / 2.0 + offset_angle)
+    radians = np.array(degrees) * np.pi / 180.0
+    unit = np.column_stack((np.cos(radians), np.sin(radians)))
+    unit = (unit + 1.0) / 2.0
+    theta = np.radians(rng.rand() * 2 * np.pi)
+    rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    verts = np.dot(unit, rotation) * (raster_dim * scale)
+    verts += raster_dim / 2.0 - verts.mean(axis=0)
+    size = raster_dim * subpixel_res
+    first, second = np.mgrid[0:size, 0:size]
+    points = np.column_stack((first.ravel(), second.ravel()))
+    inside = MplPath(verts * subpixel_res).contains_points(points).reshape(size, size)
+    canvas = np.array(~inside, dtype=np.float32)
+    box = np.ones((subpixel_res, subpixel_res))
+    canvas = ndimage.convolve(canvas, box, mode="constant", cval=1.0)
+    return canvas[::subpixel_res, ::subpixel_res] / (subpixel_res * subpixel_res)
 
 
-def test_matches_loop_reference_pixel_for_pixel():
+def _colab_dataset(n: int, seed: int = 0) -> np.ndarray:
+    """The colab's GenerateDataset: [n, 28, 28] float64, permuted at the end."""
+    rng = np.random.RandomState(seed)  # np.random.seed(seed) + np.random.rand(): same stream
+    images = np.zeros((n, 28, 28))
+    for i in range(n):
+        images[i] = _colab_polygon(rng)
+    return images[rng.permutation(n)]
+
+
+def test_matches_the_colab_pixel_for_pixel():
     n = 300
     ours = triangles.generate(n, seed=0).astype(np.float64) * triangles.PIXEL_SCALE
-    ref = _reference(n, seed=0)
+    ref = _colab_dataset(n, seed=0)[..., None]
     assert ours.shape == ref.shape == (n, 28, 28, 1)
     np.testing.assert_array_equal(ours, ref)
+
+
+def test_orientation_and_rotation_sign():
+    """Image rows follow the vertices' first coordinate (mgrid); the turn is by -theta."""
+    offsets, rotation = np.array([[0.3, 0.6, 0.9]]), np.array([1.0])
+    v = generator.vertices(offsets, rotation)[0]  # x spans about 1..21, y about 10..20
+    ink = 64 - generator.render(offsets, rotation)[0, ..., 0].astype(int)
+    rows, cols = np.nonzero(ink.sum(axis=1))[0], np.nonzero(ink.sum(axis=0))[0]
+    assert rows.min() >= np.floor(v[:, 0].min()) and rows.max() <= np.ceil(v[:, 0].max())
+    assert cols.min() >= np.floor(v[:, 1].min()) and cols.max() <= np.ceil(v[:, 1].max())
+    assert rows.max() - rows.min() > cols.max() - cols.min() + 5
+    # Recentred vertices are the unrotated ones as row vectors times [[c, -s], [s, c]] ...
+    theta = np.radians(2 * np.pi)
+    unrotated = generator.vertices(offsets, np.array([0.0]))[0] - 14
+    matrix = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    np.testing.assert_allclose(v - 14, unrotated @ matrix, atol=1e-12)
+    # ... i.e. every vertex turns by -theta about the centre.
+    turn = np.angle((v[:, 0] - 14) + 1j * (v[:, 1] - 14)) - np.angle(
+        unrotated[:, 0] + 1j * unrotated[:, 1])
+    np.testing.assert_allclose(turn, -theta, atol=1e-12)
 
 
 def test_values_are_multiples_of_one_64th_and_deterministic():
@@ -105,3 +139,27 @@ def test_registered():
     assert info.image_shape == (28, 28, 1)
     assert info.train_steps == 15625 and info.eval_every == 3906
     assert info.load is triangles.load_triangles
+
+
+def test_a_cache_of_an_older_generator_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setattr(triangles, "NUM_IMAGES", 80)
+    monkeypatch.setattr(triangles, "NUM_TRAIN", 60)
+    monkeypatch.setattr(triangles, "NUM_TEST", 10)
+    monkeypatch.setattr(triangles, "NUM_HELD_OUT", 10)
+    current = triangles.GENERATOR_VERSION
+    assert current >= 2  # 2: the colab's rotation sign and orientation
+    # A valid cache written by version 1 (stand-in bytes: all background), sha256s and all.
+    monkeypatch.setattr(triangles, "GENERATOR_VERSION", 1)
+    blank = {"train": 60, "test": 10, "validation": 10}
+    directory = tmp_path / "datasets" / "triangles"
+    triangles._write_cache(
+        directory, {k: np.full((n, 28, 28, 1), 64, np.uint8) for k, n in blank.items()}
+    )
+    monkeypatch.setattr(triangles, "GENERATOR_VERSION", current)
+    ds = triangles.load_triangles(cache_dir=tmp_path)
+    full = triangles.generate(80)
+    np.testing.assert_array_equal(np.concatenate([ds.train, ds.test, ds.validation]), full)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["generator_version"] == triangles.GENERATOR_VERSION
+    again = triangles.load_triangles(cache_dir=tmp_path)  # now read, not rebuilt
+    np.testing.assert_array_equal(again.train, ds.train)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import importlib
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
+
+from tqdm.auto import tqdm
 
 __all__ = ["Executor", "MissingExtra", "TaskFn", "TaskOutcome", "call_task", "import_extra",
            "progress_bar"]
@@ -20,8 +23,6 @@ class MissingExtra(RuntimeError):
 
 def import_extra(module: str, extra: str, executor: str) -> Any:
     """``import module``, or raise :class:`MissingExtra` naming the pip extra that has it."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as err:
@@ -90,6 +91,4 @@ def progress_bar(total: int, enabled: bool, desc: str):
     """A tqdm bar over tasks, or None."""
     if not enabled:
         return None
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, unit="task", desc=desc, dynamic_ncols=True)
