@@ -47,6 +47,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from benchmark.io import atomic_write
+
 __all__ = [
     "DEFAULT_HEARTBEAT",
     "DEFAULT_TIMEOUT",
@@ -62,7 +64,6 @@ __all__ = [
     "lease_path",
     "live_lease",
     "read_lease",
-    "write_atomic",
 ]
 
 log = logging.getLogger(__name__)
@@ -259,21 +260,6 @@ def live_lease(study_dir: str | Path, task_id: str, *,
     return info if info is not None and holder_alive(info, timeout=timeout) else None
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class TaskLease:
     """The right to run one task; a context manager that releases it on exit.
 
@@ -317,7 +303,7 @@ class TaskLease:
             if current is not None:
                 log.info("taking over the lease of %s (%s)", task_id, current.describe())
             info = LeaseInfo.for_this_process(task_id, holder)
-            write_atomic(path, info.to_bytes())
+            atomic_write(path, info.to_bytes())
         return cls(study_dir, info, heartbeat=heartbeat, lock_timeout=lock_timeout)
 
     @classmethod
@@ -365,7 +351,7 @@ class TaskLease:
                         self._lost.set()
                         return
                     self.info = dataclasses.replace(self.info, heartbeat=time.time())
-                    write_atomic(path, self.info.to_bytes())
+                    atomic_write(path, self.info.to_bytes())
             except Timeout:
                 log.warning("lease of %s: lock busy, heartbeat skipped", self.task_id)
             except OSError as err:  # e.g. a network file system hiccup: try again next time

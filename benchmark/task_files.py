@@ -21,7 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from benchmark.leases import DEFAULT_TIMEOUT, live_lease, write_atomic
+from benchmark.io import atomic_write
+from benchmark.leases import DEFAULT_TIMEOUT, live_lease
 
 __all__ = [
     "DONE",
@@ -60,14 +61,14 @@ def _stamp() -> dict:
 def mark_done(study_dir: str | Path, task_id: str) -> None:
     """Record that ``task_id`` finished (call after its last rows are written)."""
     gdir = group_dir(study_dir, task_id)
-    write_atomic(gdir / DONE, (json.dumps(_stamp()) + "\n").encode())
+    atomic_write(gdir / DONE, (json.dumps(_stamp()) + "\n").encode())
     (gdir / FAILED).unlink(missing_ok=True)
 
 
 def mark_failed(study_dir: str | Path, task_id: str, message: str) -> None:
     """Record that an attempt at ``task_id`` failed with ``message`` (e.g. a traceback)."""
     text = json.dumps({**_stamp(), "error": message}) + "\n"
-    write_atomic(group_dir(study_dir, task_id) / FAILED, text.encode())
+    atomic_write(group_dir(study_dir, task_id) / FAILED, text.encode())
 
 
 def clear_markers(study_dir: str | Path, task_id: str) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from benchmark import leases
+from benchmark.io import atomic_write
 from benchmark.leases import (
     LeaseHeld,
     LeaseInfo,
@@ -23,7 +24,6 @@ from benchmark.leases import (
     lease_path,
     live_lease,
     read_lease,
-    write_atomic,
 )
 from tests import lease_workers
 
@@ -95,7 +95,7 @@ def _foreign_lease(tmp_path, task_id, *, heartbeat_age, holder="other:1", host="
     info = LeaseInfo(task_id=task_id, holder=holder, host=host, boot_id="b", pid_namespace="p",
                      pid=1, pid_start=None, token="foreign", acquired=now - 3600,
                      heartbeat=now - heartbeat_age)
-    write_atomic(lease_path(tmp_path, task_id), info.to_bytes())
+    atomic_write(lease_path(tmp_path, task_id), info.to_bytes())
 
 
 def test_stale_heartbeat_from_another_host_is_taken_over(tmp_path):
@@ -124,7 +124,7 @@ def test_same_holder_takes_its_lease_over(tmp_path):
 def test_holder_on_this_machine_before_a_reboot_is_dead(tmp_path):
     info = LeaseInfo.for_this_process("t", "x")
     info = dataclasses.replace(info, boot_id="another-boot", pid=os.getpid(), token="old")
-    write_atomic(lease_path(tmp_path, "t"), info.to_bytes())
+    atomic_write(lease_path(tmp_path, "t"), info.to_bytes())
     if leases._boot_id() is None:
         pytest.skip("no boot id here")
     assert TaskLease.try_acquire(tmp_path, "t") is not None
