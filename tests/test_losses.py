@@ -97,7 +97,8 @@ def test_began_losses():
 def test_began_discriminator_output_is_the_l1_reconstruction_error():
     d = losses.get("began")
     assert d.architecture == "began"
-    module = train.Structure("began", (8, 8, 2), disc_bn=False).discriminator
+    structure = train.Structure("began", (8, 8, 2), disc_bn=False)
+    module = train.family(structure).discriminator(structure)
     x = jax.random.uniform(jax.random.PRNGKey(0), (3, 8, 8, 2))
     rng = np.random.default_rng(4)  # random weights without compiling the initialisers
     variables = jax.tree.map(lambda s: jnp.asarray(rng.normal(0.0, 0.3, s.shape), s.dtype),
