@@ -10,7 +10,6 @@ and is reported.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import resource
 import time
@@ -19,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.training import Structure, default_plan, init_runs, train_segment
 from sweeps.runs import make_run
 
@@ -63,8 +63,19 @@ def measure(model: str, runs: int, *, segment: int, repeats: int, num_train: int
     return BenchResult(runs, compile_s, seconds * 1e3, runs / seconds, _peak_mb())
 
 
+def _positive_list(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise UserError(f"{flag} {text!r} is not a comma-separated list of whole numbers >= 1 "
+                        "(e.g. 1,4,16)")
+    return values
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m benchmark bench",
         description="Run-steps per second of a GAN at batch 64 with R runs vmapped.",
     )
@@ -78,8 +89,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="timed calls per R (default: 3 on CPU, 5 on accelerators)")
     args = parser.parse_args(argv)
     cpu = jax.default_backend() == "cpu"
-    runs = [int(r) for r in (args.runs or ("1,4,16,64" if cpu else "1,4,16,64,128,256"))
-            .split(",")]
+    runs = _positive_list(args.runs or ("1,4,16,64" if cpu else "1,4,16,64,128,256"), "--runs")
+    for name in ("segment", "repeats"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise UserError(f"--{name} {getattr(args, name)} must be >= 1")
+    with user_input():
+        make_run(args.model, "triangles", 0)  # an unknown model: one line
     segment = args.segment or (1 if cpu else 100)
     repeats = args.repeats or (3 if cpu else 5)
     device = jax.local_devices()[0]

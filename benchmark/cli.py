@@ -8,11 +8,10 @@ naming the problem and the fix, exit status 2, nothing written.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
+import json
 import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import jax
@@ -20,11 +19,13 @@ import pandas as pd
 
 import losses
 from benchmark import bench, data
-from benchmark.engine import enable_compilation_cache, run_study
-from benchmark.errors import UserError
+from benchmark.engine import check_results_dir, enable_compilation_cache, run_study
+from benchmark.errors import OneLineParser, UserError, user_input
+from benchmark.executors import EXECUTORS, MissingExtra, make_executor
 from benchmark.io import cache_dir
 from benchmark.report_files import write_report
-from benchmark.results import load_rows
+from benchmark.results import MANIFEST, load_rows
+from benchmark.task_files import failure_message, task_states
 from reports.tables import format_summary, summary
 from sweeps import profiles
 from sweeps.runs import Study, make_run
@@ -38,18 +39,6 @@ EPILOG = """Examples:
   python -m benchmark report results/default_cpu
   python -m benchmark bench --runs 1,4,16
 """
-
-
-@contextlib.contextmanager
-def user_input() -> Iterator[None]:
-    """Library layers (losses, sweeps, metrics) report bad input as a one-line ``ValueError``;
-    while the command's input is checked, that is the user's mistake: a ``UserError``."""
-    try:
-        yield
-    except UserError:
-        raise
-    except ValueError as err:
-        raise UserError(str(err)) from None
 
 
 def _int_list(text: str) -> list[int]:
@@ -116,6 +105,24 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="keep each group's final orbax checkpoint (about 160 MB per 28x28 run) "
                    "instead of deleting it once the group is finished")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    x = p.add_argument_group(
+        "where it runs (every group of runs is a task; any number of processes, Ray workers "
+        "or SLURM array tasks can share one results directory)")
+    x.add_argument("--executor", choices=tuple(EXECUTORS), default="local",
+                   help="local: this process (default); ray: one Ray task per group "
+                   "(pip install 'gan-benchmark[ray]'); slurm: one SLURM job array through "
+                   "submitit (pip install 'gan-benchmark[slurm]')")
+    x.add_argument("--ray-address", default=None,
+                   help="Ray cluster to join (default: start a local one)")
+    x.add_argument("--gpus-per-task", type=float, default=0.0,
+                   help="GPUs per Ray task; fractions share a GPU (default: 0)")
+    x.add_argument("--slurm-partition", default=None, help="SLURM partition")
+    x.add_argument("--slurm-gpus-per-task", type=int, default=1,
+                   help="GPUs per SLURM array task (default: 1)")
+    x.add_argument("--slurm-time", default="24:00:00",
+                   help="time limit per array task, SLURM format (default: 24:00:00)")
+    x.add_argument("--slurm-array-parallelism", type=int, default=64,
+                   help="array tasks running at once (default: 64)")
 
 
 def _profile(args):
@@ -140,15 +147,38 @@ def _results_dir(args, study) -> Path:
     return Path("results") / f"{study.name}_{safe}"
 
 
+def _executor(args, out: Path):
+    """The executor the flags name (None: this process)."""
+    if args.executor == "local":
+        return None
+    if args.gpus_per_task < 0 or args.slurm_gpus_per_task < 0:
+        raise UserError("--gpus-per-task and --slurm-gpus-per-task must be >= 0")
+    if args.slurm_array_parallelism < 1:
+        raise UserError(f"--slurm-array-parallelism {args.slurm_array_parallelism} must be "
+                        ">= 1")
+    try:
+        if args.executor == "ray":
+            return make_executor("ray", address=args.ray_address,
+                                 gpus_per_task=args.gpus_per_task)
+        return make_executor("slurm", folder=out / "slurm", partition=args.slurm_partition,
+                             gpus_per_task=args.slurm_gpus_per_task, time=args.slurm_time,
+                             array_parallelism=args.slurm_array_parallelism)
+    except (MissingExtra, ValueError) as err:
+        raise UserError(str(err)) from None
+
+
 def _run(args, study) -> None:
     for dataset in dict.fromkeys(r.dataset for r in study.runs):
         data.get(dataset)  # unknown names fail before anything is written
-    enable_compilation_cache(cache_dir() / "jax")
     out = _results_dir(args, study)
+    check_results_dir(out)
+    executor = _executor(args, out)
+    enable_compilation_cache(cache_dir() / "jax")
     print(f"study {study.name!r}: {len(study.runs)} runs, profile {study.profile.name} "
           f"({study.profile.description or 'custom'}) -> {out}", flush=True)
     final = run_study(study, out, data_dir=args.data_dir, fid_feature=args.fid_feature,
-                      progress=not args.no_progress, keep_checkpoints=args.keep_checkpoints)
+                      progress=not args.no_progress, keep_checkpoints=args.keep_checkpoints,
+                      executor=executor)
     with pd.option_context("display.width", 200):
         print(format_summary(summary(final, titles=data.titles()), data.titles()))
     print(f"results: {out}/groups/*/rows.jsonl; samples: {out}/samples/; "
@@ -204,6 +234,11 @@ def cmd_sweep(args) -> None:
 
 
 def cmd_report(args) -> None:
+    if not args.results_dir.is_dir():
+        raise UserError(f"no results under {args.results_dir} (no such directory); pass the "
+                        "--results-dir of a study")
+    if args.out is not None:
+        check_results_dir(args.out)
     df = load_rows(args.results_dir)
     with pd.option_context("display.width", 200):
         print(format_summary(summary(df, titles=data.titles()), data.titles()))
@@ -212,12 +247,37 @@ def cmd_report(args) -> None:
         print(f"wrote {path}")
 
 
+def cmd_status(args) -> None:
+    """Done, running, pending and failed tasks of a study directory."""
+    manifest = args.results_dir / MANIFEST
+    if not manifest.is_file():
+        raise UserError(f"{args.results_dir} holds no study ({MANIFEST} is missing); pass the "
+                        "--results-dir of a sweep or train command")
+    try:
+        tasks = json.loads(manifest.read_text())["tasks"]
+    except (ValueError, KeyError):
+        raise UserError(f"{manifest} lists no tasks (written by an older version); rerun the "
+                        "study's command to continue it") from None
+    states = task_states(args.results_dir, list(tasks))
+    counts = {s: sum(1 for v in states.values() if v == s)
+              for s in ("done", "running", "pending", "failed")}
+    runs = sum(len(r) for r in tasks.values())
+    print(f"{args.results_dir}: {len(tasks)} tasks ({runs} runs): "
+          + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    for task, state in states.items():
+        if state != "done" or args.all:
+            line = f"  {state:<8} {task} ({len(tasks[task])} runs)"
+            if state == "failed":
+                line += f": {(failure_message(args.results_dir, task) or '').splitlines()[-1:]}"
+            print(line)
+
+
 def cmd_bench(args, rest: list[str]) -> None:
     bench.main(rest)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m benchmark",
         description="A JAX reproduction of 'Are GANs Created Equal?' (Lucic et al., 2018): "
         "train the study's eight models, many runs at once, and score them with FID and, on "
@@ -273,6 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, default=None,
                    help="where to write the report (default: RESULTS_DIR/report)")
     r.set_defaults(func=cmd_report)
+
+    st = sub.add_parser("status", help="done, running, pending and failed tasks of a study",
+                        description="Count a study directory's tasks by state (from its files: "
+                        "any machine that sees the directory can ask). Rerunning the study's "
+                        "command (or the SLURM submission) trains only the unfinished ones.")
+    st.add_argument("results_dir", type=Path, help="a study's results directory")
+    st.add_argument("--all", action="store_true", help="list done tasks too")
+    st.set_defaults(func=cmd_status)
 
     b = sub.add_parser("bench", help="training throughput (run-steps/s) with 1..64 runs",
                        add_help=False)

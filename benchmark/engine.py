@@ -1,12 +1,16 @@
 """Running a study: groups of runs trained together, evaluated, checkpointed and resumed.
 
-The loop (one obvious place for it, like flax's ``train_and_evaluate``)::
+A study is a list of independent tasks, one per group of runs (``benchmark.tasks``). A task
+is idempotent (finished: skipped; interrupted: resumed from its checkpoint) and leased before
+it runs (``benchmark.leases``), so any number of processes, Ray workers or SLURM array tasks
+can share one results directory and none trains a task another is training. The loop of one
+task (one obvious place for it, like flax's ``train_and_evaluate``)::
 
-    for each group (runs sharing a data set and a Structure):
-        restore the group's latest checkpoint, or initialise its runs from their seeds
-        for each evaluation step:
-            advance every run of the group to it (benchmark.training.Trainer)
-            score the runs, write PNG grids and result rows, checkpoint
+    restore the group's latest checkpoint, or initialise its runs from their seeds
+    for each evaluation step:
+        advance every run of the group to it (benchmark.training.Trainer)
+        score the runs, write PNG grids and result rows, checkpoint
+    mark the task done, delete its checkpoint
 
 Data sets live on the device and batches are drawn there; the runs of a group are vmapped
 inside one jit (or, on CPU, called one by one: the trainer's plan), and sharded over every
@@ -18,13 +22,17 @@ because a run is a pure function of its seed.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import math
+import os
 import shutil
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -34,11 +42,13 @@ from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
 from benchmark import data as datasets
-from benchmark import devices
+from benchmark import devices, task_files
 from benchmark.checkpoints import GroupCheckpoints
 from benchmark.data import ImageDataset
-from benchmark.evaluation import Evaluator
+from benchmark.errors import UserError
+from benchmark.evaluation import FID_FEATURES, Evaluator
 from benchmark.io import atomic_write
+from benchmark.leases import TaskLease
 from benchmark.results import image_grid_png, prepare_study_dir, read_rows, write_rows
 from benchmark.tasks import Group, group_runs
 from benchmark.training import (
@@ -77,7 +87,6 @@ def train_group(
     evaluator: Evaluator,
     plan: Plan,
     progress: Progress | None = None,
-    keep_checkpoints: bool = False,
     mesh: Mesh | None = None,
     train_images: jax.Array | None = None,
 ) -> list[dict[str, Any]]:
@@ -87,8 +96,9 @@ def train_group(
     data set); put there from ``data`` when not given.
 
     The group's checkpoint (its latest evaluation) exists while it trains, so that an
-    interrupted group resumes there; once the group is finished it is deleted unless
-    ``keep_checkpoints`` (then the final states stay, e.g. to re-score the generators).
+    interrupted group resumes there (the caller deletes it once the group is done). Rows are
+    kept up to the last evaluation that every run completed; a damaged rows file that lost
+    rows before the checkpoint is trained again from step 0.
     """
     profile = study.profile
     spec = datasets.get(group.dataset)
@@ -100,14 +110,23 @@ def train_group(
     padded = devices.padded(len(runs), mesh)
     index = np.minimum(np.arange(padded), len(runs) - 1)  # extra runs repeat the last one
 
-    rows = read_rows(rows_path)
-    if len(rows) == len(runs) * len(evals) and all(r["step"] <= total for r in rows):
+    rows = read_rows(rows_path)  # a damaged line is dropped with a warning naming the file
+    complete = complete_until(rows, runs, evals)
+    if complete == total:
         if progress:
             progress(len(runs) * total)
         return rows  # finished earlier
-    ckpts = GroupCheckpoints(gdir / "checkpoints")
+    checkpoint_dir = gdir / "checkpoints"
+    ckpts = GroupCheckpoints(checkpoint_dir)
     try:
         start = ckpts.latest_step() or 0
+        if start > complete:  # rows before the checkpoint were lost: retrain from the start
+            log.warning("%s lacks rows before its checkpoint at step %d; the group is trained "
+                        "again from step 0", rows_path, start)
+            ckpts.close()
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
+            ckpts = GroupCheckpoints(checkpoint_dir)
+            start = 0
         rows = [r for r in rows if r["step"] <= start]
 
         seeds = np.array([runs[i].seed for i in index], np.uint32)
@@ -135,9 +154,18 @@ def train_group(
             ckpts.save(e, states)
     finally:
         ckpts.close()
-    if not keep_checkpoints:  # the rows hold the results; a run's full state is ~160 MB
-        shutil.rmtree(gdir / "checkpoints", ignore_errors=True)
     return rows
+
+
+def complete_until(rows: list[dict], runs, evals: list[int]) -> int:
+    """The last evaluation step up to which every run has every row (0: none)."""
+    present = {(r.get("run_id"), r.get("step")) for r in rows}
+    done = 0
+    for e in evals:
+        if not all((run.run_id, e) in present for run in runs):
+            break
+        done = e
+    return done
 
 
 def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> list[dict]:
@@ -172,6 +200,143 @@ def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> 
     return rows
 
 
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How a study runs besides its runs and profile. The fields named in
+    :attr:`RESULT_FIELDS` change results, so they are part of the study's fingerprint: a
+    results directory is never resumed with other values."""
+
+    fid_feature: str = "auto"
+    data_dir: str | None = None
+    keep_checkpoints: bool = False
+    plan: Plan | None = None
+    RESULT_FIELDS: ClassVar[tuple[str, ...]] = ("fid_feature",)
+
+    def __post_init__(self):
+        if self.fid_feature not in FID_FEATURES:
+            raise UserError(f"unknown FID feature {self.fid_feature!r}; choose one of: "
+                            f"{', '.join(FID_FEATURES)}")
+
+    def results_fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.RESULT_FIELDS}
+
+
+def fingerprint(study: Study, settings: Settings) -> str:
+    """What a results directory must have been made with to be resumed: the study's runs and
+    profile, and the settings that change results."""
+    payload = json.dumps({"study": study.fingerprint(), **settings.results_fields()},
+                         sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+class TaskRunner:
+    """Runs the tasks (groups) of one study, one call per task: ``runner(task_id)``.
+
+    Picklable, so an executor can ship it to Ray workers or SLURM jobs; what it loads (data
+    sets, their device copies, the evaluators) is cached per process and never pickled.
+    Returns "done" (finished earlier, by anyone), "busy" (another live process holds the
+    task's lease) or "trained".
+    """
+
+    def __init__(self, study: Study, root: Path, settings: Settings):
+        self.study, self.root, self.settings = study, Path(root), settings
+        self.groups = {g.group_id: g for g in
+                       sorted(group_runs(study.runs, study.profile.max_group),
+                              key=lambda g: g.dataset)}  # one data set on the device at a time
+        self.progress: Progress | None = None
+        self._loaded: dict[str, ImageDataset] = {}
+        self._device: tuple[str, jax.Array, Evaluator] | None = None
+
+    def __getstate__(self) -> dict:
+        return {"study": self.study, "root": self.root, "settings": self.settings}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["study"], state["root"], state["settings"])
+
+    def steps(self, task_id: str) -> int:
+        """Run-steps of a task (its runs times the profile's steps on its data set)."""
+        group = self.groups[task_id]
+        spec = datasets.get(group.dataset)
+        return len(group.runs) * self.study.profile.schedule(spec.train_steps,
+                                                             spec.eval_every)[0]
+
+    def load(self, dataset: str) -> ImageDataset:
+        if dataset not in self._loaded:
+            self._loaded[dataset] = datasets.load(dataset, data_dir=self.settings.data_dir)
+        return self._loaded[dataset]
+
+    def _on_device(self, dataset: str) -> tuple[jax.Array, Evaluator]:
+        if self._device is None or self._device[0] != dataset:
+            self._device = None  # frees the previous data set's device copy first
+            ds = self.load(dataset)
+            self._device = (dataset, devices.replicate(ds.train, devices.local_mesh()),
+                            Evaluator(datasets.get(dataset), ds, self.study.profile,
+                                      fid_feature=self.settings.fid_feature,
+                                      data_dir=self.settings.data_dir))
+        return self._device[1], self._device[2]
+
+    def _finished(self, task_id: str) -> bool:
+        """Marked done and its rows complete (a damaged rows file reopens the task)."""
+        if not task_files.is_done(self.root, task_id):
+            return False
+        group = self.groups[task_id]
+        spec = datasets.get(group.dataset)
+        total, evals = self.study.profile.schedule(spec.train_steps, spec.eval_every)
+        rows = read_rows(_group_dir(self.root, group) / "rows.jsonl")
+        return complete_until(rows, group.runs, evals) == total
+
+    def _clean(self, task_id: str) -> None:
+        """A finished task's checkpoints go (a 28x28 run's full state is ~160 MB)."""
+        if not self.settings.keep_checkpoints:
+            shutil.rmtree(_group_dir(self.root, self.groups[task_id]) / "checkpoints",
+                          ignore_errors=True)
+
+    def __call__(self, task_id: str) -> str:
+        if self._finished(task_id):
+            self._clean(task_id)  # also after a kill between "done" and the clean-up
+            if self.progress:
+                self.progress(self.steps(task_id))
+            return "done"
+        lease = TaskLease.try_acquire(self.root, task_id)
+        if lease is None:
+            return "busy"
+        with lease:
+            if self._finished(task_id):  # finished while we waited for the lease
+                self._clean(task_id)
+                if self.progress:
+                    self.progress(self.steps(task_id))
+                return "done"
+            task_files.clear_markers(self.root, task_id)
+            group = self.groups[task_id]
+            train_images, evaluator = self._on_device(group.dataset)
+            try:
+                train_group(group, self.load(group.dataset), self.study, self.root,
+                            evaluator=evaluator, plan=self.settings.plan or default_plan(),
+                            progress=self.progress, mesh=devices.local_mesh(),
+                            train_images=train_images)
+            except Exception:
+                task_files.mark_failed(self.root, task_id, traceback.format_exc())
+                raise
+            task_files.mark_done(self.root, task_id)
+            self._clean(task_id)
+        return "trained"
+
+
+POLL_SECONDS = 5.0  # how often a process looks again at tasks that others hold
+
+
+def check_results_dir(root: Path) -> None:
+    """A one-line error, before anything is written, unless ``root`` can hold results."""
+    if root.exists() and not root.is_dir():
+        raise UserError(f"results directory {root} is a file; choose another --results-dir")
+    existing = root
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write to {existing} (permission denied); choose a writable "
+                        "--results-dir")
+
+
 def run_study(
     study: Study,
     results_dir: str | Path,
@@ -181,50 +346,71 @@ def run_study(
     fid_feature: str = "auto",
     progress: bool = True,
     keep_checkpoints: bool = False,
+    executor: Any = None,
 ) -> pd.DataFrame:
-    """Train and evaluate every run of ``study`` under ``results_dir`` (resumable).
+    """Train and evaluate every run of ``study`` under ``results_dir`` (resumable, shareable).
 
-    Returns the rows of the last evaluation of every run. A directory that holds another
-    study is refused; a finished group is not retrained.
+    Every task is leased before it runs, so several processes can work on one directory; this
+    process trains what no one else holds and waits for the rest. ``executor`` (from
+    ``benchmark.executors``: Ray, SLURM; None: this process) runs the unfinished tasks
+    elsewhere first. Returns the rows of the last evaluation of every
+    run. A directory that holds another study is refused; a finished task is not retrained.
     """
     root = Path(results_dir)
-    # Groups of one data set run one after another, so each data set goes to the device once.
-    groups = sorted(group_runs(study.runs, study.profile.max_group), key=lambda g: g.dataset)
-    loaded: dict[str, ImageDataset] = {}
-    for g in groups:  # unknown names and missing data fail before anything is written
-        if g.dataset not in loaded:
-            loaded[g.dataset] = datasets.load(g.dataset, data_dir=data_dir)
-    prepare_study_dir(root, study.name, study.fingerprint(), {
+    settings = Settings(fid_feature, None if data_dir is None else str(data_dir),
+                        keep_checkpoints, plan)
+    check_results_dir(root)
+    runner = TaskRunner(study, root, settings)
+    for group in runner.groups.values():  # unknown names and missing data fail first
+        runner.load(group.dataset)
+    prepare_study_dir(root, study.name, fingerprint(study, settings), {
         "profile": dataclasses.asdict(study.profile),
+        "settings": settings.results_fields(),
+        "tasks": {task: [r.run_id for r in g.runs] for task, g in runner.groups.items()},
         "runs": [r.columns() for r in study.runs],
     })
-    plan = plan or default_plan()
-    total = 0
-    for g in groups:
-        spec = datasets.get(g.dataset)
-        total += len(g.runs) * study.profile.schedule(spec.train_steps, spec.eval_every)[0]
-    bar = _progress_bar(total, progress)
-    mesh = devices.local_mesh()
-    current: tuple[str, jax.Array, Evaluator] | None = None  # one data set on the device
-    rows: list[dict] = []
+    tasks = list(runner.groups)
+    if executor is not None:
+        outcomes = executor.run(task_files.unfinished(root, tasks), runner, progress=progress)
+        failed = [o for o in outcomes.values() if o.status == "failed"]
+        if failed:
+            raise UserError(f"{len(failed)} task(s) failed, e.g. {failed[0].task_id}: "
+                            f"{failed[0].error}; see {root}/groups/<task>/FAILED, and rerun "
+                            "the same command to retry them")
+    bar = _progress_bar(sum(runner.steps(t) for t in tasks), progress)
+    runner.progress = bar.update if bar is not None else None
     try:
-        for g in groups:
-            ds = loaded[g.dataset]
-            if current is None or current[0] != g.dataset:
-                current = None  # frees the previous data set's device copy first
-                current = (g.dataset, devices.replicate(ds.train, mesh),
-                           Evaluator(datasets.get(g.dataset), ds, study.profile,
-                                     fid_feature=fid_feature, data_dir=data_dir))
-            _, train_images, evaluator = current
-            if bar is not None:
-                bar.set_postfix_str(g.group_id, refresh=True)
-            rows += train_group(g, ds, study, root, evaluator=evaluator, plan=plan,
-                                progress=bar.update if bar is not None else None,
-                                keep_checkpoints=keep_checkpoints, mesh=mesh,
-                                train_images=train_images)
+        _run_here(runner, tasks, bar)
     finally:
         if bar is not None:
             bar.close()
+    return study_final_rows(root, runner)
+
+
+def _run_here(runner: TaskRunner, tasks: list[str], bar) -> None:
+    """Run every task in this process, waiting for those that other processes hold."""
+    pending, told = tasks, False
+    while pending:
+        busy = []
+        for task in pending:
+            if bar is not None:
+                bar.set_postfix_str(task, refresh=True)
+            if runner(task) == "busy":
+                busy.append(task)
+        if busy:
+            if not told:
+                log.warning("%d task(s) are being trained by other processes; waiting for "
+                            "them", len(busy))
+                told = True
+            time.sleep(POLL_SECONDS)
+        pending = busy
+
+
+def study_final_rows(root: Path, runner: TaskRunner) -> pd.DataFrame:
+    """The last evaluation of every run, read from the results directory."""
+    rows = []
+    for group in runner.groups.values():
+        rows += read_rows(_group_dir(root, group) / "rows.jsonl")
     frame = pd.DataFrame(rows)
     return frame[frame["final"]].reset_index(drop=True)
 

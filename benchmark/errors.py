@@ -5,6 +5,30 @@ Library layers below ``benchmark`` (models, losses, metrics, sweeps, reports) ra
 command line turns both into one line on stderr and exit status 2 (``benchmark.cli``).
 """
 
+import argparse
+import contextlib
+from collections.abc import Iterator
+
 
 class UserError(ValueError):
     """Bad input from the user: the message names the problem and the fix, on one line."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are :class:`UserError`s: one line naming the
+    problem and where the help is, instead of argparse's usage dump."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UserError(f"{message}; see `{self.prog} --help`")
+
+
+@contextlib.contextmanager
+def user_input() -> Iterator[None]:
+    """Library layers (losses, sweeps, metrics) report bad input as a one-line ``ValueError``;
+    while a command's input is checked, that is the user's mistake: a :class:`UserError`."""
+    try:
+        yield
+    except UserError:
+        raise
+    except ValueError as err:
+        raise UserError(str(err)) from None

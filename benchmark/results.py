@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,10 @@ from PIL import Image
 
 from benchmark.errors import UserError
 from benchmark.io import atomic_write
+from benchmark.leases import create_once
 
 MANIFEST = "study.json"
+log = logging.getLogger(__name__)
 
 
 def _jsonable(value: Any) -> Any:
@@ -42,32 +45,59 @@ def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of one ``rows.jsonl``; lines that do not parse (a damaged file) are dropped
+    with a one-line warning naming the file (the engine trains again what they held)."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows, damaged = [], 0
+    for line in path.read_text(errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        if isinstance(row, dict):
+            rows.append(row)
+        else:
+            damaged += 1
+    if damaged:
+        log.warning("%s: %d damaged line(s) dropped; what they held is trained again on the "
+                    "next run of the study", path, damaged)
+    return rows
+
+
+# What other processes of the same study may already have made in a new study directory.
+_STUDY_ENTRIES = {MANIFEST, "leases", "groups", "samples", "slurm"}
 
 
 def prepare_study_dir(root: Path, name: str, fingerprint: str, description: dict) -> None:
-    """Create or reopen a study directory; refuse one that holds another study's files."""
+    """Create or reopen a study directory; refuse one that holds another study's files.
+
+    The manifest is created exactly once, atomically, whichever of several processes started
+    on the same directory gets there first; the others compare fingerprints.
+    """
     manifest = root / MANIFEST
-    if manifest.exists():
-        try:
-            found = json.loads(manifest.read_text())
-        except json.JSONDecodeError as err:
-            raise UserError(f"{manifest} is not valid JSON ({err}); delete it or choose "
-                            "another --results-dir") from None
-        if found.get("fingerprint") != fingerprint:
-            raise UserError(
-                f"{root} holds study {found.get('name')!r} with another configuration; "
-                "choose another --results-dir (or delete that one to start over)"
-            )
-        return
-    if root.exists() and any(root.iterdir()):
-        raise UserError(f"{root} is not empty and is not a study directory; choose another "
-                        "--results-dir")
-    root.mkdir(parents=True, exist_ok=True)
-    payload = {"name": name, "fingerprint": fingerprint, **description}
-    atomic_write(manifest, json.dumps(payload, indent=1, default=str))
+    if not manifest.exists():
+        strangers = [p.name for p in root.iterdir() if p.name not in _STUDY_ENTRIES
+                     and not p.name.startswith(".")] if root.is_dir() else []
+        if strangers:
+            raise UserError(f"{root} is not empty and is not a study directory (it holds "
+                            f"{strangers[0]}); choose another --results-dir")
+        root.mkdir(parents=True, exist_ok=True)
+        payload = {"name": name, "fingerprint": fingerprint, **description}
+        if create_once(manifest, json.dumps(payload, indent=1, default=str).encode()):
+            return
+    try:
+        found = json.loads(manifest.read_text())
+    except json.JSONDecodeError as err:
+        raise UserError(f"{manifest} is not valid JSON ({err}); delete it or choose "
+                        "another --results-dir") from None
+    if found.get("fingerprint") != fingerprint:
+        raise UserError(
+            f"{root} holds study {found.get('name')!r} with another configuration; "
+            "choose another --results-dir (or delete that one to start over)"
+        )
 
 
 def load_rows(root: str | Path) -> pd.DataFrame:

@@ -86,8 +86,8 @@ def make_run(
         raise ValueError(f"n_disc={n_disc} must be a whole number >= 1 (the study uses 1 or 5)")
     if not isinstance(disc_bn, bool):
         raise ValueError(f"disc_bn={disc_bn!r} must be yes or no")
-    if int(seed) < 0:
-        raise ValueError(f"seed={seed} must be >= 0")
+    if not 0 <= int(seed) < 2**32:
+        raise ValueError(f"seed={seed} must be a whole number in [0, 2**32) (a PRNG key's seed)")
     continuous = {"lr": lr, "beta1": beta1}
     for h in loss.hparams:
         v = float(values[h.name])

@@ -10,6 +10,7 @@ vectors times the rotation matrix with ``np.dot``, matplotlib's ``Path.contains_
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -127,11 +128,14 @@ def test_split_registry_and_cache(tmp_path, monkeypatch):
     raw = bytearray(path.read_bytes())
     raw[-5] ^= 0xFF
     path.write_bytes(bytes(raw))
-    with pytest.raises(UserError, match=r"test\.npy is corrupted.*delete it to regenerate"):
+    with pytest.raises(UserError, match=r"test\.npy is corrupted.*delete the folder"):
         triangles.load_triangles(cache_dir=tmp_path)
     path.unlink()
-    with pytest.raises(UserError, match="delete it"):
+    with pytest.raises(UserError, match="delete the folder") as err:
         triangles.load_triangles(cache_dir=tmp_path)
+    # the advice works: without the folder the data set is generated again
+    shutil.rmtree(str(err.value).split("delete the folder ")[1].split(" and rerun")[0])
+    np.testing.assert_array_equal(triangles.load_triangles(cache_dir=tmp_path).test, ds.test)
 
 
 def test_registered():

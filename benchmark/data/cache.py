@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.errors import UserError
 from benchmark.io import atomic_write, atomic_writer
 from benchmark.io import cache_dir as default_cache_root
 
@@ -60,30 +61,45 @@ def read_manifest(folder: Path) -> dict | None:
     return manifest
 
 
-def load(folder: Path) -> tuple[dict[str, np.ndarray], dict] | None:
+# Files whose bytes this process has checked against their manifest: (path, size, mtime).
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
+def load(folder: Path, *, check: bool = True) -> tuple[dict[str, np.ndarray], dict] | None:
     """Memory-mapped splits and the manifest, or None when the cache is absent or stale.
 
-    Shapes and dtypes are checked against the manifest (cheap); the stored array
-    checksums can be re-verified with :func:`verify`.
+    Shapes and dtypes are checked against the manifest, and (``check``) every split's bytes
+    against the manifest's sha256 once per process and file: a damaged cache is a one-line
+    UserError saying to delete the folder, after which the next run prepares it again.
     """
     manifest = read_manifest(folder)
     if manifest is None:
         return None
     splits = {}
     for split, meta in manifest["splits"].items():
+        path = folder / meta["file"]
         try:
-            array = np.load(folder / meta["file"], mmap_mode="r", allow_pickle=False)
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError):
             return None
         if list(array.shape) != meta["shape"] or str(array.dtype) != meta["dtype"]:
             return None
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if check and key not in _VERIFIED:
+            if array_sha256(array) != meta["sha256"]:
+                raise UserError(
+                    f"the cached {manifest.get('name', folder.name)} {split} split ({path}) "
+                    f"does not match its manifest's sha256, so it is damaged; delete the folder "
+                    f"{folder} and rerun: the data set is prepared again from its source")
+            _VERIFIED.add(key)
         splits[split] = array
     return splits, manifest
 
 
 def verify(folder: Path) -> list[str]:
     """Names of the cached splits whose content no longer matches the manifest's sha256."""
-    loaded = load(folder)
+    loaded = load(folder, check=False)
     if loaded is None:
         return ["manifest"]
     splits, manifest = loaded
@@ -128,6 +144,6 @@ def save(
         **(extra or {}),
     }
     save_json(folder / MANIFEST, manifest)
-    loaded = load(folder)
+    loaded = load(folder, check=False)  # just written and hashed
     assert loaded is not None, f"cache written to {folder} cannot be read back"
     return loaded

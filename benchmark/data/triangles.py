@@ -38,7 +38,8 @@ def _sha256(path: Path) -> str:
 
 def _corrupted(path: Path, why: str) -> UserError:
     return UserError(
-        f"triangle cache file {path} is corrupted ({why}); delete it to regenerate the data set"
+        f"triangle cache file {path} is corrupted ({why}); delete the folder {path.parent} "
+        "and rerun: the data set is generated again"
     )
 
 
