@@ -19,7 +19,7 @@ import jax
 import pandas as pd
 
 import losses
-from benchmark import bench, data
+from benchmark import bench, data, hparam_flags
 from benchmark.engine import enable_compilation_cache, run_study
 from benchmark.errors import UserError
 from benchmark.io import cache_dir
@@ -162,29 +162,15 @@ def cmd_train(args) -> None:
 
 
 def _train_study(args) -> Study:
-    overrides = {}
-    for name in ("lr", "beta1", "n_disc", "disc_bn", "clip", "lambda_", "lambda_k", "gamma"):
-        value = getattr(args, name)
-        if value is not None:
-            overrides[name.rstrip("_")] = value
     profile = _profile(args)
+    overrides = hparam_flags.overrides(args, args.model)
     runs = []
-    known = {m: _model_hparams(m) for m in args.model}
-    for key in overrides:
-        if not any(key in names for names in known.values()):
-            raise UserError(f"--{key.replace('_', '-')} applies to none of "
-                            f"{', '.join(args.model)}; their hyperparameters: "
-                            f"{', '.join(sorted(set().union(*known.values())))}")
     for model in args.model:
-        own = {k: v for k, v in overrides.items() if k in known[model]}
         for seed in args.seeds:
-            runs.append(make_run(model, args.dataset, seed, own, options=dict(args.option)))
+            runs.append(make_run(model, args.dataset, seed, overrides[model],
+                                 options=dict(args.option)))
     name = f"train_{'+'.join(args.model)}_{args.dataset}"
     return Study(name, tuple(runs), profile)
-
-
-def _model_hparams(model: str) -> list[str]:
-    return list(losses.get(model).defaults)
 
 
 def cmd_sweep(args) -> None:
@@ -240,14 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--beta1", type=float, help="Adam beta1, in [0, 1]")
     h.add_argument("--n-disc", dest="n_disc", type=int, help="D updates per G update, >= 1")
     h.add_argument("--disc-bn", dest="disc_bn", type=_yes_no, help="batch norm in D: yes/no")
-    h.add_argument("--clip", type=float, help="WGAN weight clipping c")
-    h.add_argument("--lambda", dest="lambda_", type=float, help="WGAN-GP/DRAGAN penalty weight")
-    h.add_argument("--lambda-k", dest="lambda_k", type=float, help="BEGAN k learning rate")
-    h.add_argument("--gamma", type=float, help="BEGAN diversity ratio, in [0, 1]")
     h.add_argument("--option", type=_option, action="append", default=[],
                    help="static variant, e.g. perturbation=gaussian (DRAGAN), clip_k=yes "
                    "(BEGAN)")
     _add_common(t)
+    hparam_flags.add_flags(h)  # --clip, --lambda, ... from every registered loss, and --hp
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sweep", help="run a named study (default: 8 models x 3 seeds on "
