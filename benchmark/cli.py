@@ -1,4 +1,4 @@
-"""The command line: ``python -m benchmark {train,sweep,report,bench} ...``.
+"""The command line: ``python -m benchmark {train,sweep,compare,report,bench} ...``.
 
 Every user mistake (unknown names, out-of-range values, a results directory holding another
 study, a corrupted cache) is a :class:`~benchmark.errors.UserError`: one line on stderr
@@ -19,7 +19,7 @@ import jax
 import pandas as pd
 
 import losses
-from benchmark import bench, data, hparam_flags
+from benchmark import bench, compare, data, hparam_flags
 from benchmark.engine import enable_compilation_cache, run_study
 from benchmark.errors import UserError
 from benchmark.io import cache_dir
@@ -35,6 +35,7 @@ EPILOG = """Examples:
   python -m benchmark train --model wgan_gp --seeds 0,1 --lr 2e-4
   python -m benchmark train --model ns_gan --dataset mnist --data-dir ../shared/data
   python -m benchmark sweep --study phase1 --datasets mnist --configs 20
+  python -m benchmark compare --model hinge --baselines results/default_cpu
   python -m benchmark report results/default_cpu
   python -m benchmark bench --runs 1,4,16
 """
@@ -189,6 +190,30 @@ def cmd_sweep(args) -> None:
     _run(args, study)
 
 
+def cmd_compare(args) -> None:
+    with user_input():
+        fixed = hparam_flags.overrides(args, [args.model])[args.model]
+        plan = compare.plan_comparison(
+            args.model, args.baselines or [], profile=_profile(args), study=args.study,
+            datasets=args.datasets, models=args.models, seeds=args.seeds,
+            num_configs=args.configs, space=args.space, overrides=fixed,
+            fid_feature=args.fid_feature,
+        )
+    for note in plan.notes:
+        print(f"note: {note}")
+    print(plan.describe(), flush=True)
+    _run(args, plan.study)
+    with user_input():
+        comparison, written = compare.write_comparison(
+            plan, _results_dir(args, plan.study), args.out, score=args.score,
+            metrics=args.metrics)
+    print("\nsummary:")
+    for line in comparison.sentences or ["(no metric was measured on both sides)"]:
+        print(f"- {line}")
+    for path in written:
+        print(f"wrote {path}")
+
+
 def cmd_report(args) -> None:
     df = load_rows(args.results_dir)
     with pd.option_context("display.width", 200):
@@ -249,6 +274,40 @@ def build_parser() -> argparse.ArgumentParser:
                    help="phase-1 results directory (phase3 picks each model's best config)")
     _add_common(s)
     s.set_defaults(func=cmd_sweep)
+
+    c = sub.add_parser(
+        "compare", help="a new loss against baseline results, under the same protocol",
+        description="Train --model under exactly the protocol of the baselines (profile, "
+        "configurations by index, seeds, data sets, evaluation latents), reuse the baseline "
+        "runs of --baselines (checked: a mismatch is an error naming what differs), and write "
+        "the comparison report (summary sentences, a table per data set and metric, method "
+        "notes, protocol, PNGs) into RESULTS_DIR/comparison/. Rerunning resumes.")
+    c.add_argument("--model", required=True,
+                   help=f"the new model: one of {', '.join(losses.names())}")
+    c.add_argument("--baselines", type=_str_list, default=None, metavar="DIR[,DIR...]",
+                   help="results directories of the baselines (of train or sweep, e.g. "
+                   "results/default_cpu); every model they hold is a baseline")
+    c.add_argument("--models", type=_str_list, default=None,
+                   help="only these baselines; those no --baselines directory holds are "
+                   "trained into the comparison's results directory")
+    c.add_argument("--study", default="default",
+                   help="the protocol: default, phase1, phase2 or custom (default: default)")
+    c.add_argument("--datasets", type=_str_list, default=None, help="override the study's")
+    c.add_argument("--seeds", type=_seeds, default=None, help="override the study's seeds")
+    c.add_argument("--configs", type=int, default=None,
+                   help="configurations 0..K-1 per model (config 0 = author default)")
+    c.add_argument("--space", default=None, help="default, wide or narrow (custom studies)")
+    c.add_argument("--score", choices=("last", "best"), default="last",
+                   help="each run's last evaluation (default) or its best checkpoint")
+    c.add_argument("--metrics", type=_str_list, default=None,
+                   help="compare these metrics only (default: every measured one)")
+    c.add_argument("--out", type=Path, default=None,
+                   help="where the report goes (default: RESULTS_DIR/comparison)")
+    hc = c.add_argument_group("hyperparameters of the new model (fixed in every "
+                              "configuration; default: the study's)")
+    _add_common(c)
+    hparam_flags.add_flags(hc)
+    c.set_defaults(func=cmd_compare)
 
     r = sub.add_parser("report", help="tables and plots of a results directory",
                        description="Print mean ± std per model and write summary.md and plots.")
