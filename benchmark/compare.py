@@ -12,15 +12,17 @@ otherwise, the new model included: v1 has no configurations for it). An index na
 same draw and budget, not the same values, across models. The evaluation latents are the
 same for every run (``benchmark.evaluation.EVAL_SEED``).
 
-Baselines are reused, not retrained, when they were produced under that protocol: every
-baseline directory's ``study.json`` must record the same profile (name and every field), and
-each baseline model must hold, on every compared data set, a finished run for every
-(configuration, seed) of the comparison, with exactly the hyperparameters that the study
-gives that configuration. Anything else is a one-line :class:`UserError` naming what differs
-and the fix. The baselines are the models found in the baseline directories (or those of
-``--models``; a model named there that no directory holds is trained into the comparison's
-own results directory, beside the new model). Runs the baselines hold beyond the comparison
-(other seeds, configurations or data sets) are left out, with a note.
+Baselines are reused, not retrained, when they were produced under that protocol: the
+``study.json`` of a study directory that holds a baseline model must record the same profile
+(name and every field; in a directory of several studies, those under another profile are
+left out, with a note, as long as one matches), and each baseline model must hold, on every
+compared data set, a finished run for every (configuration, seed) of the comparison, with
+exactly the hyperparameters that the study gives that configuration. Anything else is a
+one-line :class:`UserError` naming what differs and the fix. The baselines are the models
+found in the baseline directories (or those of ``--models``; a model named there that no
+directory holds is trained into the comparison's own results directory, beside the new
+model). Runs the baselines hold beyond the comparison (other seeds, configurations or data
+sets) are left out, with a note.
 
 :func:`plan_comparison` checks all this and writes nothing; the command line then trains
 :attr:`Plan.study` like any study (resumable) and :func:`write_comparison` writes the report
@@ -135,19 +137,20 @@ def _profile_flags(profile: dict[str, Any]) -> str:
     return " ".join(flags)
 
 
-def _check_profile(base: BaselineStudy, profile: dict[str, Any]) -> None:
+def _profile_mismatch(base: BaselineStudy, profile: dict[str, Any]) -> str | None:
+    """Why ``base`` was not trained under ``profile`` (one line), or None if it was."""
     theirs = base.profile
     if theirs.get("name") != profile["name"]:
-        raise UserError(f"baseline {base.root} used profile {theirs.get('name')}, this "
-                        f"comparison uses {profile['name']}; pass {_profile_flags(theirs)} or "
-                        "rerun the baselines")
+        return (f"baseline {base.root} used profile {theirs.get('name')}, this comparison uses "
+                f"{profile['name']}; pass {_profile_flags(theirs)} or rerun the baselines")
     differ = [k for k in sorted(set(theirs) | set(profile)) if theirs.get(k) != profile.get(k)]
     if differ:
         was = ", ".join(f"{k}={theirs.get(k)!r}" for k in differ)
         now = ", ".join(f"{k}={profile.get(k)!r}" for k in differ)
-        raise UserError(f"baseline {base.root} used profile {profile['name']} with {was}, this "
-                        f"comparison's {profile['name']} has {now} (the profile changed since); "
-                        "rerun the baselines")
+        return (f"baseline {base.root} used profile {profile['name']} with {was}, this "
+                f"comparison's {profile['name']} has {now} (the profile changed since); rerun "
+                "the baselines")
+    return None
 
 
 def _where(studies: Sequence[BaselineStudy]) -> str:
@@ -178,10 +181,11 @@ def _check_runs(model: str, dataset: str, wanted: list[RunSpec],
                         f"{_indices(seeds)} or rerun the baselines with --seeds "
                         f"{_indices(want_seeds)}")
     if set(want_configs) - set(configs):
+        fix = (f"pass --configs {len(configs)}" if configs == list(range(len(configs))) else
+               "pass the study options the baselines were trained with")
         raise UserError(f"baseline {where} has configs {_indices(configs)} of {model} on "
                         f"{dataset}, this comparison uses configs {_indices(want_configs)}; "
-                        f"pass --configs {len(configs)} (if the baselines hold 0..K-1) or rerun "
-                        f"the baselines with --configs {len(want_configs)}")
+                        f"{fix} or rerun the baselines with --configs {len(want_configs)}")
     by_id: dict[str, tuple[BaselineStudy, dict]] = {}
     for study, columns in here:
         by_id.setdefault(columns["run_id"], (study, columns))
@@ -300,8 +304,6 @@ def plan_comparison(
     for dataset in study_datasets:
         data.get(dataset)
     wanted_profile = _jsonable(dataclasses.asdict(full.profile))
-    for base in found:
-        _check_profile(base, wanted_profile)
 
     reused: dict[str, BaselineStudy] = {}
     sources: dict[str, tuple[Path, ...]] = {}
@@ -311,6 +313,15 @@ def plan_comparison(
         if not holders:
             trained.append(model)
             continue
+        # a directory of studies may hold the model under several profiles: use the matching
+        mismatch = {s.root: _profile_mismatch(s, wanted_profile) for s in holders}
+        if all(mismatch.values()):
+            raise UserError(mismatch[holders[0].root])
+        for s in holders:
+            if mismatch[s.root]:
+                notes.append(f"{s.root} holds {model} under profile {s.profile.get('name')}, "
+                             "not this comparison's; left out")
+        holders = [s for s in holders if not mismatch[s.root]]
         for dataset in study_datasets:
             wanted = [r for r in full.runs if r.model == model and r.dataset == dataset]
             _check_runs(model, dataset, wanted, holders, reused, notes)

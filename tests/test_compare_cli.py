@@ -22,10 +22,12 @@ import pytest
 import losses
 from benchmark import cli, engine
 from benchmark import compare as compare_cmd
+from benchmark.errors import UserError
 from benchmark.results import load_rows
 from losses.base import GanLoss, HParam, Uniform
 from metrics.base import Column, Metric
 from metrics.registry import METRICS
+from sweeps.profiles import resolve
 
 
 def _mean_pixel(generators, context):
@@ -338,3 +340,24 @@ def test_compare_fixes_the_new_models_hyperparameter_in_every_configuration(
     assert plan.baselines == ("ns_gan",) and plan.overrides == {"margin": 2.0}
     assert "margin=2.0 (the baselines keep the study's)" in compare_cmd.protocol_markdown(
         plan, tmp_path / "c")
+
+
+def test_a_directory_of_studies_uses_those_under_the_comparisons_profile(baselines, tmp_path):
+    shutil.copytree(baselines, tmp_path / "all" / "a_smoke")
+    _edited_copy(baselines, tmp_path / "all" / "b_longer", _other_steps)
+    plan = compare_cmd.plan_comparison("hinge", [tmp_path / "all"], profile=resolve("smoke"),
+                                       seeds=[0, 1])
+    assert plan.sources == {"ns_gan": (tmp_path / "all" / "a_smoke",)} and not plan.trained
+    assert [r.model for r in plan.study.runs] == ["hinge", "hinge"]
+    assert set(plan.baseline_rows["run_id"]) == {"ns_gan_triangles_c000_s0",
+                                                 "ns_gan_triangles_c000_s1"}
+    assert len(plan.baseline_rows) == 4  # two runs x two evaluations, from a_smoke only
+    assert any("b_longer holds ns_gan under profile smoke" in n for n in plan.notes)
+    with pytest.raises(UserError, match="a_smoke used profile smoke, this comparison uses cpu"):
+        compare_cmd.plan_comparison("hinge", [tmp_path / "all"], profile=resolve("cpu"),
+                                    seeds=[0, 1])
+    # --models: a model no directory holds is trained beside the new model
+    plan = compare_cmd.plan_comparison("hinge", [baselines], profile=resolve("smoke"),
+                                       seeds=[0, 1], models=["ns_gan", "lsgan"])
+    assert plan.trained == ("lsgan",) and plan.baselines == ("ns_gan", "lsgan")
+    assert sorted({r.model for r in plan.study.runs}) == ["hinge", "lsgan"]
