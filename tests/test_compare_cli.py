@@ -45,15 +45,19 @@ SMOKE = ["--profile", "smoke", "--no-progress"]
 def baselines(tmp_path_factory):
     """A results directory with NS GAN, seeds 0 and 1, smoke profile (trained once)."""
     root = tmp_path_factory.mktemp("compare")
+    registered = dict(METRICS)  # restored as it was, in its order (the tables follow it)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GAN_BENCHMARK_CACHE", str(root / "cache"))
-        for name in list(METRICS):
-            mp.delitem(METRICS, name)
-        mp.setitem(METRICS, "mean_pixel", MEAN_PIXEL)
-        base = root / "base"
-        assert cli.main(["train", "--model", "ns_gan", "--seeds", "0,1", "--results-dir",
-                         str(base), *SMOKE]) == 0
-        yield base
+        METRICS.clear()
+        METRICS["mean_pixel"] = MEAN_PIXEL
+        try:
+            base = root / "base"
+            assert cli.main(["train", "--model", "ns_gan", "--seeds", "0,1", "--results-dir",
+                             str(base), *SMOKE]) == 0
+            yield base
+        finally:
+            METRICS.clear()
+            METRICS.update(registered)
 
 
 def _files(root: Path) -> dict[Path, bytes]:
