@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help sweep test test-fast lint bench report clean-results
+.PHONY: help sweep test test-fast lint bench report compare notebooks clean-results
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -17,6 +17,10 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-notebooks: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[notebooks]'
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
@@ -38,6 +42,14 @@ bench: $(VENV)/.installed  ## training throughput: run-steps/s for 1, 4, 16, 64 
 
 report: $(VENV)/.installed  ## tables and plots of a study: make report ARGS=results/default_cpu
 	$(PY) -m benchmark report $(ARGS)
+
+compare: $(VENV)/.installed  ## a new loss against baselines: make compare MODEL=hinge BASELINES=results/default_cpu
+	@test -n "$(MODEL)" || { echo "make compare: give MODEL=NAME, e.g. make compare MODEL=hinge BASELINES=results/default_cpu" >&2; exit 2; }
+	$(PY) -m benchmark compare --model $(MODEL) $(if $(BASELINES),--baselines $(BASELINES)) $(ARGS)
+
+notebooks: $(VENV)/.installed-notebooks  ## execute the report notebooks: make notebooks RESULTS=results/default_cpu
+	@test -n "$(RESULTS)" || { echo "make notebooks: give RESULTS=DIR, e.g. make notebooks RESULTS=results/default_cpu" >&2; exit 2; }
+	$(PY) -m benchmark.notebooks $(RESULTS) $(ARGS)
 
 clean-results:  ## delete results/ (studies' rows, samples and checkpoints)
 	rm -rf results

@@ -1,4 +1,4 @@
-"""The command line: ``python -m benchmark {train,sweep,report,bench} ...``.
+"""The command line: ``python -m benchmark {train,sweep,compare,report,bench} ...``.
 
 Every user mistake (unknown names, out-of-range values, a results directory holding another
 study, a corrupted cache) is a :class:`~benchmark.errors.UserError`: one line on stderr
@@ -18,7 +18,7 @@ import jax
 import pandas as pd
 
 import losses
-from benchmark import bench, data
+from benchmark import bench, compare, data, hparam_flags
 from benchmark.engine import check_results_dir, enable_compilation_cache, run_study
 from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.executors import EXECUTORS, MissingExtra, make_executor
@@ -36,6 +36,7 @@ EPILOG = """Examples:
   python -m benchmark train --model wgan_gp --seeds 0,1 --lr 2e-4
   python -m benchmark train --model ns_gan --dataset mnist --data-dir ../shared/data
   python -m benchmark sweep --study phase1 --datasets mnist --configs 20
+  python -m benchmark compare --model hinge --baselines results/default_cpu
   python -m benchmark report results/default_cpu
   python -m benchmark bench --runs 1,4,16
 """
@@ -192,29 +193,15 @@ def cmd_train(args) -> None:
 
 
 def _train_study(args) -> Study:
-    overrides = {}
-    for name in ("lr", "beta1", "n_disc", "disc_bn", "clip", "lambda_", "lambda_k", "gamma"):
-        value = getattr(args, name)
-        if value is not None:
-            overrides[name.rstrip("_")] = value
     profile = _profile(args)
+    overrides = hparam_flags.overrides(args, args.model)
     runs = []
-    known = {m: _model_hparams(m) for m in args.model}
-    for key in overrides:
-        if not any(key in names for names in known.values()):
-            raise UserError(f"--{key.replace('_', '-')} applies to none of "
-                            f"{', '.join(args.model)}; their hyperparameters: "
-                            f"{', '.join(sorted(set().union(*known.values())))}")
     for model in args.model:
-        own = {k: v for k, v in overrides.items() if k in known[model]}
         for seed in args.seeds:
-            runs.append(make_run(model, args.dataset, seed, own, options=dict(args.option)))
+            runs.append(make_run(model, args.dataset, seed, overrides[model],
+                                 options=dict(args.option)))
     name = f"train_{'+'.join(args.model)}_{args.dataset}"
     return Study(name, tuple(runs), profile)
-
-
-def _model_hparams(model: str) -> list[str]:
-    return list(losses.get(model).defaults)
 
 
 def cmd_sweep(args) -> None:
@@ -231,6 +218,30 @@ def cmd_sweep(args) -> None:
             phase1_rows=phase1_rows, phase1_source=str(args.phase1_dir),
         )
     _run(args, study)
+
+
+def cmd_compare(args) -> None:
+    with user_input():
+        fixed = hparam_flags.overrides(args, [args.model])[args.model]
+        plan = compare.plan_comparison(
+            args.model, args.baselines or [], profile=_profile(args), study=args.study,
+            datasets=args.datasets, models=args.models, seeds=args.seeds,
+            num_configs=args.configs, space=args.space, overrides=fixed,
+            fid_feature=args.fid_feature,
+        )
+    for note in plan.notes:
+        print(f"note: {note}")
+    print(plan.describe(), flush=True)
+    _run(args, plan.study)
+    with user_input():
+        comparison, written = compare.write_comparison(
+            plan, _results_dir(args, plan.study), args.out, score=args.score,
+            metrics=args.metrics)
+    print("\nsummary:")
+    for line in comparison.sentences or ["(no metric was measured on both sides)"]:
+        print(f"- {line}")
+    for path in written:
+        print(f"wrote {path}")
 
 
 def cmd_report(args) -> None:
@@ -300,14 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--beta1", type=float, help="Adam beta1, in [0, 1]")
     h.add_argument("--n-disc", dest="n_disc", type=int, help="D updates per G update, >= 1")
     h.add_argument("--disc-bn", dest="disc_bn", type=_yes_no, help="batch norm in D: yes/no")
-    h.add_argument("--clip", type=float, help="WGAN weight clipping c")
-    h.add_argument("--lambda", dest="lambda_", type=float, help="WGAN-GP/DRAGAN penalty weight")
-    h.add_argument("--lambda-k", dest="lambda_k", type=float, help="BEGAN k learning rate")
-    h.add_argument("--gamma", type=float, help="BEGAN diversity ratio, in [0, 1]")
     h.add_argument("--option", type=_option, action="append", default=[],
                    help="static variant, e.g. perturbation=gaussian (DRAGAN), clip_k=yes "
                    "(BEGAN)")
     _add_common(t)
+    hparam_flags.add_flags(h)  # --clip, --lambda, ... from every registered loss, and --hp
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sweep", help="run a named study (default: 8 models x 3 seeds on "
@@ -326,6 +334,40 @@ def build_parser() -> argparse.ArgumentParser:
                    help="phase-1 results directory (phase3 picks each model's best config)")
     _add_common(s)
     s.set_defaults(func=cmd_sweep)
+
+    c = sub.add_parser(
+        "compare", help="a new loss against baseline results, under the same protocol",
+        description="Train --model under exactly the protocol of the baselines (profile, "
+        "configurations by index, seeds, data sets, evaluation latents), reuse the baseline "
+        "runs of --baselines (checked: a mismatch is an error naming what differs), and write "
+        "the comparison report (summary sentences, a table per data set and metric, method "
+        "notes, protocol, PNGs) into RESULTS_DIR/comparison/. Rerunning resumes.")
+    c.add_argument("--model", required=True,
+                   help=f"the new model: one of {', '.join(losses.names())}")
+    c.add_argument("--baselines", type=_str_list, default=None, metavar="DIR[,DIR...]",
+                   help="results directories of the baselines (of train or sweep, e.g. "
+                   "results/default_cpu); every model they hold is a baseline")
+    c.add_argument("--models", type=_str_list, default=None,
+                   help="only these baselines; those no --baselines directory holds are "
+                   "trained into the comparison's results directory")
+    c.add_argument("--study", default="default",
+                   help="the protocol: default, phase1, phase2 or custom (default: default)")
+    c.add_argument("--datasets", type=_str_list, default=None, help="override the study's")
+    c.add_argument("--seeds", type=_seeds, default=None, help="override the study's seeds")
+    c.add_argument("--configs", type=int, default=None,
+                   help="configurations 0..K-1 per model (config 0 = author default)")
+    c.add_argument("--space", default=None, help="default, wide or narrow (custom studies)")
+    c.add_argument("--score", choices=("last", "best"), default="last",
+                   help="each run's last evaluation (default) or its best checkpoint")
+    c.add_argument("--metrics", type=_str_list, default=None,
+                   help="compare these metrics only (default: every measured one)")
+    c.add_argument("--out", type=Path, default=None,
+                   help="where the report goes (default: RESULTS_DIR/comparison)")
+    hc = c.add_argument_group("hyperparameters of the new model (fixed in every "
+                              "configuration; default: the study's)")
+    _add_common(c)
+    hparam_flags.add_flags(hc)
+    c.set_defaults(func=cmd_compare)
 
     r = sub.add_parser("report", help="tables and plots of a results directory",
                        description="Print mean ± std per model and write summary.md and plots.")
