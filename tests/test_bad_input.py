@@ -1,0 +1,108 @@
+"""Every bad input reachable from the command line: one line naming the problem and the fix,
+exit status 2, nothing written (the results directory, a report folder, the manifest)."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from benchmark import cli
+
+T = ["train", "--model", "ns_gan"]
+S = ["sweep"]
+
+CASES = [
+    # names
+    (["train", "--model", "foo"], "unknown model 'foo'"),
+    (T + ["--dataset", "imagenet"], "unknown data set 'imagenet'"),
+    (S + ["--datasets", "svhn"], "unknown data set 'svhn'"),
+    (S + ["--models", "gan3"], "unknown model 'gan3'"),
+    (S + ["--study", "phase9"], "unknown study 'phase9'"),
+    (S + ["--study", "custom", "--space", "medium", "--configs", "3"], "unknown search space"),
+    (T + ["--profile", "fast"], "unknown profile 'fast'"),
+    (T + ["--fid-feature", "vgg"], "invalid choice: 'vgg'"),
+    (T + ["--executor", "dask"], "invalid choice: 'dask'"),
+    (T + ["--option", "perturbation=gaussian"], "has no option 'perturbation'"),
+    (["train", "--model", "dragan", "--option", "perturbation=laplace"], "choose one of"),
+    (["train", "--model", "dragan", "--option", "perturbation"], "expected KEY=VALUE"),
+    # values
+    (T + ["--lr", "0"], "lr=0.0 is not a positive number"),
+    (T + ["--lr=-1e-3"], "is not a positive number"),
+    (T + ["--lr", "nan"], "is not a positive number"),
+    (T + ["--lr", "fast"], "invalid"),
+    (T + ["--beta1", "1.5"], "beta1=1.5 is outside [0, 1]"),
+    (T + ["--n-disc", "0"], "n_disc=0 must be a whole number >= 1"),
+    (T + ["--disc-bn", "maybe"], "expected yes or no"),
+    (["train", "--model", "wgan_gp", "--lambda", "-1"], "lambda=-1.0 is outside"),
+    (["train", "--model", "began", "--gamma", "2"], "gamma=2.0 is outside"),
+    (T + ["--clip", "0.1"], "--clip applies to none of ns_gan"),
+    (T + ["--seeds", "a,b"], "is not a comma-separated list of integers"),
+    (T + ["--seeds", "-1"], "seed=-1"),
+    (T + ["--seeds", str(2**32)], "[0, 2**32)"),
+    (T + ["--steps", "0"], "--steps 0 must be >= 1"),
+    (T + ["--eval-every", "-5"], "--eval-every -5 must be >= 1"),
+    (T + ["--steps", "ten"], "invalid int value"),
+    (S + ["--study", "custom", "--space", "wide", "--configs", "0"], "num_configs=0"),
+    (S + ["--study", "custom", "--space", "wide"], "needs num_configs"),
+    (S + ["--configs", "5"], "only the author defaults"),
+    (S + ["--study", "phase3"], "phase1-dir"),
+    (S + ["--study", "phase3", "--phase1-dir", "/nonexistent/p1"], "does not exist"),
+    (S + ["--phase1-dir", "{tmp}"], "no results under"),
+    (T + ["--slurm-array-parallelism", "0", "--executor", "slurm"], "must be >= 1"),
+    (T + ["--gpus-per-task", "-1", "--executor", "ray"], "must be >= 0"),
+    # files and directories
+    (T + ["--results-dir", "{file}"], "is a file"),
+    (T + ["--results-dir", "{readonly}/r"], "permission denied"),
+    (T + ["--results-dir", "{stranger}"], "is not empty and is not a study directory"),
+    (T + ["--dataset", "cifar10", "--data-dir", "/nonexistent/d"],
+     "data directory /nonexistent/d does not exist"),
+    (["report", "/nonexistent/results"], "no results under /nonexistent/results"),
+    (["report", "{tmp}"], "no results under"),
+    (["status", "/nonexistent/results"], "holds no study"),
+    (["status", "{tmp}"], "holds no study"),
+    # the command line itself
+    ([], "the following arguments are required"),
+    (["fly"], "invalid choice: 'fly'"),
+    (["train"], "the following arguments are required: --model"),
+    (T + ["--bogus"], "unrecognized arguments: --bogus"),
+    (["bench", "--runs", "1,x"], "--runs '1,x' is not a comma-separated list"),
+    (["bench", "--runs", "0"], "whole numbers >= 1"),
+    (["bench", "--model", "gan3"], "unknown model 'gan3'"),
+    (["bench", "--segment", "0"], "--segment 0 must be >= 1"),
+]
+
+
+@pytest.mark.parametrize("args, message", CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, monkeypatch,
+                                                         args, message):
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "file").write_text("not a directory")
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    readonly.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("mine")
+    values = {"tmp": str(home), "file": str(tmp_path / "file"), "readonly": str(readonly),
+              "stranger": str(stranger)}
+    needs_permissions = any("{readonly}" in a for a in args)
+    args = [a.format(**values) for a in args]
+    monkeypatch.chdir(home)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    try:
+        if needs_permissions and os.geteuid() == 0:
+            pytest.skip("root writes anywhere: no read-only directory to test")
+        assert cli.main(args) == 2
+    finally:
+        readonly.chmod(stat.S_IRWXU)
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_the_table_is_large():
+    assert len({tuple(a) for a, _ in CASES}) >= 40
