@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if kills < args.kills:
             left = 1.0 - len(_rows_of(root)) / len(_rows_of(work / "calm"))
-            moment = rng.uniform(0.05, 1.0) * (left * calm + STARTUP_SECONDS)
+            moment = rng.uniform(0.05, 0.6) * left * calm + STARTUP_SECONDS
             try:
                 proc.wait(timeout=moment)
             except subprocess.TimeoutExpired:
