@@ -108,10 +108,11 @@ class GanLoss:
     update_extra: Callable[[Extra, Array, Array, HParams], dict[str, Array]] | None = None
     # Extra scalars to log, from (extra, d_real, d_fake, hp).
     log_metrics: Callable[[Extra, Array, Array, HParams], dict[str, Array]] | None = None
-    # Narrow space's D batch-norm choices. PROTOCOL: "{yes,no} but 'no' only for WGAN-GP and
-    # DRAGAN", read as compare_gan v1's params.py does: {yes, no} for every GAN, except
-    # WGAN-GP and DRAGAN, whose critic never has batch norm there.
+    # Narrow space's D batch-norm choices (docs/protocol.md §6.1): {yes, no} for every GAN,
+    # except WGAN-GP and DRAGAN, whose critic never has batch norm there (v1 params.py).
     narrow_disc_bn: tuple[bool, ...] = (True, False)
+    # Where the narrow space's config 0 differs from ``defaults`` (v1's narrow defaults).
+    narrow_defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     # Static variants a user may pick (e.g. DRAGAN's perturbation); first is the default.
     options: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     kind: str = "gan"
@@ -126,14 +127,19 @@ class GanLoss:
 
 @dataclasses.dataclass(frozen=True)
 class VaeLoss:
-    """The VAE baseline: trained on its ELBO with one Adam over all variables."""
+    """The VAE baseline: trained on its ELBO with one Adam over all variables.
+
+    It has no n_disc (every step updates every variable); ``disc_bn`` switches the encoder's
+    batch norm, as v1's discriminator_batchnorm does (docs/protocol.md §2.7).
+    """
 
     name: str
     title: str
     negative_elbo: Callable[..., tuple[Array, dict[str, Array]]]
     defaults: Mapping[str, Any]
     hparams: tuple[HParam, ...] = ()
-    narrow_disc_bn: tuple[bool, ...] = (True,)
+    narrow_disc_bn: tuple[bool, ...] = (True, False)
+    narrow_defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     options: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     kind: str = "vae"
     latent: str = "normal"  # prior N(0, I) (PROTOCOL, VAE)

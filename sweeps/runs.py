@@ -65,7 +65,8 @@ def make_run(
     config: int = 0,
     options: dict[str, str] | None = None,
 ) -> RunSpec:
-    """A run at the author defaults of ``model`` (PROTOCOL, table), with ``overrides`` applied.
+    """A run at the author defaults of ``model`` (docs/protocol.md §2.8), with ``overrides``
+    applied. A model without n_disc (the VAE) trains with one update per step (n_disc 1).
 
     Raises a one-line ``ValueError`` for unknown names and out-of-range values.
     """
@@ -73,11 +74,15 @@ def make_run(
     values = dict(loss.defaults)
     for key, value in (overrides or {}).items():
         if key not in values:
+            if key == "n_disc":  # the VAE: one update of every variable per step
+                raise ValueError(f"the {loss.title} has no n_disc (every step updates all its "
+                                 f"variables); drop it. Its hyperparameters: "
+                                 f"{', '.join(values)}")
             raise ValueError(f"model {model!r} has no hyperparameter {key!r}; it has: "
                             f"{', '.join(values)}")
         values[key] = value
     lr, beta1 = float(values["lr"]), float(values["beta1"])
-    n_disc, disc_bn = values["n_disc"], values["disc_bn"]
+    n_disc, disc_bn = values.get("n_disc", 1), values["disc_bn"]
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr={lr} is not a positive number; pass e.g. --lr 1e-4")
     if not 0.0 <= beta1 <= 1.0:

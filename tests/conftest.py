@@ -20,6 +20,6 @@ AUTHOR_DEFAULTS = {  # PROTOCOL, table "Author defaults"
     "dragan": {"lr": 1e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True, "lambda": 10.0},
     "began": {"lr": 1e-4, "beta1": 0.5, "n_disc": 5, "disc_bn": False, "lambda_k": 1e-3,
               "gamma": 0.75},
-    "vae": {"lr": 5e-5, "beta1": 0.5},
+    "vae": {"lr": 5e-5, "beta1": 0.5, "disc_bn": True},  # encoder BN; no n_disc
     "hinge": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},  # not PROTOCOL: issue 11
 }
