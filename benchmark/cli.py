@@ -28,7 +28,7 @@ from benchmark.results import MANIFEST, load_rows
 from benchmark.task_files import failure_message, task_states
 from reports.tables import format_summary, summary
 from sweeps import profiles
-from sweeps.runs import Study, make_run
+from sweeps.runs import G_SCHEDULES, Study, make_run
 from sweeps.studies import build_study
 
 EPILOG = """Examples:
@@ -124,6 +124,11 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="time limit per array task, SLURM format (default: 24:00:00)")
     x.add_argument("--slurm-array-parallelism", type=int, default=64,
                    help="array tasks running at once (default: 64)")
+    f = p.add_argument_group("fidelity to compare_gan v1 (docs/protocol.md §9; default: v1)")
+    f.add_argument("--g-schedule", default="v1", choices=G_SCHEDULES,
+                   help="steps with a G update when n_disc > 1: v1 = t 0, 1, 1+n_disc, "
+                   "1+2n_disc, ... (compare_gan v1); modulo = t 0, n_disc, 2n_disc, ... "
+                   "(recorded as the g_schedule column; default: v1)")
 
 
 def _profile(args):
@@ -199,7 +204,8 @@ def _train_study(args) -> Study:
     for model in args.model:
         for seed in args.seeds:
             runs.append(make_run(model, args.dataset, seed, overrides[model],
-                                 options=dict(args.option)))
+                                 options=dict(args.option),
+                                 g_schedule=args.g_schedule))
     name = f"train_{'+'.join(args.model)}_{args.dataset}"
     return Study(name, tuple(runs), profile)
 
@@ -216,6 +222,7 @@ def cmd_sweep(args) -> None:
             args.study, profile=_profile(args), datasets=args.datasets, models=args.models,
             seeds=args.seeds, num_configs=args.configs, space=args.space,
             phase1_rows=phase1_rows, phase1_source=str(args.phase1_dir),
+            g_schedule=args.g_schedule,
         )
     _run(args, study)
 

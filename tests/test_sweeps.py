@@ -86,6 +86,31 @@ def test_vae_searches_its_encoder_batch_norm_and_has_no_n_disc():
     assert "\n" not in str(err.value)
 
 
+def test_g_schedule_is_recorded_grouped_and_fingerprinted():
+    """The G schedule (docs/protocol.md §9.3) changes the compiled program and the results:
+    it is in the run's id (when not v1's), its structure key, its columns and the study's
+    fingerprint; the VAE has none."""
+    from benchmark.tasks import group_runs
+    from sweeps.runs import Study
+
+    v1, modulo = make_run("wgan", "mnist", 0), make_run("wgan", "mnist", 0, g_schedule="modulo")
+    assert (v1.g_schedule, modulo.g_schedule) == ("v1", "modulo")
+    assert v1.columns()["g_schedule"] == "v1" and modulo.columns()["g_schedule"] == "modulo"
+    assert v1.run_id == "wgan_mnist_c000_s0" and modulo.run_id == "wgan_gsched-modulo_mnist_c000_s0"
+    assert v1.structure_key != modulo.structure_key
+    assert len(group_runs((v1, modulo), 8)) == 2
+    profile = build_study("default", profile="smoke").profile
+    assert Study("s", (v1,), profile).fingerprint() != Study("s", (modulo,), profile).fingerprint()
+    with pytest.raises(ValueError, match="unknown G schedule"):
+        make_run("wgan", "mnist", 0, g_schedule="every")
+    with pytest.raises(ValueError, match="no separate G steps"):
+        make_run("vae", "mnist", 0, g_schedule="modulo")
+    study = build_study("default", profile="smoke", models=["wgan", "vae"], seeds=[0],
+                        g_schedule="modulo")
+    assert {r.model: r.g_schedule for r in study.runs} == {"wgan": "modulo", "vae": "v1"}
+    assert {r.g_schedule for r in build_study("default", profile="smoke").runs} == {"v1"}
+
+
 def test_wide_space_ranges_and_distributions():
     n = 2000
     for model in MODELS:

@@ -19,7 +19,7 @@ import optax
 import losses as loss_registry
 import models
 from losses.base import Loss
-from sweeps.runs import RunSpec
+from sweeps.runs import DEFAULT_G_SCHEDULE, RunSpec
 
 # Streams folded into a run's key.
 INIT, STEPS, SHUFFLE = 0, 1, 2
@@ -37,16 +37,48 @@ class Structure:
     options: tuple[tuple[str, str], ...] = ()
     batch_size: int = 64
     z_dim: int = models.Z_DIM
+    g_schedule: str = DEFAULT_G_SCHEDULE  # sweeps.runs.G_SCHEDULES
 
     @classmethod
     def of(cls, run: RunSpec, image_shape: tuple[int, int, int]) -> Structure:
         """The structure of ``run`` on a data set of ``image_shape``."""
-        model, n_disc, disc_bn, options = run.structure_key
-        return cls(model, tuple(image_shape), n_disc, disc_bn, options)
+        model, n_disc, disc_bn, options, g_schedule = run.structure_key
+        return cls(model, tuple(image_shape), n_disc, disc_bn, options, g_schedule=g_schedule)
 
     @property
     def loss(self) -> Loss:
         return loss_registry.get(self.model, dict(self.options))
+
+    def is_generator_step(self, t):
+        """Whether step ``t`` updates G (:func:`is_generator_step`)."""
+        return is_generator_step(t, self.n_disc, self.g_schedule)
+
+
+def is_generator_step(t, n_disc: int, schedule: str = DEFAULT_G_SCHEDULE):
+    """Whether step ``t`` (counted from 0) has a G update: the one rule for the device (``t`` a
+    traced int32) and for the host (``t`` an int, the CPU plan's static choice).
+
+    ``"v1"`` (compare_gan v1's ``run_single_train_step``, docs/protocol.md §4.2):
+    ``(t - 1) % n_disc == 0`` or t = 0, so t = 0, 1, 1 + n_disc, ... (n_disc 5: 0, 1, 6,
+    11, ...). ``"modulo"``: t = 0, n_disc, 2 n_disc, ... Both update G at every step for
+    n_disc = 1.
+    """
+    if schedule == "v1":
+        return (t == 0) | ((t - 1) % n_disc == 0)
+    if schedule == "modulo":
+        return t % n_disc == 0
+    raise ValueError(f"unknown G schedule {schedule!r}")
+
+
+def generator_steps(steps: int, n_disc: int, schedule: str = DEFAULT_G_SCHEDULE) -> int:
+    """How many of the steps 0 .. ``steps`` - 1 update G (:func:`is_generator_step`)."""
+    if steps <= 0:
+        return 0
+    if schedule == "v1":
+        return 1 + -(-(steps - 1) // n_disc)
+    if schedule == "modulo":
+        return -(-steps // n_disc)
+    raise ValueError(f"unknown G schedule {schedule!r}")
 
 
 @flax.struct.dataclass

@@ -1,5 +1,6 @@
-"""The GAN family: one D update per step, a G update every ``n_disc`` steps
-(docs/protocol.md §3.2), with the loss's own penalty, clipping and state."""
+"""The GAN family: one D update per step, a G update on the steps the run's G schedule
+picks (compare_gan v1's by default: t = 0, 1, 1 + n_disc, ...; docs/protocol.md §4.2), with
+the loss's own penalty, clipping and state."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import jax.numpy as jnp
 import optax
 
 import models
-from benchmark.training.base import STEPS, Family, RunState, Structure, adam, apply_train
+from benchmark.training.base import (
+    STEPS,
+    Family,
+    RunState,
+    Structure,
+    adam,
+    apply_train,
+    generator_steps,
+)
 from models import priors
 
 
@@ -68,7 +77,8 @@ def step(structure: Structure, state: RunState, hp, x, t, branch, g_step):
     if loss.after_discriminator_update is not None:
         d_params = loss.after_discriminator_update(d_params, hp)
 
-    # G update every n_disc steps, against the updated D (its batch statistics are not kept).
+    # G update on G steps (Structure.is_generator_step), against the updated D (its batch
+    # statistics are not kept).
     def g_update(operand):
         g_params, g_stats, g_opt = operand
         z_g = priors.sample(k_zg, shape, loss.latent) if loss.fresh_z_for_generator else z
@@ -92,11 +102,11 @@ def step(structure: Structure, state: RunState, hp, x, t, branch, g_step):
         (g_params, g_stats, g_opt), g_loss = no_g_update(g_operand)
     elif branch:
         (g_params, g_stats, g_opt), g_loss = jax.lax.cond(
-            t % structure.n_disc == 0, g_update, no_g_update, g_operand
+            structure.is_generator_step(t), g_update, no_g_update, g_operand
         )
     else:  # compute the G update on every step and keep it on G steps only
         updated, g_loss = g_update(g_operand)
-        is_g_step = t % structure.n_disc == 0
+        is_g_step = structure.is_generator_step(t)
         (g_params, g_stats, g_opt) = jax.tree.map(
             lambda new, old: jnp.where(is_g_step, new, old), updated, g_operand
         )
@@ -122,7 +132,7 @@ def step(structure: Structure, state: RunState, hp, x, t, branch, g_step):
 def generator_bn_updates(structure: Structure, steps: int) -> int:
     """G's batch norm is updated once per D step (G runs in training mode to make the fakes)
     and once more per G step."""
-    return steps + -(-steps // structure.n_disc)
+    return steps + generator_steps(steps, structure.n_disc, structure.g_schedule)
 
 
 FAMILY = Family(

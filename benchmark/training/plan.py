@@ -121,7 +121,7 @@ class Trainer:
         while t < stop:
             g_steps = None
             if plan.static_g and structure.n_disc > 1:
-                g_steps = tuple((t + i) % structure.n_disc == 0 for i in range(seg))
+                g_steps = tuple(bool(structure.is_generator_step(t + i)) for i in range(seg))
             outputs = []
             for i, part in enumerate(parts):
                 parts[i], metrics = train_segment(
