@@ -106,6 +106,10 @@ class GanLoss:
     # Per-run loss state: initial value, and its update after every step from D's outputs.
     init_extra: Callable[[], dict[str, Array]] = dict
     update_extra: Callable[[Extra, Array, Array, HParams], dict[str, Array]] | None = None
+    # True: update_extra (and log_metrics) see D's outputs on the real batch and on G(z)
+    # recomputed after the step's D and G updates, in training mode (v1's BEGAN hook);
+    # False: the outputs of the step's D pass.
+    update_extra_after_step: bool = False
     # Extra scalars to log, from (extra, d_real, d_fake, hp).
     log_metrics: Callable[[Extra, Array, Array, HParams], dict[str, Array]] | None = None
     # Narrow space's D batch-norm choices (docs/protocol.md §6.1): {yes, no} for every GAN,

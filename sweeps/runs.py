@@ -59,11 +59,13 @@ class RunSpec:
         return self.model, self.n_disc, self.disc_bn, self.options, self.g_schedule
 
     def columns(self) -> dict[str, Any]:
-        """Every hyperparameter as a result column."""
+        """Every hyperparameter as a result column, every static option of the loss included
+        (at its default where the run does not set it)."""
+        defaults = {k: v[0] for k, v in loss_registry.get(self.model).options.items()}
         return {"run_id": self.run_id, "model": self.model, "dataset": self.dataset,
                 "seed": self.seed, "config": self.config, "n_disc": self.n_disc,
-                "disc_bn": self.disc_bn, "g_schedule": self.g_schedule, **dict(self.options),
-                **self.hp}
+                "disc_bn": self.disc_bn, "g_schedule": self.g_schedule,
+                **defaults, **dict(self.options), **self.hp}
 
 
 def make_run(
@@ -81,9 +83,14 @@ def make_run(
     and has no G schedule (only the default is accepted). ``g_schedule`` is one of
     ``G_SCHEDULES``.
 
+    ``options`` at their default value (the first of the loss's choices) are dropped, so a
+    run is named and grouped the same whether its defaults are spelled out or not.
+
     Raises a one-line ``ValueError`` for unknown names and out-of-range values.
     """
     loss = loss_registry.get(model, options)
+    options = {k: v for k, v in (options or {}).items()
+               if v != loss.options[k][0]}
     values = dict(loss.defaults)
     for key, value in (overrides or {}).items():
         if key not in values:

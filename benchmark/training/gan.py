@@ -112,6 +112,13 @@ def step(structure: Structure, state: RunState, hp, x, t, branch, g_step):
         )
         g_loss = jnp.where(is_g_step, g_loss, jnp.nan)
 
+    if loss.update_extra_after_step:
+        # v1's BEGAN hook (docs/protocol.md §9.2): D on the same x and on G(z), same z, with
+        # the updated D and G, in training mode (both networks' BN averages move once more).
+        fake_after, g_stats = apply_train(G, g_params, g_stats, z)
+        d_real, d_stats = apply_train(D, d_params, d_stats, x)
+        d_fake, d_stats = apply_train(D, d_params, d_stats, fake_after)
+
     metrics = {"d_loss": d_loss, "g_loss": g_loss}
     if loss.penalty is not None:
         metrics["penalty"] = penalty
@@ -130,9 +137,11 @@ def step(structure: Structure, state: RunState, hp, x, t, branch, g_step):
 
 
 def generator_bn_updates(structure: Structure, steps: int) -> int:
-    """G's batch norm is updated once per D step (G runs in training mode to make the fakes)
-    and once more per G step."""
-    return steps + generator_steps(steps, structure.n_disc, structure.g_schedule)
+    """G's batch norm is updated once per D step (G runs in training mode to make the fakes),
+    once more per G step, and once more per step where the loss state is updated from a pass
+    after the updates (BEGAN's ``k_update=after``)."""
+    after = steps if structure.loss.update_extra_after_step else 0
+    return steps + generator_steps(steps, structure.n_disc, structure.g_schedule) + after
 
 
 FAMILY = Family(
