@@ -129,6 +129,15 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="steps with a G update when n_disc > 1: v1 = t 0, 1, 1+n_disc, "
                    "1+2n_disc, ... (compare_gan v1); modulo = t 0, n_disc, 2n_disc, ... "
                    "(recorded as the g_schedule column; default: v1)")
+    f.add_argument("--fid-reference", default="default", choices=profiles.FID_REFERENCES,
+                   help="FID's real images: default = each data set's reference split (the "
+                   "test split; CelebA: the validation partition, as v1), or the first images "
+                   "of the test or validation split (recorded as the fid_reference column)")
+    f.add_argument("--precision", default="float32", choices=profiles.MATMUL_PRECISIONS,
+                   help="matrix products and convolutions in training and evaluation: float32 "
+                   "(full float32, as the paper) or tf32 (TensorFloat-32 on GPUs that have it, "
+                   "faster); the same on CPU (recorded as the matmul_precision column; "
+                   "default: float32)")
 
 
 def _profile(args):
@@ -140,6 +149,10 @@ def _profile(args):
             if value < 1:
                 raise UserError(f"--{name.replace('_', '-')} {value} must be >= 1")
             changes[name] = value
+    if args.fid_reference != "default":
+        changes["fid_reference"] = args.fid_reference
+    if args.precision != "float32":
+        changes["matmul_precision"] = args.precision
     if changes:
         tag = ",".join(f"{k}={v}" for k, v in changes.items())
         profile = dataclasses.replace(profile, name=f"{profile.name}[{tag}]", **changes)

@@ -245,6 +245,7 @@ def _evaluate(generators: Generators, context: EvalContext) -> dict[str, Any]:
         extractor=reference.extractor, mesh=context.mesh,
     )
     out["fid_feature"] = reference.feature
+    out["fid_reference"] = reference.statistics.split  # the real images' split
     return out
 
 

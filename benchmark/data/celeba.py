@@ -206,5 +206,8 @@ CELEBA = DatasetSpec(
     load=real.loader("celeba", _read_files, LAYOUT_HINT, tfds_name="celeb_a",
                      manifest_extra=manifest_extra(), tfds_decode=tfds_image),
     splits=dict(PUBLISHED_COUNTS),
+    # compare_gan v1's FID reference: t2t's dev files, the validation partition
+    # (docs/protocol.md §5.4, §7.3); --fid-reference test for the test partition
+    fid_reference_split="validation",
     description="CelebA: aligned, centre crop 160, bilinear 64x64; zip + partition file or tfds",
 )

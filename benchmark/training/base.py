@@ -23,6 +23,8 @@ from sweeps.runs import DEFAULT_G_SCHEDULE, RunSpec
 
 # Streams folded into a run's key.
 INIT, STEPS, SHUFFLE = 0, 1, 2
+# sweeps.profiles.MATMUL_PRECISIONS -> jax's default_matmul_precision for float32 operands.
+JAX_MATMUL_PRECISION = {"float32": "float32", "tf32": "tensorfloat32"}
 ADAM_B2, ADAM_EPS = 0.999, 1e-8  # docs/protocol.md §3.1
 
 
@@ -92,6 +94,17 @@ class RunState:
     extra: dict  # per-loss state, e.g. BEGAN's k
     perm: jax.Array  # int32[num_train], the current epoch's order of the train split
     failed_step: jax.Array  # int32; -1 while healthy, else the first step that was not finite
+
+
+def matmul_precision(name: str):
+    """A context in which jax traces matrix products and convolutions of float32 operands at
+    ``name`` ("float32": full float32, jax's HIGHEST; "tf32": TensorFloat-32 inputs where the
+    GPU has them, jax's HIGH), docs/protocol.md §4.8. The setting is part of jit's cache key,
+    so programs traced under different precisions are compiled separately."""
+    if name not in JAX_MATMUL_PRECISION:
+        raise ValueError(f"unknown precision {name!r}; choose one of: "
+                         f"{', '.join(JAX_MATMUL_PRECISION)}")
+    return jax.default_matmul_precision(JAX_MATMUL_PRECISION[name])
 
 
 def adam(hp: Mapping[str, jax.Array]) -> optax.GradientTransformation:
