@@ -26,7 +26,7 @@ from benchmark.io import cache_dir
 from benchmark.report_files import write_report
 from benchmark.results import MANIFEST, load_rows
 from benchmark.task_files import failure_message, task_states
-from reports.tables import format_summary, summary
+from reports.tables import SCORES, format_summary, score_description, summary
 from sweeps import profiles
 from sweeps.runs import G_SCHEDULES, Study, make_run
 from sweeps.studies import build_study
@@ -272,9 +272,11 @@ def cmd_report(args) -> None:
         check_results_dir(args.out)
     df = load_rows(args.results_dir)
     with pd.option_context("display.width", 200):
-        print(format_summary(summary(df, titles=data.titles()), data.titles()))
+        print(format_summary(summary(df, titles=data.titles(), score=args.score),
+                             data.titles()))
+    print(f"per run: {score_description(args.score)}")
     out = args.out or args.results_dir / "report"
-    for path in write_report(args.results_dir, out):
+    for path in write_report(args.results_dir, out, score=args.score):
         print(f"wrote {path}")
 
 
@@ -394,6 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("results_dir", type=Path, help="a study's results directory")
     r.add_argument("--out", type=Path, default=None,
                    help="where to write the report (default: RESULTS_DIR/report)")
+    r.add_argument("--score", default="last", choices=SCORES,
+                   help="each run's value in the tables: last = its last evaluation, best = "
+                   "its best evaluation per metric (lowest FID, highest F1, ...) before it "
+                   "failed (default: last)")
     r.set_defaults(func=cmd_report)
 
     st = sub.add_parser("status", help="done, running, pending and failed tasks of a study",
