@@ -99,9 +99,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    "else tensorflow-datasets is used for the real data sets")
     g.add_argument("--fid-feature", default="auto",
                    choices=("auto", "inception", "lenet", "none"),
-                   help="FID features: inception (PROTOCOL), lenet (FID-LeNet, MNIST and "
-                   "Fashion-MNIST), none, or auto = inception, else lenet when the Inception "
-                   "weights cannot be obtained (default: auto)")
+                   help="FID features: inception (docs/protocol.md §7.1), lenet (FID-LeNet, "
+                   "MNIST and Fashion-MNIST), none, or auto = inception, else lenet when the "
+                   "Inception weights cannot be obtained (default: auto)")
     g.add_argument("--keep-checkpoints", action="store_true",
                    help="keep each group's final orbax checkpoint (about 160 MB per 28x28 run) "
                    "instead of deleting it once the group is finished")
@@ -321,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train one or more models at given hyperparameters",
                        description="Train models on one data set with several seeds, at the "
-                       "author defaults (PROTOCOL) unless overridden.")
+                       "author defaults (docs/protocol.md §2.8) unless overridden.")
     t.add_argument("--model", type=_str_list, required=True,
                    help=f"model(s), comma-separated: {', '.join(losses.names())}")
     t.add_argument("--dataset", default="triangles",

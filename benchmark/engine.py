@@ -193,7 +193,7 @@ def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> 
         for k, v in metrics.items():
             value = v[i] if isinstance(v, np.ndarray) else v
             if isinstance(value, (float, np.floating)):
-                # a failed run has no score (PROTOCOL, FID: a NaN result is a failed run)
+                # a failed run has no score (docs/protocol.md §4.7)
                 value = math.nan if failed[i] else float(value)
             row[k] = value
         row["eval_seconds"] = eval_seconds / n

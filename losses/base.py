@@ -22,7 +22,7 @@ HParams = Mapping[str, Array]  # per-run continuous hyperparameters (traced scal
 Extra = Mapping[str, Array]  # per-run loss state, e.g. BEGAN's k
 
 
-# --- hyperparameter distributions (PROTOCOL, Hyperparameter search) -------------------------
+# --- hyperparameter distributions (docs/protocol.md §6.1) ------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +88,7 @@ Penalty = Callable[[Callable[[Array], Array], Array, Array, Array, HParams], Arr
 class GanLoss:
     """A GAN of the study: its losses, architecture choice, defaults and search spaces.
 
-    ``defaults`` holds the author defaults (PROTOCOL, table "Author defaults"): lr, beta1,
+    ``defaults`` holds the author defaults (docs/protocol.md §2.8): lr, beta1,
     n_disc, disc_bn and every name in ``hparams``.
     """
 
@@ -120,7 +120,7 @@ class GanLoss:
     # Static variants a user may pick (e.g. DRAGAN's perturbation); first is the default.
     options: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     kind: str = "gan"
-    latent: str = "uniform"  # z ~ U(-1, 1) for the GANs (PROTOCOL, Architecture)
+    latent: str = "uniform"  # z ~ U(-1, 1) for the GANs (docs/protocol.md §3.6)
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -146,7 +146,7 @@ class VaeLoss:
     narrow_defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     options: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     kind: str = "vae"
-    latent: str = "normal"  # prior N(0, I) (PROTOCOL, VAE)
+    latent: str = "normal"  # prior N(0, I) (docs/protocol.md §2.7)
 
     def __hash__(self) -> int:
         return hash(self.name)

@@ -1,4 +1,4 @@
-"""The VAE baseline's loss (PROTOCOL, Models, VAE).
+"""The VAE baseline's loss (docs/protocol.md §2.7).
 
 Bernoulli decoder: cross-entropy summed over height and width, averaged over batch and
 channels; plus KL(q(z|x) || N(0, I)) = 0.5 * sum(mu^2 + sigma^2 - log sigma^2 - 1) over z,

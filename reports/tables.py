@@ -1,5 +1,5 @@
 """Result tables: per-run final values, mean and std per (data set, model), and the paper's
-headline FID table (PROTOCOL, Headline FID table) to compare against.
+headline FID table (docs/protocol.md §6.9) to compare against.
 
 Input is a frame of result rows, one per (run, evaluation) (``benchmark.results.load_rows``).
 Each metric column's direction and format come from the metric registry
@@ -23,7 +23,7 @@ Titles = Mapping[str, str] | None
 # Each run's value in the tables: its last evaluation, or its best evaluation per metric.
 SCORES = ("last", "best")
 
-# PROTOCOL, Headline FID table: phase 3, best wide configuration, 50 seeds, mean +- std.
+# docs/protocol.md §6.9: phase 3, best wide configuration, 50 seeds, mean +- std.
 # (model, dataset) -> (mean, std, some runs failed).
 _PAPER_FID = {
     "mm_gan": ((9.8, 0.9), (29.6, 1.6), (72.7, 3.6), (65.6, 4.2)),
@@ -130,8 +130,8 @@ def summary(df: pd.DataFrame, metrics=None, titles: Titles = None,
     evaluation, or with ``score="best"`` its best per metric (:func:`final_rows`).
 
     Every run counts in ``n_runs``; runs marked failed are counted in ``n_failed`` and left
-    out of the means (their G is frozen at the last finite step), as are NaN values (PROTOCOL:
-    a NaN result is a failed run). ``n_<metric>`` is how many runs each mean is over.
+    out of the means (their G is frozen at the last finite step), as are NaN values
+    (docs/protocol.md §4.7). ``n_<metric>`` is how many runs each mean is over.
     Metrics that are NaN everywhere are dropped; ``metrics`` defaults to those present among
     the registry's metric columns.
     """
@@ -199,7 +199,7 @@ def format_summary(table: pd.DataFrame, titles: Titles = None) -> str:
 
 
 def paper_table() -> pd.DataFrame:
-    """The paper's headline FID table (PROTOCOL): model, dataset, mean, std, flag.
+    """The paper's headline FID table (docs/protocol.md §6.9): model, dataset, mean, std, flag.
 
     ``flag`` is True where the paper marks that some of the 50 runs failed.
     """

@@ -1,6 +1,6 @@
 """Profiles: how long runs train and how finely they are evaluated.
 
-``paper`` is PROTOCOL's schedule (each data set's step count and checkpoint interval, FID on
+``paper``: the schedule of docs/protocol.md §4.5 (each data set's steps and eval interval, FID on
 10,000 samples). ``cpu`` is the reduced profile that the default ``make sweep`` uses on a
 machine without an accelerator: the same models, losses and hyperparameters, far fewer steps,
 so that 8 models x 3 seeds finish within a quarter of an hour on 2 cores (README, Speed).
@@ -58,7 +58,7 @@ PROFILES = {
     "paper": Profile(
         "paper", None, None, prf_samples=1000, prf_at_every_eval=True, fid_samples=10_000,
         thorough_inversion=True,
-        description="PROTOCOL's schedule: 15,625 steps on 28x28 data, evaluated every 3,906",
+        description="the paper's schedule: 15,625 steps on 28x28 data, evaluated every 3,906",
     ),
     "cpu": Profile(
         "cpu", 50, 25, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,

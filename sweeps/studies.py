@@ -1,4 +1,4 @@
-"""The named studies of the benchmark (PROTOCOL, Hyperparameter search) as lists of runs.
+"""The named studies of the benchmark (docs/protocol.md §6.5 to §6.7) as lists of runs.
 
 - ``default``: every model at its author defaults, seeds 0, 1, 2, on the triangles.
 - ``phase1``: wide space, 100 configurations (1 default + 99 sampled) x 8 models x seed 0 on
@@ -174,7 +174,7 @@ def build_study(
 def best_configs(df: pd.DataFrame) -> pd.DataFrame:
     """The best row of each (data set, model) over all runs and checkpoints of ``df``.
 
-    Best is the lowest FID, on the triangles the highest F1 (PROTOCOL, phase 3). Rows marked
+    Best is the lowest FID, on the triangles the highest F1 (docs/protocol.md §6.6). Rows marked
     failed and rows without the score are ignored (a run's finite checkpoints before it failed
     still count, as in compare_gan v1's ``BestFIDPerModel``); where Inception FID exists it is
     preferred to FID-LeNet. Ties go to the lowest config index, then the earliest step.

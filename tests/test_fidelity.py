@@ -10,6 +10,9 @@ the chosen precision reaches the traced programs (jax's matmul-precision setting
 from __future__ import annotations
 
 import dataclasses
+import re
+import subprocess
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -222,3 +225,24 @@ def test_cli_fidelity_flags_reach_the_profile_and_the_runs():
     assert {r.g_schedule for r in cli._train_study(args).runs} == {"modulo"}
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--model", "wgan", "--precision", "bf16"])
+
+
+# --- the protocol document -------------------------------------------------------------------
+
+
+def test_every_protocol_citation_names_a_section():
+    """Code, tests and documents cite docs/protocol.md by section (§N or §N.M): each cited
+    section exists, and no Python file cites the shared summary (PROTOCOL.md, outside the
+    repository) instead."""
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "protocol.md").read_text()
+    sections = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)[. ]", doc, re.M))
+    files = subprocess.run(["git", "ls-files", "*.py", "*.md"], cwd=root, capture_output=True,
+                           text=True, check=True).stdout.split()
+    assert "docs/protocol.md" in files and len(sections) > 50
+    for name in files:
+        text = (root / name).read_text()
+        for cited in re.findall(r"§(\d+(?:\.\d+)?)", text):
+            assert cited.rstrip(".") in sections, (name, cited)
+        if name.endswith(".py"):
+            assert re.search(r"\bPROTOCOL\b(?!\.md)", text) is None, name

@@ -1,5 +1,6 @@
-"""Every loss against PROTOCOL's closed form (numpy, float64), penalties on discriminators with
-known input gradients, BEGAN's k, the VAE's ELBO, WGAN clipping in a real step, the registry."""
+"""Every loss against its closed form (docs/protocol.md §2; numpy, float64), penalties on
+discriminators with known input gradients, BEGAN's k, the VAE's ELBO, WGAN clipping in a real step,
+the registry."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def f32(x):
     return jnp.asarray(x, jnp.float32)
 
 
-# --- closed forms (PROTOCOL, Models) ---------------------------------------------------------
+# --- closed forms (docs/protocol.md §2) ------------------------------------------------------
 
 
 def test_ns_gan_losses():
@@ -130,8 +131,8 @@ BEGAN_STEPS = [  # (L(x) per example, L(G(z)) per example) for a few steps
 
 
 def _k_loop(lambda_k, gamma, clip):
-    """PROTOCOL: k <- k + lambda_k (gamma L(x) - L(G(z))), from k = 0; clipped to [0, 1]
-    only under the BEGAN paper's option."""
+    """docs/protocol.md §2.6: k <- k + lambda_k (gamma L(x) - L(G(z))), from k = 0; clipped to
+    [0, 1] only under the BEGAN paper's option."""
     k, ks, ms = 0.0, [], []
     for l_real, l_fake in BEGAN_STEPS:
         lx, lg = np.mean(l_real), np.mean(l_fake)

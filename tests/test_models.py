@@ -1,4 +1,5 @@
-"""The networks against PROTOCOL's Architecture: shapes, hand-counted sizes, init, batch norm.
+"""The networks against docs/protocol.md §3 (architecture): shapes, hand-counted sizes, init,
+batch norm.
 
 Shapes and parameter counts come from ``jax.eval_shape`` (nothing is compiled); the value
 checks run the real networks once at 28x28x1.
@@ -23,7 +24,7 @@ SHAPES = [(28, 28, 1), (32, 32, 3), (64, 64, 3)]
 KEY = jax.random.PRNGKey(0)
 
 
-# --- hand counts from the layer sizes (PROTOCOL, Architecture) -------------------------------
+# --- hand counts from the layer sizes (docs/protocol.md §3) ---------------------------------
 
 
 def conv_count(c_in: int, c_out: int) -> int:

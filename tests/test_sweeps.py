@@ -1,5 +1,5 @@
-"""Search spaces, the configuration sampler and the named studies (PROTOCOL, Hyperparameter
-search), against known answers. No training."""
+"""Search spaces, the configuration sampler and the named studies (docs/protocol.md
+§6), against known answers. No training."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 the streams of randomness, and what a family provides.
 
 A run is a pure function of its seed: step ``t`` uses ``fold_in(fold_in(key, STEPS), t)``
-and epoch ``e``'s shuffle ``fold_in(fold_in(key, SHUFFLE), e)`` (docs/protocol.md §3.4), so a
+and epoch ``e``'s shuffle ``fold_in(fold_in(key, SHUFFLE), e)`` (docs/protocol.md §4.6), so a
 run resumed from a checkpoint replays exactly the same stream.
 """
 
@@ -25,7 +25,7 @@ from sweeps.runs import DEFAULT_G_SCHEDULE, RunSpec
 INIT, STEPS, SHUFFLE = 0, 1, 2
 # sweeps.profiles.MATMUL_PRECISIONS -> jax's default_matmul_precision for float32 operands.
 JAX_MATMUL_PRECISION = {"float32": "float32", "tf32": "tensorfloat32"}
-ADAM_B2, ADAM_EPS = 0.999, 1e-8  # docs/protocol.md §3.1
+ADAM_B2, ADAM_EPS = 0.999, 1e-8  # docs/protocol.md §4.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +126,7 @@ Step = Callable[..., tuple[RunState, dict[str, jax.Array]]]
 
 @dataclasses.dataclass(frozen=True)
 class Family:
-    """How one kind of model trains (docs/protocol.md §1): the GANs and the VAE.
+    """How one kind of model trains (docs/protocol.md §2): the GANs and the VAE.
 
     ``generator`` and ``discriminator`` build the networks (the VAE's decoder and encoder sit
     where G and D sit in the state); ``init_optimizer(structure, params) -> (opt_state,

@@ -54,7 +54,8 @@ def step(structure: Structure, state: RunState, hp, x, t, branch, g_step):
     g_stats, d_stats = state.batch_stats["generator"], state.batch_stats["discriminator"]
     tx = adam(hp)
 
-    # D update: D is applied separately to the real and the fake batch (docs/protocol.md §2).
+    # D update: D is applied separately to the real and the fake batch (docs/protocol.md
+    # §3.2).
     z = priors.sample(k_z, shape, loss.latent)
     fake, g_stats = apply_train(G, g_params, g_stats, z)
     fake = jax.lax.stop_gradient(fake)

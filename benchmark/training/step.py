@@ -1,6 +1,6 @@
 """One training step of one run, and a segment of steps of many runs in one program.
 
-One step (docs/protocol.md §3.2) is one minibatch and the step of the run's model family
+One step (docs/protocol.md §4.2) is one minibatch and the step of the run's model family
 (:mod:`benchmark.training.families`). Runs that share a :class:`Structure` are trained
 together: the step is ``jax.vmap``-ed over runs (per-run seeds and continuous hyperparameters
 as arrays) and ``lax.scan``-ned over steps inside one ``jax.jit``, so there is one compilation
@@ -59,7 +59,7 @@ def minibatch(state: RunState, data: jax.Array, scale: float, t: jax.Array, batc
     """This step's minibatch: the train split reshuffled at every epoch, on the device.
 
     An epoch is ``num_train // batch_size`` batches of a fresh permutation (the remainder is
-    dropped; docs/protocol.md §3.3, our choice).
+    dropped; docs/protocol.md §4.4, our choice).
     """
     num_train = data.shape[0]
     steps_per_epoch = num_train // batch_size

@@ -1,4 +1,4 @@
-"""The VAE family (docs/protocol.md §1.8): the encoder where D sits, the decoder as G, one
+"""The VAE family (docs/protocol.md §2.7): the encoder where D sits, the decoder as G, one
 Adam over all variables on the negative ELBO."""
 
 from __future__ import annotations
