@@ -398,8 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where to write the report (default: RESULTS_DIR/report)")
     r.add_argument("--score", default="last", choices=SCORES,
                    help="each run's value in the tables: last = its last evaluation, best = "
-                   "its best evaluation per metric (lowest FID, highest F1, ...) before it "
-                   "failed (default: last)")
+                   "its best evaluation per metric (lowest FID, highest F1, ...); failed runs "
+                   "are counted, not averaged, either way (default: last)")
     r.set_defaults(func=cmd_report)
 
     st = sub.add_parser("status", help="done, running, pending and failed tasks of a study",

@@ -79,8 +79,7 @@ def score_description(score: str) -> str:
     check_score(score)
     if score == "last":
         return "each run's last evaluation (`--score last`)"
-    return ("each run's best evaluation, per metric by its direction, among the evaluations "
-            "before it failed (`--score best`)")
+    return "each run's best evaluation, per metric by its direction (`--score best`)"
 
 
 def check_score(score: str) -> None:
@@ -93,10 +92,10 @@ def final_rows(df: pd.DataFrame, score: str = "last") -> pd.DataFrame:
 
     ``score="best"``: the same row with each registered metric column replaced by the run's
     best value (lowest or highest by the metric registry's direction) over its evaluations
-    not marked failed, so the values may come from different evaluations; ``failed`` is then
-    true only for a run without a healthy evaluation (a run that failed after a finite
-    checkpoint keeps that checkpoint, as compare_gan v1's sentinel scores let it,
-    docs/protocol.md §4.7).
+    not marked failed, so the values may come from different evaluations. ``failed`` stays
+    the last row's (a run is marked failed from the step it failed at, docs/protocol.md
+    §4.7), so a failed run is counted and left out of the means under either score, as in
+    ``reports.compare.per_run_scores``.
     """
     check_score(score)
     if df.empty:
@@ -113,8 +112,6 @@ def final_rows(df: pd.DataFrame, score: str = "last") -> pd.DataFrame:
         values = pd.to_numeric(healthy[metric], errors="coerce").groupby(healthy["run_id"])
         per_run = values.max() if higher_is_better(metric) else values.min()
         best[metric] = per_run.reindex(best.index).to_numpy(float)
-    if "failed" in df:
-        best["failed"] = ~best.index.isin(set(healthy["run_id"]))
     return best.reset_index(drop=True)
 
 

@@ -51,13 +51,15 @@ def test_final_rows_are_the_last_evaluation_of_each_run():
     assert final["run_id"].is_unique
 
 
-def _three_runs() -> pd.DataFrame:
-    """NS GAN on MNIST, three seeds, evaluated at steps 1, 2, 3 (nan: not finite):
-    seed 0 healthy, its best FID (10) at step 2 and best IS (6) at step 1; seed 1 failed at
-    step 3 after a finite FID of 25 at step 2; seed 2 failed from the start."""
+def _four_runs() -> pd.DataFrame:
+    """NS GAN on MNIST, four seeds, evaluated at steps 1, 2, 3 (nan: not finite): seed 0
+    healthy, its best FID (10) at step 2 and best IS (6) at step 1; seed 1 failed at step 3
+    after a finite FID of 25 at step 2; seed 2 failed from the start; seed 3 healthy, best
+    FID 15 and IS 4 at step 1."""
     values = {0: ([30.0, 10.0, 20.0], [6.0, 5.0, 3.0], []),
               1: ([40.0, 25.0, math.nan], [1.0, 2.0, math.nan], [3]),
-              2: ([math.nan] * 3, [math.nan] * 3, [1, 2, 3])}
+              2: ([math.nan] * 3, [math.nan] * 3, [1, 2, 3]),
+              3: ([15.0, 35.0, 30.0], [4.0, 2.0, 1.0], [])}
     rows = []
     for seed, (fid, inception_score, failed) in values.items():
         run = make_run("ns_gan", "mnist", seed)
@@ -69,24 +71,24 @@ def _three_runs() -> pd.DataFrame:
 
 
 def test_score_last_and_best_by_hand():
-    """``last``: each run's last evaluation, failed runs left out. ``best``: each metric's
-    best value (lowest FID, highest IS) over the evaluations before the run failed; a run
-    with a finite evaluation before failing counts."""
-    df = _three_runs()
+    """``last``: each run's last evaluation. ``best``: each metric's best value (lowest FID,
+    highest IS) over the run's healthy evaluations. Failed runs are counted and left out of
+    the means under both, as in the comparison report."""
+    df = _four_runs()
     last = tables.summary(df, score="last").iloc[0]
-    assert (last["n_runs"], last["n_failed"], last["n_fid"]) == (3, 2, 1)
-    assert last["fid_mean"] == 20.0 and last["inception_score_mean"] == 3.0
+    assert (last["n_runs"], last["n_failed"], last["n_fid"]) == (4, 2, 2)
+    assert last["fid_mean"] == 25.0 and last["inception_score_mean"] == 2.0  # (20+30), (3+1)
     best = tables.summary(df, score="best").iloc[0]
-    assert (best["n_runs"], best["n_failed"], best["n_fid"]) == (3, 1, 2)
-    assert best["fid_mean"] == pytest.approx(17.5)  # (10 + 25) / 2
-    assert best["fid_std"] == pytest.approx(np.std([10.0, 25.0], ddof=1))
-    assert best["inception_score_mean"] == pytest.approx(4.0)  # (6 + 2) / 2
-    rows = tables.final_rows(df, "best").set_index("seed")
+    assert (best["n_runs"], best["n_failed"], best["n_fid"]) == (4, 2, 2)
+    assert best["fid_mean"] == pytest.approx(12.5)  # (10 + 15) / 2
+    assert best["fid_std"] == pytest.approx(np.std([10.0, 15.0], ddof=1))
+    assert best["inception_score_mean"] == pytest.approx(5.0)  # (6 + 4) / 2
+    rows = tables.final_rows(df, "best").set_index("seed").sort_index()
     assert list(rows["fid"].iloc[:2]) == [10.0, 25.0] and math.isnan(rows.loc[2, "fid"])
-    assert list(rows["failed"]) == [False, False, True] and set(rows["step"]) == {3}
+    assert list(rows["failed"]) == [False, True, True, False] and set(rows["step"]) == {3}
     assert tables.summary(df).equals(tables.summary(df, score="last"))  # the default
-    assert tables.compare_to_paper(df, "best")["fid_mean"].iloc[0] == pytest.approx(17.5)
-    assert tables.compare_to_paper(df)["fid_mean"].iloc[0] == 20.0
+    assert tables.compare_to_paper(df, "best")["fid_mean"].iloc[0] == pytest.approx(12.5)
+    assert tables.compare_to_paper(df)["fid_mean"].iloc[0] == 25.0
     with pytest.raises(ValueError, match="unknown score 'mean'"):
         tables.summary(df, score="mean")
 
@@ -95,15 +97,15 @@ def test_report_says_which_score_it_used(tmp_path, capsys):
     from benchmark import cli
 
     results = tmp_path / "results"
-    write_rows(results / "groups" / "g0" / "rows.jsonl", _three_runs().to_dict("records"))
+    write_rows(results / "groups" / "g0" / "rows.jsonl", _four_runs().to_dict("records"))
     assert cli.main(["report", str(results), "--score", "best"]) == 0
     out = capsys.readouterr().out
-    assert "| NS GAN | 3 (1) | 17.5 ± 10.6 |" in out and "`--score best`" in out
+    assert "| NS GAN | 4 (2) | 12.5 ± 3.5 |" in out and "`--score best`" in out
     text = (results / "report" / "summary.md").read_text()
     comparison = text.split("## FID against the paper")[1]
-    assert "best evaluation" in comparison and "| MNIST | NS GAN | 17.5 ± 10.6 |" in comparison
+    assert "best evaluation" in comparison and "| MNIST | NS GAN | 12.5 ± 3.5 |" in comparison
     assert cli.main(["report", str(results)]) == 0
-    assert "| NS GAN | 3 (2) | 20.0 |" in capsys.readouterr().out
+    assert "| NS GAN | 4 (2) | 25.0 ± 7.1 |" in capsys.readouterr().out
     assert "each run's last evaluation (`--score last`)" in (
         results / "report" / "summary.md").read_text().split("## FID against the paper")[1]
 
