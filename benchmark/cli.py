@@ -26,9 +26,9 @@ from benchmark.io import cache_dir
 from benchmark.report_files import write_report
 from benchmark.results import MANIFEST, load_rows
 from benchmark.task_files import failure_message, task_states
-from reports.tables import format_summary, summary
+from reports.tables import SCORES, format_summary, score_description, summary
 from sweeps import profiles
-from sweeps.runs import Study, make_run
+from sweeps.runs import G_SCHEDULES, Study, make_run
 from sweeps.studies import build_study
 
 EPILOG = """Examples:
@@ -99,9 +99,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    "else tensorflow-datasets is used for the real data sets")
     g.add_argument("--fid-feature", default="auto",
                    choices=("auto", "inception", "lenet", "none"),
-                   help="FID features: inception (PROTOCOL), lenet (FID-LeNet, MNIST and "
-                   "Fashion-MNIST), none, or auto = inception, else lenet when the Inception "
-                   "weights cannot be obtained (default: auto)")
+                   help="FID features: inception (docs/protocol.md §7.1), lenet (FID-LeNet, "
+                   "MNIST and Fashion-MNIST), none, or auto = inception, else lenet when the "
+                   "Inception weights cannot be obtained (default: auto)")
     g.add_argument("--keep-checkpoints", action="store_true",
                    help="keep each group's final orbax checkpoint (about 160 MB per 28x28 run) "
                    "instead of deleting it once the group is finished")
@@ -124,6 +124,20 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="time limit per array task, SLURM format (default: 24:00:00)")
     x.add_argument("--slurm-array-parallelism", type=int, default=64,
                    help="array tasks running at once (default: 64)")
+    f = p.add_argument_group("fidelity to compare_gan v1 (docs/protocol.md §9; default: v1)")
+    f.add_argument("--g-schedule", default="v1", choices=G_SCHEDULES,
+                   help="steps with a G update when n_disc > 1: v1 = t 0, 1, 1+n_disc, "
+                   "1+2n_disc, ... (compare_gan v1); modulo = t 0, n_disc, 2n_disc, ... "
+                   "(recorded as the g_schedule column; default: v1)")
+    f.add_argument("--fid-reference", default="default", choices=profiles.FID_REFERENCES,
+                   help="FID's real images: default = each data set's reference split (the "
+                   "test split; CelebA: the validation partition, as v1), or the first images "
+                   "of the test or validation split (recorded as the fid_reference column)")
+    f.add_argument("--precision", default="float32", choices=profiles.MATMUL_PRECISIONS,
+                   help="matrix products and convolutions in training and evaluation: float32 "
+                   "(full float32, as the paper) or tf32 (TensorFloat-32 on GPUs that have it, "
+                   "faster); the same on CPU (recorded as the matmul_precision column; "
+                   "default: float32)")
 
 
 def _profile(args):
@@ -135,6 +149,10 @@ def _profile(args):
             if value < 1:
                 raise UserError(f"--{name.replace('_', '-')} {value} must be >= 1")
             changes[name] = value
+    if args.fid_reference != "default":
+        changes["fid_reference"] = args.fid_reference
+    if args.precision != "float32":
+        changes["matmul_precision"] = args.precision
     if changes:
         tag = ",".join(f"{k}={v}" for k, v in changes.items())
         profile = dataclasses.replace(profile, name=f"{profile.name}[{tag}]", **changes)
@@ -199,7 +217,8 @@ def _train_study(args) -> Study:
     for model in args.model:
         for seed in args.seeds:
             runs.append(make_run(model, args.dataset, seed, overrides[model],
-                                 options=dict(args.option)))
+                                 options=dict(args.option),
+                                 g_schedule=args.g_schedule))
     name = f"train_{'+'.join(args.model)}_{args.dataset}"
     return Study(name, tuple(runs), profile)
 
@@ -216,6 +235,7 @@ def cmd_sweep(args) -> None:
             args.study, profile=_profile(args), datasets=args.datasets, models=args.models,
             seeds=args.seeds, num_configs=args.configs, space=args.space,
             phase1_rows=phase1_rows, phase1_source=str(args.phase1_dir),
+            g_schedule=args.g_schedule,
         )
     _run(args, study)
 
@@ -252,9 +272,11 @@ def cmd_report(args) -> None:
         check_results_dir(args.out)
     df = load_rows(args.results_dir)
     with pd.option_context("display.width", 200):
-        print(format_summary(summary(df, titles=data.titles()), data.titles()))
+        print(format_summary(summary(df, titles=data.titles(), score=args.score),
+                             data.titles()))
+    print(f"per run: {score_description(args.score)}")
     out = args.out or args.results_dir / "report"
-    for path in write_report(args.results_dir, out):
+    for path in write_report(args.results_dir, out, score=args.score):
         print(f"wrote {path}")
 
 
@@ -299,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train one or more models at given hyperparameters",
                        description="Train models on one data set with several seeds, at the "
-                       "author defaults (PROTOCOL) unless overridden.")
+                       "author defaults (docs/protocol.md §2.8) unless overridden.")
     t.add_argument("--model", type=_str_list, required=True,
                    help=f"model(s), comma-separated: {', '.join(losses.names())}")
     t.add_argument("--dataset", default="triangles",
@@ -374,6 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("results_dir", type=Path, help="a study's results directory")
     r.add_argument("--out", type=Path, default=None,
                    help="where to write the report (default: RESULTS_DIR/report)")
+    r.add_argument("--score", default="last", choices=SCORES,
+                   help="each run's value in the tables: last = its last evaluation, best = "
+                   "its best evaluation per metric (lowest FID, highest F1, ...); failed runs "
+                   "are counted, not averaged, either way (default: last)")
     r.set_defaults(func=cmd_report)
 
     st = sub.add_parser("status", help="done, running, pending and failed tasks of a study",

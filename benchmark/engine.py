@@ -46,7 +46,7 @@ from benchmark import devices, task_files
 from benchmark.checkpoints import GroupCheckpoints
 from benchmark.data import ImageDataset
 from benchmark.errors import UserError
-from benchmark.evaluation import FID_FEATURES, Evaluator
+from benchmark.evaluation import FID_FEATURES, Evaluator, fid_reference_split
 from benchmark.io import atomic_write
 from benchmark.leases import TaskLease
 from benchmark.results import image_grid_png, prepare_study_dir, read_rows, write_rows
@@ -141,7 +141,7 @@ def train_group(
             progress(len(runs) * start)
         if train_images is None:
             train_images = devices.replicate(data.train, mesh)
-        trainer = Trainer(structure, plan)
+        trainer = Trainer(structure, plan, profile.matmul_precision)
         on_segment = (lambda steps: progress(len(runs) * steps)) if progress else None
         t = start
         for e in (e for e in evals if e > start):
@@ -186,13 +186,14 @@ def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> 
         png = image_grid_png(samples[i])
         atomic_write(root / "samples" / run.run_id / f"step_{step:06d}.png", png)
         row = {**run.columns(), "profile": evaluator.profile.name, "step": step, "final": last,
+               "matmul_precision": evaluator.profile.matmul_precision,
                "failed": bool(failed[i]),
                "failed_step": int(failed_step[i]) if failed_step[i] >= 0 else None}
         row.update({k: float(v[i]) for k, v in losses.items()})
         for k, v in metrics.items():
             value = v[i] if isinstance(v, np.ndarray) else v
             if isinstance(value, (float, np.floating)):
-                # a failed run has no score (PROTOCOL, FID: a NaN result is a failed run)
+                # a failed run has no score (docs/protocol.md §4.7)
                 value = math.nan if failed[i] else float(value)
             row[k] = value
         row["eval_seconds"] = eval_seconds / n
@@ -362,6 +363,7 @@ def run_study(
     check_results_dir(root)
     runner = TaskRunner(study, root, settings)
     for group in runner.groups.values():  # unknown names and missing data fail first
+        fid_reference_split(datasets.get(group.dataset), study.profile.fid_reference)
         runner.load(group.dataset)
     prepare_study_dir(root, study.name, fingerprint(study, settings), {
         "profile": dataclasses.asdict(study.profile),

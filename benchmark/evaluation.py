@@ -2,9 +2,12 @@
 (:mod:`metrics.registry`) that applies to the data set, and the sample grids.
 
 Samples come from each run's G in inference mode on fixed evaluation latents, the same for
-every run and checkpoint (docs/protocol.md §5, "the evaluation latents are fixed"). FID's
-features are Inception's when its weights are available, else FID-LeNet on MNIST and
-Fashion-MNIST (``fid_feature``).
+every run and checkpoint (docs/protocol.md §7.3). FID's features are Inception's when its
+weights are available, else FID-LeNet on MNIST and Fashion-MNIST (``fid_feature``); its
+reference is the first images of the data set's reference split, or of the split the
+profile's ``fid_reference`` names (:func:`fid_reference_split`; the FID metric writes it in
+the ``fid_reference`` column). Everything is computed under the profile's
+``matmul_precision`` (docs/protocol.md §4.8).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from benchmark.training import (
     generate,
     generator_apply,
     generator_variables,
+    matmul_precision,
 )
 from metrics import lenet
 from metrics.base import EvalContext, Generators, Metric
@@ -38,6 +42,20 @@ EVAL_SEED = 20181203  # the evaluation latents' key: fixed for every run and che
 log = logging.getLogger(__name__)
 
 FID_FEATURES = ("auto", "inception", "lenet", "none")
+
+
+def fid_reference_split(spec: DatasetSpec, choice: str = "default") -> str | None:
+    """The split whose first images are FID's reference on ``spec`` under the profile's
+    ``fid_reference`` (``sweeps.profiles.FID_REFERENCES``): the data set's own for "default",
+    else the named split; None where the data set is not scored with FID. A data set without
+    the named split is a ``UserError``."""
+    if spec.fid_reference_split is None or choice == "default":
+        return spec.fid_reference_split
+    if choice not in spec.splits:
+        raise UserError(f"{spec.name} has no {choice!r} split for FID's reference; drop "
+                        f"--fid-reference {choice} or choose one of: default, "
+                        f"{', '.join(s for s in spec.splits if s != 'train')}")
+    return choice
 
 
 @dataclasses.dataclass
@@ -63,6 +81,7 @@ class Evaluator:
         if self.fid_feature not in FID_FEATURES:
             raise UserError(f"unknown FID feature {self.fid_feature!r}; choose one of: "
                             f"{', '.join(FID_FEATURES)}")
+        fid_reference_split(self.spec, self.profile.fid_reference)  # fails early
 
     @property
     def dataset(self) -> str:
@@ -81,7 +100,8 @@ class Evaluator:
     def samples(self, structure: Structure, states: RunState) -> np.ndarray:
         """[runs, grid, h, w, c] samples for the PNG grids."""
         z = self.latents(structure, self.profile.grid_size)
-        return np.asarray(generate(states, z, structure=structure))
+        with matmul_precision(self.profile.matmul_precision):
+            return np.asarray(generate(states, z, structure=structure))
 
     def metrics(self, structure: Structure, states: RunState, last: bool) -> dict[str, Any]:
         """Per-run metric arrays [runs] (and constant columns) for this evaluation."""
@@ -90,10 +110,11 @@ class Evaluator:
             return {}
         generators = Generators(generator_apply(structure), generator_variables(states),
                                 structure.z_dim, structure.loss.latent)
-        context = self.context(fid=any(m.name == "fid" for m in due))
         out: dict[str, Any] = {}
-        for metric in due:
-            out.update(metric.evaluate(generators, context))
+        with matmul_precision(self.profile.matmul_precision):
+            context = self.context(fid=any(m.name == "fid" for m in due))
+            for metric in due:
+                out.update(metric.evaluate(generators, context))
         return out
 
     def context(self, fid: bool = True) -> EvalContext:
@@ -123,7 +144,7 @@ class Evaluator:
         return self._reference
 
     def _build_reference(self) -> FidReference | None:
-        split = self.spec.fid_reference_split
+        split = fid_reference_split(self.spec, self.profile.fid_reference)
         if split is None or self.fid_feature == "none":
             return None
         stored = self.data.split(split)

@@ -3,7 +3,7 @@
 The metrics themselves (:mod:`metrics.fid`, :mod:`metrics.lenet`) are functions of arrays
 and networks; this module finds, downloads, checks and caches what they need:
 
-- the Inception weights ``pt_inception-2015-12-05-6726825d.pth`` (docs/protocol.md §5.1):
+- the Inception weights ``pt_inception-2015-12-05-6726825d.pth`` (docs/protocol.md §7.1):
   ``weights_path``, else ``$GAN_BENCHMARK_INCEPTION_WEIGHTS``, else a download from the
   official release address into ``<cache>/inception/``; refused unless the sha256 matches;
   converted once to ``<cache>/inception/<sha256[:16]>.npz``;

@@ -1,4 +1,4 @@
-"""The loss registry: one line per model of the study (PROTOCOL, Models).
+"""The loss registry: one line per model of the study (docs/protocol.md §2).
 
 A new loss is one new file that builds a ``GanLoss`` plus one line here; it then appears in
 ``python -m benchmark train --model NAME``, in sweeps, results and reports.
@@ -18,7 +18,7 @@ REGISTRY: dict[str, Loss] = {
     "dragan": dragan.LOSS,
     "began": began.LOSS,
     "vae": vae.LOSS,
-    "hinge": hinge.LOSS,  # not in the paper: the worked example of issue 11
+    "hinge": hinge.LOSS,  # not in the paper: the worked example of adding a loss (README)
 }
 
 # The paper's eight models: what the named studies (default, phase1..3) train unless told.

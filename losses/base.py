@@ -22,7 +22,7 @@ HParams = Mapping[str, Array]  # per-run continuous hyperparameters (traced scal
 Extra = Mapping[str, Array]  # per-run loss state, e.g. BEGAN's k
 
 
-# --- hyperparameter distributions (PROTOCOL, Hyperparameter search) -------------------------
+# --- hyperparameter distributions (docs/protocol.md §6.1) ------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +88,7 @@ Penalty = Callable[[Callable[[Array], Array], Array, Array, Array, HParams], Arr
 class GanLoss:
     """A GAN of the study: its losses, architecture choice, defaults and search spaces.
 
-    ``defaults`` holds the author defaults (PROTOCOL, table "Author defaults"): lr, beta1,
+    ``defaults`` holds the author defaults (docs/protocol.md §2.8): lr, beta1,
     n_disc, disc_bn and every name in ``hparams``.
     """
 
@@ -106,16 +106,21 @@ class GanLoss:
     # Per-run loss state: initial value, and its update after every step from D's outputs.
     init_extra: Callable[[], dict[str, Array]] = dict
     update_extra: Callable[[Extra, Array, Array, HParams], dict[str, Array]] | None = None
+    # True: update_extra (and log_metrics) see D's outputs on the real batch and on G(z)
+    # recomputed after the step's D and G updates, in training mode (v1's BEGAN hook);
+    # False: the outputs of the step's D pass.
+    update_extra_after_step: bool = False
     # Extra scalars to log, from (extra, d_real, d_fake, hp).
     log_metrics: Callable[[Extra, Array, Array, HParams], dict[str, Array]] | None = None
-    # Narrow space's D batch-norm choices. PROTOCOL: "{yes,no} but 'no' only for WGAN-GP and
-    # DRAGAN", read as compare_gan v1's params.py does: {yes, no} for every GAN, except
-    # WGAN-GP and DRAGAN, whose critic never has batch norm there.
+    # Narrow space's D batch-norm choices (docs/protocol.md §6.1): {yes, no} for every GAN,
+    # except WGAN-GP and DRAGAN, whose critic never has batch norm there (v1 params.py).
     narrow_disc_bn: tuple[bool, ...] = (True, False)
+    # Where the narrow space's config 0 differs from ``defaults`` (v1's narrow defaults).
+    narrow_defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     # Static variants a user may pick (e.g. DRAGAN's perturbation); first is the default.
     options: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     kind: str = "gan"
-    latent: str = "uniform"  # z ~ U(-1, 1) for the GANs (PROTOCOL, Architecture)
+    latent: str = "uniform"  # z ~ U(-1, 1) for the GANs (docs/protocol.md §3.6)
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -126,17 +131,22 @@ class GanLoss:
 
 @dataclasses.dataclass(frozen=True)
 class VaeLoss:
-    """The VAE baseline: trained on its ELBO with one Adam over all variables."""
+    """The VAE baseline: trained on its ELBO with one Adam over all variables.
+
+    It has no n_disc (every step updates every variable); ``disc_bn`` switches the encoder's
+    batch norm, as v1's discriminator_batchnorm does (docs/protocol.md §2.7).
+    """
 
     name: str
     title: str
     negative_elbo: Callable[..., tuple[Array, dict[str, Array]]]
     defaults: Mapping[str, Any]
     hparams: tuple[HParam, ...] = ()
-    narrow_disc_bn: tuple[bool, ...] = (True,)
+    narrow_disc_bn: tuple[bool, ...] = (True, False)
+    narrow_defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     options: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     kind: str = "vae"
-    latent: str = "normal"  # prior N(0, I) (PROTOCOL, VAE)
+    latent: str = "normal"  # prior N(0, I) (docs/protocol.md §2.7)
 
     def __hash__(self) -> int:
         return hash(self.name)

@@ -1,9 +1,15 @@
-"""BEGAN (PROTOCOL, Models, BEGAN). D is an autoencoder; its output here is L per example.
+"""BEGAN (docs/protocol.md §2.6). D is an autoencoder; its output here is L per example.
 
 L(x) = mean |AE(x) - x|. D minimises L(x) - k L(G(z)); G minimises L(G(z)). After every step
 k <- k + lambda_k (gamma L(x) - L(G(z))), k starting at 0 and not clipped (v1 code); the BEGAN
 paper's clipping to [0, 1] is the option ``clip_k=yes``. The convergence measure
-M = L(x) + |gamma L(x) - L(G(z))| is logged.
+M = L(x) + |gamma L(x) - L(G(z))| is logged, from the same L values as the k update.
+
+Which L values update k (docs/protocol.md §9.2): ``k_update=after`` (default, compare_gan v1's
+``after_training_step_hook``) recomputes L(x) and L(G(z)) on the step's minibatch and z with
+the D and G of after the step's updates, in training mode (so G's and D's batch-norm
+averages are updated once more); ``k_update=before`` reuses the L values of the step's D
+pass (before the D update, with the G of before the step), which saves that pass.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ def log_metrics(extra, d_real, d_fake, hp) -> dict:
     return {"k": extra["k"], "convergence": l_real + jnp.abs(hp["gamma"] * l_real - l_fake)}
 
 
-def make(clip_k: str = "no") -> GanLoss:
+def make(clip_k: str = "no", k_update: str = "after") -> GanLoss:
     clip = clip_k == "yes"
     return GanLoss(
         name="began",
@@ -55,8 +61,9 @@ def make(clip_k: str = "no") -> GanLoss:
         architecture="began",
         init_extra=init_extra,
         update_extra=lambda e, r, f, hp: _update_k(e, r, f, hp, clip),
+        update_extra_after_step=k_update == "after",
         log_metrics=log_metrics,
-        options={"clip_k": ("no", "yes")},
+        options={"clip_k": ("no", "yes"), "k_update": ("after", "before")},
     )
 
 

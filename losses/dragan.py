@@ -1,4 +1,4 @@
-"""DRAGAN (PROTOCOL, Models, DRAGAN): NS GAN loss + lambda * penalty around perturbed real data.
+"""DRAGAN (docs/protocol.md §2.5): NS GAN loss + lambda * penalty around perturbed real data.
 
 The perturbation is the v1 code's (uniform noise scaled by the batch std) by default; the
 option ``perturbation=gaussian`` gives the paper table's Gaussian form.

@@ -1,4 +1,5 @@
-"""Least-squares GAN with the squares on the sigmoid output, as compare_gan v1 (PROTOCOL, LSGAN).
+"""Least-squares GAN with the squares on the sigmoid output, as compare_gan v1
+(docs/protocol.md §2.2).
 
 D = 0.5 * [mean (sigma(D(x)) - 1)^2 + mean sigma(D(G(z)))^2]; G = 0.5 * mean (sigma(D(G(z))) - 1)^2.
 """

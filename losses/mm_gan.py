@@ -1,4 +1,4 @@
-"""Minimax GAN (PROTOCOL, Models, MM GAN).
+"""Minimax GAN (docs/protocol.md §2.1).
 
 D: the NS GAN loss. G minimises E log(1 - sigma(D(G(z)))).
 """

@@ -1,4 +1,4 @@
-"""Non-saturating GAN (PROTOCOL, Models, NS GAN).
+"""Non-saturating GAN (docs/protocol.md §2.1).
 
 D minimises BCE(real -> 1) + BCE(fake -> 0); G minimises -E log sigma(D(G(z))).
 """

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-GRAD_NORM_EPS = 1e-4  # ||g|| = sqrt(1e-4 + sum g^2): PROTOCOL WGAN-GP; v1 DRAGAN.py too
+GRAD_NORM_EPS = 1e-4  # ||g|| = sqrt(1e-4 + sum g^2): docs/protocol.md §2.4, §2.5
 
 
 def _per_example_alpha(key: jax.Array, x: jax.Array) -> jax.Array:
@@ -48,7 +48,8 @@ def dragan_perturb(key: jax.Array, x: jax.Array, kind: str = "uniform") -> jax.A
 
 
 def dragan_penalty(d_fn, x_real, x_fake, key, hp, kind: str = "uniform") -> jax.Array:
-    """lambda * mean (||grad sigma(D(x~))|| - 1)^2 at x~ = x + a (x_p - x) (PROTOCOL, DRAGAN)."""
+    """lambda * mean (||grad sigma(D(x~))|| - 1)^2 at x~ = x + a (x_p - x)
+    (docs/protocol.md §2.5)."""
     k_perturb, k_alpha = jax.random.split(key)
     x_p = dragan_perturb(k_perturb, x_real, kind)
     alpha = _per_example_alpha(k_alpha, x_real)

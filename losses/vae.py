@@ -1,4 +1,4 @@
-"""The VAE baseline's loss (PROTOCOL, Models, VAE).
+"""The VAE baseline's loss (docs/protocol.md §2.7).
 
 Bernoulli decoder: cross-entropy summed over height and width, averaged over batch and
 channels; plus KL(q(z|x) || N(0, I)) = 0.5 * sum(mu^2 + sigma^2 - log sigma^2 - 1) over z,
@@ -34,5 +34,9 @@ LOSS = VaeLoss(
     name="vae",
     title="VAE",
     negative_elbo=negative_elbo,
-    defaults={"lr": 5e-5, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
+    # v1 (docs/protocol.md §2.8): the encoder's batch norm is on by default in the wide
+    # space and off in the narrow one; no n_disc (v1's VAE never reads disc_iters).
+    defaults={"lr": 5e-5, "beta1": 0.5, "disc_bn": True},
+    narrow_disc_bn=(True, False),
+    narrow_defaults={"disc_bn": False},
 )

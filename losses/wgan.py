@@ -1,4 +1,4 @@
-"""Wasserstein GAN with weight clipping (PROTOCOL, Models, WGAN).
+"""Wasserstein GAN with weight clipping (docs/protocol.md §2.3).
 
 D minimises -mean D(x) + mean D(G(z)); G minimises -mean D(G(z)). After every D update every
 D variable (weights, biases, batch-norm scale and offset) is clipped to [-c, c].

@@ -1,4 +1,4 @@
-"""WGAN with gradient penalty (PROTOCOL, Models, WGAN-GP).
+"""WGAN with gradient penalty (docs/protocol.md §2.4).
 
 WGAN loss + lambda * GP; a fresh z is drawn for the generator step.
 """

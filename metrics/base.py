@@ -50,7 +50,7 @@ class EvalContext:
     """What the caller provides for one evaluation on one data set.
 
     ``seed`` keys every random draw of the evaluation (fixed for every run and checkpoint:
-    docs/protocol.md §5, "the evaluation latents are fixed"); ``fid`` is the FID reference
+    docs/protocol.md §7.3); ``fid`` is the FID reference
     (:class:`metrics.fid.FidReference`) or None where FID cannot be computed.
     """
 

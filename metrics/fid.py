@@ -1,8 +1,9 @@
 """FID (and IS, KID) of generators against a data set's reference statistics.
 
-docs/protocol.md §5: Inception-v3 pool_3 features (2048-d) of 10,000 real images (the first
-10k of the reference split, in file order) against 10,000 samples from fixed evaluation
-latents; every checkpoint is evaluated; a NaN result is a failed run. Features are extracted
+docs/protocol.md §7.1, §7.3: Inception-v3 pool_3 features (2048-d) of 10,000 real images (the
+first 10k of the reference split, in file order) against 10,000 samples from fixed
+evaluation latents; every checkpoint is evaluated (§4.5); a run whose samples are not finite
+gets NaN (§4.7). Features are extracted
 on the device in large jitted batches (:mod:`metrics.features`), the statistics and distances
 computed on the host in float64 (:mod:`metrics.frechet`). Nothing here reads or writes
 files: the caller supplies the extractor and caches the reference statistics.
@@ -82,7 +83,7 @@ def reference_statistics(
     batch_size: int = DEFAULT_BATCH_SIZE,
     mesh: Mesh | None = None,
 ) -> ReferenceStatistics:
-    """Statistics of real ``images`` (docs/protocol.md §5: the first 10,000 images of the
+    """Statistics of real ``images`` (docs/protocol.md §7.3: the first 10,000 images of the
     reference split), features kept for KID."""
     images = np.asarray(images)
     preprocess.check_images(images, f"{name} {split} images")
@@ -127,7 +128,7 @@ def evaluate_generators(
     [0, 1]); the leaves of ``batched_variables`` have a leading runs axis R. Runs are
     vmapped together in chunks of ``runs_per_chunk``; each jitted call generates and
     featurises about ``batch_size`` images. A run whose samples are not finite gets NaN
-    (PROTOCOL, FID: a NaN result is a failed run); samples outside [0, 1] are an error.
+    (docs/protocol.md §4.7); samples outside [0, 1] are an error.
     Returns {"fid": [R]} plus "inception_score" and "kid" for Inception features.
     """
     if extractor.feature != reference.feature:
@@ -245,6 +246,7 @@ def _evaluate(generators: Generators, context: EvalContext) -> dict[str, Any]:
         extractor=reference.extractor, mesh=context.mesh,
     )
     out["fid_feature"] = reference.feature
+    out["fid_reference"] = reference.statistics.split  # the real images' split
     return out
 
 
@@ -258,7 +260,7 @@ METRIC = Metric(
     ),
     applies_to=lambda spec: spec.fid_reference_split is not None,
     evaluate=_evaluate,
-    description="FID, IS and KID against the data set's reference split (docs/protocol.md §5)",
+    description="FID, IS and KID against the data set's reference split (docs/protocol.md §7)",
 )
 
 __all__ = [

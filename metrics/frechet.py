@@ -1,6 +1,6 @@
 """Fréchet distance, Inception Score and KID of feature sets, in float64 on the host.
 
-docs/protocol.md §5 (FID): the Fréchet distance uses the symmetric eigenvalue route,
+docs/protocol.md §7.4: the Fréchet distance uses the symmetric eigenvalue route,
 tr sqrt(S1 S2) = sum sqrt(eig(S1^1/2 S2 S1^1/2)), which is real and stable for any pair of
 covariances, including rank-deficient ones (no scipy ``sqrtm``). IS without splits (v1);
 KID is the unbiased MMD with the cubic kernel.
@@ -69,7 +69,7 @@ def frechet_distance(
     sigma2: np.ndarray,
     sqrt_sigma1: np.ndarray | None = None,
 ) -> float:
-    """||mu1 - mu2||^2 + tr S1 + tr S2 - 2 tr sqrt(S1 S2), in float64 (PROTOCOL, FID).
+    """||mu1 - mu2||^2 + tr S1 + tr S2 - 2 tr sqrt(S1 S2), in float64 (docs/protocol.md §7.4).
 
     tr sqrt(S1 S2) equals sum sqrt(eig(A)) with A = S1^1/2 S2 S1^1/2 symmetric PSD, so
     the eigenvalues are real; negative rounding is clipped. Pass ``sqrt_sigma1`` to reuse

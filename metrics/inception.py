@@ -1,6 +1,6 @@
 """Inception-v3, FID variant, in Flax: pool_3 features (2048) and logits (1008).
 
-PROTOCOL, FID: the 2015-12-05 TensorFlow Inception graph as pytorch-fid reproduces it.
+docs/protocol.md §7.1: the 2015-12-05 TensorFlow Inception graph as pytorch-fid reproduces it.
 The FID blocks differ from torchvision's Inception-v3: average pools in Mixed_5*, 6b-6e
 and 7b exclude the padding from the count (TensorFlow's pooling), and Mixed_7c pools its
 fourth branch with a max instead of an average. Layer names follow the PyTorch state dict,

@@ -1,6 +1,6 @@
 """The published FID Inception weights, read safely as arrays.
 
-PROTOCOL, FID: the network is the 2015-12-05 Inception graph as ported by pytorch-fid,
+docs/protocol.md §7.1: the network is the 2015-12-05 Inception graph as ported by pytorch-fid,
 published as ``pt_inception-2015-12-05-6726825d.pth`` (the hex is the start of its
 sha256). This module reads that PyTorch file without torch and without executing pickled
 code: a restricted unpickler resolves only the handful of names a state dict needs (to our

@@ -1,9 +1,9 @@
-"""Invert a generator: distances from target images to its range (PROTOCOL, Precision, recall).
+"""Invert a generator: distances from target images to its range (docs/protocol.md §8.2).
 
 Recall needs, for every test triangle x, ``min_z ||G(z) - x||^2`` over z in the prior's support
-(PROTOCOL: "found by inverting the generator (optimising the latent code to reconstruct the
-test image)"; squared L2 in pixel space). The paper's optimiser settings are unknown, so ours
-are explicit:
+(docs/protocol.md §8: the paper finds it "by inverting the generator", optimising the latent
+code to reconstruct the test image; squared L2 in pixel space). The paper's optimiser
+settings are unknown, so ours are explicit:
 
 1. **Screened random restarts.** ``pool_size`` latents are drawn from the prior (a scrambled
    Sobol sequence mapped through the prior, seeded from the key: fewer gaps than i.i.d. draws),

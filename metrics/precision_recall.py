@@ -1,6 +1,6 @@
-"""Precision, recall and F1 of generators on the triangles (PROTOCOL, Precision, recall, F1).
+"""Precision, recall and F1 of generators on the triangles (docs/protocol.md §8).
 
-Definitions (PROTOCOL): with squared L2 distances in pixel space,
+Definitions (docs/protocol.md §8): with squared L2 distances in pixel space,
 
 * precision(delta) = fraction of N generated samples whose distance to the triangle manifold
   is at most delta (:mod:`metrics.triangle_manifold`: pool nearest neighbour + pattern search);
@@ -319,5 +319,5 @@ METRIC = Metric(
     applies_to=lambda spec: spec.name == "triangles",
     evaluate=_evaluate,
     expensive=True,
-    description="precision, recall and F1 on the triangles (docs/protocol.md §6)",
+    description="precision, recall and F1 on the triangles (docs/protocol.md §8)",
 )

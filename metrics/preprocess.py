@@ -1,6 +1,6 @@
 """Images in [0, 1] -> Inception inputs, as compare_gan v1 does it (or as pytorch-fid does).
 
-PROTOCOL, FID: images scaled to [0, 255], bilinear resize to 299x299 with TensorFlow 1
+docs/protocol.md §7.2: images scaled to [0, 255], bilinear resize to 299x299 with TensorFlow 1
 semantics (``tf.image.resize_bilinear``: align_corners=False and no half-pixel centres,
 so source = destination * in/out), then (x - 128) / 128; grayscale tiled to 3 channels.
 The named option ``"pytorch_fid"`` is pytorch-fid's own input path: resize in [0, 1] with

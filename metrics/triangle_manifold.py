@@ -1,9 +1,9 @@
-"""Squared L2 distance from images to the triangle manifold (PROTOCOL, Precision, recall, F1).
+"""Squared L2 distance from images to the triangle manifold (docs/protocol.md §8.1).
 
-The manifold is the set of images the triangle generator can produce: ``render(o, r)`` for
-vertex offsets ``o`` in [0, 1]^3 and rotation draw ``r`` in [0, 1] (PROTOCOL, Triangles).
-Distances are squared L2 over the 784 pixels in [0, 1] (PROTOCOL: "Distances are squared L2
-in pixel space"). The estimate is an upper bound on the true distance, found in two stages:
+The manifold is the set of images the triangle generator can produce: ``render(o, r)`` for vertex
+offsets ``o`` in [0, 1]^3 and rotation draw ``r`` in [0, 1] (docs/protocol.md §5.5). Distances are
+squared L2 over the 784 pixels in [0, 1] (docs/protocol.md §8: "distances are squared L2 in pixel
+space"). The estimate is an upper bound on the true distance, found in two stages:
 
 1. **Pool**: the nearest of ``pool_size`` rendered triangles whose parameters are a scrambled
    Sobol sequence over [0, 1]^4 (fixed seed, independent of the data set's seed 0). With the
@@ -59,7 +59,7 @@ def vertices(params: jax.Array) -> jax.Array:
     angle = (i * segment + half_min + offsets * (segment - half_min)) * jnp.pi / 180.0
     x = (jnp.cos(angle) + 1.0) / 2.0
     y = (jnp.sin(angle) + 1.0) / 2.0
-    theta = jnp.radians(rotation * 2.0 * jnp.pi)[..., None]  # PROTOCOL's quirk
+    theta = jnp.radians(rotation * 2.0 * jnp.pi)[..., None]  # the colab's quirk (§5.5)
     c, s = jnp.cos(theta), jnp.sin(theta)
     x, y = x * c + y * s, x * -s + y * c  # a turn by -theta, as the data generator
     size = IMAGE_SIZE * triangles.SCALE

@@ -1,4 +1,5 @@
-"""The triangle generator of the study: one convex polygon per 28x28 image (PROTOCOL, Triangles).
+"""The triangle generator of the study: one convex polygon per 28x28 image (docs/protocol.md
+§5.5).
 
 Pure functions of the random draws, so that the data set (``benchmark.data.triangles`` caches
 and splits it) and the metric that measures a sample's distance to the triangle manifold

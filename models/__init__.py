@@ -8,7 +8,7 @@ from models.began import BeganDiscriminator
 from models.infogan import Discriminator, Generator
 from models.vae import Encoder
 
-Z_DIM = 64  # PROTOCOL, Architecture
+Z_DIM = 64  # docs/protocol.md §3.6
 
 
 def make_generator(image_shape: tuple[int, int, int], activation: str = "lrelu") -> nn.Module:

@@ -1,4 +1,4 @@
-"""The BEGAN discriminator: an autoencoder (PROTOCOL, Architecture, BEGAN D).
+"""The BEGAN discriminator: an autoencoder (docs/protocol.md §3.4).
 
 Encoder conv64 -> lrelu -> conv128 -> flatten -> fc64 -> [BN] -> lrelu; decoder
 fc(128*h/4*w/4) -> [BN] -> lrelu -> deconv64 -> [BN] -> lrelu -> deconv(c) -> sigmoid.

@@ -1,9 +1,9 @@
-"""The InfoGAN-style generator and discriminator used for every data set (PROTOCOL, Architecture).
+"""The InfoGAN-style generator and discriminator used for every data set (docs/protocol.md §3).
 
 - D: conv64 -> lrelu -> conv128 -> [BN] -> lrelu -> flatten -> fc1024 -> [BN] -> lrelu -> fc1.
 - G: z -> fc1024 -> BN -> act -> fc(128*h/4*w/4) -> BN -> act -> reshape -> deconv64 -> BN
-  -> act -> deconv(c) -> sigmoid. ``act`` is leaky ReLU for the GANs (PROTOCOL) and ReLU for
-  the VAE decoder (PROTOCOL, VAE).
+  -> act -> deconv(c) -> sigmoid. ``act`` is leaky ReLU for the GANs (§3.3) and ReLU for
+  the VAE decoder (§2.7).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ class Generator(nn.Module):
 
 
 class DiscriminatorTrunk(nn.Module):
-    """Everything of D before its last layer; the VAE encoder reuses it (PROTOCOL, VAE)."""
+    """Everything of D before its last layer; the VAE encoder reuses it (docs/protocol.md
+    §3.2, §2.7)."""
 
     use_batch_norm: bool
 

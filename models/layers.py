@@ -1,4 +1,4 @@
-"""Layer settings shared by every architecture (PROTOCOL, Architecture).
+"""Layer settings shared by every architecture (docs/protocol.md §3.1).
 
 Conv and transposed conv: 4x4, stride 2, SAME padding. Weights N(0, 0.02) (truncated normal
 for conv, as compare_gan v1's ``conv2d``; plain normal for deconv and dense), biases 0.

@@ -1,5 +1,5 @@
 """The latent priors, in one place: z ~ U(-1, 1)^d for the GANs, N(0, I) for the VAE
-(docs/protocol.md §2, Architecture). Training, evaluation latents and generator inversion
+(docs/protocol.md §3.6). Training, evaluation latents and generator inversion
 all sample through :func:`sample`."""
 
 from __future__ import annotations

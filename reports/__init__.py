@@ -31,13 +31,15 @@ def _plottable(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     return df.iloc[0:0] if values is None else df[np.isfinite(values)]
 
 
-def build_report(df: pd.DataFrame, title: str, titles: Titles = None) -> Report:
-    """The summary tables and every figure the measured metrics allow.
+def build_report(df: pd.DataFrame, title: str, titles: Titles = None,
+                 score: str = "last") -> Report:
+    """The summary tables and every figure the measured metrics allow; ``score`` chooses each
+    run's value in the tables (``tables.SCORES``: its last or its best evaluation).
 
     Figures per measured metric: learning curves where a run has more than one evaluation,
     the budget plot where a model has more than one run, and box plots.
     """
-    table = tables.summary(df, titles=titles)
+    table = tables.summary(df, titles=titles, score=score)
     figures: dict[str, Figure] = {}
     captions: list[tuple[str, str]] = []
     for metric in tables.summary_metrics(table):
@@ -56,11 +58,12 @@ def build_report(df: pd.DataFrame, title: str, titles: Titles = None) -> Report:
 
     lines = [f"# Results of {title}", "",
              f"{df['run_id'].nunique()} runs, {len(df)} evaluations. Mean ± std (ddof=1) of "
-             "each run's last evaluation; failed runs are counted, not averaged.", "",
+             f"{tables.score_description(score)}; failed runs are counted, not averaged.", "",
              tables.format_summary(table, titles)]
-    comparison = tables.compare_to_paper(df)
+    comparison = tables.compare_to_paper(df, score)
     if not comparison.empty:
         lines += ["## FID against the paper (phase 3, 50 seeds)", "",
+                  f"Ours: mean ± std over runs of {tables.score_description(score)}.", "",
                   tables.format_comparison(comparison, titles)]
     if captions:
         lines += ["## Figures", ""]

@@ -1,4 +1,4 @@
-"""A new model against baseline models, from one results frame (issue 11).
+"""A new model against baseline models, from one results frame.
 
 Answers "is my new loss better than the baselines?" per data set and metric: each model's
 mean ± std over runs with a 95% bootstrap interval and failure rate, the difference to each

@@ -1,5 +1,5 @@
 """A picture of what the precision/recall threshold delta means: images at increasing
-distance from the triangle manifold (docs/protocol.md §6).
+distance from the triangle manifold (docs/protocol.md §8.3).
 
 Generator triangles are damaged in five ways (moved off the centre, shrunk, blurred, noised,
 blended with another triangle); each damaged image's distance to the manifold is measured with

@@ -1,9 +1,9 @@
 """Statistics on per-run scores: bootstrap intervals, two-sample tests, Holm, effect sizes.
 
-Pure functions on 1-d arrays (one score per run), no data frames. A run whose score is NaN
-or that is marked failed counts in the failure rate and is left out of every mean, interval
-and test (PROTOCOL: a NaN result is a failed run). Tests need two healthy runs per side;
-below that they return NaN with ``reason`` set, never a number that looks like evidence.
+Pure functions on 1-d arrays (one score per run), no data frames. A run whose score is NaN or that
+is marked failed counts in the failure rate and is left out of every mean, interval and test
+(docs/protocol.md §4.7: a run that stopped being finite is failed). Tests need two healthy runs per
+side; below that they return NaN with ``reason`` set, never a number that looks like evidence.
 """
 
 from __future__ import annotations

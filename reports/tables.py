@@ -1,5 +1,5 @@
 """Result tables: per-run final values, mean and std per (data set, model), and the paper's
-headline FID table (PROTOCOL, Headline FID table) to compare against.
+headline FID table (docs/protocol.md §6.9) to compare against.
 
 Input is a frame of result rows, one per (run, evaluation) (``benchmark.results.load_rows``).
 Each metric column's direction and format come from the metric registry
@@ -20,7 +20,10 @@ from metrics import registry as metric_registry
 
 Titles = Mapping[str, str] | None
 
-# PROTOCOL, Headline FID table: phase 3, best wide configuration, 50 seeds, mean +- std.
+# Each run's value in the tables: its last evaluation, or its best evaluation per metric.
+SCORES = ("last", "best")
+
+# docs/protocol.md §6.9: phase 3, best wide configuration, 50 seeds, mean +- std.
 # (model, dataset) -> (mean, std, some runs failed).
 _PAPER_FID = {
     "mm_gan": ((9.8, 0.9), (29.6, 1.6), (72.7, 3.6), (65.6, 4.2)),
@@ -71,12 +74,45 @@ def model_title(model: str) -> str:
     return loss_registry.REGISTRY[model].title if model in loss_registry.REGISTRY else model
 
 
-def final_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """The last evaluation of each run (the row with the largest step per run_id)."""
+def score_description(score: str) -> str:
+    """How each run's value is chosen, in words (printed beside the tables)."""
+    check_score(score)
+    if score == "last":
+        return "each run's last evaluation (`--score last`)"
+    return "each run's best evaluation, per metric by its direction (`--score best`)"
+
+
+def check_score(score: str) -> None:
+    if score not in SCORES:
+        raise ValueError(f"unknown score {score!r}; choose one of: {', '.join(SCORES)}")
+
+
+def final_rows(df: pd.DataFrame, score: str = "last") -> pd.DataFrame:
+    """One row per run: its last evaluation (the row with the largest step per run_id).
+
+    ``score="best"``: the same row with each registered metric column replaced by the run's
+    best value (lowest or highest by the metric registry's direction) over its evaluations
+    not marked failed, so the values may come from different evaluations. ``failed`` stays
+    the last row's (a run is marked failed from the step it failed at, docs/protocol.md
+    §4.7), so a failed run is counted and left out of the means under either score, as in
+    ``reports.compare.per_run_scores``.
+    """
+    check_score(score)
     if df.empty:
         return df
     last = df.sort_values(["run_id", "step"], kind="stable").groupby("run_id").tail(1)
-    return last.reset_index(drop=True)
+    last = last.reset_index(drop=True)
+    if score == "last":
+        return last
+    healthy = df[~df["failed"].eq(True)] if "failed" in df else df
+    best = last.set_index("run_id", drop=False)
+    for metric in metric_names():
+        if metric not in df:
+            continue
+        values = pd.to_numeric(healthy[metric], errors="coerce").groupby(healthy["run_id"])
+        per_run = values.max() if higher_is_better(metric) else values.min()
+        best[metric] = per_run.reindex(best.index).to_numpy(float)
+    return best.reset_index(drop=True)
 
 
 def _present_metrics(df: pd.DataFrame, metrics) -> list[str]:
@@ -85,16 +121,18 @@ def _present_metrics(df: pd.DataFrame, metrics) -> list[str]:
             if m in df and pd.to_numeric(df[m], errors="coerce").notna().any()]
 
 
-def summary(df: pd.DataFrame, metrics=None, titles: Titles = None) -> pd.DataFrame:
-    """Mean and sample std (ddof=1) of each metric's final value per (dataset, model).
+def summary(df: pd.DataFrame, metrics=None, titles: Titles = None,
+            score: str = "last") -> pd.DataFrame:
+    """Mean and sample std (ddof=1) of each run's value per (dataset, model): its last
+    evaluation, or with ``score="best"`` its best per metric (:func:`final_rows`).
 
     Every run counts in ``n_runs``; runs marked failed are counted in ``n_failed`` and left
-    out of the means (their G is frozen at the last finite step), as are NaN values (PROTOCOL:
-    a NaN result is a failed run). ``n_<metric>`` is how many runs each mean is over.
+    out of the means (their G is frozen at the last finite step), as are NaN values
+    (docs/protocol.md §4.7). ``n_<metric>`` is how many runs each mean is over.
     Metrics that are NaN everywhere are dropped; ``metrics`` defaults to those present among
     the registry's metric columns.
     """
-    final = final_rows(df)
+    final = final_rows(df, score)
     names = _present_metrics(final, metrics)
     records = []
     for (dataset, model), group in final.groupby(["dataset", "model"], sort=False):
@@ -158,7 +196,7 @@ def format_summary(table: pd.DataFrame, titles: Titles = None) -> str:
 
 
 def paper_table() -> pd.DataFrame:
-    """The paper's headline FID table (PROTOCOL): model, dataset, mean, std, flag.
+    """The paper's headline FID table (docs/protocol.md §6.9): model, dataset, mean, std, flag.
 
     ``flag`` is True where the paper marks that some of the 50 runs failed.
     """
@@ -170,15 +208,16 @@ def paper_table() -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def compare_to_paper(df: pd.DataFrame) -> pd.DataFrame:
-    """Our final FID (mean, std over runs) next to the paper's, for the data sets we have.
+def compare_to_paper(df: pd.DataFrame, score: str = "last") -> pd.DataFrame:
+    """Our FID (mean, std over runs; each run's last or best, ``score``) next to the paper's,
+    for the data sets we have.
 
     ``comparable`` is False where our FID used other features than Inception (FID-LeNet),
     whose scale differs from the paper's. ``diff`` is ours minus the paper's mean.
     """
     columns = ["dataset", "model", "n_runs", "n_failed", "fid_mean", "fid_std",
                "paper_mean", "paper_std", "paper_flag", "diff", "fid_feature", "comparable"]
-    ours = summary(df, metrics=["fid"])
+    ours = summary(df, metrics=["fid"], score=score)
     if ours.empty or "fid_mean" not in ours:
         return pd.DataFrame(columns=columns)
     ours = ours[ours["dataset"].isin(PAPER_DATASETS)]

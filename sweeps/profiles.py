@@ -1,6 +1,6 @@
 """Profiles: how long runs train and how finely they are evaluated.
 
-``paper`` is PROTOCOL's schedule (each data set's step count and checkpoint interval, FID on
+``paper``: the schedule of docs/protocol.md §4.5 (each data set's steps and eval interval, FID on
 10,000 samples). ``cpu`` is the reduced profile that the default ``make sweep`` uses on a
 machine without an accelerator: the same models, losses and hyperparameters, far fewer steps,
 so that 8 models x 3 seeds finish within a quarter of an hour on 2 cores (README, Speed).
@@ -10,6 +10,16 @@ so that 8 models x 3 seeds finish within a quarter of an hour on 2 cores (README
 from __future__ import annotations
 
 import dataclasses
+
+# FID's reference split: "default" is each data set's (``DatasetSpec.fid_reference_split``:
+# the test split, for CelebA the validation partition as in compare_gan v1); "test" and
+# "validation" choose that split wherever the data set is scored with FID
+# (docs/protocol.md §7.3, §9.6).
+FID_REFERENCES = ("default", "test", "validation")
+# Matrix products and convolutions in training and evaluation: "float32" (full float32, as the
+# paper trained; jax's "highest") or "tf32" (TensorFloat-32 inputs on GPUs that have it; jax's
+# "tensorfloat32"). On CPU both compute in float32 (docs/protocol.md §4.8, §9.7).
+MATMUL_PRECISIONS = ("float32", "tf32")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +35,16 @@ class Profile:
     debias_bn: bool = False  # evaluate G with zero-debiased BN averages (train.debias_...)
     max_group: int = 256  # most runs trained at once in one compiled program
     description: str = ""
+    fid_reference: str = "default"  # FID_REFERENCES
+    matmul_precision: str = "float32"  # MATMUL_PRECISIONS
+
+    def __post_init__(self):
+        if self.fid_reference not in FID_REFERENCES:
+            raise ValueError(f"unknown FID reference {self.fid_reference!r}; choose one of: "
+                             f"{', '.join(FID_REFERENCES)}")
+        if self.matmul_precision not in MATMUL_PRECISIONS:
+            raise ValueError(f"unknown precision {self.matmul_precision!r}; choose one of: "
+                             f"{', '.join(MATMUL_PRECISIONS)}")
 
     def schedule(self, paper_steps: int, paper_eval_every: int) -> tuple[int, list[int]]:
         """(total steps, evaluation steps): every ``eval_every`` steps and at the end."""
@@ -38,7 +58,7 @@ PROFILES = {
     "paper": Profile(
         "paper", None, None, prf_samples=1000, prf_at_every_eval=True, fid_samples=10_000,
         thorough_inversion=True,
-        description="PROTOCOL's schedule: 15,625 steps on 28x28 data, evaluated every 3,906",
+        description="the paper's schedule: 15,625 steps on 28x28 data, evaluated every 3,906",
     ),
     "cpu": Profile(
         "cpu", 50, 25, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,

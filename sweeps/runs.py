@@ -1,8 +1,8 @@
 """Runs and studies: what to train, as plain data.
 
 A :class:`RunSpec` is one run: model, data set, seed and every hyperparameter. Runs that share
-a :attr:`RunSpec.structure_key` (model, n_disc, D batch norm, static options) on one data set
-are trained together in one compiled program (``benchmark.tasks``).
+a :attr:`RunSpec.structure_key` (model, n_disc, D batch norm, static options, G schedule) on
+one data set are trained together in one compiled program (``benchmark.tasks``).
 """
 
 from __future__ import annotations
@@ -16,10 +16,18 @@ from typing import Any
 import losses as loss_registry
 from sweeps.profiles import Profile
 
+# Which steps update G when n_disc > 1 (docs/protocol.md §4.2, §9.3): "v1" is compare_gan
+# v1's t = 0, 1, 1 + n_disc, 1 + 2 n_disc, ...; "modulo" is t = 0, n_disc, 2 n_disc, ...
+G_SCHEDULES = ("v1", "modulo")
+DEFAULT_G_SCHEDULE = "v1"
 
-def options_tag(options: tuple[tuple[str, str], ...]) -> str:
-    """Static options in names: ``_perturbation-gaussian``."""
-    return "".join(f"_{k}-{v}" for k, v in options)
+
+def options_tag(options: tuple[tuple[str, str], ...],
+                g_schedule: str = DEFAULT_G_SCHEDULE) -> str:
+    """Static options in names: ``_perturbation-gaussian``; a G schedule other than the
+    default adds ``_gsched-modulo``."""
+    tag = "".join(f"_{k}-{v}" for k, v in options)
+    return tag if g_schedule == DEFAULT_G_SCHEDULE else f"{tag}_gsched-{g_schedule}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,26 +42,30 @@ class RunSpec:
     disc_bn: bool = True
     config: int = 0  # index of the sampled configuration; 0 is the author default
     options: tuple[tuple[str, str], ...] = ()
+    g_schedule: str = DEFAULT_G_SCHEDULE  # G_SCHEDULES; the VAE (no G steps) keeps the default
 
     @property
     def run_id(self) -> str:
-        return f"{self.model}{options_tag(self.options)}_{self.dataset}_c{self.config:03d}" \
-            f"_s{self.seed}"
+        return f"{self.model}{options_tag(self.options, self.g_schedule)}_{self.dataset}" \
+            f"_c{self.config:03d}_s{self.seed}"
 
     @property
     def hp(self) -> dict[str, float]:
         return dict(self.hparams)
 
     @property
-    def structure_key(self) -> tuple[str, int, bool, tuple[tuple[str, str], ...]]:
+    def structure_key(self) -> tuple[str, int, bool, tuple[tuple[str, str], ...], str]:
         """What changes the compiled program besides the data set's shape."""
-        return self.model, self.n_disc, self.disc_bn, self.options
+        return self.model, self.n_disc, self.disc_bn, self.options, self.g_schedule
 
     def columns(self) -> dict[str, Any]:
-        """Every hyperparameter as a result column."""
+        """Every hyperparameter as a result column, every static option of the loss included
+        (at its default where the run does not set it)."""
+        defaults = {k: v[0] for k, v in loss_registry.get(self.model).options.items()}
         return {"run_id": self.run_id, "model": self.model, "dataset": self.dataset,
                 "seed": self.seed, "config": self.config, "n_disc": self.n_disc,
-                "disc_bn": self.disc_bn, **dict(self.options), **self.hp}
+                "disc_bn": self.disc_bn, "g_schedule": self.g_schedule,
+                **defaults, **dict(self.options), **self.hp}
 
 
 def make_run(
@@ -64,20 +76,33 @@ def make_run(
     *,
     config: int = 0,
     options: dict[str, str] | None = None,
+    g_schedule: str = DEFAULT_G_SCHEDULE,
 ) -> RunSpec:
-    """A run at the author defaults of ``model`` (PROTOCOL, table), with ``overrides`` applied.
+    """A run at the author defaults of ``model`` (docs/protocol.md §2.8), with ``overrides``
+    applied. A model without n_disc (the VAE) trains with one update per step (n_disc 1)
+    and has no G schedule (only the default is accepted). ``g_schedule`` is one of
+    ``G_SCHEDULES``.
+
+    ``options`` at their default value (the first of the loss's choices) are dropped, so a
+    run is named and grouped the same whether its defaults are spelled out or not.
 
     Raises a one-line ``ValueError`` for unknown names and out-of-range values.
     """
     loss = loss_registry.get(model, options)
+    options = {k: v for k, v in (options or {}).items()
+               if v != loss.options[k][0]}
     values = dict(loss.defaults)
     for key, value in (overrides or {}).items():
         if key not in values:
+            if key == "n_disc":  # the VAE: one update of every variable per step
+                raise ValueError(f"the {loss.title} has no n_disc (every step updates all its "
+                                 f"variables); drop it. Its hyperparameters: "
+                                 f"{', '.join(values)}")
             raise ValueError(f"model {model!r} has no hyperparameter {key!r}; it has: "
                             f"{', '.join(values)}")
         values[key] = value
     lr, beta1 = float(values["lr"]), float(values["beta1"])
-    n_disc, disc_bn = values["n_disc"], values["disc_bn"]
+    n_disc, disc_bn = values.get("n_disc", 1), values["disc_bn"]
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr={lr} is not a positive number; pass e.g. --lr 1e-4")
     if not 0.0 <= beta1 <= 1.0:
@@ -88,6 +113,11 @@ def make_run(
         raise ValueError(f"disc_bn={disc_bn!r} must be yes or no")
     if not 0 <= int(seed) < 2**32:
         raise ValueError(f"seed={seed} must be a whole number in [0, 2**32) (a PRNG key's seed)")
+    if g_schedule not in G_SCHEDULES:
+        raise ValueError(f"unknown G schedule {g_schedule!r}; choose one of: "
+                        f"{', '.join(G_SCHEDULES)}")
+    if g_schedule != DEFAULT_G_SCHEDULE and not has_generator_steps(model):
+        raise ValueError(f"the {loss.title} has no separate G steps; drop g_schedule")
     continuous = {"lr": lr, "beta1": beta1}
     for h in loss.hparams:
         v = float(values[h.name])
@@ -97,8 +127,13 @@ def make_run(
     return RunSpec(
         model=model, dataset=dataset, seed=int(seed), hparams=tuple(sorted(continuous.items())),
         n_disc=int(n_disc), disc_bn=disc_bn, config=config,
-        options=tuple(sorted((options or {}).items())),
+        options=tuple(sorted((options or {}).items())), g_schedule=g_schedule,
     )
+
+
+def has_generator_steps(model: str) -> bool:
+    """Whether ``model`` alternates D and G updates (has n_disc and a G schedule)."""
+    return "n_disc" in loss_registry.get(model).defaults
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,11 +1,12 @@
-"""The hyperparameter search spaces and the configuration sampler (PROTOCOL, Hyperparameter
-search).
+"""The hyperparameter search spaces and the configuration sampler (docs/protocol.md §6.1,
+§6.4).
 
 Three spaces: ``default`` (the author defaults only), ``wide`` (phase 1) and ``narrow``
 (phase 2). The common part (lr, beta1, n_disc, D batch norm) is defined here; each loss adds
 its own ``HParam.wide`` / ``HParam.narrow`` and its narrow D batch-norm choices
-(``loss.narrow_disc_bn``), so a new loss appears in every space without edits here. The VAE
-has no discriminator steps or D batch norm to search: it keeps its defaults for those.
+(``loss.narrow_disc_bn``), so a new loss appears in every space without edits here. A
+common hyperparameter the loss does not have (the VAE's n_disc) is not searched; the VAE's
+disc_bn (its encoder's batch norm) is, as in compare_gan v1.
 
 Reproducibility contract of :func:`sample_configs` (changing any of it changes the configs):
 
@@ -13,7 +14,8 @@ Reproducibility contract of :func:`sample_configs` (changing any of it changes t
    every call, so config i of a model is the same on every data set and in every study,
    whatever other models are sampled alongside (compare_gan v1 instead reseeded one
    ``random`` stream per experiment and drew the models in turn);
-2. config 0 is the author default and draws nothing;
+2. config 0 is the author default and draws nothing (in the narrow space with the loss's
+   ``narrow_defaults`` applied: the VAE's is disc_bn off, v1's narrow default);
 3. configs 1, 2, ... are drawn in order; within one config the parameters are drawn in
    sorted name order (as compare_gan v1's ``GetSample``); ``Fixed`` draws nothing, ``Choice``
    draws one ``randint``, ``Uniform`` and ``LogUniform`` one ``uniform`` each.
@@ -34,7 +36,7 @@ from losses.base import Choice, Distribution, Fixed, LogUniform, Uniform
 
 SPACES = ("default", "wide", "narrow")
 
-# PROTOCOL, Hyperparameter search: n_disc is drawn from {1, 5} only.
+# docs/protocol.md §6.1: n_disc is drawn from {1, 5} only.
 COMMON_WIDE: dict[str, Distribution] = {
     "lr": LogUniform(-5.0, -2.0),
     "beta1": Uniform(0.0, 1.0),
@@ -80,9 +82,8 @@ def search_space(model: str, space: str) -> dict[str, Distribution]:
         common = dict(COMMON_WIDE)
     else:
         common = {**COMMON_NARROW, "disc_bn": _choice(tuple(loss.narrow_disc_bn))}
-    if loss.kind == "vae":  # no discriminator steps or D batch norm (PROTOCOL, VAE)
-        common = {k: v for k, v in common.items() if k in ("lr", "beta1")}
-    result = dict(common)
+    # a common hyperparameter the loss lacks is not searched (the VAE's, docs/protocol.md §2.7)
+    result = {k: v for k, v in common.items() if k in loss.defaults}
     valid = dict(COMMON_VALID)
     for h in loss.hparams:
         result[h.name] = h.wide if space == "wide" else h.narrow
@@ -96,13 +97,22 @@ def search_space(model: str, space: str) -> dict[str, Distribution]:
     return result
 
 
+def config_zero(model: str, space: str) -> dict[str, Any]:
+    """Config 0 of ``space`` as overrides of the author defaults: {} except where v1's
+    narrow defaults differ (the VAE's encoder batch norm is off there, docs/protocol.md
+    §2.8)."""
+    loss = loss_registry.get(model)
+    return dict(loss.narrow_defaults) if space == "narrow" else {}
+
+
 def config_rng(model: str, seed: int = 0) -> np.random.RandomState:
     """The sampler's RandomState for ``model``: reseeded identically for every experiment."""
     return np.random.RandomState([int(seed), zlib.crc32(model.encode())])
 
 
 def sample_configs(model: str, space: str, num_configs: int, seed: int = 0) -> list[dict]:
-    """``num_configs`` override dicts for ``make_run``: config 0 is the author default ({}).
+    """``num_configs`` override dicts for ``make_run``: config 0 is the author default ({},
+    in the narrow space ``loss.narrow_defaults``).
 
     The draw order is described in this module's docstring. ``space="default"`` has only
     config 0, so it accepts only ``num_configs=1``.
@@ -114,7 +124,7 @@ def sample_configs(model: str, space: str, num_configs: int, seed: int = 0) -> l
         raise ValueError(f"space 'default' has only the author default (config 0); "
                         f"pass num_configs=1 or choose space wide or narrow, not {num_configs}")
     rng = config_rng(model, seed)
-    configs: list[dict] = [{}]
+    configs: list[dict] = [config_zero(model, space)]
     for _ in range(1, int(num_configs)):
         configs.append({name: dists[name].sample(rng) for name in sorted(dists)})
     return configs

@@ -1,4 +1,4 @@
-"""The named studies of the benchmark (PROTOCOL, Hyperparameter search) as lists of runs.
+"""The named studies of the benchmark (docs/protocol.md §6.5 to §6.7) as lists of runs.
 
 - ``default``: every model at its author defaults, seeds 0, 1, 2, on the triangles.
 - ``phase1``: wide space, 100 configurations (1 default + 99 sampled) x 8 models x seed 0 on
@@ -26,7 +26,7 @@ import pandas as pd
 import losses as loss_registry
 from metrics.registry import columns as metric_columns
 from sweeps.profiles import Profile, resolve
-from sweeps.runs import RunSpec, Study, make_run
+from sweeps.runs import DEFAULT_G_SCHEDULE, RunSpec, Study, has_generator_steps, make_run
 from sweeps.spaces import SPACES, sample_configs
 from sweeps.v1_sampler import V1_MODELS, v1_configs
 
@@ -95,15 +95,17 @@ def build_study(
     space: str | None = None,
     config_seed: int = 0,
     sampler: str | None = None,
+    g_schedule: str = DEFAULT_G_SCHEDULE,
 ) -> Study:
     """The study ``name`` with any given argument overriding its defaults (see module doc).
 
     ``config_seed`` seeds the configuration sampler (:func:`sweeps.spaces.sample_configs`);
     ``space`` overrides the study's search space; ``sampler`` ("v1" or "project") overrides
     the study's sampler (config_seed applies to "project" only); ``phase1_rows`` are the
-    result rows phase 3 selects from (``phase1_source`` names them in messages). Data-set
-    names are checked by the caller, which knows the data sets. Raises a one-line
-    ``ValueError`` on bad input.
+    result rows phase 3 selects from (``phase1_source`` names them in messages);
+    ``g_schedule`` is every GAN's G schedule (``sweeps.runs.G_SCHEDULES``; the VAE has none;
+    phase 3 keeps each selected row's). Data-set names are checked by the caller, which
+    knows the data sets. Raises a one-line ``ValueError`` on bad input.
     """
     if name not in STUDIES:
         raise ValueError(f"unknown study {name!r}; choose one of: {', '.join(STUDIES)}")
@@ -127,6 +129,9 @@ def build_study(
         if num_configs is not None or space is not None:
             raise ValueError("phase3 retrains the best phase-1 configuration; drop --configs "
                             "and --space")
+        if g_schedule != DEFAULT_G_SCHEDULE:
+            raise ValueError("phase3 retrains each selected run with its own G schedule; "
+                            "drop --g-schedule")
         runs = phase3_runs(phase1_rows, phase1_source, models=models, datasets=datasets,
                            seeds=seeds,
                            explicit_models=explicit_models,
@@ -147,6 +152,8 @@ def build_study(
     if space == "default" and num_configs != 1:
         raise ValueError(f"study {name!r} trains only the author defaults; for more "
                         "configurations use --study custom --space wide (or narrow)")
+    schedules = {m: g_schedule if has_generator_steps(m) else DEFAULT_G_SCHEDULE
+                 for m in models}
     runs: list[RunSpec] = []
     for dataset in datasets:
         for model in models:
@@ -156,7 +163,8 @@ def build_study(
                 configs = sample_configs(model, space, num_configs, seed=config_seed)
             for index, overrides in enumerate(configs):
                 for seed in seeds:
-                    runs.append(make_run(model, dataset, int(seed), overrides, config=index))
+                    runs.append(make_run(model, dataset, int(seed), overrides, config=index,
+                                         g_schedule=schedules[model]))
     return Study(name, tuple(runs), profile)
 
 
@@ -166,7 +174,7 @@ def build_study(
 def best_configs(df: pd.DataFrame) -> pd.DataFrame:
     """The best row of each (data set, model) over all runs and checkpoints of ``df``.
 
-    Best is the lowest FID, on the triangles the highest F1 (PROTOCOL, phase 3). Rows marked
+    Best is the lowest FID, on the triangles the highest F1 (docs/protocol.md §6.6). Rows marked
     failed and rows without the score are ignored (a run's finite checkpoints before it failed
     still count, as in compare_gan v1's ``BestFIDPerModel``); where Inception FID exists it is
     preferred to FID-LeNet. Ties go to the lowest config index, then the earliest step.
@@ -256,7 +264,9 @@ def phase3_runs(
             row = rows.iloc[0]
             overrides, options = overrides_from_row(row, model)
             config = int(row["config"]) if "config" in row and pd.notna(row["config"]) else 0
+            g_schedule = row.get("g_schedule")
+            g_schedule = g_schedule if isinstance(g_schedule, str) else DEFAULT_G_SCHEDULE
             for seed in seeds:
                 runs.append(make_run(model, dataset, int(seed), overrides, config=config,
-                                     options=options or None))
+                                     options=options or None, g_schedule=g_schedule))
     return runs

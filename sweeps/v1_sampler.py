@@ -20,7 +20,13 @@ Names: the v1 parameters become this project's override keys (``V1_NAMES``); v1'
 is BEGAN's lambda_k and the WGAN-GP / DRAGAN penalty weight ``lambda``. The VAE draws
 disc_iters and discriminator_batchnorm too (they advance the stream); its n_disc is dropped
 because v1's ``VAE.run_single_train_step`` never reads disc_iters, while disc_bn is kept: v1's
-``VAE.encoder`` applies batch norm only when discriminator_batchnorm is on.
+``VAE.encoder`` applies batch norm only when discriminator_batchnorm is on, and so does ours
+(``models.vae.Encoder``).
+
+Config 0 is v1's sample 0 (``GetDefaultParams``) as overrides of our author defaults: {}
+except for the VAE in the narrow space, where v1's default discriminator_batchnorm is False
+(``GetDefaultNarrowRange`` adds it with default False and ``VAEHyperParams`` keeps it), so
+config 0 is ``{"disc_bn": False}`` (:func:`sweeps.spaces.config_zero`, docs/protocol.md §2.8).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ import functools
 import math
 import random
 from typing import Any, NamedTuple
+
+from sweeps.spaces import config_zero
 
 SEED = 123  # generate_tasks_lib.GetTasks: random.seed(123)
 # generate_tasks_lib.ALL_GANS, in its order; the stream runs through the models in this order.
@@ -161,9 +169,10 @@ def experiment_samples(space: str) -> dict[str, tuple[dict[str, Any], ...]]:
 def v1_configs(model: str, space: str, num_configs: int, dataset: str) -> list[dict]:
     """The first ``num_configs`` configurations of ``model`` the paper trained on ``dataset``.
 
-    Override dicts for ``sweeps.runs.make_run`` in this project's names; config 0 is ``{}``
-    (the author defaults). ``dataset`` does not change the draws (v1 reseeds every
-    experiment and its ranges ignore the data set). v1 ran no phase 2 on the triangles; the
+    Override dicts for ``sweeps.runs.make_run`` in this project's names; config 0 is v1's
+    defaults (``{}``, or ``{"disc_bn": False}`` for the narrow VAE: module docstring).
+    ``dataset`` does not change the draws (v1 reseeds every experiment and its ranges ignore
+    the data set). v1 ran no phase 2 on the triangles; the
     narrow configurations there are the ones v1 would have drawn. Raises a one-line
     ``ValueError`` for unknown names or more configurations than v1 drew.
     """
@@ -178,7 +187,7 @@ def v1_configs(model: str, space: str, num_configs: int, dataset: str) -> list[d
         raise ValueError(f"num_configs={num_configs}: compare_gan v1 drew 1 to {limit} "
                         f"configurations in the {space} space; for more use the project sampler")
     gan_type = V1_MODELS[model]
-    configs: list[dict] = [{}]
+    configs: list[dict] = [config_zero(model, space)]
     for sample in experiment_samples(space)[gan_type][1:int(num_configs)]:
         overrides = {}
         for v1_name, value in sample.items():

@@ -1,4 +1,5 @@
-"""Shared test facts: where the optional real data lies; PROTOCOL's author defaults."""
+"""Shared test facts: where the optional real data lies; the author defaults
+(docs/protocol.md §2.8)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ SHARED_DATA = Path(
     or Path(__file__).resolve().parents[2] / "shared" / "data"
 )
 
-AUTHOR_DEFAULTS = {  # PROTOCOL, table "Author defaults"
+AUTHOR_DEFAULTS = {  # docs/protocol.md §2.8
     "mm_gan": {"lr": 5e-5, "beta1": 0.0, "n_disc": 1, "disc_bn": True},
     "ns_gan": {"lr": 5e-5, "beta1": 0.0, "n_disc": 1, "disc_bn": True},
     "lsgan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
@@ -20,6 +21,6 @@ AUTHOR_DEFAULTS = {  # PROTOCOL, table "Author defaults"
     "dragan": {"lr": 1e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True, "lambda": 10.0},
     "began": {"lr": 1e-4, "beta1": 0.5, "n_disc": 5, "disc_bn": False, "lambda_k": 1e-3,
               "gamma": 0.75},
-    "vae": {"lr": 5e-5, "beta1": 0.5},
-    "hinge": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},  # not PROTOCOL: issue 11
+    "vae": {"lr": 5e-5, "beta1": 0.5, "disc_bn": True},  # encoder BN; no n_disc
+    "hinge": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},  # not in the paper
 }

@@ -1,8 +1,8 @@
 """The real MNIST and Fashion-MNIST files (../shared/data beside the checkout).
 
-Shapes, split sizes and label counts are the published ones (PROTOCOL, Training: 60k
+Shapes, split sizes and label counts are the published ones (docs/protocol.md §5: 60k
 train / 10k test); pixel values and sums pin the file order, which fixes the FID
-reference set (the first 10,000 test images, PROTOCOL FID).
+reference set (the first 10,000 test images, docs/protocol.md §7.3).
 """
 
 from __future__ import annotations

@@ -267,8 +267,12 @@ def test_debiased_bn_averages_recover_constant_batch_statistics():
     np.testing.assert_allclose(fixed["var"], x.var(0), rtol=1e-3)
     assert not np.allclose(stats["mean"], x.mean(0), rtol=0.5)  # raw: still near 0
     wgan = train.Structure.of(make_run("wgan", "triangles", 0), (28, 28, 1))  # n_disc = 5
-    assert train.generator_bn_updates(wgan, 10) == 10 + 2
-    assert train.generator_bn_updates(wgan, 11) == 11 + 3
+    assert train.generator_bn_updates(wgan, 10) == 10 + 3  # G steps 0, 1, 6 (v1)
+    assert train.generator_bn_updates(wgan, 12) == 12 + 4  # and 11
+    modulo = train.Structure.of(make_run("wgan", "triangles", 0, g_schedule="modulo"),
+                                (28, 28, 1))
+    assert train.generator_bn_updates(modulo, 10) == 10 + 2  # G steps 0, 5
+    assert train.generator_bn_updates(modulo, 11) == 11 + 3  # and 10
     vae = train.Structure.of(make_run("vae", "triangles", 0), (28, 28, 1))
     assert train.generator_bn_updates(vae, 10) == 10
 

@@ -1,5 +1,6 @@
-"""Every loss against PROTOCOL's closed form (numpy, float64), penalties on discriminators with
-known input gradients, BEGAN's k, the VAE's ELBO, WGAN clipping in a real step, the registry."""
+"""Every loss against its closed form (docs/protocol.md §2; numpy, float64), penalties on
+discriminators with known input gradients, BEGAN's k, the VAE's ELBO, WGAN clipping in a real step,
+the registry."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def f32(x):
     return jnp.asarray(x, jnp.float32)
 
 
-# --- closed forms (PROTOCOL, Models) ---------------------------------------------------------
+# --- closed forms (docs/protocol.md §2) ------------------------------------------------------
 
 
 def test_ns_gan_losses():
@@ -130,8 +131,8 @@ BEGAN_STEPS = [  # (L(x) per example, L(G(z)) per example) for a few steps
 
 
 def _k_loop(lambda_k, gamma, clip):
-    """PROTOCOL: k <- k + lambda_k (gamma L(x) - L(G(z))), from k = 0; clipped to [0, 1]
-    only under the BEGAN paper's option."""
+    """docs/protocol.md §2.6: k <- k + lambda_k (gamma L(x) - L(G(z))), from k = 0; clipped to
+    [0, 1] only under the BEGAN paper's option."""
     k, ks, ms = 0.0, [], []
     for l_real, l_fake in BEGAN_STEPS:
         lx, lg = np.mean(l_real), np.mean(l_fake)
@@ -169,6 +170,73 @@ def test_began_k_is_unclipped_by_default():
     hp = {"lambda_k": f32(1.0), "gamma": f32(0.5)}
     extra = losses.get("began").update_extra({"k": f32(0.0)}, f32([0.1]), f32([0.9]), hp)
     close(extra["k"], 0.5 * 0.1 - 0.9)
+
+
+def _began_step(k_update: str, disc_bn: bool):
+    """One BEGAN step of the GAN family on a tiny case (8x8, batch 4) from k = 0.2, with
+    lambda_k = 0.5 so that k moves visibly; returns what a hand computation needs."""
+    from benchmark.training import gan
+    from benchmark.training.base import STEPS, apply_train
+    from models import priors
+
+    structure = train.Structure("began", (8, 8, 1), n_disc=1, disc_bn=disc_bn,
+                                options=(("k_update", k_update),), batch_size=4)
+    state = train.init_run(structure, 4, 7)
+    state = state.replace(extra={"k": f32(0.2)})
+    x = jax.random.uniform(jax.random.PRNGKey(9), (4, 8, 8, 1))
+    hp = {"lr": f32(1e-2), "beta1": f32(0.5), "lambda_k": f32(0.5), "gamma": f32(0.75)}
+    new, metrics = jax.jit(lambda s, x: gan.step(structure, s, hp, x, jnp.int32(0), True, None)
+                           )(state, x)
+    # the step's z: the run's step stream at t = 0, first of three keys (benchmark.training.gan)
+    key = jax.random.fold_in(jax.random.fold_in(state.key, STEPS), 0)
+    z = priors.sample(jax.random.split(key, 3)[0], (4, structure.z_dim), "uniform")
+    G, D = gan.generator(structure), gan.discriminator(structure)
+
+    def losses_of(params, stats):
+        """L(x) and L(G(z)) in training mode, and G's batch statistics after the pass."""
+        fake, g_stats = apply_train(G, params["generator"], stats["generator"], z)
+        l_real, d_stats = apply_train(D, params["discriminator"], stats["discriminator"], x)
+        l_fake, _ = apply_train(D, params["discriminator"], d_stats, fake)
+        return float(jnp.mean(l_real)), float(jnp.mean(l_fake)), g_stats
+
+    return state, new, metrics, losses_of
+
+
+@pytest.mark.parametrize("disc_bn", [False, True])
+def test_began_k_update_after_and_before_by_hand(disc_bn):
+    """k_update=after (v1's hook, the default): k1 = k0 + lambda_k (gamma L1(x) - L1(G1(z)))
+    with the D and G of after the step; k_update=before: with the step's D pass (D0, G0). The
+    networks' updates do not depend on the option (the D loss uses k0), so the two runs share
+    their parameters and differ in k and in one more training-mode pass of G's BN averages."""
+    lambda_k, gamma, k0 = 0.5, 0.75, 0.2
+    before_state, before, m_before, losses_of = _began_step("before", disc_bn)
+    _, after, m_after, _ = _began_step("after", disc_bn)
+    assert losses.get("began").update_extra_after_step  # v1's is the default
+    assert not losses.get("began", {"k_update": "before"}).update_extra_after_step
+    assert trees_equal(before.params, after.params)
+    l0_real, l0_fake, _ = losses_of(before_state.params, before_state.batch_stats)
+    l1_real, l1_fake, g_stats_again = losses_of(after.params, before.batch_stats)
+    assert abs((l1_real - l1_fake) - (l0_real - l0_fake)) > 1e-3  # the step changed D and G
+    close(before.extra["k"], k0 + lambda_k * (gamma * l0_real - l0_fake), rtol=1e-5)
+    close(after.extra["k"], k0 + lambda_k * (gamma * l1_real - l1_fake), rtol=1e-5)
+    for m, (lx, lg) in ((m_before, (l0_real, l0_fake)), (m_after, (l1_real, l1_fake))):
+        close(m["k"], k0)  # the k the step's D loss used
+        close(m["convergence"], lx + abs(gamma * lx - lg), rtol=1e-5)
+    # "after" moved G's BN averages once more: from "before"'s, by the pass on G1(z)
+    for ours, again in zip(jax.tree.leaves(after.batch_stats["generator"]),
+                           jax.tree.leaves(g_stats_again), strict=True):
+        np.testing.assert_allclose(ours, again, rtol=1e-6, atol=1e-7)
+    assert not trees_equal(after.batch_stats["generator"], before.batch_stats["generator"])
+    structure = train.Structure("began", (8, 8, 1), n_disc=5)
+    assert train.generator_bn_updates(structure, 12) == 12 + 4 + 12  # D steps, G steps, k pass
+    before_structure = train.Structure("began", (8, 8, 1), n_disc=5,
+                                       options=(("k_update", "before"),))
+    assert train.generator_bn_updates(before_structure, 12) == 12 + 4
+
+
+def trees_equal(a, b) -> bool:
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    return len(la) == len(lb) and all(np.array_equal(x, y) for x, y in zip(la, lb, strict=True))
 
 
 # --- penalties -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The networks against PROTOCOL's Architecture: shapes, hand-counted sizes, init, batch norm.
+"""The networks against docs/protocol.md §3 (architecture): shapes, hand-counted sizes, init,
+batch norm.
 
 Shapes and parameter counts come from ``jax.eval_shape`` (nothing is compiled); the value
 checks run the real networks once at 28x28x1.
@@ -23,7 +24,7 @@ SHAPES = [(28, 28, 1), (32, 32, 3), (64, 64, 3)]
 KEY = jax.random.PRNGKey(0)
 
 
-# --- hand counts from the layer sizes (PROTOCOL, Architecture) -------------------------------
+# --- hand counts from the layer sizes (docs/protocol.md §3) ---------------------------------
 
 
 def conv_count(c_in: int, c_out: int) -> int:
@@ -63,9 +64,9 @@ def hand_began_d(shape, bn: bool) -> int:
             + bn_count(64, bn) + conv_count(64, c))
 
 
-def hand_encoder(shape) -> int:
-    """The D trunk with batch norm, then fc(2 z_dim)."""
-    return hand_d(shape, True) - dense_count(1024, 1) + dense_count(1024, 2 * models.Z_DIM)
+def hand_encoder(shape, bn: bool) -> int:
+    """The D trunk (with or without batch norm), then fc(2 z_dim)."""
+    return hand_d(shape, bn) - dense_count(1024, 1) + dense_count(1024, 2 * models.Z_DIM)
 
 
 def abstract_init(module: nn.Module, x_shape):
@@ -91,8 +92,9 @@ def test_output_shapes(shape):
         assert logits.shape == (b,)
         errors, _ = abstract_init(models.make_discriminator("began", shape, bn), (b, *shape))
         assert errors.shape == (b,)
-    (mu, sigma), _ = abstract_init(models.Encoder(models.Z_DIM), (b, *shape))
-    assert mu.shape == sigma.shape == (b, models.Z_DIM)
+    for bn in (True, False):
+        (mu, sigma), _ = abstract_init(models.Encoder(models.Z_DIM, bn), (b, *shape))
+        assert mu.shape == sigma.shape == (b, models.Z_DIM)
 
 
 def test_plain_discriminator_has_8_524_993_parameters_at_32x32x3():
@@ -112,8 +114,10 @@ def test_parameter_counts_match_hand_counts(shape):
     for activation in ("lrelu", "relu"):  # the VAE decoder is the same network with ReLU
         _, v = abstract_init(models.make_generator(shape, activation), (2, models.Z_DIM))
         assert count(v["params"]) == hand_g(shape)
-    _, v = abstract_init(models.Encoder(models.Z_DIM), (2, *shape))
-    assert count(v["params"]) == hand_encoder(shape)
+    for bn in (True, False):  # v1: the encoder's batch norm follows disc_bn
+        _, v = abstract_init(models.Encoder(models.Z_DIM, bn), (2, *shape))
+        assert count(v["params"]) == hand_encoder(shape, bn)
+        assert ("batch_stats" in v) is bn
 
 
 def test_began_discriminator_is_about_1_3m_parameters_at_32x32x3():

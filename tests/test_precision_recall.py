@@ -1,4 +1,4 @@
-"""Precision, recall and F1 on the triangles: known-answer tests (issue 3)."""
+"""Precision, recall and F1 on the triangles: known-answer tests (docs/protocol.md §8.4)."""
 
 from __future__ import annotations
 

@@ -51,6 +51,65 @@ def test_final_rows_are_the_last_evaluation_of_each_run():
     assert final["run_id"].is_unique
 
 
+def _four_runs() -> pd.DataFrame:
+    """NS GAN on MNIST, four seeds, evaluated at steps 1, 2, 3 (nan: not finite): seed 0
+    healthy, its best FID (10) at step 2 and best IS (6) at step 1; seed 1 failed at step 3
+    after a finite FID of 25 at step 2; seed 2 failed from the start; seed 3 healthy, best
+    FID 15 and IS 4 at step 1."""
+    values = {0: ([30.0, 10.0, 20.0], [6.0, 5.0, 3.0], []),
+              1: ([40.0, 25.0, math.nan], [1.0, 2.0, math.nan], [3]),
+              2: ([math.nan] * 3, [math.nan] * 3, [1, 2, 3]),
+              3: ([15.0, 35.0, 30.0], [4.0, 2.0, 1.0], [])}
+    rows = []
+    for seed, (fid, inception_score, failed) in values.items():
+        run = make_run("ns_gan", "mnist", seed)
+        for i, step in enumerate((1, 2, 3)):
+            rows.append({**run.columns(), "step": step, "final": step == 3,
+                         "failed": step in failed, "fid": fid[i],
+                         "inception_score": inception_score[i], "fid_feature": "inception"})
+    return pd.DataFrame(rows).sample(frac=1.0, random_state=1)  # order does not matter
+
+
+def test_score_last_and_best_by_hand():
+    """``last``: each run's last evaluation. ``best``: each metric's best value (lowest FID,
+    highest IS) over the run's healthy evaluations. Failed runs are counted and left out of
+    the means under both, as in the comparison report."""
+    df = _four_runs()
+    last = tables.summary(df, score="last").iloc[0]
+    assert (last["n_runs"], last["n_failed"], last["n_fid"]) == (4, 2, 2)
+    assert last["fid_mean"] == 25.0 and last["inception_score_mean"] == 2.0  # (20+30), (3+1)
+    best = tables.summary(df, score="best").iloc[0]
+    assert (best["n_runs"], best["n_failed"], best["n_fid"]) == (4, 2, 2)
+    assert best["fid_mean"] == pytest.approx(12.5)  # (10 + 15) / 2
+    assert best["fid_std"] == pytest.approx(np.std([10.0, 15.0], ddof=1))
+    assert best["inception_score_mean"] == pytest.approx(5.0)  # (6 + 4) / 2
+    rows = tables.final_rows(df, "best").set_index("seed").sort_index()
+    assert list(rows["fid"].iloc[:2]) == [10.0, 25.0] and math.isnan(rows.loc[2, "fid"])
+    assert list(rows["failed"]) == [False, True, True, False] and set(rows["step"]) == {3}
+    assert tables.summary(df).equals(tables.summary(df, score="last"))  # the default
+    assert tables.compare_to_paper(df, "best")["fid_mean"].iloc[0] == pytest.approx(12.5)
+    assert tables.compare_to_paper(df)["fid_mean"].iloc[0] == 25.0
+    with pytest.raises(ValueError, match="unknown score 'mean'"):
+        tables.summary(df, score="mean")
+
+
+def test_report_says_which_score_it_used(tmp_path, capsys):
+    from benchmark import cli
+
+    results = tmp_path / "results"
+    write_rows(results / "groups" / "g0" / "rows.jsonl", _four_runs().to_dict("records"))
+    assert cli.main(["report", str(results), "--score", "best"]) == 0
+    out = capsys.readouterr().out
+    assert "| NS GAN | 4 (2) | 12.5 ± 3.5 |" in out and "`--score best`" in out
+    text = (results / "report" / "summary.md").read_text()
+    comparison = text.split("## FID against the paper")[1]
+    assert "best evaluation" in comparison and "| MNIST | NS GAN | 12.5 ± 3.5 |" in comparison
+    assert cli.main(["report", str(results)]) == 0
+    assert "| NS GAN | 4 (2) | 25.0 ± 7.1 |" in capsys.readouterr().out
+    assert "each run's last evaluation (`--score last`)" in (
+        results / "report" / "summary.md").read_text().split("## FID against the paper")[1]
+
+
 def test_summary_matches_numpy():
     out = tables.summary(_frame())
     assert "kid_mean" not in out  # NaN everywhere: dropped

@@ -1,5 +1,5 @@
-"""Search spaces, the configuration sampler and the named studies (PROTOCOL, Hyperparameter
-search), against known answers. No training."""
+"""Search spaces, the configuration sampler and the named studies (docs/protocol.md
+§6), against known answers. No training."""
 
 from __future__ import annotations
 
@@ -23,13 +23,13 @@ MODELS = losses.names()
 def test_config_zero_is_the_author_default(model):
     for space in ("default", "wide", "narrow"):
         configs = sample_configs(model, space, 1 if space == "default" else 3)
-        assert configs[0] == {}
+        # v1's narrow default turns the VAE encoder's batch norm off (docs/protocol.md §2.8)
+        assert configs[0] == ({"disc_bn": False} if (model, space) == ("vae", "narrow") else {})
     run = make_run(model, "triangles", 0, sample_configs(model, "wide", 2)[0])
     expected = AUTHOR_DEFAULTS[model]
     for key in ("lr", "beta1", *[h.name for h in losses.get(model).hparams]):
         assert run.hp[key] == pytest.approx(expected[key])
-    if model != "vae":
-        assert (run.n_disc, run.disc_bn) == (expected["n_disc"], expected["disc_bn"])
+    assert (run.n_disc, run.disc_bn) == (expected.get("n_disc", 1), expected["disc_bn"])
 
 
 @pytest.mark.parametrize("space", ["wide", "narrow"])
@@ -63,19 +63,52 @@ def test_narrow_space_values():
 
 
 def test_narrow_disc_bn_is_only_off_for_wgan_gp_and_dragan():
-    # compare_gan v1 reading of PROTOCOL: {yes, no} for the GANs, "no" only for these two
+    # compare_gan v1's params.py: {yes, no} for every model (the VAE's encoder included),
+    # "no" only for these two
     for model in MODELS:
-        if model == "vae":
-            continue
         drawn = {c["disc_bn"] for c in sample_configs(model, "narrow", 50)[1:]}
         assert drawn == ({False} if model in ("wgan_gp", "dragan") else {True, False}), model
 
 
-def test_vae_searches_no_discriminator_settings():
+def test_vae_searches_its_encoder_batch_norm_and_has_no_n_disc():
+    """v1 searches discriminator_batchnorm for the VAE (its encoder's batch norm) in both
+    spaces; disc_iters is drawn but never read, so the VAE has no n_disc."""
     for space in ("wide", "narrow"):
-        assert set(search_space("vae", space)) == {"lr", "beta1"}
-        run = make_run("vae", "mnist", 0, sample_configs("vae", space, 2)[1])
-        assert (run.n_disc, run.disc_bn) == (1, True)
+        assert set(search_space("vae", space)) == {"lr", "beta1", "disc_bn"}
+        assert search_space("vae", space)["disc_bn"].values == (True, False)
+        configs = sample_configs("vae", space, 50)
+        assert {c["disc_bn"] for c in configs[1:]} == {True, False}
+        runs = [make_run("vae", "mnist", 0, c) for c in configs]
+        assert {r.disc_bn for r in runs} == {True, False} and {r.n_disc for r in runs} == {1}
+    assert make_run("vae", "mnist", 0).disc_bn is True  # the wide (author) default
+    with pytest.raises(ValueError, match="the VAE has no n_disc") as err:
+        make_run("vae", "mnist", 0, {"n_disc": 5})
+    assert "\n" not in str(err.value)
+
+
+def test_g_schedule_is_recorded_grouped_and_fingerprinted():
+    """The G schedule (docs/protocol.md §9.3) changes the compiled program and the results:
+    it is in the run's id (when not v1's), its structure key, its columns and the study's
+    fingerprint; the VAE has none."""
+    from benchmark.tasks import group_runs
+    from sweeps.runs import Study
+
+    v1, modulo = make_run("wgan", "mnist", 0), make_run("wgan", "mnist", 0, g_schedule="modulo")
+    assert (v1.g_schedule, modulo.g_schedule) == ("v1", "modulo")
+    assert v1.columns()["g_schedule"] == "v1" and modulo.columns()["g_schedule"] == "modulo"
+    assert v1.run_id == "wgan_mnist_c000_s0" and modulo.run_id == "wgan_gsched-modulo_mnist_c000_s0"
+    assert v1.structure_key != modulo.structure_key
+    assert len(group_runs((v1, modulo), 8)) == 2
+    profile = build_study("default", profile="smoke").profile
+    assert Study("s", (v1,), profile).fingerprint() != Study("s", (modulo,), profile).fingerprint()
+    with pytest.raises(ValueError, match="unknown G schedule"):
+        make_run("wgan", "mnist", 0, g_schedule="every")
+    with pytest.raises(ValueError, match="no separate G steps"):
+        make_run("vae", "mnist", 0, g_schedule="modulo")
+    study = build_study("default", profile="smoke", models=["wgan", "vae"], seeds=[0],
+                        g_schedule="modulo")
+    assert {r.model: r.g_schedule for r in study.runs} == {"wgan": "modulo", "vae": "v1"}
+    assert {r.g_schedule for r in build_study("default", profile="smoke").runs} == {"v1"}
 
 
 def test_wide_space_ranges_and_distributions():

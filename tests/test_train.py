@@ -52,7 +52,7 @@ def run_steps(structure, states, hps, data, num_steps, after_step=None, scale=SC
     for t in range(0, num_steps, plan.chunk):
         g_steps = None
         if plan.static_g and structure.n_disc > 1:
-            g_steps = tuple((t + i) % structure.n_disc == 0 for i in range(plan.chunk))
+            g_steps = tuple(bool(structure.is_generator_step(t + i)) for i in range(plan.chunk))
         states, m = train.train_segment(states, hps, data, jnp.int32(t), structure=structure,
                                         scale=scale, num_steps=plan.chunk, unroll=plan.unroll,
                                         branch=plan.branch, g_steps=g_steps)
@@ -218,8 +218,9 @@ def test_nan_generator_loss_on_a_generator_step_is_a_failure(small_data, initial
 # --- (e) n_disc ------------------------------------------------------------------------------
 
 
-N_DISC = train.Structure("ns_gan", SHAPE, n_disc=5, batch_size=8)
-N_DISC_STEPS = 7  # G steps: 0 and 5
+N_DISC = train.Structure("ns_gan", SHAPE, n_disc=5, batch_size=8)  # g_schedule "v1"
+N_DISC_STEPS = 12
+V1_G_STEPS = (0, 1, 6, 11)  # compare_gan v1 for n_disc = 5 (docs/protocol.md §4.2)
 # The three ways "G step or not" is compiled (train.train_step): the CPU default (the host
 # picks one of two programs), the G update computed on every step and selected, and the
 # accelerator plan (a real lax.cond inside one lax.scan over all the steps).
@@ -230,7 +231,7 @@ N_DISC_PLANS = {
 }
 
 
-def train_n_disc(plan, initial, data):
+def train_n_disc(plan, initial, data, structure=N_DISC):
     """Run 0 under n_disc = 5: metrics, and for host loops whether G's and D's trainable
     state changed at each step. (G's moving averages follow every D step's G pass, as the v1
     code's UPDATE_OPS do, so they are not part of "G changed".)"""
@@ -247,25 +248,52 @@ def train_n_disc(plan, initial, data):
         seen["d"].append(not trees_equal(d, seen["prev"][1]))
         seen["prev"] = jax.tree.map(jnp.copy, (g, d))
 
-    _, metrics = run_steps(N_DISC, states, hparams([2e-4], [0.5]), data, N_DISC_STEPS,
+    _, metrics = run_steps(structure, states, hparams([2e-4], [0.5]), data, N_DISC_STEPS,
                            after_step=after_step, plan=plan)
     return metrics, seen["g"], seen["d"]
 
 
-def test_generator_updates_every_n_disc_steps_and_the_three_forms_agree(small_data, initial):
+def test_g_schedule_function_is_v1s_on_host_and_device():
+    """The one rule behind the device's branch, the CPU plan's static choice and the BN
+    update count: v1's t = 0, 1, 1 + n_disc, ...; "modulo" the multiples of n_disc."""
+    expected = {("v1", 5): [0, 1, 6, 11, 16, 21], ("v1", 1): list(range(25)),
+                ("modulo", 5): [0, 5, 10, 15, 20], ("modulo", 1): list(range(25))}
+    device = jax.jit(train.is_generator_step, static_argnums=(1, 2))
+    for (schedule, n), steps in expected.items():
+        host = [t for t in range(25) if train.is_generator_step(t, n, schedule)]
+        assert host == steps, (schedule, n)
+        on_device = np.asarray([device(jnp.int32(t), n, schedule) for t in range(25)])
+        assert list(np.flatnonzero(on_device)) == steps, (schedule, n)
+        for total in range(26):
+            assert train.generator_steps(total, n, schedule) == sum(s < total for s in steps)
+    assert train.Structure("wgan", SHAPE, n_disc=5).g_schedule == "v1"  # the default
+
+
+def test_generator_updates_follow_v1s_schedule_and_the_three_forms_agree(small_data, initial):
+    """12 steps at n_disc = 5: G is updated at exactly t = 0, 1, 6, 11 (v1), D at every step,
+    whichever way "G step or not" is compiled."""
     results = {form: train_n_disc(plan, initial, small_data)
                for form, plan in N_DISC_PLANS.items()}
     reference = results["static"][0]
     for form, (metrics, g_changed, d_changed) in results.items():
         if N_DISC_PLANS[form].chunk == 1:
-            assert g_changed == [t % 5 == 0 for t in range(N_DISC_STEPS)], form
+            assert g_changed == [t in V1_G_STEPS for t in range(N_DISC_STEPS)], form
             assert d_changed == [True] * N_DISC_STEPS, form
         g_loss = metrics["g_loss"][:, 0]
         np.testing.assert_array_equal(np.isnan(g_loss),
-                                      [t % 5 != 0 for t in range(N_DISC_STEPS)])
+                                      [t not in V1_G_STEPS for t in range(N_DISC_STEPS)])
         for name in ("d_loss", "g_loss"):  # measured agreement ~1e-6 (module docstring)
             np.testing.assert_allclose(metrics[name][:, 0], reference[name][:, 0], rtol=0,
                                        atol=1e-4, err_msg=form)
+
+
+def test_modulo_g_schedule_updates_g_on_multiples_of_n_disc(small_data, initial):
+    """The option ``g_schedule=modulo``: G at t = 0, 5, 10 (the CPU plan)."""
+    modulo = train.Structure("ns_gan", SHAPE, n_disc=5, batch_size=8, g_schedule="modulo")
+    metrics, g_changed, _ = train_n_disc(PLAN, initial, small_data, modulo)
+    assert g_changed == [t % 5 == 0 for t in range(N_DISC_STEPS)]
+    np.testing.assert_array_equal(np.isnan(metrics["g_loss"][:, 0]),
+                                  [t % 5 != 0 for t in range(N_DISC_STEPS)])
 
 
 # --- (f) epoch reshuffle ---------------------------------------------------------------------
@@ -307,14 +335,19 @@ def test_epoch_reshuffle_draws_every_example_once():
 # --- (g) VAE ---------------------------------------------------------------------------------
 
 
-def test_vae_step_lowers_its_loss(small_data):
-    structure = train.Structure("vae", SHAPE, batch_size=8)
+@pytest.mark.parametrize("disc_bn", [True, False])
+def test_vae_step_lowers_its_loss(small_data, disc_bn):
+    """With and without the encoder's batch norm (v1's discriminator_batchnorm)."""
+    structure = train.Structure("vae", SHAPE, disc_bn=disc_bn, batch_size=8)
     data = small_data[:16]
     states = train.init_runs(structure, 16, np.array([0]))
     assert set(states.opt_state) == {"joint"}  # one Adam over encoder and decoder
+    assert bool(states.batch_stats["discriminator"]) is disc_bn
+    assert states.batch_stats["generator"]  # the decoder always has batch norm
     states, metrics = run_steps(structure, states, hparams([1e-3], [0.5]), data, 12)
     loss = metrics["loss"][:, 0]
     assert np.isfinite(loss).all() and int(states.failed_step[0]) == -1
     np.testing.assert_allclose(loss, metrics["reconstruction"][:, 0] + metrics["kl"][:, 0],
                                rtol=1e-5)
-    assert loss[-3:].mean() < 0.8 * loss[0]
+    # measured ratio of the last three to the first: below 0.8 with BN, 0.86 without
+    assert loss[-3:].mean() < (0.8 if disc_bn else 0.9) * loss[0]

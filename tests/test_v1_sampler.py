@@ -18,6 +18,7 @@ from sweeps.runs import make_run
 from sweeps.spaces import search_space, support
 from sweeps.studies import build_study
 from sweeps.v1_sampler import v1_configs
+from tests.conftest import AUTHOR_DEFAULTS
 
 MODELS = losses.PAPER_MODELS  # the models compare_gan v1 sampled
 
@@ -162,14 +163,20 @@ def test_config_zero_ranges_and_determinism(space):
     n = 100 if space == "wide" else 50
     for model in MODELS:
         configs = v1_configs(model, space, n, "mnist")
-        assert len(configs) == n and configs[0] == {}
+        # config 0 is v1's sample 0: our author defaults, except the narrow VAE's encoder
+        # batch norm, off in v1's narrow space (docs/protocol.md §2.8)
+        narrow_vae = (model, space) == ("vae", "narrow")
+        assert len(configs) == n and configs[0] == ({"disc_bn": False} if narrow_vae else {})
+        assert make_run(model, "mnist", 0, configs[0]).disc_bn is (
+            False if narrow_vae else AUTHOR_DEFAULTS[model]["disc_bn"])
         assert configs == v1_configs(model, space, n, "triangles")  # every data set
         assert v1_configs(model, space, 7, "cifar10") == configs[:7]  # prefix, deterministic
         dists = search_space(model, space)
         for cfg in configs[1:]:
             make_run(model, "mnist", 0, cfg)  # valid overrides
+            assert set(cfg) <= set(dists), (model, cfg)  # v1's names are our space's
             for key, value in cfg.items():
-                if key in dists:  # the VAE's disc_bn is v1's, not in this project's space
+                if not isinstance(value, bool):
                     lo, hi = support(dists[key])
                     assert lo * (1 - 1e-12) <= value <= hi * (1 + 1e-12), (model, key, value)
             if space == "narrow":

@@ -3,7 +3,7 @@ its reader.
 
 A loader returns an :class:`ImageDataset` of integer arrays (NHWC, uint8); the float pixel
 value in [0, 1] is ``stored * pixel_scale``. The engine moves the train split to the device as
-stored and converts each batch there (docs/protocol.md §3: pixels in [0, 1]).
+stored and converts each batch there (docs/protocol.md §5.1: pixels in [0, 1]).
 
 To add a data set: write ``benchmark/data/<name>.py`` with its reader and a ``DatasetSpec``,
 then add one line below.

@@ -45,7 +45,7 @@ Loader = Callable[..., ImageDataset]  # (data_dir=None, *, cache_dir=None, sourc
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
-    """Static facts of a data set (docs/protocol.md §4, Data) and how to load it.
+    """Static facts of a data set (docs/protocol.md §5) and how to load it.
 
     ``splits`` gives each split's published size; ``fid_reference_split`` is the split whose
     first images are FID's reference (None: the data set is not scored with FID);

@@ -1,6 +1,6 @@
 """CelebA from its original files: the aligned JPEGs and ``list_eval_partition.txt``.
 
-PROTOCOL, Training: aligned 178x218 images, centre crop 160x160, bilinear resize to
+docs/protocol.md §5.4: aligned 178x218 images, centre crop 160x160, bilinear resize to
 64x64 (TensorFlow 1 semantics, :mod:`benchmark.data.resize`); splits from the partition
 file (0 train: the first 162,770; 1 validation: the next 19,867; 2 test: the rest),
 file order kept. The study fed the unrounded float resize to the networks; we store
@@ -52,7 +52,7 @@ def manifest_extra() -> dict:
 
 
 def prepare(aligned: np.ndarray) -> np.ndarray:
-    """(N, 218, 178, 3) uint8 aligned images -> (N, 64, 64, 3) uint8 (PROTOCOL, Training)."""
+    """(N, 218, 178, 3) uint8 aligned images -> (N, 64, 64, 3) uint8 (docs/protocol.md §5.4)."""
     resized = resize_bilinear_tf1(centre_crop(aligned, CROP, CROP), SIZE, SIZE)
     return np.clip(np.rint(resized), 0, 255).astype(np.uint8)
 
@@ -202,9 +202,12 @@ def _read_files(data_dir: Path) -> Prepared:
 
 CELEBA = DatasetSpec(
     name="celeba", title="CelebA", image_shape=(SIZE, SIZE, 3),
-    train_steps=101250, eval_every=12656,  # 40 * 162000 // 64; docs/protocol.md §3
+    train_steps=101250, eval_every=12656,  # 40 * 162000 // 64; docs/protocol.md §4.5
     load=real.loader("celeba", _read_files, LAYOUT_HINT, tfds_name="celeb_a",
                      manifest_extra=manifest_extra(), tfds_decode=tfds_image),
     splits=dict(PUBLISHED_COUNTS),
+    # compare_gan v1's FID reference: t2t's dev files, the validation partition
+    # (docs/protocol.md §5.4, §7.3); --fid-reference test for the test partition
+    fid_reference_split="validation",
     description="CelebA: aligned, centre crop 160, bilinear 64x64; zip + partition file or tfds",
 )

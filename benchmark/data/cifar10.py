@@ -3,7 +3,7 @@
 ``cifar-10-python.tar.gz`` (or the extracted ``cifar-10-batches-py/``) holds pickled
 batches ``data_batch_1`` .. ``data_batch_5`` (train, 50k) and ``test_batch`` (10k); each
 is a dict whose ``data`` is uint8 (N, 3072): the 1024 red, then green, then blue values
-of a 32x32 image in row-major order. PROTOCOL, Training: 50k train / 10k test, 32x32x3;
+of a 32x32 image in row-major order. docs/protocol.md §5.3: 50k train / 10k test, 32x32x3;
 the train split is the five batches concatenated in order, file order is kept.
 """
 
@@ -133,7 +133,7 @@ def _read_files(data_dir: Path) -> Prepared:
 
 CIFAR10 = DatasetSpec(
     name="cifar10", title="CIFAR-10", image_shape=(32, 32, 3),
-    train_steps=78125, eval_every=3906,  # 100 * 50000 // 64; docs/protocol.md §3
+    train_steps=78125, eval_every=3906,  # 100 * 50000 // 64; docs/protocol.md §4.5
     load=real.loader("cifar10", _read_files, LAYOUT_HINT, tfds_name="cifar10"),
     splits={"train": 50000, "test": 10000},
     description="CIFAR-10: 32x32 colour, cifar-10-python.tar.gz or tfds 'cifar10'",

@@ -1,6 +1,6 @@
 """MNIST and Fashion-MNIST from their original IDX distribution files.
 
-PROTOCOL, Training: 60k train / 10k test, 28x28x1, file order kept. The published
+docs/protocol.md §5.2: 60k train / 10k test, 28x28x1, file order kept. The published
 sha256 of each decompressed file is checked before anything is used
 (``../shared/data/README.md`` lists them; they match the original publications).
 """
@@ -102,7 +102,7 @@ def _spec(name: str, title: str) -> DatasetSpec:
 
     return DatasetSpec(
         name=name, title=title, image_shape=(28, 28, 1),
-        train_steps=15625, eval_every=3906,  # 20 * 50000 // 64; docs/protocol.md §3
+        train_steps=15625, eval_every=3906,  # 20 * 50000 // 64; docs/protocol.md §4.5
         load=real.loader(name, read_files, layout_hint(name), tfds_name=name),
         splits={"train": 60000, "test": 10000},
         description=f"{title}: 28x28 grey, IDX files or tfds {name!r}",

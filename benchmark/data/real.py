@@ -3,7 +3,7 @@ then memory-mapped from the cache.
 
 A data set is read from its original distribution files (``source="files"``, no
 TensorFlow) or from tensorflow-datasets (``source="tfds"``), prepared as the study did
-(docs/protocol.md §4: splits, resolutions, CelebA crop and resize) and cached as uint8
+(docs/protocol.md §5: splits, resolutions, CelebA crop and resize) and cached as uint8
 .npy under ``<cache root>/datasets/<name>/`` (see :mod:`benchmark.data.cache`).
 
 ``source="auto"`` uses, in order: a valid cache; ``data_dir``; the folder named by

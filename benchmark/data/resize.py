@@ -3,9 +3,9 @@
 TF1 ``ResizeBilinear`` with ``align_corners=False, half_pixel_centers=False``: output
 index ``i`` samples input position ``i * in/out`` (no half-pixel offset, no
 antialiasing); ``lower = floor(pos)``, ``upper = min(lower + 1, in - 1)``, and the value
-is ``top + (bottom - top) * dy`` with ``top = tl + (tr - tl) * dx`` (float32). PROTOCOL,
-Training: CelebA is resized 160x160 -> 64x64 this way; PROTOCOL, FID: the same rule
-resizes images to 299x299 for Inception.
+is ``top + (bottom - top) * dy`` with ``top = tl + (tr - tl) * dx`` (float32). CelebA is
+resized 160x160 -> 64x64 this way (docs/protocol.md §5.4), and images are resized to
+299x299 for Inception by the same rule (§7.2).
 """
 
 from __future__ import annotations

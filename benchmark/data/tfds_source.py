@@ -5,11 +5,11 @@ Pillow: TensorFlow is needed only to *build* a data set, ``tfds build NAME
 --file_format=array_record``, not to read it). CelebA images are taken as their original
 JPEG bytes and prepared exactly as from the files (:mod:`benchmark.data.celeba`).
 
-File order (PROTOCOL, FID: the reference set is the first 10,000 test images in file
-order). TFDS stores examples sorted by ``md5(split name + str(key))`` where the key is
-the index in the original files (MNIST, Fashion-MNIST, CIFAR-10) or the CelebA file
-name; :func:`tfds_positions` recomputes that permutation and the arrays are put back in
-file order. CIFAR-10's ``id`` feature and the published MNIST checksums verify it.
+File order (docs/protocol.md §7.3: the reference set is the first 10,000 images of the reference
+split in file order). TFDS stores examples sorted by ``md5(split name + str(key))`` where the key is
+the index in the original files (MNIST, Fashion-MNIST, CIFAR-10) or the CelebA file name;
+:func:`tfds_positions` recomputes that permutation and the arrays are put back in file order.
+CIFAR-10's ``id`` feature and the published MNIST checksums verify it.
 """
 
 from __future__ import annotations

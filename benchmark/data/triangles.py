@@ -1,4 +1,4 @@
-"""The triangle data set (docs/protocol.md §4.5): the generator's 80,000 images
+"""The triangle data set (docs/protocol.md §5.5): the generator's 80,000 images
 (:mod:`metrics.triangles`), generated once, cached with checksums and split 60k/10k/10k."""
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ def _write_cache(directory: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def split(images: np.ndarray) -> dict[str, np.ndarray]:
-    """PROTOCOL's split of the permuted set: first 60k train, next 10k test, last 10k held out."""
+    """The split of the permuted set (docs/protocol.md §5.5): first 60k train, next 10k test,
+    last 10k held out."""
     return {
         "train": images[:NUM_TRAIN],
         "test": images[NUM_TRAIN : NUM_TRAIN + NUM_TEST],
@@ -128,7 +129,7 @@ TRIANGLES = DatasetSpec(
     name="triangles",
     title="Triangles",
     image_shape=(IMAGE_SIZE, IMAGE_SIZE, 1),
-    train_steps=15625,  # 20 * 50000 // 64 (docs/protocol.md §3)
+    train_steps=15625,  # 20 * 50000 // 64 (docs/protocol.md §4.5)
     eval_every=3906,
     load=load_triangles,
     splits={"train": NUM_TRAIN, "test": NUM_TEST, "validation": NUM_HELD_OUT},

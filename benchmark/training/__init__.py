@@ -9,7 +9,13 @@
 - :mod:`~benchmark.training.generators`: the trained generators, for evaluation.
 """
 
-from benchmark.training.base import RunState, Structure
+from benchmark.training.base import (
+    RunState,
+    Structure,
+    generator_steps,
+    is_generator_step,
+    matmul_precision,
+)
 from benchmark.training.families import FAMILIES, family
 from benchmark.training.generators import (
     debias_generator_stats,
@@ -25,7 +31,7 @@ from benchmark.training.step import init_run, init_runs, minibatch, train_segmen
 __all__ = [
     "FAMILIES", "Plan", "RunState", "Structure", "Trainer", "debias_generator_stats",
     "default_plan", "family",
-    "generate", "generator_apply", "generator_bn_updates", "generator_variables", "init_run",
-    "init_runs", "minibatch", "parameters_finite", "segment_length", "train_segment",
-    "train_step",
+    "generate", "generator_apply", "generator_bn_updates", "generator_steps",
+    "generator_variables", "init_run", "init_runs", "is_generator_step", "matmul_precision",
+    "minibatch", "parameters_finite", "segment_length", "train_segment", "train_step",
 ]

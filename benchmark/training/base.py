@@ -2,7 +2,7 @@
 the streams of randomness, and what a family provides.
 
 A run is a pure function of its seed: step ``t`` uses ``fold_in(fold_in(key, STEPS), t)``
-and epoch ``e``'s shuffle ``fold_in(fold_in(key, SHUFFLE), e)`` (docs/protocol.md §3.4), so a
+and epoch ``e``'s shuffle ``fold_in(fold_in(key, SHUFFLE), e)`` (docs/protocol.md §4.6), so a
 run resumed from a checkpoint replays exactly the same stream.
 """
 
@@ -19,11 +19,13 @@ import optax
 import losses as loss_registry
 import models
 from losses.base import Loss
-from sweeps.runs import RunSpec
+from sweeps.runs import DEFAULT_G_SCHEDULE, RunSpec
 
 # Streams folded into a run's key.
 INIT, STEPS, SHUFFLE = 0, 1, 2
-ADAM_B2, ADAM_EPS = 0.999, 1e-8  # docs/protocol.md §3.1
+# sweeps.profiles.MATMUL_PRECISIONS -> jax's default_matmul_precision for float32 operands.
+JAX_MATMUL_PRECISION = {"float32": "float32", "tf32": "tensorfloat32"}
+ADAM_B2, ADAM_EPS = 0.999, 1e-8  # docs/protocol.md §4.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,16 +39,48 @@ class Structure:
     options: tuple[tuple[str, str], ...] = ()
     batch_size: int = 64
     z_dim: int = models.Z_DIM
+    g_schedule: str = DEFAULT_G_SCHEDULE  # sweeps.runs.G_SCHEDULES
 
     @classmethod
     def of(cls, run: RunSpec, image_shape: tuple[int, int, int]) -> Structure:
         """The structure of ``run`` on a data set of ``image_shape``."""
-        model, n_disc, disc_bn, options = run.structure_key
-        return cls(model, tuple(image_shape), n_disc, disc_bn, options)
+        model, n_disc, disc_bn, options, g_schedule = run.structure_key
+        return cls(model, tuple(image_shape), n_disc, disc_bn, options, g_schedule=g_schedule)
 
     @property
     def loss(self) -> Loss:
         return loss_registry.get(self.model, dict(self.options))
+
+    def is_generator_step(self, t):
+        """Whether step ``t`` updates G (:func:`is_generator_step`)."""
+        return is_generator_step(t, self.n_disc, self.g_schedule)
+
+
+def is_generator_step(t, n_disc: int, schedule: str = DEFAULT_G_SCHEDULE):
+    """Whether step ``t`` (counted from 0) has a G update: the one rule for the device (``t`` a
+    traced int32) and for the host (``t`` an int, the CPU plan's static choice).
+
+    ``"v1"`` (compare_gan v1's ``run_single_train_step``, docs/protocol.md §4.2):
+    ``(t - 1) % n_disc == 0`` or t = 0, so t = 0, 1, 1 + n_disc, ... (n_disc 5: 0, 1, 6,
+    11, ...). ``"modulo"``: t = 0, n_disc, 2 n_disc, ... Both update G at every step for
+    n_disc = 1.
+    """
+    if schedule == "v1":
+        return (t == 0) | ((t - 1) % n_disc == 0)
+    if schedule == "modulo":
+        return t % n_disc == 0
+    raise ValueError(f"unknown G schedule {schedule!r}")
+
+
+def generator_steps(steps: int, n_disc: int, schedule: str = DEFAULT_G_SCHEDULE) -> int:
+    """How many of the steps 0 .. ``steps`` - 1 update G (:func:`is_generator_step`)."""
+    if steps <= 0:
+        return 0
+    if schedule == "v1":
+        return 1 + -(-(steps - 1) // n_disc)
+    if schedule == "modulo":
+        return -(-steps // n_disc)
+    raise ValueError(f"unknown G schedule {schedule!r}")
 
 
 @flax.struct.dataclass
@@ -60,6 +94,17 @@ class RunState:
     extra: dict  # per-loss state, e.g. BEGAN's k
     perm: jax.Array  # int32[num_train], the current epoch's order of the train split
     failed_step: jax.Array  # int32; -1 while healthy, else the first step that was not finite
+
+
+def matmul_precision(name: str):
+    """A context in which jax traces matrix products and convolutions of float32 operands at
+    ``name`` ("float32": full float32, jax's HIGHEST; "tf32": TensorFloat-32 inputs where the
+    GPU has them, jax's HIGH), docs/protocol.md §4.8. The setting is part of jit's cache key,
+    so programs traced under different precisions are compiled separately."""
+    if name not in JAX_MATMUL_PRECISION:
+        raise ValueError(f"unknown precision {name!r}; choose one of: "
+                         f"{', '.join(JAX_MATMUL_PRECISION)}")
+    return jax.default_matmul_precision(JAX_MATMUL_PRECISION[name])
 
 
 def adam(hp: Mapping[str, jax.Array]) -> optax.GradientTransformation:
@@ -81,7 +126,7 @@ Step = Callable[..., tuple[RunState, dict[str, jax.Array]]]
 
 @dataclasses.dataclass(frozen=True)
 class Family:
-    """How one kind of model trains (docs/protocol.md §1): the GANs and the VAE.
+    """How one kind of model trains (docs/protocol.md §2): the GANs and the VAE.
 
     ``generator`` and ``discriminator`` build the networks (the VAE's decoder and encoder sit
     where G and D sit in the state); ``init_optimizer(structure, params) -> (opt_state,

@@ -1,5 +1,6 @@
-"""The GAN family: one D update per step, a G update every ``n_disc`` steps
-(docs/protocol.md §3.2), with the loss's own penalty, clipping and state."""
+"""The GAN family: one D update per step, a G update on the steps the run's G schedule
+picks (compare_gan v1's by default: t = 0, 1, 1 + n_disc, ...; docs/protocol.md §4.2), with
+the loss's own penalty, clipping and state."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import jax.numpy as jnp
 import optax
 
 import models
-from benchmark.training.base import STEPS, Family, RunState, Structure, adam, apply_train
+from benchmark.training.base import (
+    STEPS,
+    Family,
+    RunState,
+    Structure,
+    adam,
+    apply_train,
+    generator_steps,
+)
 from models import priors
 
 
@@ -45,7 +54,8 @@ def step(structure: Structure, state: RunState, hp, x, t, branch, g_step):
     g_stats, d_stats = state.batch_stats["generator"], state.batch_stats["discriminator"]
     tx = adam(hp)
 
-    # D update: D is applied separately to the real and the fake batch (docs/protocol.md §2).
+    # D update: D is applied separately to the real and the fake batch (docs/protocol.md
+    # §3.2).
     z = priors.sample(k_z, shape, loss.latent)
     fake, g_stats = apply_train(G, g_params, g_stats, z)
     fake = jax.lax.stop_gradient(fake)
@@ -68,7 +78,8 @@ def step(structure: Structure, state: RunState, hp, x, t, branch, g_step):
     if loss.after_discriminator_update is not None:
         d_params = loss.after_discriminator_update(d_params, hp)
 
-    # G update every n_disc steps, against the updated D (its batch statistics are not kept).
+    # G update on G steps (Structure.is_generator_step), against the updated D (its batch
+    # statistics are not kept).
     def g_update(operand):
         g_params, g_stats, g_opt = operand
         z_g = priors.sample(k_zg, shape, loss.latent) if loss.fresh_z_for_generator else z
@@ -92,15 +103,22 @@ def step(structure: Structure, state: RunState, hp, x, t, branch, g_step):
         (g_params, g_stats, g_opt), g_loss = no_g_update(g_operand)
     elif branch:
         (g_params, g_stats, g_opt), g_loss = jax.lax.cond(
-            t % structure.n_disc == 0, g_update, no_g_update, g_operand
+            structure.is_generator_step(t), g_update, no_g_update, g_operand
         )
     else:  # compute the G update on every step and keep it on G steps only
         updated, g_loss = g_update(g_operand)
-        is_g_step = t % structure.n_disc == 0
+        is_g_step = structure.is_generator_step(t)
         (g_params, g_stats, g_opt) = jax.tree.map(
             lambda new, old: jnp.where(is_g_step, new, old), updated, g_operand
         )
         g_loss = jnp.where(is_g_step, g_loss, jnp.nan)
+
+    if loss.update_extra_after_step:
+        # v1's BEGAN hook (docs/protocol.md §9.2): D on the same x and on G(z), same z, with
+        # the updated D and G, in training mode (both networks' BN averages move once more).
+        fake_after, g_stats = apply_train(G, g_params, g_stats, z)
+        d_real, d_stats = apply_train(D, d_params, d_stats, x)
+        d_fake, d_stats = apply_train(D, d_params, d_stats, fake_after)
 
     metrics = {"d_loss": d_loss, "g_loss": g_loss}
     if loss.penalty is not None:
@@ -120,9 +138,11 @@ def step(structure: Structure, state: RunState, hp, x, t, branch, g_step):
 
 
 def generator_bn_updates(structure: Structure, steps: int) -> int:
-    """G's batch norm is updated once per D step (G runs in training mode to make the fakes)
-    and once more per G step."""
-    return steps + -(-steps // structure.n_disc)
+    """G's batch norm is updated once per D step (G runs in training mode to make the fakes),
+    once more per G step, and once more per step where the loss state is updated from a pass
+    after the updates (BEGAN's ``k_update=after``)."""
+    after = steps if structure.loss.update_extra_after_step else 0
+    return steps + generator_steps(steps, structure.n_disc, structure.g_schedule) + after
 
 
 FAMILY = Family(

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmark.training.base import RunState, Structure
+from benchmark.training.base import RunState, Structure, matmul_precision
 from benchmark.training.step import train_segment
 
 
@@ -90,10 +90,13 @@ def _concat(trees: list[Any], axis: int) -> Any:
 
 @dataclasses.dataclass
 class Trainer:
-    """Trains the runs of one structure under a :class:`Plan` (default: the backend's)."""
+    """Trains the runs of one structure under a :class:`Plan` (default: the backend's), with
+    matrix products and convolutions at ``precision`` ("float32" or "tf32",
+    :func:`benchmark.training.base.matmul_precision`)."""
 
     structure: Structure
     plan: Plan = dataclasses.field(default_factory=default_plan)
+    precision: str = "float32"
 
     def advance(
         self,
@@ -121,14 +124,15 @@ class Trainer:
         while t < stop:
             g_steps = None
             if plan.static_g and structure.n_disc > 1:
-                g_steps = tuple((t + i) % structure.n_disc == 0 for i in range(seg))
+                g_steps = tuple(bool(structure.is_generator_step(t + i)) for i in range(seg))
             outputs = []
             for i, part in enumerate(parts):
-                parts[i], metrics = train_segment(
-                    part, hp_parts[i], data, jnp.int32(t), structure=structure,
-                    scale=float(scale), num_steps=seg, branch=plan.branch,
-                    unroll=plan.unroll, g_steps=g_steps,
-                )
+                with matmul_precision(self.precision):
+                    parts[i], metrics = train_segment(
+                        part, hp_parts[i], data, jnp.int32(t), structure=structure,
+                        scale=float(scale), num_steps=seg, branch=plan.branch,
+                        unroll=plan.unroll, g_steps=g_steps,
+                    )
                 outputs.append(metrics)
             means.add(_concat(outputs, axis=1))
             t += seg

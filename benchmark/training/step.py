@@ -1,6 +1,6 @@
 """One training step of one run, and a segment of steps of many runs in one program.
 
-One step (docs/protocol.md §3.2) is one minibatch and the step of the run's model family
+One step (docs/protocol.md §4.2) is one minibatch and the step of the run's model family
 (:mod:`benchmark.training.families`). Runs that share a :class:`Structure` are trained
 together: the step is ``jax.vmap``-ed over runs (per-run seeds and continuous hyperparameters
 as arrays) and ``lax.scan``-ned over steps inside one ``jax.jit``, so there is one compilation
@@ -59,7 +59,7 @@ def minibatch(state: RunState, data: jax.Array, scale: float, t: jax.Array, batc
     """This step's minibatch: the train split reshuffled at every epoch, on the device.
 
     An epoch is ``num_train // batch_size`` batches of a fresh permutation (the remainder is
-    dropped; docs/protocol.md §3.3, our choice).
+    dropped; docs/protocol.md §4.4, our choice).
     """
     num_train = data.shape[0]
     steps_per_epoch = num_train // batch_size
@@ -91,16 +91,16 @@ def train_step(
     the G update computed on every step and kept only on G steps. Both give the same run; the
     second is faster on XLA's CPU backend, where a convolution inside a conditional runs about
     3x slower than outside one (measured). ``g_step`` True/False instead fixes the answer at
-    trace time (the caller knows ``t % n_disc``): no branch and no wasted G update, at the
+    trace time (the caller knows the G schedule): no branch and no wasted G update, at the
     cost of one more program per structure; the CPU plan (:mod:`benchmark.training.plan`)
-    picks this.
+    picks this, asking :meth:`Structure.is_generator_step` on the host.
     """
     x, perm = minibatch(state, data, scale, t, structure.batch_size)
     state = state.replace(perm=perm)
     new_state, metrics = family(structure).step(structure, state, hp, x, t, branch, g_step)
     finite = jnp.all(jnp.stack([jnp.isfinite(v) for k, v in metrics.items() if k != "g_loss"]))
     if "g_loss" in metrics:  # a NaN g_loss means "no G step" only on steps without a G update
-        is_g_step = t % structure.n_disc == 0 if g_step is None else jnp.asarray(g_step)
+        is_g_step = structure.is_generator_step(t) if g_step is None else jnp.asarray(g_step)
         finite &= jnp.isfinite(metrics["g_loss"]) | ~is_g_step
     healthy = (state.failed_step < 0) & finite
     new_state = jax.tree.map(lambda n, o: jnp.where(healthy, n, o), new_state, state)
@@ -130,7 +130,8 @@ def train_segment(
     """``num_steps`` steps of every run, from step ``start``; metrics come back as [steps, runs].
 
     ``g_steps`` (with ``unroll=True`` only): for each step, whether it updates G, as
-    ``(start + i) % n_disc == 0`` is known to the caller; None decides on the device.
+    ``structure.is_generator_step(start + i)`` is known to the caller; None decides on the
+    device with the same function.
     """
     if g_steps is not None and (unroll is not True or len(g_steps) != num_steps):
         raise ValueError("g_steps needs unroll=True and one entry per step")

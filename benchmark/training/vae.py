@@ -1,4 +1,4 @@
-"""The VAE family (docs/protocol.md §1.8): the encoder where D sits, the decoder as G, one
+"""The VAE family (docs/protocol.md §2.7): the encoder where D sits, the decoder as G, one
 Adam over all variables on the negative ELBO."""
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ def generator(structure: Structure) -> nn.Module:
 
 
 def discriminator(structure: Structure) -> nn.Module:
-    """The encoder (the D trunk with an fc(2 z_dim) head)."""
-    return models.Encoder(structure.z_dim)
+    """The encoder (the D trunk with an fc(2 z_dim) head), with batch norm when the run's
+    disc_bn is on (docs/protocol.md §2.7)."""
+    return models.Encoder(structure.z_dim, structure.disc_bn)
 
 
 def init_optimizer(structure: Structure, params: dict) -> tuple[dict, dict]:
