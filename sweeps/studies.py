@@ -1,6 +1,7 @@
 """The named studies of the benchmark (PROTOCOL, Hyperparameter search) as lists of runs.
 
-- ``default``: every model at its author defaults, seeds 0, 1, 2, on the triangles.
+- ``default``: every model at its author defaults, seeds 0, 1, 2, on the triangles (a
+  profile may replace both: the ``preview`` profile trains seed 0 at lr 1e-3, beta1 0.5).
 - ``phase1``: wide space, 100 configurations (1 default + 99 sampled) x 8 models x seed 0 on
   mnist, fashion_mnist, cifar10, celeba and triangles.
 - ``phase2``: narrow space, 50 configurations x 8 models x seed 0 on the same data sets
@@ -98,6 +99,9 @@ def build_study(
 ) -> Study:
     """The study ``name`` with any given argument overriding its defaults (see module doc).
 
+    In the default space every run gets the profile's ``overrides`` in place of the author
+    defaults (``sweeps.profiles``; the rows' ``lr``/``beta1`` columns show them), and the
+    ``default`` study takes the profile's ``default_seeds`` when ``seeds`` is not given.
     ``config_seed`` seeds the configuration sampler (:func:`sweeps.spaces.sample_configs`);
     ``space`` overrides the study's search space; ``sampler`` ("v1" or "project") overrides
     the study's sampler (config_seed applies to "project" only); ``phase1_rows`` are the
@@ -116,7 +120,10 @@ def build_study(
     explicit_models, explicit_datasets = models is not None, datasets is not None
     models = _unique(models if models is not None else loss_registry.PAPER_MODELS, "models")
     datasets = _unique(datasets if datasets is not None else spec.datasets, "data sets")
-    seeds = _unique(seeds if seeds is not None else spec.seeds, "seeds")
+    if seeds is None:  # the profile may train the default study with fewer seeds
+        seeds = profile.default_seeds if name == "default" and profile.default_seeds \
+            else spec.seeds
+    seeds = _unique(seeds, "seeds")
     if any(int(s) != s or s < 0 for s in seeds):
         raise ValueError(f"seeds must be whole numbers >= 0, got {list(seeds)}")
     _check_models(models)
@@ -155,6 +162,9 @@ def build_study(
             else:
                 configs = sample_configs(model, space, num_configs, seed=config_seed)
             for index, overrides in enumerate(configs):
+                if space == "default":  # the profile's values replace the author defaults
+                    own = loss_registry.get(model).defaults
+                    overrides = {**profile.overrides_for(own), **overrides}
                 for seed in seeds:
                     runs.append(make_run(model, dataset, int(seed), overrides, config=index))
     return Study(name, tuple(runs), profile)

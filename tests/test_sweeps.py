@@ -11,6 +11,7 @@ import pytest
 
 import losses
 from benchmark.results import load_rows, write_rows
+from sweeps import profiles
 from sweeps.runs import make_run
 from sweeps.spaces import sample_configs, search_space, support
 from sweeps.studies import best_configs, build_study
@@ -111,6 +112,42 @@ def test_default_study():
     assert {r.dataset for r in study.runs} == {"triangles"}
     assert {r.seed for r in study.runs} == {0, 1, 2} and {r.config for r in study.runs} == {0}
     assert {r.model for r in study.runs} == set(losses.PAPER_MODELS)
+
+
+def test_auto_picks_preview_on_cpu_and_paper_on_an_accelerator():
+    assert profiles.resolve("auto", "cpu").name == "preview"
+    assert profiles.resolve("auto", "gpu").name == "paper"
+    assert profiles.resolve("auto", "tpu").name == "paper"
+    with pytest.raises(ValueError, match="preview"):
+        profiles.resolve("laptop")
+
+
+def test_preview_profile_schedule_and_hyperparameters():
+    preview = profiles.PROFILES["preview"]
+    total, evals = preview.schedule(15_625, 3_906)  # the triangles' paper schedule
+    assert total == preview.steps and evals[-1] == total and len(evals) >= 2
+    assert preview.debias_bn  # G's BN averages are still mostly their initial values
+    narrow = search_space("ns_gan", "narrow")
+    lr, beta1 = dict(preview.overrides)["lr"], dict(preview.overrides)["beta1"]
+    lo, hi = support(narrow["lr"])
+    assert lo <= lr <= hi and support(narrow["beta1"]) == (beta1, beta1)  # the narrow space's
+
+    study = build_study("default", profile="preview")
+    assert [r.model for r in study.runs] == list(losses.PAPER_MODELS)  # one seed each
+    assert {r.seed for r in study.runs} == set(preview.default_seeds)
+    for run in study.runs:  # the profile's values replace the author defaults, visibly
+        assert run.columns()["lr"] == lr and run.columns()["beta1"] == beta1
+        assert run.n_disc == AUTHOR_DEFAULTS[run.model].get("n_disc", 1)
+    assert study.profile.name == "preview"
+    assert [r.seed for r in build_study("default", profile="preview", seeds=[3]).runs] == [3] * 8
+    # the paper profile and sampled configurations keep their own values
+    paper = build_study("default", profile="paper")
+    assert {(r.model, r.hp["lr"]) for r in paper.runs} == {
+        (m, AUTHOR_DEFAULTS[m]["lr"]) for m in losses.PAPER_MODELS}
+    assert {r.seed for r in paper.runs} == {0, 1, 2}
+    phase2 = build_study("phase2", profile="preview", datasets=["triangles"], num_configs=3)
+    same = build_study("phase2", profile="paper", datasets=["triangles"], num_configs=3)
+    assert [r.hp for r in phase2.runs] == [r.hp for r in same.runs]
 
 
 def test_phase_studies_sizes_and_overrides():
