@@ -40,6 +40,13 @@ log = logging.getLogger(__name__)
 FID_FEATURES = ("auto", "inception", "lenet", "none")
 
 
+def due_metrics(spec: DatasetSpec, profile: Profile, last: bool) -> list[Metric]:
+    """The registered metrics that apply to ``spec`` and are due at an evaluation: all at the
+    last one, the expensive ones elsewhere only if the profile asks for every evaluation."""
+    due = last or profile.prf_at_every_eval
+    return [m for m in METRICS.values() if m.applies_to(spec) and (due or not m.expensive)]
+
+
 @dataclasses.dataclass
 class Evaluator:
     """Scores the generators of a group of runs on one data set.
@@ -70,9 +77,7 @@ class Evaluator:
 
     def metrics_for(self, last: bool) -> list[Metric]:
         """The registered metrics that apply to this data set and are due at this evaluation."""
-        due = last or self.profile.prf_at_every_eval
-        return [m for m in METRICS.values()
-                if m.applies_to(self.spec) and (due or not m.expensive)]
+        return due_metrics(self.spec, self.profile, last)
 
     def latents(self, structure: Structure, n: int) -> jax.Array:
         key = jax.random.PRNGKey(EVAL_SEED)
