@@ -29,15 +29,15 @@ from benchmark.task_files import failure_message, task_states
 from reports.tables import format_summary, summary
 from sweeps import profiles
 from sweeps.runs import Study, make_run
-from sweeps.studies import build_study
+from sweeps.studies import build_study, profile_hparams
 
 EPILOG = """Examples:
-  python -m benchmark sweep                          # the default study (8 models x 3 seeds)
+  python -m benchmark sweep                          # the default study (CPU: preview profile)
   python -m benchmark train --model wgan_gp --seeds 0,1 --lr 2e-4
   python -m benchmark train --model ns_gan --dataset mnist --data-dir ../shared/data
   python -m benchmark sweep --study phase1 --datasets mnist --configs 20
-  python -m benchmark compare --model hinge --baselines results/default_cpu
-  python -m benchmark report results/default_cpu
+  python -m benchmark compare --model hinge --baselines results/default_preview
+  python -m benchmark report results/default_preview
   python -m benchmark bench --runs 1,4,16
 """
 
@@ -206,7 +206,7 @@ def _train_study(args) -> Study:
     overrides = hparam_flags.overrides(args, args.model)
     runs = []
     for model in args.model:  # the profile's values (preview) replace the author defaults
-        own = {**profile.overrides_for(losses.get(model).defaults), **overrides[model]}
+        own = {**profile_hparams(profile, model), **overrides[model]}
         for seed in args.seeds:
             runs.append(make_run(model, args.dataset, seed, own, options=dict(args.option)))
     name = f"train_{'+'.join(args.model)}_{args.dataset}"

@@ -54,9 +54,7 @@ from benchmark.training import (
     Plan,
     Structure,
     Trainer,
-    debias_generator_stats,
     default_plan,
-    generator_bn_updates,
     init_runs,
     parameters_finite,
 )
@@ -177,8 +175,7 @@ def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> 
     finite = np.asarray(parameters_finite(states))[:n]
     failed = (failed_step >= 0) | ~finite
     real = jax.tree.map(lambda a: a[:n], states) if failed_step.shape[0] != n else states
-    if evaluator.profile.debias_bn:
-        real = debias_generator_stats(real, generator_bn_updates(structure, step))
+    real = evaluator.inference_states(structure, real, step)  # BN: PROTOCOL, or short profiles
     started = time.perf_counter()
     metrics = evaluator.metrics(structure, real, last=last)
     eval_seconds = time.perf_counter() - started

@@ -23,9 +23,12 @@ from benchmark.errors import UserError
 from benchmark.training import (
     RunState,
     Structure,
+    debias_generator_stats,
     generate,
     generator_apply,
+    generator_bn_updates,
     generator_variables,
+    recompute_generator_stats,
 )
 from metrics import lenet
 from metrics.base import EvalContext, Generators, Metric
@@ -82,6 +85,20 @@ class Evaluator:
     def latents(self, structure: Structure, n: int) -> jax.Array:
         key = jax.random.PRNGKey(EVAL_SEED)
         return priors.sample(key, (n, structure.z_dim), structure.loss.latent)
+
+    def inference_states(self, structure: Structure, states: RunState, step: int) -> RunState:
+        """The states whose G is evaluated at ``step``: its BN running averages as trained
+        (paper), zero-debiased (``profile.debias_bn``) or recomputed from
+        ``profile.recompute_bn`` batches of 64 latents drawn from a fixed key of their own
+        (``recompute_generator_stats``; the same latents for every run and checkpoint)."""
+        if self.profile.recompute_bn:
+            key = jax.random.fold_in(jax.random.PRNGKey(EVAL_SEED), 1)
+            z = priors.sample(key, (self.profile.recompute_bn, 64, structure.z_dim),
+                              structure.loss.latent)
+            return recompute_generator_stats(states, z, structure=structure)
+        if self.profile.debias_bn:
+            return debias_generator_stats(states, generator_bn_updates(structure, step))
+        return states
 
     def samples(self, structure: Structure, states: RunState) -> np.ndarray:
         """[runs, grid, h, w, c] samples for the PNG grids."""

@@ -4,15 +4,18 @@
 10,000 samples). ``preview`` is what the default ``make sweep`` uses on a machine without an
 accelerator: a study that shows learning within a quarter of an hour on 2 CPU cores (README,
 "The preview profile"): the study's eight models at full width, but one seed, a few hundred
-steps, and a learning rate and beta1 from the narrow search space (``overrides``) in place of
-the author defaults, because at the author learning rates (5e-5 .. 2e-4) nothing moves in
-the first thousand steps. ``cpu`` is the older reduced profile (the author defaults, 50
-steps: the pipeline end to end, no learning). ``smoke`` is for tests. ``auto`` picks
-``paper`` on a GPU or TPU, else ``preview``.
+steps, and a point of the narrow (phase 2) search space in place of the author defaults: its
+fixed values (beta1 0.5, n_disc 1, no D batch norm for WGAN-GP and DRAGAN, BEGAN's lambda_k
+1e-3) and the top of its learning-rate range, 1e-3 (the other author defaults are inside its
+ranges), because at the author learning rates (5e-5 .. 2e-4) nothing moves in the first
+thousand steps, and with n_disc 5 G gets a fifth of the updates. ``cpu`` is the older reduced
+profile (the author defaults, 50 steps: the pipeline end to end, no learning). ``smoke`` is
+for tests. ``auto`` picks ``paper`` on a GPU or TPU, else ``preview``.
 
-A profile's ``overrides`` replace the author defaults of the runs that use them (the
-``default`` study, ``train`` unless a flag says otherwise; never sampled configurations) and
-show in every row's ``lr``/``beta1``/... columns beside the ``profile`` column;
+A profile's ``fixed_from`` space and ``overrides`` replace the author defaults of the runs
+that use them (the ``default`` study and ``train``, where flags still win; never sampled
+configurations: :func:`sweeps.studies.profile_hparams`) and show in every row's ``lr``,
+``beta1``, ``n_disc``, ``disc_bn``... columns beside the ``profile`` column.
 ``default_seeds`` replaces the ``default`` study's seeds 0, 1, 2 when no ``--seeds`` is given.
 """
 
@@ -32,15 +35,16 @@ class Profile:
     grid_size: int = 64  # samples in each PNG grid
     thorough_inversion: bool = False  # recall's G inversion: metrics.inversion.THOROUGH_INVERSION
     debias_bn: bool = False  # evaluate G with zero-debiased BN averages (train.debias_...)
+    # > 0: evaluate G with BN statistics recomputed from this many batches of 64 training-mode
+    # passes (benchmark.training.recompute_generator_stats), in place of its running averages
+    recompute_bn: int = 0
     max_group: int = 256  # most runs trained at once in one compiled program
     description: str = ""
-    # hyperparameters replacing the author defaults (sorted (name, value) pairs; see module doc)
+    # a search space whose fixed values replace the author defaults (see module doc)
+    fixed_from: str | None = None
+    # then these hyperparameters (sorted (name, value) pairs), where a model has them
     overrides: tuple[tuple[str, float], ...] = ()
     default_seeds: tuple[int, ...] | None = None  # the default study's seeds (None: 0, 1, 2)
-
-    def overrides_for(self, hyperparameters) -> dict[str, float]:
-        """The profile's overrides that apply to a model with these hyperparameter names."""
-        return {k: v for k, v in self.overrides if k in hyperparameters}
 
     def schedule(self, paper_steps: int, paper_eval_every: int) -> tuple[int, list[int]]:
         """(total steps, evaluation steps): every ``eval_every`` steps and at the end."""
@@ -58,9 +62,9 @@ PROFILES = {
     ),
     "preview": Profile(
         "preview", 300, 100, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,
-        debias_bn=True, overrides=(("beta1", 0.5), ("lr", 1e-3)), default_seeds=(0,),
-        description="preview: 300 steps at lr 1e-3, beta1 0.5 (narrow space), evaluated every "
-        "100; P/R/F1 (N=200) at the end",
+        recompute_bn=16, fixed_from="narrow", overrides=(("lr", 1e-3),), default_seeds=(0,),
+        description="preview: seed 0, 300 steps at lr 1e-3 and the narrow space's fixed values "
+        "(beta1 0.5, n_disc 1, ...), evaluated every 100; P/R/F1 (N=200) at the end",
     ),
     "cpu": Profile(
         "cpu", 50, 25, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,

@@ -312,6 +312,36 @@ def test_debiased_bn_averages_recover_constant_batch_statistics():
     assert train.generator_bn_updates(vae, 10) == 10
 
 
+@pytest.mark.parametrize("model", ["ns_gan", "vae"])
+def test_recomputed_bn_statistics_reproduce_training_mode(model):
+    """G's BN averages recomputed from one batch of latents: inference mode on that batch is
+    G's training-mode pass on it (every layer normalised by the same statistics); from
+    several batches, the mean of their statistics."""
+    import jax
+
+    from benchmark import training as train
+    from models import priors
+
+    structure = train.Structure.of(make_run(model, "triangles", 0), (28, 28, 1))
+    states = train.init_runs(structure, 1000, np.array([0, 1], np.uint32))
+    G = train.family(structure).generator(structure)
+    z = priors.sample(jax.random.PRNGKey(3), (2, 64, structure.z_dim), structure.loss.latent)
+    fixed = train.recompute_generator_stats(states, z[:1], structure=structure)
+    inference = train.generate(fixed, z[0], structure=structure)
+    for run in range(2):
+        variables = jax.tree.map(lambda a, r=run: a[r], train.generator_variables(states))
+        training, _ = G.apply(variables, z[0], train=True, mutable=["batch_stats"])
+        np.testing.assert_allclose(inference[run], training, atol=2e-4)
+    assert not np.allclose(train.generate(states, z[0], structure=structure), inference,
+                           atol=1e-2)  # the initial averages (0, 1) differ
+    both = train.recompute_generator_stats(states, z, structure=structure)
+    second = train.recompute_generator_stats(states, z[1:], structure=structure)
+    jax.tree.map(lambda a, b, c: np.testing.assert_allclose(a, (b + c) / 2, rtol=1e-4,
+                                                           atol=1e-6),
+                 both.batch_stats["generator"], fixed.batch_stats["generator"],
+                 second.batch_stats["generator"])
+
+
 def test_fid_feature_auto_falls_back_to_lenet_only_where_it_exists(tmp_path, monkeypatch):
     """Offline (no Inception weights): MNIST and Fashion-MNIST get FID-LeNet, other data
     sets no FID; an explicit ``inception`` request is the one-line error itself."""

@@ -126,28 +126,36 @@ def test_preview_profile_schedule_and_hyperparameters():
     preview = profiles.PROFILES["preview"]
     total, evals = preview.schedule(15_625, 3_906)  # the triangles' paper schedule
     assert total == preview.steps and evals[-1] == total and len(evals) >= 2
-    assert preview.debias_bn  # G's BN averages are still mostly their initial values
-    narrow = search_space("ns_gan", "narrow")
-    lr, beta1 = dict(preview.overrides)["lr"], dict(preview.overrides)["beta1"]
-    lo, hi = support(narrow["lr"])
-    assert lo <= lr <= hi and support(narrow["beta1"]) == (beta1, beta1)  # the narrow space's
+    assert preview.recompute_bn > 0  # G's BN averages still mix in its first steps
+    lr = dict(preview.overrides)["lr"]
 
     study = build_study("default", profile="preview")
     assert [r.model for r in study.runs] == list(losses.PAPER_MODELS)  # one seed each
     assert {r.seed for r in study.runs} == set(preview.default_seeds)
-    for run in study.runs:  # the profile's values replace the author defaults, visibly
-        assert run.columns()["lr"] == lr and run.columns()["beta1"] == beta1
-        assert run.n_disc == AUTHOR_DEFAULTS[run.model].get("n_disc", 1)
+    for run in study.runs:  # a point of the narrow space, recorded in the run's columns
+        columns = run.columns()
+        assert columns["lr"] == lr and columns["beta1"] == 0.5
+        narrow = search_space(run.model, "narrow")
+        for name, value in columns.items():
+            if name in narrow:
+                lo, hi = support(narrow[name])
+                assert lo <= value <= hi, (run.model, name, value)
+        if run.model != "vae":
+            assert run.n_disc == 1
+    disc_bn = {r.model: r.disc_bn for r in study.runs}
+    assert not disc_bn["dragan"] and not disc_bn["wgan_gp"] and disc_bn["ns_gan"]
+    assert {r.hp.get("lambda_k") for r in study.runs if r.model == "began"} == {1e-3}
     assert study.profile.name == "preview"
     assert [r.seed for r in build_study("default", profile="preview", seeds=[3]).runs] == [3] * 8
     # the paper profile and sampled configurations keep their own values
     paper = build_study("default", profile="paper")
-    assert {(r.model, r.hp["lr"]) for r in paper.runs} == {
-        (m, AUTHOR_DEFAULTS[m]["lr"]) for m in losses.PAPER_MODELS}
+    for run in paper.runs:
+        assert {k: run.columns()[k] for k in AUTHOR_DEFAULTS[run.model]} == \
+            AUTHOR_DEFAULTS[run.model], run.model
     assert {r.seed for r in paper.runs} == {0, 1, 2}
     phase2 = build_study("phase2", profile="preview", datasets=["triangles"], num_configs=3)
     same = build_study("phase2", profile="paper", datasets=["triangles"], num_configs=3)
-    assert [r.hp for r in phase2.runs] == [r.hp for r in same.runs]
+    assert [r.columns() for r in phase2.runs] == [r.columns() for r in same.runs]
 
 
 def test_phase_studies_sizes_and_overrides():

@@ -18,6 +18,7 @@ from benchmark.training.generators import (
     generator_bn_updates,
     generator_variables,
     parameters_finite,
+    recompute_generator_stats,
 )
 from benchmark.training.plan import Plan, Trainer, default_plan, segment_length
 from benchmark.training.step import init_run, init_runs, minibatch, train_segment, train_step
@@ -26,6 +27,7 @@ __all__ = [
     "FAMILIES", "Plan", "RunState", "Structure", "Trainer", "debias_generator_stats",
     "default_plan", "family",
     "generate", "generator_apply", "generator_bn_updates", "generator_variables", "init_run",
-    "init_runs", "minibatch", "parameters_finite", "segment_length", "train_segment",
+    "init_runs", "minibatch", "parameters_finite", "recompute_generator_stats", "segment_length",
+    "train_segment",
     "train_step",
 ]
