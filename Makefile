@@ -27,7 +27,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test,lint]'
 	@touch $@
 
-sweep: $(VENV)/.installed  ## run the default study: 8 models x 3 seeds on triangles, then the table
+sweep: $(VENV)/.installed  ## the default study on triangles (CPU: preview profile), its table and report
 	$(PY) -m benchmark sweep $(ARGS)
 
 test: $(VENV)/.installed-test  ## install the test extras and run the whole test suite
@@ -40,7 +40,7 @@ lint: $(VENV)/.installed-test  ## ruff, and the layering contracts (lint-imports
 bench: $(VENV)/.installed  ## training throughput: run-steps/s for 1, 4, 16, 64 runs vmapped
 	$(PY) -m benchmark bench $(ARGS)
 
-report: $(VENV)/.installed  ## tables and plots of a study: make report ARGS=results/default_cpu
+report: $(VENV)/.installed  ## tables and plots of a study: make report ARGS=results/default_preview
 	$(PY) -m benchmark report $(ARGS)
 
 compare: $(VENV)/.installed  ## a new loss against baselines: make compare MODEL=hinge BASELINES=results/default_cpu

@@ -23,21 +23,21 @@ from benchmark.engine import check_results_dir, enable_compilation_cache, run_st
 from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.executors import EXECUTORS, MissingExtra, make_executor
 from benchmark.io import cache_dir
-from benchmark.report_files import write_report
+from benchmark.report_files import MONTAGE, write_report
 from benchmark.results import MANIFEST, load_rows
 from benchmark.task_files import failure_message, task_states
 from reports.tables import SCORES, format_summary, score_description, summary
 from sweeps import profiles
 from sweeps.runs import G_SCHEDULES, Study, make_run
-from sweeps.studies import build_study
+from sweeps.studies import build_study, profile_hparams
 
 EPILOG = """Examples:
-  python -m benchmark sweep                          # the default study (8 models x 3 seeds)
+  python -m benchmark sweep                          # the default study (CPU: preview profile)
   python -m benchmark train --model wgan_gp --seeds 0,1 --lr 2e-4
   python -m benchmark train --model ns_gan --dataset mnist --data-dir ../shared/data
   python -m benchmark sweep --study phase1 --datasets mnist --configs 20
-  python -m benchmark compare --model hinge --baselines results/default_cpu
-  python -m benchmark report results/default_cpu
+  python -m benchmark compare --model hinge --baselines results/default_preview
+  python -m benchmark report results/default_preview
   python -m benchmark bench --runs 1,4,16
 """
 
@@ -85,8 +85,8 @@ def _option(text: str) -> tuple[str, str]:
 def _add_common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("schedule and output")
     g.add_argument("--profile", default="auto",
-                   help="auto (paper on GPU/TPU, cpu otherwise), paper, cpu or smoke; see "
-                   "benchmark/profiles.py (default: auto)")
+                   help="auto (paper on GPU/TPU, preview otherwise), paper, preview, cpu or "
+                   "smoke; see sweeps/profiles.py (default: auto)")
     g.add_argument("--steps", type=int, default=None,
                    help="override the profile's number of training steps (D updates)")
     g.add_argument("--eval-every", type=int, default=None,
@@ -200,8 +200,17 @@ def _run(args, study) -> None:
                       executor=executor)
     with pd.option_context("display.width", 200):
         print(format_summary(summary(final, titles=data.titles()), data.titles()))
-    print(f"results: {out}/groups/*/rows.jsonl; samples: {out}/samples/; "
-          f"report: python -m benchmark report {out}")
+    _print_report(out)
+
+
+def _print_report(out: Path) -> None:
+    """Every study ends with its report; the last lines name it and the samples' montage."""
+    print(f"results: {out}/groups/*/rows.jsonl; sample grids: {out}/samples/", flush=True)
+    written = write_report(out)
+    montage = [p for p in written if p.name == MONTAGE]
+    print(f"report: {written[0]} ({len(written) - 1} more files in {written[0].parent})")
+    if montage:
+        print(f"samples of every model: {montage[0]}")
 
 
 def cmd_train(args) -> None:
@@ -214,10 +223,10 @@ def _train_study(args) -> Study:
     profile = _profile(args)
     overrides = hparam_flags.overrides(args, args.model)
     runs = []
-    for model in args.model:
+    for model in args.model:  # the profile's values (preview) replace the author defaults
+        own = {**profile_hparams(profile, model), **overrides[model]}
         for seed in args.seeds:
-            runs.append(make_run(model, args.dataset, seed, overrides[model],
-                                 options=dict(args.option),
+            runs.append(make_run(model, args.dataset, seed, own, options=dict(args.option),
                                  g_schedule=args.g_schedule))
     name = f"train_{'+'.join(args.model)}_{args.dataset}"
     return Study(name, tuple(runs), profile)

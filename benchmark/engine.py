@@ -30,7 +30,6 @@ import os
 import shutil
 import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,7 +38,6 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from jax.sharding import Mesh
-from tqdm.auto import tqdm
 
 from benchmark import data as datasets
 from benchmark import devices, task_files
@@ -49,22 +47,20 @@ from benchmark.errors import UserError
 from benchmark.evaluation import FID_FEATURES, Evaluator, fid_reference_split
 from benchmark.io import atomic_write
 from benchmark.leases import TaskLease
+from benchmark.progress import StudyProgress, study_work
 from benchmark.results import image_grid_png, prepare_study_dir, read_rows, write_rows
 from benchmark.tasks import Group, group_runs
 from benchmark.training import (
     Plan,
     Structure,
     Trainer,
-    debias_generator_stats,
     default_plan,
-    generator_bn_updates,
     init_runs,
     parameters_finite,
 )
 from sweeps.runs import Study
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int], None]
 
 
 def enable_compilation_cache(directory: Path) -> None:
@@ -86,14 +82,16 @@ def train_group(
     *,
     evaluator: Evaluator,
     plan: Plan,
-    progress: Progress | None = None,
+    progress: StudyProgress | None = None,
     mesh: Mesh | None = None,
     train_images: jax.Array | None = None,
 ) -> list[dict[str, Any]]:
     """Train, evaluate and checkpoint one group; returns all its result rows.
 
     ``train_images``: the train split already on the device(s) (shared by every group of a
-    data set); put there from ``data`` when not given.
+    data set); put there from ``data`` when not given. ``progress`` hears of every segment
+    trained, every evaluation done and the work an earlier call did (already started on this
+    group).
 
     The group's checkpoint (its latest evaluation) exists while it trains, so that an
     interrupted group resumes there (the caller deletes it once the group is done). Rows are
@@ -114,7 +112,7 @@ def train_group(
     complete = complete_until(rows, runs, evals)
     if complete == total:
         if progress:
-            progress(len(runs) * total)
+            progress.skipped(len(runs) * total, len(evals))
         return rows  # finished earlier
     checkpoint_dir = gdir / "checkpoints"
     ckpts = GroupCheckpoints(checkpoint_dir)
@@ -138,11 +136,11 @@ def train_group(
             states = ckpts.restore(start, like=states)
             log.info("%s: resumed at step %d", group.group_id, start)
         if progress and start:
-            progress(len(runs) * start)
+            progress.skipped(len(runs) * start, sum(e <= start for e in evals))
         if train_images is None:
             train_images = devices.replicate(data.train, mesh)
         trainer = Trainer(structure, plan, profile.matmul_precision)
-        on_segment = (lambda steps: progress(len(runs) * steps)) if progress else None
+        on_segment = (lambda steps: progress.trained(len(runs) * steps)) if progress else None
         t = start
         for e in (e for e in evals if e > start):
             states, losses = trainer.advance(states, hps, train_images, data.pixel_scale, t, e,
@@ -152,6 +150,8 @@ def train_group(
                               last=e == total)
             write_rows(rows_path, rows)  # rows first: a crash before the checkpoint retrains
             ckpts.save(e, states)
+            if progress:
+                progress.evaluated(e)
     finally:
         ckpts.close()
     return rows
@@ -175,8 +175,7 @@ def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> 
     finite = np.asarray(parameters_finite(states))[:n]
     failed = (failed_step >= 0) | ~finite
     real = jax.tree.map(lambda a: a[:n], states) if failed_step.shape[0] != n else states
-    if evaluator.profile.debias_bn:
-        real = debias_generator_stats(real, generator_bn_updates(structure, step))
+    real = evaluator.inference_states(structure, real, step)  # BN: docs/protocol.md §4.3
     started = time.perf_counter()
     metrics = evaluator.metrics(structure, real, last=last)
     eval_seconds = time.perf_counter() - started
@@ -244,7 +243,7 @@ class TaskRunner:
         self.groups = {g.group_id: g for g in
                        sorted(group_runs(study.runs, study.profile.max_group),
                               key=lambda g: g.dataset)}  # one data set on the device at a time
-        self.progress: Progress | None = None
+        self.progress: StudyProgress | None = None  # the study's bar, in this process
         self._loaded: dict[str, ImageDataset] = {}
         self._device: tuple[str, jax.Array, Evaluator] | None = None
 
@@ -296,7 +295,7 @@ class TaskRunner:
         if self._finished(task_id):
             self._clean(task_id)  # also after a kill between "done" and the clean-up
             if self.progress:
-                self.progress(self.steps(task_id))
+                self.progress.skip_rest()
             return "done"
         lease = TaskLease.try_acquire(self.root, task_id)
         if lease is None:
@@ -305,7 +304,7 @@ class TaskRunner:
             if self._finished(task_id):  # finished while we waited for the lease
                 self._clean(task_id)
                 if self.progress:
-                    self.progress(self.steps(task_id))
+                    self.progress.skip_rest()
                 return "done"
             task_files.clear_markers(self.root, task_id)
             group = self.groups[task_id]
@@ -379,24 +378,24 @@ def run_study(
             raise UserError(f"{len(failed)} task(s) failed, e.g. {failed[0].task_id}: "
                             f"{failed[0].error}; see {root}/groups/<task>/FAILED, and rerun "
                             "the same command to retry them")
-    bar = _progress_bar(sum(runner.steps(t) for t in tasks), progress)
-    runner.progress = bar.update if bar is not None else None
+    # one bar over training and evaluation, in run-steps (benchmark.progress)
+    bar = StudyProgress(study_work(list(runner.groups.values()), study.profile),
+                        study.profile, enabled=progress)
+    runner.progress = bar
     try:
         _run_here(runner, tasks, bar)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return study_final_rows(root, runner)
 
 
-def _run_here(runner: TaskRunner, tasks: list[str], bar) -> None:
+def _run_here(runner: TaskRunner, tasks: list[str], bar: StudyProgress) -> None:
     """Run every task in this process, waiting for those that other processes hold."""
     pending, told = tasks, False
     while pending:
         busy = []
         for task in pending:
-            if bar is not None:
-                bar.set_postfix_str(task, refresh=True)
+            bar.start(task)
             if runner(task) == "busy":
                 busy.append(task)
         if busy:
@@ -416,8 +415,3 @@ def study_final_rows(root: Path, runner: TaskRunner) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     return frame[frame["final"]].reset_index(drop=True)
 
-
-def _progress_bar(total: int, enabled: bool):
-    if not enabled:
-        return None
-    return tqdm(total=total, unit="run-step", dynamic_ncols=True, smoothing=0.05)

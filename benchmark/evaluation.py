@@ -26,10 +26,13 @@ from benchmark.errors import UserError
 from benchmark.training import (
     RunState,
     Structure,
+    debias_generator_stats,
     generate,
     generator_apply,
+    generator_bn_updates,
     generator_variables,
     matmul_precision,
+    recompute_generator_stats,
 )
 from metrics import lenet
 from metrics.base import EvalContext, Generators, Metric
@@ -56,6 +59,13 @@ def fid_reference_split(spec: DatasetSpec, choice: str = "default") -> str | Non
                         f"--fid-reference {choice} or choose one of: default, "
                         f"{', '.join(s for s in spec.splits if s != 'train')}")
     return choice
+
+
+def due_metrics(spec: DatasetSpec, profile: Profile, last: bool) -> list[Metric]:
+    """The registered metrics that apply to ``spec`` and are due at an evaluation: all at the
+    last one, the expensive ones elsewhere only if the profile asks for every evaluation."""
+    due = last or profile.prf_at_every_eval
+    return [m for m in METRICS.values() if m.applies_to(spec) and (due or not m.expensive)]
 
 
 @dataclasses.dataclass
@@ -89,13 +99,25 @@ class Evaluator:
 
     def metrics_for(self, last: bool) -> list[Metric]:
         """The registered metrics that apply to this data set and are due at this evaluation."""
-        due = last or self.profile.prf_at_every_eval
-        return [m for m in METRICS.values()
-                if m.applies_to(self.spec) and (due or not m.expensive)]
+        return due_metrics(self.spec, self.profile, last)
 
     def latents(self, structure: Structure, n: int) -> jax.Array:
         key = jax.random.PRNGKey(EVAL_SEED)
         return priors.sample(key, (n, structure.z_dim), structure.loss.latent)
+
+    def inference_states(self, structure: Structure, states: RunState, step: int) -> RunState:
+        """The states whose G is evaluated at ``step``: its BN running averages as trained
+        (paper), zero-debiased (``profile.debias_bn``) or recomputed from
+        ``profile.recompute_bn`` batches of 64 latents drawn from a fixed key of their own
+        (``recompute_generator_stats``; the same latents for every run and checkpoint)."""
+        if self.profile.recompute_bn:
+            key = jax.random.fold_in(jax.random.PRNGKey(EVAL_SEED), 1)
+            z = priors.sample(key, (self.profile.recompute_bn, 64, structure.z_dim),
+                              structure.loss.latent)
+            return recompute_generator_stats(states, z, structure=structure)
+        if self.profile.debias_bn:
+            return debias_generator_stats(states, generator_bn_updates(structure, step))
+        return states
 
     def samples(self, structure: Structure, states: RunState) -> np.ndarray:
         """[runs, grid, h, w, c] samples for the PNG grids."""

@@ -110,6 +110,22 @@ def load_rows(root: str | Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def read_image_grid(png: bytes, image_shape: tuple[int, int, int]) -> np.ndarray:
+    """The images of a grid written by :func:`image_grid_png`, in order ([n, h, w, c] floats
+    in [0, 1], quantised to 1/255): every cell of the grid, ``image_shape`` = (h, w, c)."""
+    h, w, c = image_shape
+    pixels = np.asarray(Image.open(io.BytesIO(png)), np.float32) / 255.0
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    rows, cols = (pixels.shape[0] - 1) // (h + 1), (pixels.shape[1] - 1) // (w + 1)
+    if pixels.shape[-1] != c or (rows * (h + 1) + 1, cols * (w + 1) + 1) != pixels.shape[:2]:
+        raise ValueError(f"a grid of {pixels.shape} pixels is not one of {image_shape} images "
+                         "with 1 px gaps; was it written by image_grid_png?")
+    return np.stack([pixels[1 + r * (h + 1): 1 + r * (h + 1) + h,
+                            1 + q * (w + 1): 1 + q * (w + 1) + w]
+                     for r in range(rows) for q in range(cols)])
+
+
 def image_grid_png(images: np.ndarray) -> bytes:
     """A square grid of images in [0, 1] ([n, h, w, c]) as PNG bytes (1 px gaps)."""
     n, h, w, c = images.shape

@@ -8,12 +8,13 @@ calls :func:`build_report` and writes what it returns (``benchmark.report_files`
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from reports import plots, tables
+from reports import montage, plots, tables
 from reports.tables import Titles
 
 
@@ -32,12 +33,15 @@ def _plottable(df: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def build_report(df: pd.DataFrame, title: str, titles: Titles = None,
-                 score: str = "last") -> Report:
+                 score: str = "last",
+                 samples: Sequence[tuple[str, np.ndarray]] | None = None) -> Report:
     """The summary tables and every figure the measured metrics allow; ``score`` chooses each
     run's value in the tables (``tables.SCORES``: its last or its best evaluation).
 
     Figures per measured metric: learning curves where a run has more than one evaluation,
-    the budget plot where a model has more than one run, and box plots.
+    the budget plot where a model has more than one run, and box plots. ``samples``: the
+    montage's rows (label, sample images [n, h, w, c]; :func:`reports.montage.montage_runs`
+    says which run and label), drawn as ``samples.png`` after the table.
     """
     table = tables.summary(df, titles=titles, score=score)
     figures: dict[str, Figure] = {}
@@ -60,6 +64,11 @@ def build_report(df: pd.DataFrame, title: str, titles: Titles = None,
              f"{df['run_id'].nunique()} runs, {len(df)} evaluations. Mean ± std (ddof=1) of "
              f"{tables.score_description(score)}; failed runs are counted, not averaged.", "",
              tables.format_summary(table, titles)]
+    if samples:
+        figures["samples.png"] = montage.sample_montage(samples)
+        lines += ["## Samples", "", "Each model's first run at its last evaluation, on the "
+                  "fixed evaluation latents.", "", "![samples of every model](samples.png)",
+                  ""]
     comparison = tables.compare_to_paper(df, score)
     if not comparison.empty:
         lines += ["## FID against the paper (phase 3, 50 seeds)", "",
@@ -71,4 +80,4 @@ def build_report(df: pd.DataFrame, title: str, titles: Titles = None,
     return Report("\n".join(lines) + "\n", table, figures)
 
 
-__all__ = ["Report", "build_report", "plots", "tables"]
+__all__ = ["Report", "build_report", "montage", "plots", "tables"]

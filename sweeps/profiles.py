@@ -1,10 +1,22 @@
 """Profiles: how long runs train and how finely they are evaluated.
 
-``paper``: the schedule of docs/protocol.md §4.5 (each data set's steps and eval interval, FID on
-10,000 samples). ``cpu`` is the reduced profile that the default ``make sweep`` uses on a
-machine without an accelerator: the same models, losses and hyperparameters, far fewer steps,
-so that 8 models x 3 seeds finish within a quarter of an hour on 2 cores (README, Speed).
-``smoke`` is for tests. ``auto`` picks ``paper`` on a GPU or TPU, else ``cpu``.
+``paper`` is the schedule of docs/protocol.md §4.5 (each data set's step count and checkpoint
+interval, FID on 10,000 samples). ``preview`` is what the default ``make sweep`` uses on a machine without an
+accelerator: a study that shows learning within a quarter of an hour on 2 CPU cores (README,
+"The preview profile"): the study's eight models at full width, but one seed, a few hundred
+steps, and a point of the narrow (phase 2) search space in place of the author defaults: its
+fixed values (beta1 0.5, n_disc 1, no D batch norm for WGAN-GP and DRAGAN, BEGAN's lambda_k
+1e-3) and the top of its learning-rate range, 1e-3 (the other author defaults are inside its
+ranges), because at the author learning rates (5e-5 .. 2e-4) nothing moves in the first
+thousand steps, and with n_disc 5 G gets a fifth of the updates. ``cpu`` is the older reduced
+profile (the author defaults, 50 steps: the pipeline end to end, no learning). ``smoke`` is
+for tests. ``auto`` picks ``paper`` on a GPU or TPU, else ``preview``.
+
+A profile's ``fixed_from`` space and ``overrides`` replace the author defaults of the runs
+that use them (the ``default`` study and ``train``, where flags still win; never sampled
+configurations: :func:`sweeps.studies.profile_hparams`) and show in every row's ``lr``,
+``beta1``, ``n_disc``, ``disc_bn``... columns beside the ``profile`` column.
+``default_seeds`` replaces the ``default`` study's seeds 0, 1, 2 when no ``--seeds`` is given.
 """
 
 from __future__ import annotations
@@ -33,8 +45,16 @@ class Profile:
     grid_size: int = 64  # samples in each PNG grid
     thorough_inversion: bool = False  # recall's G inversion: metrics.inversion.THOROUGH_INVERSION
     debias_bn: bool = False  # evaluate G with zero-debiased BN averages (train.debias_...)
+    # > 0: evaluate G with BN statistics recomputed from this many batches of 64 training-mode
+    # passes (benchmark.training.recompute_generator_stats), in place of its running averages
+    recompute_bn: int = 0
     max_group: int = 256  # most runs trained at once in one compiled program
     description: str = ""
+    # a search space whose fixed values replace the author defaults (see module doc)
+    fixed_from: str | None = None
+    # then these hyperparameters (sorted (name, value) pairs), where a model has them
+    overrides: tuple[tuple[str, float], ...] = ()
+    default_seeds: tuple[int, ...] | None = None  # the default study's seeds (None: 0, 1, 2)
     fid_reference: str = "default"  # FID_REFERENCES
     matmul_precision: str = "float32"  # MATMUL_PRECISIONS
 
@@ -60,6 +80,12 @@ PROFILES = {
         thorough_inversion=True,
         description="the paper's schedule: 15,625 steps on 28x28 data, evaluated every 3,906",
     ),
+    "preview": Profile(
+        "preview", 300, 100, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,
+        recompute_bn=16, fixed_from="narrow", overrides=(("lr", 1e-3),), default_seeds=(0,),
+        description="preview: seed 0, 300 steps at lr 1e-3 and the narrow space's fixed values "
+        "(beta1 0.5, n_disc 1, ...), evaluated every 100; P/R/F1 (N=200) at the end",
+    ),
     "cpu": Profile(
         "cpu", 50, 25, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,
         debias_bn=True,
@@ -75,9 +101,9 @@ PROFILES = {
 
 def resolve(name: str, backend: str = "cpu") -> Profile:
     """The named profile; ``auto`` is ``paper`` on an accelerator ``backend`` (JAX's
-    ``jax.default_backend()``), else ``cpu``."""
+    ``jax.default_backend()``), else ``preview``."""
     if name == "auto":
-        name = "cpu" if backend == "cpu" else "paper"
+        name = "preview" if backend == "cpu" else "paper"
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of: auto, {', '.join(PROFILES)}")
     return PROFILES[name]

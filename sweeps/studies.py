@@ -1,6 +1,8 @@
 """The named studies of the benchmark (docs/protocol.md §6.5 to §6.7) as lists of runs.
 
-- ``default``: every model at its author defaults, seeds 0, 1, 2, on the triangles.
+- ``default``: every model at its author defaults, seeds 0, 1, 2, on the triangles (a
+  profile may replace both: the ``preview`` profile trains seed 0 at a point of the narrow
+  space, lr 1e-3).
 - ``phase1``: wide space, 100 configurations (1 default + 99 sampled) x 8 models x seed 0 on
   mnist, fashion_mnist, cifar10, celeba and triangles.
 - ``phase2``: narrow space, 50 configurations x 8 models x seed 0 on the same data sets
@@ -24,10 +26,11 @@ from typing import Any
 import pandas as pd
 
 import losses as loss_registry
+from losses.base import Fixed
 from metrics.registry import columns as metric_columns
 from sweeps.profiles import Profile, resolve
 from sweeps.runs import DEFAULT_G_SCHEDULE, RunSpec, Study, has_generator_steps, make_run
-from sweeps.spaces import SPACES, sample_configs
+from sweeps.spaces import SPACES, sample_configs, search_space
 from sweeps.v1_sampler import V1_MODELS, v1_configs
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "celeba", "triangles")
@@ -70,6 +73,20 @@ def selection_score(rows: pd.DataFrame) -> tuple[str, bool] | None:
     return None
 
 
+def profile_hparams(profile: Profile, model: str) -> dict[str, Any]:
+    """The hyperparameters ``profile`` puts in place of ``model``'s author defaults: the fixed
+    values of its ``fixed_from`` search space, then its ``overrides`` that the model has
+    (``sweeps.profiles``; {} for the paper profile)."""
+    values: dict[str, Any] = {}
+    if profile.fixed_from is not None:
+        values.update({name: dist.value
+                       for name, dist in search_space(model, profile.fixed_from).items()
+                       if isinstance(dist, Fixed)})
+    own = loss_registry.get(model).defaults
+    values.update({k: v for k, v in profile.overrides if k in own})
+    return values
+
+
 def _unique(values, what: str) -> tuple:
     values = tuple(dict.fromkeys(values))
     if not values:
@@ -99,6 +116,9 @@ def build_study(
 ) -> Study:
     """The study ``name`` with any given argument overriding its defaults (see module doc).
 
+    In the default space every run gets the profile's hyperparameters in place of the author
+    defaults (:func:`profile_hparams`; the rows' ``lr``/``beta1``/... columns show them), and the
+    ``default`` study takes the profile's ``default_seeds`` when ``seeds`` is not given.
     ``config_seed`` seeds the configuration sampler (:func:`sweeps.spaces.sample_configs`);
     ``space`` overrides the study's search space; ``sampler`` ("v1" or "project") overrides
     the study's sampler (config_seed applies to "project" only); ``phase1_rows`` are the
@@ -118,7 +138,10 @@ def build_study(
     explicit_models, explicit_datasets = models is not None, datasets is not None
     models = _unique(models if models is not None else loss_registry.PAPER_MODELS, "models")
     datasets = _unique(datasets if datasets is not None else spec.datasets, "data sets")
-    seeds = _unique(seeds if seeds is not None else spec.seeds, "seeds")
+    if seeds is None:  # the profile may train the default study with fewer seeds
+        seeds = profile.default_seeds if name == "default" and profile.default_seeds \
+            else spec.seeds
+    seeds = _unique(seeds, "seeds")
     if any(int(s) != s or s < 0 for s in seeds):
         raise ValueError(f"seeds must be whole numbers >= 0, got {list(seeds)}")
     _check_models(models)
@@ -162,6 +185,8 @@ def build_study(
             else:
                 configs = sample_configs(model, space, num_configs, seed=config_seed)
             for index, overrides in enumerate(configs):
+                if space == "default":  # the profile's values replace the author defaults
+                    overrides = {**profile_hparams(profile, model), **overrides}
                 for seed in seeds:
                     runs.append(make_run(model, dataset, int(seed), overrides, config=index,
                                          g_schedule=schedules[model]))

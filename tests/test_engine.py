@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -17,9 +18,11 @@ from benchmark import training as train
 from benchmark.checkpoints import GroupCheckpoints
 from benchmark.errors import UserError
 from benchmark.evaluation import Evaluator
+from benchmark.progress import StudyProgress
 from benchmark.results import load_rows
 from sweeps.profiles import Profile
 from sweeps.runs import Study, make_run
+from sweeps.studies import build_study
 from tests.conftest import SHARED_DATA
 
 TINY = Profile("tiny", steps=4, eval_every=2, prf_samples=20, prf_at_every_eval=False,
@@ -139,6 +142,7 @@ import jax
 assert jax.local_device_count() == 2
 from benchmark import engine
 from benchmark.evaluation import Evaluator
+from benchmark.progress import StudyProgress
 from benchmark.training import Plan
 from tests.test_engine import _study, _all_rows
 from sweeps.runs import make_run
@@ -223,11 +227,46 @@ def test_cli_train_prints_the_table_and_rerun_resumes(tmp_path, capsys, cheap_me
     assert {"k", "convergence"} <= set(rows.columns)
     manifest = json.loads((tmp_path / "r" / "study.json").read_text())
     assert manifest["name"] == "train_began_triangles"
+    # every study ends with its report; the last lines name it and the samples' montage
+    report = tmp_path / "r" / "report"
+    last = out.strip().splitlines()[-2:]
+    assert last[0].startswith(f"report: {report / 'summary.md'}")
+    assert last[1] == f"samples of every model: {report / 'samples.png'}"
+    assert (report / "summary.md").is_file() and (report / "samples.png").is_file()
+    assert "![samples of every model](samples.png)" in (report / "summary.md").read_text()
     assert cli.main(args) == 0  # finished: resumes to the same table without training
     assert capsys.readouterr().out == out
     assert cli.main(["report", str(tmp_path / "r")]) == 0
-    report = tmp_path / "r" / "report"
     assert "| BEGAN | 2 (0) |" in (report / "summary.md").read_text()
+
+
+def test_profile_overrides_show_in_every_row_and_the_bar_ends_with_the_study(
+    tmp_path, cheap_metrics, monkeypatch
+):
+    profile = dataclasses.replace(TINY, name="tiny_preview", default_seeds=(0,),
+                                  overrides=(("beta1", 0.5), ("lr", 1e-3)))
+    study = build_study("default", profile=profile, models=["ns_gan", "vae"])
+    events = []
+
+    class Spy(StudyProgress):
+        def trained(self, run_steps):
+            super().trained(run_steps)
+            events.append(("trained", self.fraction))
+
+        def evaluated(self, step):
+            super().evaluated(step)
+            events.append(("evaluated", self.fraction))
+
+    monkeypatch.setattr(engine, "StudyProgress", Spy)
+    engine.run_study(study, tmp_path / "p", progress=False)
+    rows = load_rows(tmp_path / "p")
+    assert set(rows["model"]) == {"ns_gan", "vae"} and set(rows["seed"]) == {0}
+    assert set(rows["lr"]) == {1e-3} and set(rows["beta1"]) == {0.5}
+    assert set(rows["profile"]) == {"tiny_preview"}
+    # the bar counts the evaluations: 100% only after the last one, never before
+    assert events[-1] == ("evaluated", 1.0)
+    assert all(fraction < 1.0 for _, fraction in events[:-1])
+    assert sum(kind == "evaluated" for kind, _ in events) == 4
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").is_file(),
@@ -275,6 +314,36 @@ def test_debiased_bn_averages_recover_constant_batch_statistics():
     assert train.generator_bn_updates(modulo, 11) == 11 + 3  # and 10
     vae = train.Structure.of(make_run("vae", "triangles", 0), (28, 28, 1))
     assert train.generator_bn_updates(vae, 10) == 10
+
+
+@pytest.mark.parametrize("model", ["ns_gan", "vae"])
+def test_recomputed_bn_statistics_reproduce_training_mode(model):
+    """G's BN averages recomputed from one batch of latents: inference mode on that batch is
+    G's training-mode pass on it (every layer normalised by the same statistics); from
+    several batches, the mean of their statistics."""
+    import jax
+
+    from benchmark import training as train
+    from models import priors
+
+    structure = train.Structure.of(make_run(model, "triangles", 0), (28, 28, 1))
+    states = train.init_runs(structure, 1000, np.array([0, 1], np.uint32))
+    G = train.family(structure).generator(structure)
+    z = priors.sample(jax.random.PRNGKey(3), (2, 64, structure.z_dim), structure.loss.latent)
+    fixed = train.recompute_generator_stats(states, z[:1], structure=structure)
+    inference = train.generate(fixed, z[0], structure=structure)
+    for run in range(2):
+        variables = jax.tree.map(lambda a, r=run: a[r], train.generator_variables(states))
+        training, _ = G.apply(variables, z[0], train=True, mutable=["batch_stats"])
+        np.testing.assert_allclose(inference[run], training, atol=2e-4)
+    assert not np.allclose(train.generate(states, z[0], structure=structure), inference,
+                           atol=1e-2)  # the initial averages (0, 1) differ
+    both = train.recompute_generator_stats(states, z, structure=structure)
+    second = train.recompute_generator_stats(states, z[1:], structure=structure)
+    jax.tree.map(lambda a, b, c: np.testing.assert_allclose(a, (b + c) / 2, rtol=1e-4,
+                                                           atol=1e-6),
+                 both.batch_stats["generator"], fixed.batch_stats["generator"],
+                 second.batch_stats["generator"])
 
 
 def test_fid_feature_auto_falls_back_to_lenet_only_where_it_exists(tmp_path, monkeypatch):

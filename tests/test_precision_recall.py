@@ -236,7 +236,11 @@ def test_evaluate_generators_runs_axis_and_failed_run(test_split):
         key=jax.random.PRNGKey(0),
         num_samples=50,
     )
-    assert set(one) == {"precision", "recall", "f1"}
+    assert set(one) == set(prf.SCORES)
+    # a grey blob is far from both: the distances say how far, the area is 0
+    assert np.all(out["precision_distance"][:2] > 4 * DELTA)
+    assert np.all(out["recall_distance"][:2] > 4 * DELTA) and np.all(out["f1_auc"][:2] == 0.0)
+    assert np.all(np.isnan(out["f1_auc"][2]))
     np.testing.assert_allclose(one["recall"], out["recall"][:1])
 
 
@@ -261,6 +265,53 @@ def test_bad_input(test_split):
         prf.evaluate_generators(
             tiny_apply, batched, test_images=test_split, **{**kwargs, "prior": "cauchy"}
         )
+
+
+# --- Scores before samples cross delta: median distances and the area under F1 -------------
+
+
+def test_f1_auc_known_answers():
+    zeros, far = np.zeros(100), np.full(100, 100.0)
+    assert prf.f1_auc(zeros, zeros) == 1.0
+    assert prf.f1_auc(far, zeros) == 0.0 and prf.f1_auc(zeros, far) == 0.0
+    # every distance 1 = 2^0: F1 is 0 up to 2^-0.5 and 1 from 2^0 on, over log2 delta in
+    # [-3, 3]: (half a step of 1/2 rising + 3 octaves at 1) / 6 octaves
+    ones = np.ones(100)
+    assert np.isclose(prf.f1_auc(ones, ones), (0.25 + 3.0) / 6.0)
+    assert prf.AUC_DELTAS[0] == 0.125 and prf.AUC_DELTAS[-1] == 8.0
+    s = prf.scores(np.array([0.0, 1.0, 3.0]), np.array([5.0, 6.0, 7.0, 8.0]))
+    assert s["precision_distance"] == 1.0 and s["recall_distance"] == 6.5
+    assert np.isclose(s["precision"], 2 / 3) and s["recall"] == 0.0 and s["f1"] == 0.0
+
+
+def _scores_of(apply_fn, variables, test_split, n=200):
+    batched = jax.tree_util.tree_map(lambda a: jnp.asarray(a)[None], variables)
+    out = prf.evaluate_generators(apply_fn, batched, z_dim=64, prior="uniform",
+                                  test_images=test_split, key=jax.random.PRNGKey(0),
+                                  num_samples=n)
+    return {k: float(v[0]) for k, v in out.items()}
+
+
+def test_distances_and_area_of_a_perfect_generator(test_split):
+    # A memoriser of the very N test triangles that recall inverts: samples are triangles and
+    # every test triangle is in G's range, so both medians are the estimator's error (~0).
+    n = 200
+    out = _scores_of(memoriser_apply, memoriser_variables(test_split[:n]), test_split, n)
+    assert out["precision_distance"] < 0.05 and out["recall_distance"] < 0.05
+    assert out["f1"] >= 0.99 and out["f1_auc"] >= 0.95
+
+
+def test_distances_and_area_of_a_blank_generator(test_split):
+    def blank_apply(variables, z):
+        return jnp.ones((z.shape[0], 28, 28, 1)) + 0.0 * z[:, :1, None, None]
+
+    n = 200
+    out = _scores_of(blank_apply, {"unused": jnp.zeros(1)}, test_split, n)
+    # a blank image is 9.5 from the manifold (the thinnest triangle; README, Default delta)
+    assert 9.0 <= out["precision_distance"] <= 10.0
+    ink = np.sum((1.0 - test_split[:n]) ** 2, axis=(1, 2, 3))  # each test triangle's distance
+    assert np.isclose(out["recall_distance"], np.median(ink), rtol=1e-4)
+    assert out["precision"] == 0.0 and out["f1"] == 0.0 and out["f1_auc"] == 0.0
 
 
 # --- Improved precision and recall --------------------------------------------------------------

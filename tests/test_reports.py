@@ -10,8 +10,8 @@ import pytest
 
 from benchmark import data
 from benchmark.report_files import write_report
-from benchmark.results import write_rows
-from reports import plots, tables
+from benchmark.results import image_grid_png, read_image_grid, write_rows
+from reports import montage, plots, tables
 from sweeps.runs import make_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -222,3 +222,47 @@ def test_write_report(tmp_path):
     text = (tmp_path / "report" / "summary.md").read_text()
     assert "±" in text and "against the paper" in text and "![" in text
     assert all(p.stat().st_size > 0 for p in paths)
+    assert "samples.png" not in names  # no sample grids in this directory: no montage
+
+
+def test_montage_runs_pick_each_models_first_run_at_its_last_evaluation():
+    picked = montage.montage_runs(_frame(), data.titles())
+    assert list(zip(picked["dataset"], picked["model"], strict=True)) == [
+        ("mnist", "ns_gan"), ("mnist", "wgan"), ("triangles", "ns_gan"), ("triangles", "wgan")]
+    assert set(picked["step"]) == {200} and all(picked["run_id"].str.endswith("_s0"))
+    ns_triangles = picked.iloc[2]["label"]  # several data sets: named; the run's F1 beside it
+    assert ns_triangles.startswith("NS GAN (") and "f1 0.500" in ns_triangles
+
+
+def test_sample_montage_has_one_labelled_row_per_model(tmp_path):
+    # the engine's PNG grid of 64 samples, read back, is the samples (to 1/255)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(64, 28, 28, 1)).astype(np.float32)
+    back = read_image_grid(image_grid_png(images), (28, 28, 1))
+    assert back.shape == images.shape and np.abs(back - images).max() <= 0.5 / 255 + 1e-6
+    with pytest.raises(ValueError, match="1 px gaps"):
+        read_image_grid(image_grid_png(images), (32, 32, 3))
+
+    labels = [tables.model_title(m) for m in ("ns_gan", "wgan", "vae")]
+    fig = montage.sample_montage([(label, back) for label in labels], per_row=10)
+    assert [ax.get_ylabel() for ax in fig.axes] == labels  # one labelled row per model
+    assert all(ax.get_images()[0].get_array().shape == (28, 10 * 29 - 1) for ax in fig.axes)
+    assert plots.png(fig)[:8] == PNG_MAGIC
+    assert montage.strip(images[:3]).shape == (28, 3 * 29 - 1, 1)
+    with pytest.raises(ValueError, match="no samples"):
+        montage.sample_montage([])
+
+
+def test_write_report_draws_the_montage_from_the_sample_grids(tmp_path):
+    df = _frame()
+    df = df[df["dataset"] == "triangles"]
+    results = tmp_path / "results"
+    write_rows(results / "groups" / "g" / "rows.jsonl", df.to_dict("records"))
+    for run_id in df["run_id"].unique():
+        grid = image_grid_png(np.full((16, 28, 28, 1), 0.5, np.float32))
+        (results / "samples" / run_id).mkdir(parents=True)
+        (results / "samples" / run_id / "step_000200.png").write_bytes(grid)
+    paths = write_report(results)
+    assert paths[0] == results / "report" / "summary.md"
+    assert results / "report" / "samples.png" in paths
+    assert "![samples of every model](samples.png)" in paths[0].read_text()

@@ -11,6 +11,7 @@ import pytest
 
 import losses
 from benchmark.results import load_rows, write_rows
+from sweeps import profiles
 from sweeps.runs import make_run
 from sweeps.spaces import sample_configs, search_space, support
 from sweeps.studies import best_configs, build_study
@@ -144,6 +145,50 @@ def test_default_study():
     assert {r.dataset for r in study.runs} == {"triangles"}
     assert {r.seed for r in study.runs} == {0, 1, 2} and {r.config for r in study.runs} == {0}
     assert {r.model for r in study.runs} == set(losses.PAPER_MODELS)
+
+
+def test_auto_picks_preview_on_cpu_and_paper_on_an_accelerator():
+    assert profiles.resolve("auto", "cpu").name == "preview"
+    assert profiles.resolve("auto", "gpu").name == "paper"
+    assert profiles.resolve("auto", "tpu").name == "paper"
+    with pytest.raises(ValueError, match="preview"):
+        profiles.resolve("laptop")
+
+
+def test_preview_profile_schedule_and_hyperparameters():
+    preview = profiles.PROFILES["preview"]
+    total, evals = preview.schedule(15_625, 3_906)  # the triangles' paper schedule
+    assert total == preview.steps and evals[-1] == total and len(evals) >= 2
+    assert preview.recompute_bn > 0  # G's BN averages still mix in its first steps
+    lr = dict(preview.overrides)["lr"]
+
+    study = build_study("default", profile="preview")
+    assert [r.model for r in study.runs] == list(losses.PAPER_MODELS)  # one seed each
+    assert {r.seed for r in study.runs} == set(preview.default_seeds)
+    for run in study.runs:  # a point of the narrow space, recorded in the run's columns
+        columns = run.columns()
+        assert columns["lr"] == lr and columns["beta1"] == 0.5
+        narrow = search_space(run.model, "narrow")
+        for name, value in columns.items():
+            if name in narrow:
+                lo, hi = support(narrow[name])
+                assert lo <= value <= hi, (run.model, name, value)
+        if run.model != "vae":
+            assert run.n_disc == 1
+    disc_bn = {r.model: r.disc_bn for r in study.runs}
+    assert not disc_bn["dragan"] and not disc_bn["wgan_gp"] and disc_bn["ns_gan"]
+    assert {r.hp.get("lambda_k") for r in study.runs if r.model == "began"} == {1e-3}
+    assert study.profile.name == "preview"
+    assert [r.seed for r in build_study("default", profile="preview", seeds=[3]).runs] == [3] * 8
+    # the paper profile and sampled configurations keep their own values
+    paper = build_study("default", profile="paper")
+    for run in paper.runs:
+        assert {k: run.columns()[k] for k in AUTHOR_DEFAULTS[run.model]} == \
+            AUTHOR_DEFAULTS[run.model], run.model
+    assert {r.seed for r in paper.runs} == {0, 1, 2}
+    phase2 = build_study("phase2", profile="preview", datasets=["triangles"], num_configs=3)
+    same = build_study("phase2", profile="paper", datasets=["triangles"], num_configs=3)
+    assert [r.columns() for r in phase2.runs] == [r.columns() for r in same.runs]
 
 
 def test_phase_studies_sizes_and_overrides():

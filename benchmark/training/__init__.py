@@ -24,6 +24,7 @@ from benchmark.training.generators import (
     generator_bn_updates,
     generator_variables,
     parameters_finite,
+    recompute_generator_stats,
 )
 from benchmark.training.plan import Plan, Trainer, default_plan, segment_length
 from benchmark.training.step import init_run, init_runs, minibatch, train_segment, train_step
@@ -33,5 +34,6 @@ __all__ = [
     "default_plan", "family",
     "generate", "generator_apply", "generator_bn_updates", "generator_steps",
     "generator_variables", "init_run", "init_runs", "is_generator_step", "matmul_precision",
-    "minibatch", "parameters_finite", "segment_length", "train_segment", "train_step",
+    "minibatch", "parameters_finite", "recompute_generator_stats", "segment_length",
+    "train_segment", "train_step",
 ]

@@ -67,6 +67,36 @@ def debias_generator_stats(states: RunState, updates: int) -> RunState:
 
 
 @functools.partial(jax.jit, static_argnames=("structure",))
+def recompute_generator_stats(states: RunState, z: jax.Array, *, structure: Structure) -> RunState:
+    """G's batch-norm averages replaced by the mean over the batches ``z`` [K, B, z_dim] of
+    the batch statistics of G's training-mode passes ("precise BN", Wu and Johnson 2021),
+    every run on the same latents.
+
+    Used by the ``preview`` profile: after a few hundred steps the running averages (even
+    debiased) still mix in the statistics of G's first steps, when its activations were
+    different, and inference-mode samples come out blurrier than G draws in training
+    (measured: README, "The preview profile"). With one batch equal to the evaluation
+    latents, inference mode reproduces training mode exactly (tested).
+    """
+    G = family(structure).generator(structure)
+    keep = 1.0 - models.layers.BN_DECAY
+
+    def one_run(params, stats):
+        zeroed = jax.tree.map(jnp.zeros_like, stats)
+
+        def batch_stats(zb):  # the update from zero averages is (1 - decay) x the batch's
+            _, new = G.apply({"params": params, "batch_stats": zeroed}, zb, train=True,
+                             mutable=["batch_stats"])
+            return jax.tree.map(lambda x: x / keep, new["batch_stats"])
+
+        return jax.tree.map(lambda x: jnp.mean(x, axis=0), jax.lax.map(batch_stats, z))
+
+    stats = dict(states.batch_stats)
+    stats["generator"] = jax.vmap(one_run)(states.params["generator"], stats["generator"])
+    return states.replace(batch_stats=stats)
+
+
+@functools.partial(jax.jit, static_argnames=("structure",))
 def generate(states: RunState, z: jax.Array, *, structure: Structure) -> jax.Array:
     """Samples [runs, n, h, w, c] of every run's G (inference mode) on the same latents z."""
     apply_fn = generator_apply(structure)
