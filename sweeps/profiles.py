@@ -2,15 +2,15 @@
 
 ``paper`` is the schedule of docs/protocol.md §4.5 (each data set's step count and checkpoint
 interval, FID on 10,000 samples). ``preview`` is what the default ``make sweep`` uses on a
-machine without an accelerator: a study that shows learning within a quarter of an hour on 2 CPU cores (README,
-"The preview profile"): the study's eight models at full width, but one seed, a few hundred
-steps, and a point of the narrow (phase 2) search space in place of the author defaults: its
-fixed values (beta1 0.5, n_disc 1, no D batch norm for WGAN-GP and DRAGAN, BEGAN's lambda_k
-1e-3) and the top of its learning-rate range, 1e-3 (the other author defaults are inside its
-ranges), because at the author learning rates (5e-5 .. 2e-4) nothing moves in the first
-thousand steps, and with n_disc 5 G gets a fifth of the updates. ``cpu`` is the older reduced
-profile (the author defaults, 50 steps: the pipeline end to end, no learning). ``smoke`` is
-for tests. ``auto`` picks ``paper`` on a GPU or TPU, else ``preview``.
+machine without an accelerator: a study that shows learning within a quarter of an hour on 2 CPU
+cores (README, "The preview profile"): the study's eight models at full width, but one seed, a
+few hundred steps, and a point of the narrow (phase 2) search space in place of the author
+defaults: its fixed values (beta1 0.5, n_disc 1, no D batch norm for WGAN-GP and DRAGAN, BEGAN's
+lambda_k 1e-3) and the top of its learning-rate range, 1e-3 (the other author defaults are
+inside its ranges), because at the author learning rates (5e-5 .. 2e-4) nothing moves in the
+first thousand steps, and with n_disc 5 G gets a fifth of the updates. ``cpu`` is the older
+reduced profile (the author defaults, 50 steps: the pipeline end to end, no learning). ``smoke``
+is for tests. ``auto`` picks ``paper`` on a GPU or TPU, else ``preview``.
 
 A profile's ``fixed_from`` space and ``overrides`` replace the author defaults of the runs
 that use them (the ``default`` study and ``train``, where flags still win; never sampled
