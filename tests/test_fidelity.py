@@ -223,7 +223,7 @@ def test_cli_fidelity_flags_reach_the_profile_and_the_runs():
     assert (profile.matmul_precision, profile.fid_reference) == ("tf32", "test")
     assert profile.name == "smoke[fid_reference=test,matmul_precision=tf32]"
     assert {r.g_schedule for r in cli._train_study(args).runs} == {"modulo"}
-    with pytest.raises(SystemExit):
+    with pytest.raises(UserError, match="invalid choice: 'bf16'"):
         parser.parse_args(["train", "--model", "wgan", "--precision", "bf16"])
 
 
