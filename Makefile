@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help sweep test test-fast lint bench report compare notebooks clean-results
+.PHONY: help sweep test test-fast lint bench bench-peer report compare notebooks clean-results
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ lint: $(VENV)/.installed-test  ## ruff, and the layering contracts (lint-imports
 
 bench: $(VENV)/.installed  ## training throughput: run-steps/s for 1, 4, 16, 64 runs vmapped
 	$(PY) -m benchmark bench $(ARGS)
+
+bench-peer: $(VENV)/.installed-test  ## our NS GAN step vs the PyTorch peer (one run each, CPU)
+	$(PY) -m benchmark.bench_peer $(ARGS)
 
 report: $(VENV)/.installed  ## tables and plots of a study: make report ARGS=results/default_preview
 	$(PY) -m benchmark report $(ARGS)

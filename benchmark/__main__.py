@@ -2,6 +2,10 @@
 
 import sys
 
-from benchmark.cli import main
+from benchmark.host_memory import keep_freed_memory
+
+keep_freed_memory()  # before JAX is imported and starts its threads; see benchmark.host_memory
+
+from benchmark.cli import main  # noqa: E402
 
 sys.exit(main())
