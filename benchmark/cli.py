@@ -117,6 +117,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="Ray cluster to join (default: start a local one)")
     x.add_argument("--gpus-per-task", type=float, default=0.0,
                    help="GPUs per Ray task; fractions share a GPU (default: 0)")
+    x.add_argument("--ray-max-retries", type=int, default=3,
+                   help="times Ray reruns a task whose worker died (killed, out of memory, "
+                   "node lost); the rerun resumes from the task's checkpoint (default: 3)")
     x.add_argument("--slurm-partition", default=None, help="SLURM partition")
     x.add_argument("--slurm-gpus-per-task", type=int, default=1,
                    help="GPUs per SLURM array task (default: 1)")
@@ -172,13 +175,16 @@ def _executor(args, out: Path):
         return None
     if args.gpus_per_task < 0 or args.slurm_gpus_per_task < 0:
         raise UserError("--gpus-per-task and --slurm-gpus-per-task must be >= 0")
+    if args.ray_max_retries < 0:
+        raise UserError(f"--ray-max-retries {args.ray_max_retries} must be >= 0")
     if args.slurm_array_parallelism < 1:
         raise UserError(f"--slurm-array-parallelism {args.slurm_array_parallelism} must be "
                         ">= 1")
     try:
         if args.executor == "ray":
             return make_executor("ray", address=args.ray_address,
-                                 gpus_per_task=args.gpus_per_task)
+                                 gpus_per_task=args.gpus_per_task,
+                                 max_retries=args.ray_max_retries)
         return make_executor("slurm", folder=out / "slurm", partition=args.slurm_partition,
                              gpus_per_task=args.slurm_gpus_per_task, time=args.slurm_time,
                              array_parallelism=args.slurm_array_parallelism)

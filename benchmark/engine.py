@@ -40,7 +40,7 @@ import pandas as pd
 from jax.sharding import Mesh
 
 from benchmark import data as datasets
-from benchmark import devices, task_files
+from benchmark import devices, task_files, trace
 from benchmark.checkpoints import GroupCheckpoints
 from benchmark.data import ImageDataset
 from benchmark.errors import UserError
@@ -143,12 +143,16 @@ def train_group(
         on_segment = (lambda steps: progress.trained(len(runs) * steps)) if progress else None
         t = start
         for e in (e for e in evals if e > start):
+            trace.phase(group.group_id, "train")
             states, losses = trainer.advance(states, hps, train_images, data.pixel_scale, t, e,
                                              on_segment)
             t = e
+            trace.phase(group.group_id, "evaluate")
             rows += _evaluate(group, structure, states, losses, evaluator, root, e,
                               last=e == total)
+            trace.phase(group.group_id, "rows")
             write_rows(rows_path, rows)  # rows first: a crash before the checkpoint retrains
+            trace.phase(group.group_id, "checkpoint")
             ckpts.save(e, states)
             if progress:
                 progress.evaluated(e)
@@ -317,6 +321,7 @@ class TaskRunner:
             except Exception:
                 task_files.mark_failed(self.root, task_id, traceback.format_exc())
                 raise
+            trace.phase(task_id, "done")
             task_files.mark_done(self.root, task_id)
             self._clean(task_id)
         return "trained"

@@ -8,9 +8,10 @@ few hundred steps, and a point of the narrow (phase 2) search space in place of 
 defaults: its fixed values (beta1 0.5, n_disc 1, no D batch norm for WGAN-GP and DRAGAN, BEGAN's
 lambda_k 1e-3) and the top of its learning-rate range, 1e-3 (the other author defaults are
 inside its ranges), because at the author learning rates (5e-5 .. 2e-4) nothing moves in the
-first thousand steps, and with n_disc 5 G gets a fifth of the updates. ``cpu`` is the older
-reduced profile (the author defaults, 50 steps: the pipeline end to end, no learning). ``smoke``
-is for tests. ``auto`` picks ``paper`` on a GPU or TPU, else ``preview``.
+first thousand steps, and with n_disc 5 G gets a fifth of the updates; four models take
+another narrow value where that point learned nothing (``PREVIEW_MODEL_OVERRIDES``). ``cpu`` is
+the older reduced profile (the author defaults, 50 steps: the pipeline end to end, no
+learning). ``smoke`` is for tests. ``auto`` picks ``paper`` on a GPU or TPU, else ``preview``.
 
 A profile's ``fixed_from`` space and ``overrides`` replace the author defaults of the runs
 that use them (the ``default`` study and ``train``, where flags still win; never sampled
@@ -22,6 +23,7 @@ configurations: :func:`sweeps.studies.profile_hparams`) and show in every row's 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 # FID's reference split: "default" is each data set's (``DatasetSpec.fid_reference_split``:
 # the test split, for CelebA the validation partition as in compare_gan v1); "test" and
@@ -32,6 +34,20 @@ FID_REFERENCES = ("default", "test", "validation")
 # paper trained; jax's "highest") or "tf32" (TensorFloat-32 inputs on GPUs that have it; jax's
 # "tensorfloat32"). On CPU both compute in float32 (docs/protocol.md §4.8, §9.7).
 MATMUL_PRECISIONS = ("float32", "tf32")
+
+
+# The preview's per-model points of the narrow space, where the shared one (lr 1e-3, the author
+# defaults otherwise) learned nothing in 300 steps on seed 0 and another narrow value did
+# (README, "The preview profile": 300-step trials, median squared sample distance to the
+# triangles): MM GAN and LSGAN without D batch norm (D's BN: 233 and 151 -> 15.5 and 15.0), WGAN
+# clipping at 0.1 (the narrow range is 0.01 .. 1; 188 -> 9.4), BEGAN at lr 2e-4 (all-white
+# samples at 1e-3 -> a blob).
+PREVIEW_MODEL_OVERRIDES = (
+    ("began", (("lr", 2e-4),)),
+    ("lsgan", (("disc_bn", False),)),
+    ("mm_gan", (("disc_bn", False),)),
+    ("wgan", (("clip", 0.1),)),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +69,9 @@ class Profile:
     # a search space whose fixed values replace the author defaults (see module doc)
     fixed_from: str | None = None
     # then these hyperparameters (sorted (name, value) pairs), where a model has them
-    overrides: tuple[tuple[str, float], ...] = ()
+    overrides: tuple[tuple[str, Any], ...] = ()
+    # then these, per model: (model, ((name, value), ...)) pairs
+    model_overrides: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     default_seeds: tuple[int, ...] | None = None  # the default study's seeds (None: 0, 1, 2)
     fid_reference: str = "default"  # FID_REFERENCES
     matmul_precision: str = "float32"  # MATMUL_PRECISIONS
@@ -82,9 +100,10 @@ PROFILES = {
     ),
     "preview": Profile(
         "preview", 300, 100, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,
-        recompute_bn=16, fixed_from="narrow", overrides=(("lr", 1e-3),), default_seeds=(0,),
-        description="preview: seed 0, 300 steps at lr 1e-3 and the narrow space's fixed values "
-        "(beta1 0.5, n_disc 1, ...), evaluated every 100; P/R/F1 (N=200) at the end",
+        recompute_bn=16, fixed_from="narrow", overrides=(("lr", 1e-3),),
+        model_overrides=PREVIEW_MODEL_OVERRIDES, default_seeds=(0,),
+        description="preview: seed 0, 300 steps at lr 1e-3 (BEGAN 2e-4) and the narrow space's "
+        "fixed values (beta1 0.5, n_disc 1, ...), evaluated every 100; P/R/F1 (N=200) at the end",
     ),
     "cpu": Profile(
         "cpu", 50, 25, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,

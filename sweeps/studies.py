@@ -75,8 +75,8 @@ def selection_score(rows: pd.DataFrame) -> tuple[str, bool] | None:
 
 def profile_hparams(profile: Profile, model: str) -> dict[str, Any]:
     """The hyperparameters ``profile`` puts in place of ``model``'s author defaults: the fixed
-    values of its ``fixed_from`` search space, then its ``overrides`` that the model has
-    (``sweeps.profiles``; {} for the paper profile)."""
+    values of its ``fixed_from`` search space, then its ``overrides`` and the model's own
+    ``model_overrides`` that the model has (``sweeps.profiles``; {} for the paper profile)."""
     values: dict[str, Any] = {}
     if profile.fixed_from is not None:
         values.update({name: dist.value
@@ -84,6 +84,8 @@ def profile_hparams(profile: Profile, model: str) -> dict[str, Any]:
                        if isinstance(dist, Fixed)})
     own = loss_registry.get(model).defaults
     values.update({k: v for k, v in profile.overrides if k in own})
+    values.update({k: v for m, pairs in profile.model_overrides if m == model
+                   for k, v in pairs if k in own})
     return values
 
 

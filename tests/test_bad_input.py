@@ -52,6 +52,7 @@ CASES = [
     (S + ["--phase1-dir", "{tmp}"], "no results under"),
     (T + ["--slurm-array-parallelism", "0", "--executor", "slurm"], "must be >= 1"),
     (T + ["--gpus-per-task", "-1", "--executor", "ray"], "must be >= 0"),
+    (T + ["--ray-max-retries", "-1", "--executor", "ray"], "--ray-max-retries -1 must be >= 0"),
     # files and directories
     (T + ["--results-dir", "{file}"], "is a file"),
     (T + ["--results-dir", "{readonly}/r"], "permission denied"),

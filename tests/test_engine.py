@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark import cli, engine
+from benchmark import cli, engine, trace
 from benchmark import training as train
 from benchmark.checkpoints import GroupCheckpoints
 from benchmark.errors import UserError
@@ -55,7 +55,13 @@ def test_study_writes_rows_samples_and_resumes_to_the_same_result(
     tmp_path, cheap_metrics, monkeypatch
 ):
     study = _study()
+    monkeypatch.setenv(trace.ENV, str(tmp_path / "trace"))  # the phases the chaos script aims at
     final = engine.run_study(study, tmp_path / "a", progress=False)
+    monkeypatch.delenv(trace.ENV)
+    phases = [(task, name) for _, _, task, name in trace.read(tmp_path / "trace")]
+    (task,) = {task for task, _ in phases}  # the two seeds are one group, one task
+    assert [name for _, name in phases] == ["train", "evaluate", "rows", "checkpoint"] * 2 + [
+        "done"]
     assert sorted(final["run_id"]) == sorted(r.run_id for r in study.runs)
     rows = _all_rows(tmp_path / "a")
     assert list(rows["step"]) == [2, 4, 2, 4]

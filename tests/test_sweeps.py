@@ -167,7 +167,8 @@ def test_preview_profile_schedule_and_hyperparameters():
     assert {r.seed for r in study.runs} == set(preview.default_seeds)
     for run in study.runs:  # a point of the narrow space, recorded in the run's columns
         columns = run.columns()
-        assert columns["lr"] == lr and columns["beta1"] == 0.5
+        assert columns["lr"] == (2e-4 if run.model == "began" else lr)
+        assert columns["beta1"] == 0.5
         narrow = search_space(run.model, "narrow")
         for name, value in columns.items():
             if name in narrow:
@@ -176,7 +177,9 @@ def test_preview_profile_schedule_and_hyperparameters():
         if run.model != "vae":
             assert run.n_disc == 1
     disc_bn = {r.model: r.disc_bn for r in study.runs}
-    assert not disc_bn["dragan"] and not disc_bn["wgan_gp"] and disc_bn["ns_gan"]
+    assert disc_bn == {"mm_gan": False, "ns_gan": True, "lsgan": False, "wgan": True,
+                       "wgan_gp": False, "dragan": False, "began": False, "vae": True}
+    assert {r.hp.get("clip") for r in study.runs if r.model == "wgan"} == {0.1}
     assert {r.hp.get("lambda_k") for r in study.runs if r.model == "began"} == {1e-3}
     assert study.profile.name == "preview"
     assert [r.seed for r in build_study("default", profile="preview", seeds=[3]).runs] == [3] * 8
