@@ -99,10 +99,10 @@ PROFILES = {
         description="the paper's schedule: 15,625 steps on 28x28 data, evaluated every 3,906",
     ),
     "preview": Profile(
-        "preview", 300, 100, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,
+        "preview", 400, 100, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,
         recompute_bn=16, fixed_from="narrow", overrides=(("lr", 1e-3),),
         model_overrides=PREVIEW_MODEL_OVERRIDES, default_seeds=(0,),
-        description="preview: seed 0, 300 steps at lr 1e-3 (BEGAN 2e-4) and the narrow space's "
+        description="preview: seed 0, 400 steps at lr 1e-3 (BEGAN 2e-4) and the narrow space's "
         "fixed values (beta1 0.5, n_disc 1, ...), evaluated every 100; P/R/F1 (N=200) at the end",
     ),
     "cpu": Profile(
