@@ -24,8 +24,8 @@ def test_study_work_lists_the_metrics_due_at_each_evaluation():
     work = study_work(group_runs(study.runs, 256), study.profile)
     assert [w.runs for w in work] == [1, 1]
     for w in work:
-        assert w.total == 300 and w.evals == [100, 200, 300]
-        assert w.kinds == [(), (), PRF]  # P/R/F1 at the last evaluation only (preview)
+        assert w.total == 400 and w.evals == [100, 200, 300, 400]
+        assert w.kinds == [(), (), (), PRF]  # P/R/F1 at the last evaluation only (preview)
 
 
 def test_bar_reaches_the_end_only_after_the_last_evaluation(monkeypatch):
@@ -34,7 +34,7 @@ def test_bar_reaches_the_end_only_after_the_last_evaluation(monkeypatch):
     p = StudyProgress(_work(), PROFILES["preview"], enabled=False)
     prior_prf = prior_eval_seconds(PRF, PROFILES["preview"]) / bar_module.PRIOR_STEP_SECONDS
     assert p.remaining() == pytest.approx(
-        12 + 3 * bar_module.BASE_EVAL_SECONDS / 0.3 + 3 * prior_prf)
+        12 + 3 * bar_module.BASE_EVAL_SECONDS / bar_module.PRIOR_STEP_SECONDS + 3 * prior_prf)
 
     def tick(seconds):
         clock[0] += seconds
