@@ -1,10 +1,17 @@
 """Shared test facts: where the optional real data lies; the author defaults
-(docs/protocol.md §2.8)."""
+(docs/protocol.md §2.8); cheap exact stand-ins for the metrics."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from benchmark.evaluation import Evaluator
+from metrics.base import Column, Metric
 
 # ../shared/data beside the checkout (CI and this workplace), or $GAN_BENCHMARK_SHARED_DATA.
 SHARED_DATA = Path(
@@ -24,3 +31,27 @@ AUTHOR_DEFAULTS = {  # docs/protocol.md §2.8
     "vae": {"lr": 5e-5, "beta1": 0.5, "disc_bn": True},  # encoder BN; no n_disc
     "hinge": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},  # not in the paper
 }
+
+
+def sample_mean_metrics(self, structure, states, last):
+    """An ``Evaluator.metrics`` that replaces P/R/F1 (tested in test_precision_recall) by a
+    cheap exact function of G: each run's mean sample pixel. Subprocess scripts assign it."""
+    samples = self.samples(structure, states)
+    return {"sample_mean": samples.reshape(samples.shape[0], -1).mean(axis=1)}
+
+
+@pytest.fixture
+def cheap_metrics(monkeypatch):
+    monkeypatch.setattr(Evaluator, "metrics", sample_mean_metrics)
+
+
+def mean_pixel_metric(dataset: str) -> Metric:
+    """A toy registry metric on ``dataset``: the mean pixel of 16 samples of each run."""
+
+    def evaluate(generators, context):
+        z = generators.latents(jax.random.PRNGKey(context.seed), 16)
+        images = jax.vmap(generators.apply_fn, in_axes=(0, None))(generators.variables, z)
+        return {"mean_pixel": np.asarray(images.mean(axis=(1, 2, 3, 4)))}
+
+    return Metric("mean_pixel", (Column("mean_pixel", higher_is_better=True, decimals=4),),
+                  applies_to=lambda spec: spec.name == dataset, evaluate=evaluate)

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import grimp
-import jax
 import numpy as np
 from importlinter.application.use_cases import lint_imports
 from importlinter.configuration import configure
@@ -17,8 +16,8 @@ from PIL import Image
 from benchmark import cli, data
 from benchmark.data import DatasetSpec, ImageDataset
 from benchmark.results import load_rows
-from metrics.base import Column, Metric
 from metrics.registry import METRICS
+from tests.conftest import mean_pixel_metric
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("benchmark", "models", "losses", "metrics", "sweeps", "reports")
@@ -83,14 +82,7 @@ TOY = DatasetSpec(name="toy", title="Toy squares", image_shape=(28, 28, 1), trai
                   fid_reference_split=None, sources=("generated",))
 
 
-def _mean_pixel(generators, context):
-    z = generators.latents(jax.random.PRNGKey(context.seed), 16)
-    images = jax.vmap(generators.apply_fn, in_axes=(0, None))(generators.variables, z)
-    return {"mean_pixel": np.asarray(images.mean(axis=(1, 2, 3, 4)))}
-
-
-MEAN_PIXEL = Metric("mean_pixel", (Column("mean_pixel", higher_is_better=True, decimals=4),),
-                    applies_to=lambda spec: spec.name == "toy", evaluate=_mean_pixel)
+MEAN_PIXEL = mean_pixel_metric("toy")  # a toy registry metric (tests/conftest.py)
 
 
 def test_a_toy_metric_and_data_set_plug_in_without_editing_the_project(

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
 
 import losses
@@ -25,19 +24,11 @@ from benchmark import compare as compare_cmd
 from benchmark.errors import UserError
 from benchmark.results import load_rows
 from losses.base import GanLoss, HParam, Uniform
-from metrics.base import Column, Metric
 from metrics.registry import METRICS
 from sweeps.profiles import resolve
+from tests.conftest import mean_pixel_metric
 
-
-def _mean_pixel(generators, context):
-    z = generators.latents(jax.random.PRNGKey(context.seed), 16)
-    images = jax.vmap(generators.apply_fn, in_axes=(0, None))(generators.variables, z)
-    return {"mean_pixel": np.asarray(images.mean(axis=(1, 2, 3, 4)))}
-
-
-MEAN_PIXEL = Metric("mean_pixel", (Column("mean_pixel", higher_is_better=True, decimals=4),),
-                    applies_to=lambda spec: spec.name == "triangles", evaluate=_mean_pixel)
+MEAN_PIXEL = mean_pixel_metric("triangles")  # a toy registry metric (tests/conftest.py)
 SMOKE = ["--profile", "smoke", "--no-progress"]
 
 

@@ -30,17 +30,6 @@ TINY = Profile("tiny", steps=4, eval_every=2, prf_samples=20, prf_at_every_eval=
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def cheap_metrics(monkeypatch):
-    """Replace P/R/F1 (tested in test_precision_recall) by a cheap exact function of G."""
-
-    def metrics(self, structure, states, last):
-        samples = self.samples(structure, states)
-        return {"sample_mean": samples.reshape(samples.shape[0], -1).mean(axis=1)}
-
-    monkeypatch.setattr(Evaluator, "metrics", metrics)
-
-
 def _study(runs=None, name="t"):
     runs = runs or (make_run("ns_gan", "triangles", 0), make_run("ns_gan", "triangles", 1))
     return Study(name, tuple(runs), TINY)
@@ -150,12 +139,10 @@ from benchmark import engine
 from benchmark.evaluation import Evaluator
 from benchmark.progress import StudyProgress
 from benchmark.training import Plan
+from tests.conftest import sample_mean_metrics
 from tests.test_engine import _study, _all_rows
 from sweeps.runs import make_run
-def metrics(self, structure, states, last):
-    s = self.samples(structure, states)
-    return {{"sample_mean": s.reshape(s.shape[0], -1).mean(axis=1)}}
-Evaluator.metrics = metrics
+Evaluator.metrics = sample_mean_metrics
 runs = tuple(make_run("lsgan", "triangles", s, {{"lr": lr}})
              for s, lr in ((0, 1e-4), (1, 3e-4), (2, 1e-3)))
 engine.run_study(_study(runs), sys.argv[1] + "/vmap", progress=False,

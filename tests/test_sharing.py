@@ -17,7 +17,6 @@ import pytest
 
 from benchmark import engine, task_files
 from benchmark.errors import UserError
-from benchmark.evaluation import Evaluator
 from sweeps.runs import Study, make_run
 from tests.test_engine import TINY, _all_rows, _study
 
@@ -31,11 +30,9 @@ import sys
 sys.path.insert(0, {repo!r})
 from benchmark import engine
 from benchmark.evaluation import Evaluator
+from tests.conftest import sample_mean_metrics
 from tests.test_sharing import _tasks_study
-def metrics(self, structure, states, last):
-    s = self.samples(structure, states)
-    return {{"sample_mean": s.reshape(s.shape[0], -1).mean(axis=1)}}
-Evaluator.metrics = metrics
+Evaluator.metrics = sample_mean_metrics
 engine.POLL_SECONDS = 0.5
 call = engine.TaskRunner.__call__
 def traced(self, task):
@@ -182,12 +179,3 @@ def test_a_study_through_submitits_local_executor(tmp_path):
                                   check_exact=True)
     assert task_files.task_states(root, [p.name for p in (root / "groups").iterdir()]) \
         == {p.name: "done" for p in (root / "groups").iterdir()}
-
-
-@pytest.fixture
-def cheap_metrics(monkeypatch):
-    def metrics(self, structure, states, last):
-        samples = self.samples(structure, states)
-        return {"sample_mean": samples.reshape(samples.shape[0], -1).mean(axis=1)}
-
-    monkeypatch.setattr(Evaluator, "metrics", metrics)
