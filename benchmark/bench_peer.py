@@ -33,16 +33,16 @@ def find_peer() -> Path | None:
     return None
 
 
-def _run(cmd: list[str], env: dict[str, str], pattern: str) -> tuple[float, str]:
+def _run(cmd: list[str], env: dict[str, str], pattern: str) -> float:
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     out = proc.stdout + proc.stderr
     match = re.search(pattern, out)
     if proc.returncode != 0 or match is None:
         raise SystemExit(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{out[-3000:]}")
-    return float(match.group(1)), proc.stdout
+    return float(match.group(1))
 
 
-def ours(model: str, steps: int, device: str) -> tuple[float, str]:
+def ours(model: str, steps: int, device: str) -> float:
     env = dict(os.environ)
     if device == "cpu":
         env["JAX_PLATFORMS"] = "cpu"
@@ -51,7 +51,7 @@ def ours(model: str, steps: int, device: str) -> tuple[float, str]:
     return _run(cmd, env, r"peak throughput: ([\d.]+) run-steps/s")
 
 
-def peer(script: Path, steps: int, device: str) -> tuple[float, str]:
+def peer(script: Path, steps: int, device: str) -> float:
     env = dict(os.environ, PEER_DEVICE=device)
     cmd = [sys.executable, str(script), "1", str(steps)]
     return _run(cmd, env, r"([\d.]+) run-steps/s total")
@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2)
     results: dict[str, list[float]] = {"ours": [], "peer": []}
     for r in range(args.rounds):
-        a, _ = ours("ns_gan", args.steps, args.device)
-        b, _ = peer(script, args.steps, args.device)
+        a = ours("ns_gan", args.steps, args.device)
+        b = peer(script, args.steps, args.device)
         results["ours"].append(a)
         results["peer"].append(b)
         print(f"round {r + 1}: ours (python -m benchmark bench --runs 1) {a:.2f} run-steps/s; "

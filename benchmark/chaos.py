@@ -150,9 +150,10 @@ def main(argv: list[str] | None = None) -> int:
             proc.wait()
         since = time.time()
         kills += 1
-        tally[landed(path, victim)] += 1
+        where = landed(path, victim)
+        tally[where] += 1
         print(f"kill {kills:2d}: {'a Ray worker' if args.ray else 'the study'} aimed at "
-              f"{target}, landed in {landed(path, victim)} ({_progress(root)})", flush=True)
+              f"{target}, landed in {where} ({_progress(root)})", flush=True)
     status = proc.wait()
     if status != 0:
         print(f"the last attempt exited with status {status}", flush=True)

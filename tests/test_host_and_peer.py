@@ -42,7 +42,7 @@ def test_peer_side_by_side_reads_both_figures(tmp_path, monkeypatch, capsys):
                     "assert sys.argv[1:] == ['1', '3'] and os.environ['PEER_DEVICE'] == 'cpu'\n"
                     "print('proc 0: 2.50 run-steps/s')\nprint('5.00 run-steps/s total')\n")
     figures = iter([4.0, 6.0])
-    monkeypatch.setattr(bench_peer, "ours", lambda model, steps, device: (next(figures), ""))
+    monkeypatch.setattr(bench_peer, "ours", lambda model, steps, device: next(figures))
     bench_peer.main(["--peer", str(fake), "--steps", "3", "--rounds", "2"])
     out = capsys.readouterr().out.splitlines()
     assert "ours (python -m benchmark bench --runs 1) 4.00" in out[0]
