@@ -46,12 +46,12 @@ bench-peer: $(VENV)/.installed-test  ## our NS GAN step vs the PyTorch peer (one
 report: $(VENV)/.installed  ## tables and plots of a study: make report ARGS=results/default_preview
 	$(PY) -m benchmark report $(ARGS)
 
-compare: $(VENV)/.installed  ## a new loss against baselines: make compare MODEL=hinge BASELINES=results/default_cpu
-	@test -n "$(MODEL)" || { echo "make compare: give MODEL=NAME, e.g. make compare MODEL=hinge BASELINES=results/default_cpu" >&2; exit 2; }
+compare: $(VENV)/.installed  ## a new loss against baselines: make compare MODEL=hinge BASELINES=results/default_preview
+	@test -n "$(MODEL)" || { echo "make compare: give MODEL=NAME, e.g. make compare MODEL=hinge BASELINES=results/default_preview" >&2; exit 2; }
 	$(PY) -m benchmark compare --model $(MODEL) $(if $(BASELINES),--baselines $(BASELINES)) $(ARGS)
 
-notebooks: $(VENV)/.installed-notebooks  ## execute the report notebooks: make notebooks RESULTS=results/default_cpu
-	@test -n "$(RESULTS)" || { echo "make notebooks: give RESULTS=DIR, e.g. make notebooks RESULTS=results/default_cpu" >&2; exit 2; }
+notebooks: $(VENV)/.installed-notebooks  ## execute the report notebooks: make notebooks RESULTS=results/default_preview
+	@test -n "$(RESULTS)" || { echo "make notebooks: give RESULTS=DIR, e.g. make notebooks RESULTS=results/default_preview" >&2; exit 2; }
 	$(PY) -m benchmark.notebooks $(RESULTS) $(ARGS)
 
 clean-results:  ## delete results/ (studies' rows, samples and checkpoints)

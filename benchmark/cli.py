@@ -383,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"the new model: one of {', '.join(losses.names())}")
     c.add_argument("--baselines", type=_str_list, default=None, metavar="DIR[,DIR...]",
                    help="results directories of the baselines (of train or sweep, e.g. "
-                   "results/default_cpu); every model they hold is a baseline")
+                   "results/default_preview); every model they hold is a baseline")
     c.add_argument("--models", type=_str_list, default=None,
                    help="only these baselines; those no --baselines directory holds are "
                    "trained into the comparison's results directory")

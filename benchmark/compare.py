@@ -52,7 +52,7 @@ from sweeps.runs import RunSpec, Study, make_run
 from sweeps.studies import STUDIES, build_study
 
 REPORT_DIR = "comparison"  # the report's folder inside the comparison's results directory
-FIX = "pass the --results-dir of a finished train or sweep (e.g. results/default_cpu)"
+FIX = "pass the --results-dir of a finished train or sweep (e.g. results/default_preview)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,7 +281,7 @@ def plan_comparison(
         raise UserError(f"unknown study {study!r}; choose one of: "
                         f"{', '.join(s for s in STUDIES if s != 'phase3')}")
     if not baseline_dirs and not models:
-        raise UserError("name the baselines: --baselines DIR (e.g. results/default_cpu), or "
+        raise UserError("name the baselines: --baselines DIR (e.g. results/default_preview), or "
                         "--models ns_gan,... to train them beside the new model")
     for model in models or ():
         losses.get(model)
