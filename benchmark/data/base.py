@@ -23,6 +23,11 @@ class ImageDataset:
     test: np.ndarray
     validation: np.ndarray | None = None
     pixel_scale: float = 1.0 / 255.0
+    # Integer class labels per split, aligned with the images (None: the data set has none).
+    train_labels: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
+    validation_labels: np.ndarray | None = None
+    num_classes: int | None = None
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -34,6 +39,11 @@ class ImageDataset:
         if array is None:
             raise ValueError(f"{self.name} has no {name!r} split")
         return array
+
+    def labels(self, name: str) -> np.ndarray | None:
+        """The class labels of split ``name`` (int32, aligned with its images), or None."""
+        self.split(name)
+        return getattr(self, f"{name}_labels", None)
 
     def as_float(self, images: np.ndarray) -> np.ndarray:
         """Stored integers -> float32 pixels in [0, 1]."""
@@ -63,6 +73,9 @@ class DatasetSpec:
     fid_reference_split: str | None = "test"
     sources: tuple[str, ...] = ("cache", "files", "tfds")
     description: str = ""
+    # What the data set offers a model ("images", "labels"); a model's needs must be a subset.
+    offers: frozenset[str] = frozenset({"images"})
+    num_classes: int | None = None
 
     def device_bytes(self) -> int:
         """Accelerator memory the train split takes on the device as uint8."""
