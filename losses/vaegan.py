@@ -1,0 +1,67 @@
+"""VAE-GAN objective (Larsen et al. 2016, §2 and Algorithm 1; docs/protocol.md §11.6).
+
+L_prior = KL(q(z|x) || N(0, I)) (the VAE's, §2.7); L_llike = the Gaussian negative
+log-likelihood (sigma 1, constant dropped) of Dis_l(x) given Dis_l(x~), x~ = Dec(Enc(x)):
+0.5 sum_features (Dis_l(x) - Dis_l(x~))^2, mean over the batch; L_GAN = log D(x) +
+log(1 - D(x~)) + log(1 - D(Dec(z_p))), z_p ~ N(0, I). The paper's split (Algorithm 1): the
+encoder minimises L_prior + L_llike; the decoder minimises gamma L_llike plus L_GAN's terms it
+can move, E log(1 - D(x~)) + E log(1 - D(Dec(z_p))) (minimax, as the authors' code's reversed
+decoder gradient; :func:`decoder_loss_non_saturating` is the option); D maximises L_GAN.
+Algorithm 1 prints the GAN term's signs so that, read literally, D and the decoder would swap
+roles; we read it as the authors' code runs it (docs/protocol.md §11.6, also for where that
+code differs).
+
+``out``: ``mu``, ``sigma`` (the encoder's); ``features_real``/``features_recon`` = Dis_l of x
+and x~; ``d_real``, ``d_recon``, ``d_prior`` = D's logits on x, x~ and Dec(z_p).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+
+from losses.base import HParam, LogUniform
+from losses.vae import kl_divergence
+
+GAMMA = HParam(
+    "gamma", 1e-2, wide=LogUniform(-3, 0), narrow=LogUniform(-2.5, -1.5), low=0.0,
+    help="weight gamma of the feature reconstruction error in the decoder's loss",
+)
+HPARAMS = (GAMMA,)
+# The paper's RMSProp lr 3e-4; the study's optimiser is Adam (docs/protocol.md §4.1).
+DEFAULTS = {"lr": 3e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True, "gamma": 1e-2}
+
+
+def feature_reconstruction(out: Mapping) -> jax.Array:
+    """L_llike in D's layer l."""
+    diff = out["features_real"] - out["features_recon"]
+    return jnp.mean(0.5 * jnp.sum(diff.reshape(diff.shape[0], -1) ** 2, axis=-1))
+
+
+def prior_loss(out: Mapping) -> jax.Array:
+    return kl_divergence(out["mu"], out["sigma"])
+
+
+def discriminator_loss(out: Mapping, hp: Mapping) -> jax.Array:
+    """-L_GAN: BCE(x -> real) + BCE(x~ -> fake) + BCE(Dec(z_p) -> fake)."""
+    return (jnp.mean(jax.nn.softplus(-out["d_real"])) + jnp.mean(jax.nn.softplus(out["d_recon"]))
+            + jnp.mean(jax.nn.softplus(out["d_prior"])))
+
+
+def encoder_loss(out: Mapping, hp: Mapping) -> jax.Array:
+    return prior_loss(out) + feature_reconstruction(out)
+
+
+def decoder_loss(out: Mapping, hp: Mapping) -> jax.Array:
+    """gamma L_llike + E log(1 - D(x~)) + E log(1 - D(Dec(z_p)))."""
+    return (hp["gamma"] * feature_reconstruction(out) - jnp.mean(jax.nn.softplus(out["d_recon"]))
+            - jnp.mean(jax.nn.softplus(out["d_prior"])))
+
+
+def decoder_loss_non_saturating(out: Mapping, hp: Mapping) -> jax.Array:
+    """gamma L_llike - E log D(x~) - E log D(Dec(z_p))."""
+    return (hp["gamma"] * feature_reconstruction(out)
+            + jnp.mean(jax.nn.softplus(-out["d_recon"]))
+            + jnp.mean(jax.nn.softplus(-out["d_prior"])))
