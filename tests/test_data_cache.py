@@ -179,6 +179,11 @@ def _splits() -> dict[str, np.ndarray]:
     }
 
 
+def _labels() -> dict[str, np.ndarray]:
+    """Labels for :func:`_splits`: distinct per image, so a misalignment shows."""
+    return {"train": np.array([3, 1, 4, 1, 5]), "test": np.array([9, 2, 6])}
+
+
 def test_cache_round_trip_is_memory_mapped(tmp_path):
     splits = _splits()
     folder = tmp_path / "datasets" / "toy"
@@ -229,13 +234,16 @@ def test_explicit_source_rebuilds_a_cache_from_another_source(tmp_path, monkeypa
     root = tmp_path / "cache"
     cache.save(
         cache.dataset_dir("mnist", root), "mnist", _splits(),
-        source="tfds", origin="tfds:mnist", source_checksums={},
+        source="tfds", origin="tfds:mnist", source_checksums={}, labels=_labels(), num_classes=10,
     )
     assert data.load("mnist", cache_dir=root).train.shape == (5, 4, 4, 1)  # auto reuses
     other = {k: v + 1 for k, v in _splits().items()}
-    monkeypatch.setattr(mnist, "read_images", lambda path, name: (other, {"f": "x"}))
+    other_labels = {k: 9 - v for k, v in _labels().items()}
+    monkeypatch.setattr(mnist, "read_images",
+                        lambda path, name: (other, other_labels, {"f": "x"}))
     ds = data.load("mnist", tmp_path, cache_dir=root, source="files")
     np.testing.assert_array_equal(ds.train, other["train"])
+    np.testing.assert_array_equal(ds.labels("test"), other_labels["test"])
     assert cache.read_manifest(cache.dataset_dir("mnist", root))["source"] == "files"
 
 
