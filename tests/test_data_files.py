@@ -309,3 +309,31 @@ def test_celeba_corrupted_member_in_zip(tmp_path):
     (tmp_path / celeba.PARTITION).write_text(_partition_text())
     with pytest.raises(UserError, match="corrupted in the archive"):
         data.load("celeba", tmp_path, cache_dir=tmp_path / "cache", source="files")
+
+
+def test_unreadable_batch_file_is_one_line(tmp_path, monkeypatch):
+    _write_cifar_folder(tmp_path)
+    real_read = Path.read_bytes
+
+    def denied(self):
+        if self.name == "data_batch_2":  # root ignores chmod, so simulate EACCES
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(UserError, match=r"data_batch_2 cannot be read \(Permission denied\)"):
+        data.load("cifar10", tmp_path, cache_dir=tmp_path / "cache", source="files")
+
+
+def test_unreadable_partition_file_is_one_line(tmp_path, monkeypatch):
+    _write_celeba_folder(tmp_path)
+    real_read = Path.read_bytes
+
+    def denied(self):
+        if self.name == celeba.PARTITION:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(UserError, match=r"list_eval_partition.txt cannot be read"):
+        data.load("celeba", tmp_path, cache_dir=tmp_path / "cache", source="files")

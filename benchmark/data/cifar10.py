@@ -105,7 +105,11 @@ def _read_members(source: Path, names: tuple[str, ...]) -> dict[str, bytes]:
         missing = [n for n in names if not (source / n).is_file()]
         if missing:
             raise UserError(f"cifar10: {source} lacks {', '.join(missing)}; expected {LAYOUT_HINT}")
-        return {n: (source / n).read_bytes() for n in names}
+        try:
+            return {n: (source / n).read_bytes() for n in names}
+        except OSError as exc:
+            raise UserError(f"cifar10: {exc.filename} cannot be read ({exc.strerror or exc}); "
+                            "check its permissions") from exc
     try:
         with tarfile.open(source, "r:gz") as archive:
             out = {}
