@@ -367,6 +367,8 @@ def test_data_dir_that_is_a_file_or_unreadable(tmp_path, monkeypatch, no_env):
     afile.write_bytes(b"")
     with pytest.raises(UserError, match="is a file, not a folder; pass --data-dir DIR"):
         data.load("mnist", afile, cache_dir=tmp_path / "cache", source="files")
+    with pytest.raises(UserError, match=r"the data directory is empty \(''\)"):
+        data.load("mnist", "", cache_dir=tmp_path / "cache", source="files")
     monkeypatch.setenv(real.ENV_DATA_DIR, str(afile))
     with pytest.raises(UserError, match=f"{real.ENV_DATA_DIR}"):
         data.load("cifar10", cache_dir=tmp_path / "cache")

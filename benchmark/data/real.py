@@ -47,6 +47,9 @@ def data_folder(name: str, folder: str | Path) -> Path:
     """``folder`` as a readable directory, or a one-line UserError saying what it is instead
     (--data-dir or $GAN_BENCHMARK_DATA_DIR naming nothing, a file, or a folder we cannot
     list)."""
+    if not str(folder).strip():
+        raise UserError(f"{name}: the data directory is empty (''); pass --data-dir DIR "
+                        "naming the folder that holds the files")
     path = Path(folder).expanduser()
     if not path.exists():
         raise UserError(f"{name}: data directory {path} does not exist; pass --data-dir DIR "
