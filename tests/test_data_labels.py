@@ -75,6 +75,12 @@ def test_misaligned_labels_are_refused(kwargs, message):
         ImageDataset("toy", images, images[:3], num_classes=10, **kwargs)
 
 
+def test_a_list_of_labels_becomes_an_int32_array():
+    images = np.zeros((3, 2, 2, 1), np.uint8)
+    ds = ImageDataset("toy", images, images, test_labels=[2, 0, 1], num_classes=3)
+    assert ds.labels("test").dtype == np.int32 and ds.labels("test").tolist() == [2, 0, 1]
+
+
 def test_labels_need_num_classes():
     images = np.zeros((2, 2, 2, 1), np.uint8)
     with pytest.raises(ValueError, match="labels given without num_classes"):

@@ -2,7 +2,9 @@
 
 A spec is one entry of the registry in ``benchmark/data/__init__.py``; the engine (shapes,
 steps, evaluation interval, loading), the evaluation (the FID reference split) and the
-reports (titles, through the command line) read it.
+reports (titles, through the command line) read it. A data set with classes carries them
+as int32 labels beside each split's images, and its spec says so (``offers``,
+``num_classes``; docs/protocol.md §5.6).
 """
 
 from __future__ import annotations
@@ -40,13 +42,14 @@ class ImageDataset:
                 continue
             images = getattr(self, split)
             where = f"{self.name}/{split}"
+            labels = labels if isinstance(labels, np.ndarray) else np.asarray(labels)
             if images is None:
                 raise ValueError(f"{where}: labels given for a split without images")
             if labels.dtype != LABEL_DTYPE:
                 if not np.issubdtype(labels.dtype, np.integer):
                     raise ValueError(f"{where}: labels must be integers, got {labels.dtype}")
-                labels = np.asarray(labels, LABEL_DTYPE)
-                object.__setattr__(self, f"{split}_labels", labels)
+                labels = labels.astype(LABEL_DTYPE)
+            object.__setattr__(self, f"{split}_labels", labels)
             check_labels(where, labels, len(images), self.num_classes)
 
     @property
