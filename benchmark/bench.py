@@ -4,7 +4,7 @@ A run-step is one training step (one D update, batch 64) of one run. For each R 
 is compiled once (reported separately), then timed over several segments; the data are
 random 28x28x1 uint8 images of the triangle set's size (speed does not depend on content).
 On an accelerator a segment is a ``lax.scan`` over ``--segment`` steps; on CPU it is one
-unrolled step (see ``benchmark.train.default_plan``). Out-of-memory ends the sweep over R
+unrolled step (see ``benchmark.training.plan.default_plan``). Out-of-memory ends the sweep over R
 and is reported.
 """
 
