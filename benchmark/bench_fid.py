@@ -1,7 +1,7 @@
 """Speed of FID feature extraction: our jitted Flax Inception against pytorch-fid.
 
 Images per second of pool_3 extraction at 299x299, float32, the same batch size and machine
-for both (README, Speed). Timing only: random weights are used when the published file
+for both (docs/speed.md). Timing only: random weights are used when the published file
 is absent (the speed does not depend on the values). ``python -m benchmark.bench_fid``.
 """
 

@@ -1,4 +1,4 @@
-"""Benchmark: seconds to score one generator with precision, recall and F1 (README, Speed).
+"""Benchmark: seconds to score one generator with precision, recall and F1 (docs/speed.md).
 
 ``python -m benchmark.bench_prf [--n 100,250,1000] [--variables G.pkl]`` times
 :func:`metrics.precision_recall.evaluate_generators` for one InfoGAN generator on the

@@ -1,5 +1,5 @@
 """``python -m benchmark compare --model NEW --baselines DIR[,DIR...]``: a new loss against
-baseline results, under the same protocol (README, "Add your loss").
+baseline results, under the same protocol (docs/usage.md, "Comparing a new model ...").
 
 The protocol of a comparison is the named study's (``--study``, ``--datasets``,
 ``--configs``, ``--space``, ``--seeds``) under one profile (``--profile``, ``--steps``,

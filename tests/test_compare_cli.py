@@ -1,5 +1,5 @@
 """``python -m benchmark compare`` (a new loss against baselines, same protocol) and the
-hyperparameter flags derived from each loss's HParams (README, "Add your loss").
+hyperparameter flags derived from each loss's HParams (docs/extending.md, "Add your loss").
 
 The baselines are NS GAN, seeds 0 and 1, trained once for the module on the smoke profile;
 one cheap registered metric (the mean pixel of 16 samples on the fixed evaluation latents)
