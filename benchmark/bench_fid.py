@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmark import fid_features
-from benchmark.errors import UserError
+from benchmark.errors import UserError, positive_int
 from metrics import features, inception
 
 
@@ -77,8 +77,8 @@ def bench_pytorch_fid(images: np.ndarray, batches: int) -> float | None:
 def main(argv: list[str] | None = None) -> None:
     """Print images/s of both implementations at one batch size."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--batch-size", type=positive_int, default=32)
+    parser.add_argument("--batches", type=positive_int, default=3)
     args = parser.parse_args(argv)
     images = np.random.default_rng(0).random((args.batch_size, 299, 299, 3), dtype=np.float32)
     ours = bench_ours(images, args.batches)

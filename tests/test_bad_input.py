@@ -3,6 +3,7 @@ exit status 2, nothing written (the results directory, a report folder, the mani
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import stat
@@ -92,6 +93,8 @@ CASES = [
     (T + ["--bogus"], "unrecognized arguments: --bogus"),
     (["bench", "--runs", "1,x"], "--runs '1,x' is not a comma-separated list"),
     (["bench", "--runs", "0"], "whole numbers >= 1"),
+    (["bench", "--runs", ""], "--runs '' is not a comma-separated list"),
+    (["bench", "--runs", "4,4"], "--runs '4,4' names a value twice"),
     (["bench", "--model", "gan3"], "unknown model 'gan3'"),
     (["bench", "--segment", "0"], "--segment 0 must be >= 1"),
 ]
@@ -150,3 +153,20 @@ def test_status_of_a_folder_of_studies_lists_each_study(tmp_path, capsys):
                    f"{tmp_path}/results/b: 1 tasks (1 runs): 0 done, 0 running, 1 pending, "
                    "0 failed",
                    "  pending  g1 (1 runs)"]
+
+
+@pytest.mark.parametrize("tool, args, message", [
+    ("bench_prf", ["--n", ""], "argument --n: '' is not a comma-separated list of distinct"),
+    ("bench_prf", ["--n", "100,100"], "'100,100' is not a comma-separated list of distinct"),
+    ("bench_peer", ["--rounds", "0"], "argument --rounds: '0' is not a whole number >= 1"),
+    ("bench_peer", ["--steps", "x"], "argument --steps: 'x' is not a whole number >= 1"),
+    ("bench_fid", ["--batches", "0"], "argument --batches: '0' is not a whole number >= 1"),
+    ("chaos", ["--kills", "-1"], "argument --kills: '-1' is not a whole number >= 1"),
+])
+def test_the_developer_tools_refuse_counts_below_one(capsys, tool, args, message):
+    """The throughput and chaos scripts: argparse's usage and one error line, exit 2."""
+    module = importlib.import_module(f"benchmark.{tool}")
+    with pytest.raises(SystemExit) as exit_:
+        module.main(args)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
