@@ -26,7 +26,7 @@ from benchmark.io import cache_dir
 from benchmark.report_files import MONTAGE, write_report
 from benchmark.results import MANIFEST, load_rows
 from benchmark.task_files import failure_message, task_states
-from reports.tables import SCORES, format_summary, score_description, summary
+from reports.tables import SCORES, format_summary, metric_names, score_description, summary
 from sweeps import profiles
 from sweeps.runs import G_SCHEDULES, Study, make_run
 from sweeps.studies import build_study, profile_hparams
@@ -269,6 +269,9 @@ def _train_study(args) -> Study:
         for seed in args.seeds:
             runs.append(make_run(model, args.dataset, seed, own, options=dict(args.option),
                                  g_schedule=args.g_schedule))
+    keys = [key for key, _ in args.option]
+    for key in dict.fromkeys(k for i, k in enumerate(keys) if k in keys[:i]):
+        raise UserError(f"--option {key} is given twice; give each option once")
     name = f"train_{'+'.join(args.model)}_{args.dataset}"
     return Study(name, tuple(runs), profile)
 
@@ -290,7 +293,17 @@ def cmd_sweep(args) -> None:
     _run(args, study)
 
 
+def check_metrics(metrics: list[str] | None) -> None:
+    """Every name in ``metrics`` is a metric column (else the comparison would drop it
+    quietly, after training)."""
+    known = metric_names()
+    for metric in metrics or ():
+        if metric not in known:
+            raise UserError(f"unknown metric {metric!r}; choose among: {', '.join(known)}")
+
+
 def cmd_compare(args) -> None:
+    check_metrics(args.metrics)
     with user_input():
         fixed = hparam_flags.overrides(args, [args.model])[args.model]
         plan = compare.plan_comparison(

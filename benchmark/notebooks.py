@@ -35,6 +35,7 @@ from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.io import atomic_write
 from benchmark.results import load_rows
 from reports.compare import compare
+from reports.tables import metric_names
 
 FOLDER = Path(reports.__file__).resolve().parent / "notebooks"
 SOURCE_ROOT = Path(reports.__file__).resolve().parents[1]
@@ -221,6 +222,10 @@ def check_inputs(results_dir: Path, new_model: str | None, baselines: list[str] 
     a new model, ``reports.compare.compare`` accepts the models and metrics (a typo in
     ``--new-model`` is one line, not a traceback after two notebooks)."""
     df = load_rows(results_dir)
+    unknown = [m for m in metrics or () if m not in metric_names()]
+    if unknown:
+        raise UserError(f"unknown metric {unknown[0]!r}; choose among: "
+                        f"{', '.join(metric_names())}")
     if new_model is not None:
         with user_input():
             compare(df, new_model, baselines, metrics, score, titles=data.titles())

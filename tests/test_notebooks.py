@@ -110,6 +110,8 @@ def test_a_typo_in_the_new_model_is_one_line_before_any_notebook_runs(tmp_path, 
     assert good.read_text() == "a good notebook"
     assert build.main([str(tmp_path / "nowhere")]) == 2
     assert capsys.readouterr().err.startswith("error: no results under")
+    assert build.main([str(results), "--new-model", "hinge", "--metrics", "f2"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown metric 'f2'; choose among")
 
 
 @pytest.mark.slow
