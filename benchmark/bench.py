@@ -4,7 +4,7 @@ A run-step is one training step (one D update, batch 64) of one run. For each R 
 is compiled once (reported separately), then timed over several segments; the data are
 random 28x28x1 uint8 images of the triangle set's size (speed does not depend on content).
 On an accelerator a segment is a ``lax.scan`` over ``--segment`` steps; on CPU it is one
-unrolled step (see ``benchmark.train.default_plan``). Out-of-memory ends the sweep over R
+unrolled step (see ``benchmark.training.plan.default_plan``). Out-of-memory ends the sweep over R
 and is reported.
 """
 
@@ -71,6 +71,8 @@ def _positive_list(text: str, flag: str) -> list[int]:
     if not values or min(values) < 1:
         raise UserError(f"{flag} {text!r} is not a comma-separated list of whole numbers >= 1 "
                         "(e.g. 1,4,16)")
+    if len(set(values)) < len(values):
+        raise UserError(f"{flag} {text!r} names a value twice; name each once (e.g. 1,4,16)")
     return values
 
 
@@ -89,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="timed calls per R (default: 3 on CPU, 5 on accelerators)")
     args = parser.parse_args(argv)
     cpu = jax.default_backend() == "cpu"
-    runs = _positive_list(args.runs or ("1,4,16,64" if cpu else "1,4,16,64,128,256"), "--runs")
+    default = "1,4,16,64" if cpu else "1,4,16,64,128,256"
+    runs = _positive_list(args.runs if args.runs is not None else default, "--runs")
     for name in ("segment", "repeats"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UserError(f"--{name} {getattr(args, name)} must be >= 1")

@@ -26,7 +26,7 @@ from benchmark.io import cache_dir
 from benchmark.report_files import MONTAGE, write_report
 from benchmark.results import MANIFEST, load_rows
 from benchmark.task_files import failure_message, task_states
-from reports.tables import SCORES, format_summary, score_description, summary
+from reports.tables import SCORES, format_summary, metric_names, score_description, summary
 from sweeps import profiles
 from sweeps.runs import G_SCHEDULES, Study, make_run
 from sweeps.studies import build_study, profile_hparams
@@ -47,23 +47,47 @@ def _int_list(text: str) -> list[int]:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers "
-                                         "(e.g. 0,1,2)") from None
+                                         "(e.g. 0,1,2) or a range (e.g. 0-2)") from None
     if not values:
-        raise argparse.ArgumentTypeError("give at least one value, e.g. 0,1,2")
-    return values
+        raise argparse.ArgumentTypeError("give at least one value, e.g. 0,1,2 or 0-2")
+    return _once(values, text)
 
 
 def _seeds(text: str) -> list[int]:
-    """``0,1,2`` or a range ``0-49``."""
-    if "-" in text and "," not in text:
-        lo, _, hi = text.partition("-")
-        if lo.isdigit() and hi.isdigit() and int(lo) <= int(hi):
-            return list(range(int(lo), int(hi) + 1))
+    """``0,1,2`` or a range ``0-49`` (both ends included)."""
+    lo, sep, hi = text.strip().partition("-")
+    if sep and "," not in text and lo.strip().isdigit() and hi.strip().isdigit():
+        if int(lo) > int(hi):
+            raise argparse.ArgumentTypeError(f"{text!r} counts down; write the range from low "
+                                             f"to high, e.g. {int(hi)}-{int(lo)}")
+        return list(range(int(lo), int(hi) + 1))
     return _int_list(text)
 
 
 def _str_list(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
+    """A comma-separated list of names: at least one, each named once."""
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"{text!r} names nothing; give at least one name, "
+                                         "comma-separated (e.g. ns_gan,wgan)")
+    return _once(values, text)
+
+
+def _once(values: list, text: str) -> list:
+    """``values`` if none repeats; a repeated one is a mistake to name, not to drop quietly."""
+    twice = [v for i, v in enumerate(values) if v in values[:i]]
+    if twice:
+        raise argparse.ArgumentTypeError(f"{twice[0]} is named twice in {text!r}; name each "
+                                         "once")
+    return values
+
+
+def _path(text: str) -> Path:
+    """A path that names something: an empty value would silently mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name a folder (e.g. "
+                                         "results/default_preview)")
+    return Path(text)
 
 
 def _yes_no(text: str) -> bool:
@@ -91,10 +115,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="override the profile's number of training steps (D updates)")
     g.add_argument("--eval-every", type=int, default=None,
                    help="override the profile's evaluation interval in steps")
-    g.add_argument("--results-dir", type=Path, default=None,
+    g.add_argument("--results-dir", type=_path, default=None,
                    help="where rows, sample grids and checkpoints go (default: "
                    "results/<study>_<profile>); rerunning the same command resumes")
-    g.add_argument("--data-dir", type=Path, default=None,
+    g.add_argument("--data-dir", type=_path, default=None,
                    help="folder with the original data files (e.g. MNIST IDX files); "
                    "else tensorflow-datasets is used for the real data sets")
     g.add_argument("--fid-feature", default="auto",
@@ -198,7 +222,7 @@ def _run(args, study) -> None:
     out = _results_dir(args, study)
     check_results_dir(out)
     executor = _executor(args, out)
-    enable_compilation_cache(cache_dir() / "jax")
+    enable_compilation_cache(_cache_root() / "jax")
     print(f"study {study.name!r}: {len(study.runs)} runs, profile {study.profile.name} "
           f"({study.profile.description or 'custom'}) -> {out}", flush=True)
     final = run_study(study, out, data_dir=args.data_dir, fid_feature=args.fid_feature,
@@ -207,6 +231,17 @@ def _run(args, study) -> None:
     with pd.option_context("display.width", 200):
         print(format_summary(summary(final, titles=data.titles()), data.titles()))
     _print_report(out)
+
+
+def _cache_root() -> Path:
+    """The cache root, made once here so that a location that cannot be a folder (a file,
+    a read-only place) is one line, before anything is trained."""
+    try:
+        return cache_dir()
+    except OSError as err:
+        raise UserError(f"the cache location {err.filename or ''} cannot be a folder "
+                        f"({err.strerror or err}); point GAN_BENCHMARK_CACHE at a folder, or "
+                        "unset it for ~/.cache/gan_benchmark") from None
 
 
 def _print_report(out: Path) -> None:
@@ -234,6 +269,9 @@ def _train_study(args) -> Study:
         for seed in args.seeds:
             runs.append(make_run(model, args.dataset, seed, own, options=dict(args.option),
                                  g_schedule=args.g_schedule))
+    keys = [key for key, _ in args.option]
+    for key in dict.fromkeys(k for i, k in enumerate(keys) if k in keys[:i]):
+        raise UserError(f"--option {key} is given twice; give each option once")
     name = f"train_{'+'.join(args.model)}_{args.dataset}"
     return Study(name, tuple(runs), profile)
 
@@ -255,7 +293,17 @@ def cmd_sweep(args) -> None:
     _run(args, study)
 
 
+def check_metrics(metrics: list[str] | None) -> None:
+    """Every name in ``metrics`` is a metric column (else the comparison would drop it
+    quietly, after training)."""
+    known = metric_names()
+    for metric in metrics or ():
+        if metric not in known:
+            raise UserError(f"unknown metric {metric!r}; choose among: {', '.join(known)}")
+
+
 def cmd_compare(args) -> None:
+    check_metrics(args.metrics)
     with user_input():
         fixed = hparam_flags.overrides(args, [args.model])[args.model]
         plan = compare.plan_comparison(
@@ -296,27 +344,39 @@ def cmd_report(args) -> None:
 
 
 def cmd_status(args) -> None:
-    """Done, running, pending and failed tasks of a study directory."""
-    manifest = args.results_dir / MANIFEST
-    if not manifest.is_file():
-        raise UserError(f"{args.results_dir} holds no study ({MANIFEST} is missing); pass the "
-                        "--results-dir of a sweep or train command")
+    """Done, running, pending and failed tasks of a study directory, or of each study under a
+    folder of studies (as ``report``, ``compare`` and the notebooks accept one)."""
+    if (args.results_dir / MANIFEST).is_file():
+        studies = [args.results_dir]
+    else:
+        studies = sorted(m.parent for m in args.results_dir.rglob(MANIFEST)
+                         ) if args.results_dir.is_dir() else []
+    if not studies:
+        raise UserError(f"{args.results_dir} holds no study ({MANIFEST} is missing, here and "
+                        "in every folder under it); pass the --results-dir of a sweep or train "
+                        "command")
+    for study in studies:
+        _status(study, args.all)
+
+
+def _status(results_dir: Path, show_all: bool) -> None:
+    manifest = results_dir / MANIFEST
     try:
         tasks = json.loads(manifest.read_text())["tasks"]
     except (ValueError, KeyError):
         raise UserError(f"{manifest} lists no tasks (written by an older version); rerun the "
                         "study's command to continue it") from None
-    states = task_states(args.results_dir, list(tasks))
+    states = task_states(results_dir, list(tasks))
     counts = {s: sum(1 for v in states.values() if v == s)
               for s in ("done", "running", "pending", "failed")}
     runs = sum(len(r) for r in tasks.values())
-    print(f"{args.results_dir}: {len(tasks)} tasks ({runs} runs): "
+    print(f"{results_dir}: {len(tasks)} tasks ({runs} runs): "
           + ", ".join(f"{n} {s}" for s, n in counts.items()))
     for task, state in states.items():
-        if state != "done" or args.all:
+        if state != "done" or show_all:
             line = f"  {state:<8} {task} ({len(tasks[task])} runs)"
             if state == "failed":
-                line += f": {(failure_message(args.results_dir, task) or '').splitlines()[-1:]}"
+                line += f": {(failure_message(results_dir, task) or '').splitlines()[-1:]}"
             print(line)
 
 
@@ -367,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--configs", type=int, default=None,
                    help="number of hyperparameter configurations (config 0 = author default)")
     s.add_argument("--space", default=None, help="default, wide or narrow (custom studies)")
-    s.add_argument("--phase1-dir", type=Path, default=None,
+    s.add_argument("--phase1-dir", type=_path, default=None,
                    help="phase-1 results directory (phase3 picks each model's best config)")
     _add_common(s)
     s.set_defaults(func=cmd_sweep)
@@ -398,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="each run's last evaluation (default) or its best checkpoint")
     c.add_argument("--metrics", type=_str_list, default=None,
                    help="compare these metrics only (default: every measured one)")
-    c.add_argument("--out", type=Path, default=None,
+    c.add_argument("--out", type=_path, default=None,
                    help="where the report goes (default: RESULTS_DIR/comparison)")
     hc = c.add_argument_group("hyperparameters of the new model (fixed in every "
                               "configuration; default: the study's)")
@@ -408,8 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="tables and plots of a results directory",
                        description="Print mean ± std per model and write summary.md and plots.")
-    r.add_argument("results_dir", type=Path, help="a study's results directory")
-    r.add_argument("--out", type=Path, default=None,
+    r.add_argument("results_dir", type=_path, help="a study's results directory")
+    r.add_argument("--out", type=_path, default=None,
                    help="where to write the report (default: RESULTS_DIR/report)")
     r.add_argument("--score", default="last", choices=SCORES,
                    help="each run's value in the tables: last = its last evaluation, best = "
@@ -418,10 +478,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_report)
 
     st = sub.add_parser("status", help="done, running, pending and failed tasks of a study",
-                        description="Count a study directory's tasks by state (from its files: "
-                        "any machine that sees the directory can ask). Rerunning the study's "
+                        description="Count a study directory's tasks by state, or each study's "
+                        "under a folder of studies (from its files: any machine that sees the "
+                        "directory can ask). Rerunning the study's "
                         "command (or the SLURM submission) trains only the unfinished ones.")
-    st.add_argument("results_dir", type=Path, help="a study's results directory")
+    st.add_argument("results_dir", type=_path,
+                    help="a study's results directory, or a folder of them (each is listed)")
     st.add_argument("--all", action="store_true", help="list done tasks too")
     st.set_defaults(func=cmd_status)
 

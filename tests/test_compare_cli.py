@@ -1,5 +1,5 @@
 """``python -m benchmark compare`` (a new loss against baselines, same protocol) and the
-hyperparameter flags derived from each loss's HParams (README, "Add your loss").
+hyperparameter flags derived from each loss's HParams (docs/extending.md, "Add your loss").
 
 The baselines are NS GAN, seeds 0 and 1, trained once for the module on the smoke profile;
 one cheap registered metric (the mean pixel of 16 samples on the fixed evaluation latents)
@@ -26,6 +26,7 @@ from benchmark.results import load_rows
 from losses.base import GanLoss, HParam, Uniform
 from metrics.registry import METRICS
 from sweeps.profiles import resolve
+from sweeps.studies import build_study
 from tests.conftest import mean_pixel_metric
 
 MEAN_PIXEL = mean_pixel_metric("triangles")  # a toy registry metric (tests/conftest.py)
@@ -168,7 +169,8 @@ def _other_steps(payload):
      "pass --seeds 0,1 or rerun the baselines with --seeds 0-2"),
     (["--profile", "smoke", "--seeds", "0,1", "--study", "custom", "--space", "wide",
       "--configs", "2"], None,
-     "has configs 0 of ns_gan on triangles, this comparison uses configs 0,1; pass --configs 1"),
+     "has configs 0 of ns_gan on triangles, this comparison uses configs 0,1; pass --configs 1 "
+     "or rerun the baselines with `sweep --study custom --space wide --configs 2`"),
     (["--profile", "smoke", "--seeds", "0,1"], _other_lr,
      "'s run ns_gan_triangles_c000_s0 has lr=0.001, this comparison's config 0 of ns_gan has "
      "lr=5e-05"),
@@ -188,6 +190,22 @@ def test_a_protocol_mismatch_is_refused_in_one_line_and_writes_nothing(
     assert message.format(base=base) in err, err
     assert err.startswith("error: ") and err.count("\n") == 1
     assert list(work.iterdir()) == [] and _files(base) == before
+
+
+def test_the_advice_to_rerun_the_baselines_is_a_study_that_sweep_accepts(
+        baselines, tmp_path, capsys, monkeypatch):
+    """The advised ``sweep`` options build a study (the default study would refuse
+    ``--configs 2``: it trains only the author defaults)."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["compare", "--model", "hinge", "--baselines", str(baselines), "--seeds", "0,1",
+            "--study", "custom", "--space", "wide", "--configs", "2", *SMOKE]
+    assert cli.main(argv) == 2
+    advice = capsys.readouterr().err.split("`")[1].split()
+    assert advice[0] == "sweep"
+    args = cli.build_parser().parse_args([*advice, "--seeds", "0,1", *SMOKE])
+    study = build_study(args.study, profile=resolve("smoke"), models=["ns_gan"],
+                        seeds=args.seeds, num_configs=args.configs, space=args.space)
+    assert sorted({r.config for r in study.runs}) == [0, 1]
 
 
 @pytest.mark.parametrize("args, message", [

@@ -379,7 +379,7 @@ def test_vae_negative_elbo_against_numpy():
 
 
 def test_wgan_clipping_reaches_every_discriminator_variable():
-    """One WGAN step through benchmark.train: with lr 0.1 Adam moves every variable by about
+    """One WGAN step through benchmark.training: with lr 0.1 Adam moves every variable by about
     0.1, so every D leaf (BN scale starts at 1) ends exactly inside [-c, c]; G is untouched."""
     c = 0.01
     structure = train.Structure("wgan", (8, 8, 1), n_disc=1, disc_bn=True, batch_size=8)

@@ -1,4 +1,4 @@
-"""The training engine (benchmark.train) on real triangles and tiny data sets.
+"""The training engine (benchmark.training) on real triangles and tiny data sets.
 
 Steps run as on CPU (``default_plan("cpu")``: one unrolled step per call, the host choosing
 the program with or without the G update) unless a test is about another plan, but with all
