@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmark import bound
 from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.training import Structure, default_plan, init_runs, train_segment
 from sweeps.runs import make_run
@@ -75,6 +76,9 @@ def _positive_list(text: str, flag: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    if argv is not None and "--count" in argv:  # make bench ARGS=--count: the counted bound
+        bound.main([a for a in argv if a != "--count"])
+        return
     parser = OneLineParser(
         prog="python -m benchmark bench",
         description="Run-steps per second of a GAN at batch 64 with R runs vmapped.",
@@ -87,6 +91,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="steps per timed call (default: 1 on CPU, 100 on accelerators)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed calls per R (default: 3 on CPU, 5 on accelerators)")
+    parser.add_argument("--count", action="store_true",
+                        help="print the bound counted by XLA instead (python -m benchmark "
+                        "bound; its options follow)")
     args = parser.parse_args(argv)
     cpu = jax.default_backend() == "cpu"
     runs = _positive_list(args.runs or ("1,4,16,64" if cpu else "1,4,16,64,128,256"), "--runs")

@@ -39,6 +39,9 @@ EPILOG = """Examples:
   python -m benchmark compare --model hinge --baselines results/default_preview
   python -m benchmark report results/default_preview
   python -m benchmark bench --runs 1,4,16
+  python -m benchmark bound --models ns_gan --shapes 28x28x1   # counted, not measured
+  python -m benchmark plan --study all --gpu h100
+  python -m benchmark gpu-check --budget 480
 """
 
 
@@ -428,7 +431,28 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="training throughput (run-steps/s) with 1..64 runs",
                        add_help=False)
     b.set_defaults(func=cmd_bench)
+    for verb, (_, text) in PASSTHROUGH.items():
+        if verb != "bench":
+            sub.add_parser(verb, help=text, add_help=False)
     return parser
+
+
+# Verbs whose module parses its own arguments: verb -> (module, help line).
+PASSTHROUGH = {
+    "bench": ("benchmark.bench", "training throughput (run-steps/s) with 1..64 runs"),
+    "bound": ("benchmark.bound", "FLOPs, bytes and memory per run-step as XLA counts them, "
+              "against GPU peaks (counted, not measured)"),
+    "plan": ("benchmark.planning", "runs, run-steps, evaluations, memory and projected hours "
+             "of a study on a named GPU"),
+    "gpu-check": ("benchmark.gpu_check", "the prepared GPU check: throughput, memory, peer, "
+                  "FID speed within a time budget"),
+}
+
+
+def _passthrough(verb: str, rest: list[str]) -> None:
+    import importlib
+
+    importlib.import_module(PASSTHROUGH[verb][0]).main(rest)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -437,8 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("absl").setLevel(logging.WARNING)  # orbax's per-save INFO lines
     parser = build_parser()
     try:
-        if argv and argv[0] == "bench":
-            cmd_bench(None, argv[1:])
+        if argv and argv[0] in PASSTHROUGH:
+            _passthrough(argv[0], argv[1:])
             return 0
         args = parser.parse_args(argv)
         args.func(args)
