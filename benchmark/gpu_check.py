@@ -36,6 +36,7 @@ import datetime
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -314,13 +315,17 @@ def run_subprocess(item: Item, out: Path, timeout: float, tiny: bool,
         cmd.append("--tiny")
     if peer:
         cmd += ["--peer", peer]
+    # its own process group, so that a cut also ends what it started (the peer's processes)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
-                              check=False)
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return "cut"
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        tail = (stderr or stdout).strip().splitlines()[-1:] or ["(no output)"]
         return f"failed: {tail[0][:300]}"
     return "done"
 
@@ -366,7 +371,8 @@ def _peak_of(device: str) -> bound.Peak | None:
 
 def throughput_table(records: list[dict]) -> dict:
     """What ``plan`` reads (benchmark.planning.Throughput)."""
-    train = [r for r in records if r.get("kind") == "train" and "run_steps_per_s" in r]
+    train = [r for r in records if r.get("kind") == "train" and "run_steps_per_s" in r
+             and not r.get("oom")]
     device = next((r["device"] for r in records if r.get("device")), "unknown")
     fid = {r["precision"]: r["images_per_s"] for r in records
            if r.get("kind") == "fid" and r.get("impl") == "ours" and "images_per_s" in r}
@@ -479,5 +485,9 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.out / THROUGHPUT})")
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # the device's plain python3 runs this module itself
+    try:
+        main()
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
