@@ -18,7 +18,7 @@ import jax
 import pandas as pd
 
 import losses
-from benchmark import bench, compare, data, hparam_flags
+from benchmark import bench, compare, data, hparam_flags, step_budget
 from benchmark.engine import check_results_dir, enable_compilation_cache, run_study
 from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.executors import EXECUTORS, MissingExtra, make_executor
@@ -195,13 +195,16 @@ def _executor(args, out: Path):
         raise UserError(str(err)) from None
 
 
-def _run(args, study) -> None:
+def _run(args, study, fit_budget: bool = False) -> None:
     for dataset in dict.fromkeys(r.dataset for r in study.runs):
         data.get(dataset)  # unknown names fail before anything is written
     out = _results_dir(args, study)
     check_results_dir(out)
     executor = _executor(args, out)
     enable_compilation_cache(cache_dir() / "jax")
+    if fit_budget and args.steps is None and executor is None:
+        # the preview sizes its steps to this machine (benchmark.step_budget)
+        study = step_budget.fit(study, out, data_dir=args.data_dir)
     print(f"study {study.name!r}: {len(study.runs)} runs, profile {study.profile.name} "
           f"({study.profile.description or 'custom'}) -> {out}", flush=True)
     final = run_study(study, out, data_dir=args.data_dir, fid_feature=args.fid_feature,
@@ -225,7 +228,7 @@ def _print_report(out: Path) -> None:
 def cmd_train(args) -> None:
     with user_input():
         study = _train_study(args)
-    _run(args, study)
+    _run(args, study, fit_budget=True)
 
 
 def _train_study(args) -> Study:
@@ -255,7 +258,7 @@ def cmd_sweep(args) -> None:
             phase1_rows=phase1_rows, phase1_source=str(args.phase1_dir),
             g_schedule=args.g_schedule,
         )
-    _run(args, study)
+    _run(args, study, fit_budget=True)
 
 
 def cmd_compare(args) -> None:
