@@ -334,6 +334,7 @@ def table(counts: Sequence[Count], peaks: Sequence[str] = ("h100", "a100"),
             "state MB/run", "device MB/run", "max R (80 GB)"]
     for p in peaks:
         head += [f"{PEAKS[p].name} {q} run-steps/s" for q in precisions]
+    head.append(f"{PEAKS[peaks[0]].name} FLOPs alone, {'/'.join(precisions)}")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in counts:
         cells = [c.model, c.shape, str(c.n_disc), f"{c.flops / 1e9:.2f}",
@@ -341,6 +342,8 @@ def table(counts: Sequence[Count], peaks: Sequence[str] = ("h100", "a100"),
                  f"{c.per_run_bytes / 1e6:.0f}", str(c.max_runs(80e9))]
         for p in peaks:
             cells += [_rate(c, PEAKS[p], q) for q in precisions]
+        cells.append(" / ".join(f"{getattr(PEAKS[peaks[0]], q) / c.flops:,.0f}"
+                                for q in precisions))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -350,7 +353,8 @@ def explain(peaks: Sequence[str] = ("h100", "a100")) -> str:
         ["Counted by XLA on this machine's compiler, not measured. Run-steps/s is the best a "
          "run-step allows at the published peak: 1 / max(FLOPs / peak FLOP/s, bytes / "
          "bandwidth); (com) compute-bound, (mem) memory-bound. Bytes are the CPU compiler's "
-         "count (a GPU fuses differently). Peaks:"]
+         "count (a GPU fuses differently, and a run-step cannot move less than its state "
+         "read and written once: 2 x state MB); the last column ignores memory. Peaks:"]
         + [f"- {PEAKS[p].source}" for p in peaks])
 
 

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -115,7 +116,7 @@ def _trainer_step(study: Study, data_dir) -> Callable[[Group, int, int], None]:
         if group.dataset not in loaded:
             loaded.clear()
             data = datasets.load(group.dataset, data_dir=data_dir)
-            loaded[group.dataset] = (data, jnp.asarray(data.train))
+            loaded[group.dataset] = (data, jax.device_put(data.train))  # as the engine
         data, images = loaded[group.dataset]
         if group.group_id not in live:
             live.clear()
