@@ -97,6 +97,7 @@ class Line:
     train_hours: float
     eval_hours: float
     source: str  # "measured", "scaled" or "bound"
+    flops_hours: float = 0.0  # training at the peak FLOP/s alone: no GPU trains faster
 
     @property
     def hours(self) -> float:
@@ -172,7 +173,8 @@ def plan_study(study: Study, *, gpu: bound.Peak, precision: str,
         lines.append(Line(study.name, dataset, model, runs, len(mine), largest, run_steps,
                           runs * len(evals), fid_images, prf_targets,
                           c.state_bytes * largest, group_bytes, run_steps / rate / 3600,
-                          (fid_seconds + prf_seconds) / 3600, source))
+                          (fid_seconds + prf_seconds) / 3600, source,
+                          run_steps * c.flops / peak / 3600))
     return lines
 
 
@@ -203,9 +205,15 @@ def summary(lines: Sequence[Line], gpu: bound.Peak, precision: str,
                    f"{sum(x.evaluations for x in mine):,} evaluations: "
                    f"{sum(x.train_hours for x in mine):.1f} h training + "
                    f"{sum(x.eval_hours for x in mine):.1f} h evaluation")
+    for dataset in dict.fromkeys(x.dataset for x in lines):
+        mine = [x for x in lines if x.dataset == dataset]
+        out.append(f"  {dataset}: {sum(x.run_steps for x in mine):,} run-steps, "
+                   f"{sum(x.hours for x in mine):.1f} h")
     hours = sum(x.hours for x in lines)
     sources = sorted({x.source for x in lines})
     out.append(f"total: {hours:.1f} h on one {gpu.name} at {precision}")
+    out.append(f"floor: training at the peak FLOP/s alone (no memory traffic, every unit busy) "
+               f"takes {sum(x.flops_hours for x in lines):.1f} h; nothing trains faster")
     if "bound" in sources:
         out.append("NOTE: rows marked 'bound' are the bound counted by XLA (python -m "
                    "benchmark bound) at the data sheet's peak, not a measurement: the real "
@@ -221,6 +229,8 @@ def summary(lines: Sequence[Line], gpu: bound.Peak, precision: str,
     whole = {x.study for x in lines} >= set(PHASES) and {x.dataset for x in lines} >= \
         set(DATASETS) and {x.model for x in lines} >= set(losses.PAPER_MODELS)
     scope = "" if whole else " (this selection, not the whole study: use --study all)"
+    if gpu.name != bound.PEAKS["h100"].name:
+        scope += f" (planned for a {gpu.name}, not an H100: use --gpu h100)"
     verdict = "met" if hours <= GOAL_HOURS else "NOT met"
     kind = "bound" if sources == ["bound"] else "projection"
     out.append(f"goal: the whole study (phases 1-3, five data sets, FID at every evaluation) "
