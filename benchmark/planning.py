@@ -5,11 +5,11 @@ profile's ``max_group`` runs), the run-steps, the evaluations and the images the
 (FID's generated samples; P/R/F1's inverted targets on the triangles), the checkpoint of the
 largest group, the device memory it needs, and the projected hours on a named GPU.
 
-The hours come from a throughput table: the one ``gpu-check`` measured and saved on that GPU
-(``--throughput``; a model it did not time is scaled from NS GAN at the same shape by the
-counted FLOPs), else the bound counted by XLA (:mod:`benchmark.bound`), and the output says
-which, row by row: a bound is the fastest the GPU's data sheet allows, not a measurement.
-Evaluation time on the bound is the counted FLOPs of the networks at the peak: FID's
+The hours come from a throughput table: the one ``gpu-check`` (or ``bench --save``) measured
+and saved on that GPU (``--throughput``; a model it did not time is scaled from NS GAN at the
+same shape by the counted FLOPs), else the bound counted by XLA (:mod:`benchmark.bound`), and
+the output says which, row by row: a bound is the fastest the GPU's data sheet allows, not a
+measurement. Evaluation time on the bound is the counted FLOPs of the networks at the peak: FID's
 Inception on every generated sample and G's forward passes; P/R/F1's inversion
 (``restarts x steps`` Adam steps through G per target, forward and backward counted as three
 forward passes) on the triangles.

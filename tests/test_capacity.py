@@ -155,3 +155,18 @@ def test_unreadable_throughput_table_is_one_line(tmp_path):
     bad.write_text("[]")
     with pytest.raises(UserError, match="cannot read the throughput table"):
         planning.Throughput.read(bad)
+
+
+def test_bench_saves_a_table_that_plan_reads(tmp_path, monkeypatch, capsys):
+    from benchmark import bench
+
+    def fake(model, runs, *, segment, repeats):  # nothing is trained or timed
+        return bench.BenchResult(runs, 1.0, 10.0 * runs, 100.0 * runs, None)
+
+    monkeypatch.setattr(bench, "measure", fake)
+    path = tmp_path / "t.json"
+    bench.main(["--runs", "1,4", "--save", str(path)])
+    table = planning.Throughput.read(path)
+    assert table.rate("ns_gan", "28x28x1", "float32", 3) == 100.0
+    assert table.rate("ns_gan", "28x28x1", "float32", 64) == 400.0
+    assert f"wrote {path}" in capsys.readouterr().out
