@@ -46,13 +46,19 @@ bound: $(VENV)/.installed  ## FLOPs, bytes, memory per run-step counted by XLA v
 plan: $(VENV)/.installed  ## runs, run-steps, evaluations, memory and hours of phases 1-3 on one GPU
 	$(PY) -m benchmark plan $(ARGS)
 
-gpu-stage:  ## copy ../shared/tools/peer_torch.py to .carry/ and pytorch-fid's wheel to .whl/ (git-ignored)
+# The GPU machine's python3 (3.12, x86-64) has JAX, flax, optax and torch but not simplejpeg
+# (imported by the data registry) or pytorch-fid: their wheels travel in .whl/ (git-ignored).
+GPU_WHEELS := simplejpeg==1.9.0 pytorch-fid==0.3.0
+GPU_PLATFORMS := --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 \
+	--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
+
+gpu-stage:  ## stage for the GPU machine: .carry/peer_torch.py (../shared/tools) and .whl/ wheels
 	mkdir -p .carry
 	cp ../shared/tools/peer_torch.py .carry/
-	-$(PYTHON) -m pip download -q --no-deps --only-binary=:all: -d .whl pytorch-fid==0.3.0
+	$(PYTHON) -m pip download -q --no-deps --only-binary=:all: $(GPU_PLATFORMS) -d .whl $(GPU_WHEELS)
 
 gpu-check:  ## the prepared GPU check within a budget: make gpu-check ARGS="--budget 480"
-	$(if $(wildcard .whl/pytorch_fid-*.whl),$(PYTHON) -m pip install -q --no-index --no-deps --target /tmp/gpu-check-site .whl/pytorch_fid-*.whl &&) \
+	$(if $(wildcard .whl/*.whl),$(PYTHON) -m pip install -q --no-index --no-deps --no-compile --target /tmp/gpu-check-site .whl/*.whl &&) \
 	PYTHONPATH=$(CURDIR):/tmp/gpu-check-site $(PYTHON) -m benchmark.gpu_check $(ARGS)
 
 bench-peer: $(VENV)/.installed-test  ## our NS GAN step vs the PyTorch peer (one run each, CPU)

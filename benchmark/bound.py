@@ -34,10 +34,12 @@ import jax
 import jax.numpy as jnp
 
 import losses
+import models
 from benchmark.data import REGISTRY as DATASETS
 from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.io import atomic_write, cache_dir
 from benchmark.training import Structure, init_runs, train_segment
+from metrics import features, inception
 from sweeps.runs import make_run
 
 SHAPES: tuple[tuple[int, int, int], ...] = ((28, 28, 1), (32, 32, 3), (64, 64, 3))
@@ -213,16 +215,12 @@ class ImageCount:
 def count_images(name: str, batch: int = 8) -> ImageCount:
     """Compile ``name``'s network for a batch of ``batch`` images and count it per image."""
     if name == "inception":
-        from metrics import features, inception
-
         net = inception.FIDInceptionV3()
         images = jax.ShapeDtypeStruct((batch, 299, 299, 3), jnp.float32)
         params = jax.eval_shape(lambda x: net.init(jax.random.key(0), x), images)
         fn = features._inception_fn("compare_gan", jax.lax.Precision.HIGHEST)
         compiled = jax.jit(fn).lower(params, images).compile()
     elif name.startswith("generator@"):
-        import models
-
         shape = parse_shape(name.partition("@")[2])
         net = models.make_generator(shape, "lrelu")
         z = jax.ShapeDtypeStruct((batch, models.Z_DIM), jnp.float32)

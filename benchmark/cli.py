@@ -18,7 +18,16 @@ import jax
 import pandas as pd
 
 import losses
-from benchmark import bench, compare, data, hparam_flags, step_budget
+from benchmark import (
+    bench,
+    bound,
+    compare,
+    data,
+    gpu_check,
+    hparam_flags,
+    planning,
+    step_budget,
+)
 from benchmark.engine import check_results_dir, enable_compilation_cache, run_study
 from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.executors import EXECUTORS, MissingExtra, make_executor
@@ -440,22 +449,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Verbs whose module parses its own arguments: verb -> (module, help line).
+# Verbs whose module parses its own arguments: verb -> (its main, help line).
 PASSTHROUGH = {
-    "bench": ("benchmark.bench", "training throughput (run-steps/s) with 1..64 runs"),
-    "bound": ("benchmark.bound", "FLOPs, bytes and memory per run-step as XLA counts them, "
+    "bench": (bench.main, "training throughput (run-steps/s) with 1..64 runs"),
+    "bound": (bound.main, "FLOPs, bytes and memory per run-step as XLA counts them, "
               "against GPU peaks (counted, not measured)"),
-    "plan": ("benchmark.planning", "runs, run-steps, evaluations, memory and projected hours "
+    "plan": (planning.main, "runs, run-steps, evaluations, memory and projected hours "
              "of a study on a named GPU"),
-    "gpu-check": ("benchmark.gpu_check", "the prepared GPU check: throughput, memory, peer, "
+    "gpu-check": (gpu_check.main, "the prepared GPU check: throughput, memory, peer, "
                   "FID speed within a time budget"),
 }
 
 
 def _passthrough(verb: str, rest: list[str]) -> None:
-    import importlib
-
-    importlib.import_module(PASSTHROUGH[verb][0]).main(rest)
+    PASSTHROUGH[verb][0](rest)
 
 
 def main(argv: list[str] | None = None) -> int:

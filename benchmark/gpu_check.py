@@ -43,9 +43,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmark import bound
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmark import bench_fid, bound
+from benchmark.bench_peer import find_peer
 from benchmark.errors import OneLineParser, UserError
 from benchmark.io import atomic_write
+from benchmark.training import Structure, init_runs, matmul_precision, train_segment
+from metrics import features, inception
+from sweeps.runs import make_run
 
 DEFAULT_OUT = Path("results") / "gpu_check"
 CARRY = Path(".carry")
@@ -150,12 +158,6 @@ def _oom(err: BaseException) -> bool:
 
 
 def _train(item: Item, records: Path, tiny: bool) -> None:
-    import jax
-    import jax.numpy as jnp
-
-    from benchmark.training import Structure, init_runs, matmul_precision, train_segment
-    from sweeps.runs import make_run
-
     device = jax.local_devices()[0]
     spec = make_run(item.model, "triangles", 0)
     shape = bound.parse_shape(item.shape)
@@ -220,8 +222,6 @@ def _peer_script(explicit: str | None) -> Path | None:
         return Path(explicit) if Path(explicit).is_file() else None
     if (CARRY / "peer_torch.py").is_file():
         return CARRY / "peer_torch.py"
-    from benchmark.bench_peer import find_peer
-
     return find_peer()
 
 
@@ -253,13 +253,6 @@ def _peer(item: Item, records: Path, tiny: bool, peer: str | None) -> None:
 
 
 def _fid(item: Item, records: Path, tiny: bool) -> None:
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
-
-    from benchmark import bench_fid
-    from metrics import features, inception
-
     batch = int(item.shape)
     batches = 1 if tiny else 4
     device = jax.local_devices()[0].device_kind

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import simplejpeg
 
 from benchmark.data import real
 from benchmark.data.base import DatasetSpec, Prepared
@@ -101,7 +102,6 @@ def decode(raw: bytes, where: str) -> np.ndarray:
     with ``fastdct=True, fastupsample=False`` is that decoder (Pillow uses the accurate
     DCT and differs by a few levels). Truncated or damaged files raise a UserError.
     """
-    import simplejpeg  # here: a machine that never reads CelebA's JPEGs need not have it
 
     try:
         array = simplejpeg.decode_jpeg(
