@@ -7,7 +7,8 @@ torch's memory do not reach the next item, and the GPU's memory is free for each
 
 1. training: run-steps/s, step time, peak device memory, the program's memory and compile
    time for R = 1, 16, 64, 256 runs vmapped (NS GAN at 28x28x1, float32, first), then the
-   largest R that fits (R doubled from 512 until the first out-of-memory), for NS GAN,
+   largest R that fits (from the R the counted memory says fits, doubled until the first
+   out-of-memory), for NS GAN,
    WGAN-GP (double backward), BEGAN and the VAE at 28x28x1 and NS GAN at 32x32x3 and
    64x64x3, in float32 and TF32 (``--precision tf32``);
 2. the PyTorch peer on the same GPU (``peer_torch.py``, 1 and 8 processes, full float32 and
@@ -74,7 +75,7 @@ class Item:
     shape: str = ""
     precision: str = "float32"
     runs: tuple[int, ...] = ()
-    grow: bool = False  # after ``runs``, double R from 512 until the first out-of-memory
+    grow: bool = False  # after ``runs``, R from the counted fit, doubled to the first OOM
     procs: int = 1  # peer processes
 
     @property
@@ -202,7 +203,7 @@ def _train(item: Item, records: Path, tiny: bool) -> None:
 
     ladder = list(item.runs)
     if item.grow:
-        r = 512
+        r = _first_large_r(item, device, max(ladder, default=256))
         while r <= 1 << 16:
             ladder.append(r)
             r *= 2
@@ -215,6 +216,18 @@ def _train(item: Item, records: Path, tiny: bool) -> None:
             append_record(records, dict(base, runs=runs, oom=True, error=str(err)[:300]))
             return
         append_record(records, record)
+
+
+def _first_large_r(item: Item, device, above: int) -> int:
+    """Where the search for the largest R starts: the R the counted memory line says fits this
+    device (a multiple of 16) when that is above ``above``, else twice ``above``."""
+    count = bound.known_counts().get(f"{item.model}@{item.shape}")
+    limit = (device.memory_stats() or {}).get("bytes_limit")
+    if isinstance(count, bound.Count) and limit:
+        r = count.max_runs(float(limit)) // 16 * 16
+        if r > above:
+            return r
+    return 2 * above
 
 
 def _peer_script(explicit: str | None) -> Path | None:

@@ -113,3 +113,21 @@ def test_the_real_command_on_cpu_writes_its_report_within_a_few_seconds(tmp_path
     report = (out / gpu_check.REPORT).read_text()
     assert "## Items" in report and "skipped: budget" in report
     assert json.loads((out / gpu_check.THROUGHPUT).read_text())["training"] == []
+
+
+def test_the_search_for_the_largest_r_starts_where_the_count_says_it_fits(monkeypatch):
+    from tests.test_capacity import _count
+
+    class Device:
+        def __init__(self, limit):
+            self.limit = limit
+
+        def memory_stats(self):
+            return {"bytes_limit": self.limit} if self.limit else None
+
+    c = _count(per_run=250e6, fixed=100e6)  # 80 GB: (80e9 - 100e6) / 250e6 = 319 runs
+    monkeypatch.setattr(gpu_check.bound, "known_counts", lambda *a: {c.key: c})
+    item = gpu_check.Item("train", "ns_gan", "28x28x1", grow=True)
+    assert gpu_check._first_large_r(item, Device(80e9), 256) == 304  # 319 down to 16s
+    assert gpu_check._first_large_r(item, Device(40e9), 256) == 512  # count below: double
+    assert gpu_check._first_large_r(item, Device(None), 256) == 512  # CPU: no limit known
