@@ -204,15 +204,16 @@ def _executor(args, out: Path):
         raise UserError(str(err)) from None
 
 
-def _run(args, study, fit_budget: bool = False) -> None:
+def _run(args, study) -> None:
     for dataset in dict.fromkeys(r.dataset for r in study.runs):
         data.get(dataset)  # unknown names fail before anything is written
     out = _results_dir(args, study)
     check_results_dir(out)
     executor = _executor(args, out)
     enable_compilation_cache(cache_dir() / "jax")
-    if fit_budget and args.steps is None and executor is None:
-        # the preview sizes its steps to this machine (benchmark.step_budget)
+    if args.command in ("train", "sweep") and args.steps is None and executor is None:
+        # the preview sizes its steps to this machine (benchmark.step_budget); compare trains
+        # under its baselines' profile
         study = step_budget.fit(study, out, data_dir=args.data_dir)
     print(f"study {study.name!r}: {len(study.runs)} runs, profile {study.profile.name} "
           f"({study.profile.description or 'custom'}) -> {out}", flush=True)
@@ -237,7 +238,7 @@ def _print_report(out: Path) -> None:
 def cmd_train(args) -> None:
     with user_input():
         study = _train_study(args)
-    _run(args, study, fit_budget=True)
+    _run(args, study)
 
 
 def _train_study(args) -> Study:
@@ -267,7 +268,7 @@ def cmd_sweep(args) -> None:
             phase1_rows=phase1_rows, phase1_source=str(args.phase1_dir),
             g_schedule=args.g_schedule,
         )
-    _run(args, study, fit_budget=True)
+    _run(args, study)
 
 
 def cmd_compare(args) -> None:
