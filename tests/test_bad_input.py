@@ -100,6 +100,12 @@ CASES = [
     (["bench", "--runs", "4,4"], "--runs '4,4' names a value twice"),
     (["bench", "--model", "gan3"], "unknown model 'gan3'"),
     (["bench", "--segment", "0"], "--segment 0 must be >= 1"),
+    (["bound", "--shapes", "28x28"], "image shape '28x28' is not HxWxC"),
+    (["bound", "--models", "gan3"], "unknown model 'gan3'"),
+    (["plan", "--study", "phase9"], "unknown study 'phase9'"),
+    (["plan", "--datasets", "svhn"], "unknown data set 'svhn'"),
+    (["plan", "--throughput", "/nonexistent/t.json"], "cannot read the throughput table"),
+    (["gpu-check", "--budget", "0"], "--budget 0.0 must be > 0 seconds"),
 ]
 
 
