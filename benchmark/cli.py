@@ -296,27 +296,36 @@ def cmd_report(args) -> None:
 
 
 def cmd_status(args) -> None:
-    """Done, running, pending and failed tasks of a study directory."""
-    manifest = args.results_dir / MANIFEST
-    if not manifest.is_file():
-        raise UserError(f"{args.results_dir} holds no study ({MANIFEST} is missing); pass the "
-                        "--results-dir of a sweep or train command")
+    """Done, running, pending and failed tasks of a study directory, or of every study under a
+    folder of studies (as ``report``, ``compare`` and the notebooks accept)."""
+    root = args.results_dir
+    studies = ([root] if (root / MANIFEST).is_file() else
+               sorted(m.parent for m in root.glob(f"**/{MANIFEST}")) if root.is_dir() else [])
+    if not studies:
+        raise UserError(f"{root} holds no study ({MANIFEST} is missing); pass the "
+                        "--results-dir of a sweep or train command, or a folder of them")
+    for study in studies:
+        _status(study, args.all)
+
+
+def _status(study_dir: Path, show_all: bool) -> None:
+    manifest = study_dir / MANIFEST
     try:
         tasks = json.loads(manifest.read_text())["tasks"]
     except (ValueError, KeyError):
         raise UserError(f"{manifest} lists no tasks (written by an older version); rerun the "
                         "study's command to continue it") from None
-    states = task_states(args.results_dir, list(tasks))
+    states = task_states(study_dir, list(tasks))
     counts = {s: sum(1 for v in states.values() if v == s)
               for s in ("done", "running", "pending", "failed")}
     runs = sum(len(r) for r in tasks.values())
-    print(f"{args.results_dir}: {len(tasks)} tasks ({runs} runs): "
+    print(f"{study_dir}: {len(tasks)} tasks ({runs} runs): "
           + ", ".join(f"{n} {s}" for s, n in counts.items()))
     for task, state in states.items():
-        if state != "done" or args.all:
+        if state != "done" or show_all:
             line = f"  {state:<8} {task} ({len(tasks[task])} runs)"
             if state == "failed":
-                line += f": {(failure_message(args.results_dir, task) or '').splitlines()[-1:]}"
+                line += f": {(failure_message(study_dir, task) or '').splitlines()[-1:]}"
             print(line)
 
 
@@ -421,7 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Count a study directory's tasks by state (from its files: "
                         "any machine that sees the directory can ask). Rerunning the study's "
                         "command (or the SLURM submission) trains only the unfinished ones.")
-    st.add_argument("results_dir", type=Path, help="a study's results directory")
+    st.add_argument("results_dir", type=Path,
+                    help="a study's results directory, or a folder of them")
     st.add_argument("--all", action="store_true", help="list done tasks too")
     st.set_defaults(func=cmd_status)
 
