@@ -16,7 +16,7 @@ import pytest
 
 from benchmark.results import load_rows, write_rows
 from metrics import columns, scores
-from reports import build_report, figures_for, plots, tables
+from reports import build_report, figures_for, montage, plots, tables
 from reports.compare import compare, per_run_scores
 from sweeps.runs import make_run
 from sweeps.studies import best_configs
@@ -83,6 +83,9 @@ def test_a_folder_of_two_studies_sharing_run_ids_loses_no_run(tmp_path):
     assert "8 runs, 16 evaluations" in report.markdown
     assert "| NS GAN | 4 (1) |" in report.markdown
     assert figures_for(df, "fid") == (True, True)  # the curves notebook asks the same
+
+    picks = montage.montage_runs(df)  # the report's samples: <study>/samples/<run_id>/
+    assert picks["study"].tolist() == ["a", "a"]
 
     best = best_configs(df).set_index("model")
     assert best.loc["wgan", "fid"] == 6.0 and best.loc["wgan", "study"] == "b"
