@@ -234,7 +234,7 @@ def _run(args, study) -> None:
     out = _results_dir(args, study)
     check_results_dir(out)
     executor = _executor(args, out)
-    enable_compilation_cache(_cache_root() / "jax")
+    enable_compilation_cache(cache_dir() / "jax")
     if args.command in ("train", "sweep") and args.steps is None and executor is None:
         # the preview sizes its steps to this machine (benchmark.step_budget); compare trains
         # under its baselines' profile
@@ -247,17 +247,6 @@ def _run(args, study) -> None:
     with pd.option_context("display.width", 200):
         print(format_summary(summary(final, titles=data.titles()), data.titles()))
     _print_report(out)
-
-
-def _cache_root() -> Path:
-    """The cache root, made once here so that a location that cannot be a folder (a file,
-    a read-only place) is one line, before anything is trained."""
-    try:
-        return cache_dir()
-    except OSError as err:
-        raise UserError(f"the cache location {err.filename or ''} cannot be a folder "
-                        f"({err.strerror or err}); point GAN_BENCHMARK_CACHE at a folder, or "
-                        "unset it for ~/.cache/gan_benchmark") from None
 
 
 def _print_report(out: Path) -> None:
