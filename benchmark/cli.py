@@ -18,7 +18,16 @@ import jax
 import pandas as pd
 
 import losses
-from benchmark import bench, compare, data, hparam_flags
+from benchmark import (
+    bench,
+    bound,
+    compare,
+    data,
+    gpu_check,
+    hparam_flags,
+    planning,
+    step_budget,
+)
 from benchmark.engine import check_results_dir, enable_compilation_cache, run_study
 from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.executors import EXECUTORS, MissingExtra, make_executor
@@ -39,6 +48,9 @@ EPILOG = """Examples:
   python -m benchmark compare --model hinge --baselines results/default_preview
   python -m benchmark report results/default_preview
   python -m benchmark bench --runs 1,4,16
+  python -m benchmark bound --models ns_gan --shapes 28x28x1   # counted, not measured
+  python -m benchmark plan --study all --gpu h100
+  python -m benchmark gpu-check --budget 480
 """
 
 
@@ -222,7 +234,11 @@ def _run(args, study) -> None:
     out = _results_dir(args, study)
     check_results_dir(out)
     executor = _executor(args, out)
-    enable_compilation_cache(_cache_root() / "jax")
+    enable_compilation_cache(cache_dir() / "jax")
+    if args.command in ("train", "sweep") and args.steps is None and executor is None:
+        # the preview sizes its steps to this machine (benchmark.step_budget); compare trains
+        # under its baselines' profile
+        study = step_budget.fit(study, out, data_dir=args.data_dir)
     print(f"study {study.name!r}: {len(study.runs)} runs, profile {study.profile.name} "
           f"({study.profile.description or 'custom'}) -> {out}", flush=True)
     final = run_study(study, out, data_dir=args.data_dir, fid_feature=args.fid_feature,
@@ -231,17 +247,6 @@ def _run(args, study) -> None:
     with pd.option_context("display.width", 200):
         print(format_summary(summary(final, titles=data.titles()), data.titles()))
     _print_report(out)
-
-
-def _cache_root() -> Path:
-    """The cache root, made once here so that a location that cannot be a folder (a file,
-    a read-only place) is one line, before anything is trained."""
-    try:
-        return cache_dir()
-    except OSError as err:
-        raise UserError(f"the cache location {err.filename or ''} cannot be a folder "
-                        f"({err.strerror or err}); point GAN_BENCHMARK_CACHE at a folder, or "
-                        "unset it for ~/.cache/gan_benchmark") from None
 
 
 def _print_report(out: Path) -> None:
@@ -490,7 +495,26 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="training throughput (run-steps/s) with 1..64 runs",
                        add_help=False)
     b.set_defaults(func=cmd_bench)
+    for verb, (_, text) in PASSTHROUGH.items():
+        if verb != "bench":
+            sub.add_parser(verb, help=text, add_help=False)
     return parser
+
+
+# Verbs whose module parses its own arguments: verb -> (its main, help line).
+PASSTHROUGH = {
+    "bench": (bench.main, "training throughput (run-steps/s) with 1..64 runs"),
+    "bound": (bound.main, "FLOPs, bytes and memory per run-step as XLA counts them, "
+              "against GPU peaks (counted, not measured)"),
+    "plan": (planning.main, "runs, run-steps, evaluations, memory and projected hours "
+             "of a study on a named GPU"),
+    "gpu-check": (gpu_check.main, "the prepared GPU check: throughput, memory, peer, "
+                  "FID speed within a time budget"),
+}
+
+
+def _passthrough(verb: str, rest: list[str]) -> None:
+    PASSTHROUGH[verb][0](rest)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -499,8 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("absl").setLevel(logging.WARNING)  # orbax's per-save INFO lines
     parser = build_parser()
     try:
-        if argv and argv[0] == "bench":
-            cmd_bench(None, argv[1:])
+        if argv and argv[0] in PASSTHROUGH:
+            _passthrough(argv[0], argv[1:])
             return 0
         args = parser.parse_args(argv)
         args.func(args)

@@ -172,12 +172,36 @@ def complete_until(rows: list[dict], runs, evals: list[int]) -> int:
     return done
 
 
+def failed_values(states, losses: dict, n: int) -> list[str | None]:
+    """For each of the first ``n`` runs, the logged value that first stopped being finite:
+    its name where the training step records which (``RunState.failed_value``, the index in
+    the sorted logged names; -1 while healthy), "parameters" where only G's or D's parameters
+    are not finite, else None (healthy, or not recorded)."""
+    failed_step = np.asarray(states.failed_step)[:n]
+    finite = np.asarray(parameters_finite(states))[:n]
+    index = getattr(states, "failed_value", None)
+    index = np.full(n, -1) if index is None else np.asarray(index)[:n]
+    names = sorted(losses)
+    out: list[str | None] = []
+    for i in range(n):
+        if failed_step[i] >= 0 and 0 <= index[i] < len(names):
+            out.append(names[int(index[i])])
+        elif failed_step[i] < 0 and not finite[i]:
+            out.append("parameters")
+        else:
+            out.append(None)
+    return out
+
+
 def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> list[dict]:
-    """Score every run of the group at ``step``: result rows and one PNG grid per run."""
+    """Score every run of the group at ``step``: result rows and one PNG grid per run. A
+    failed run's rows say where (``failed_step``) and, where known, what (``failed_value``)
+    stopped being finite."""
     n = len(group.runs)
     failed_step = np.asarray(states.failed_step)[:n]
     finite = np.asarray(parameters_finite(states))[:n]
     failed = (failed_step >= 0) | ~finite
+    what = failed_values(states, losses, n)
     real = jax.tree.map(lambda a: a[:n], states) if failed_step.shape[0] != n else states
     real = evaluator.inference_states(structure, real, step)  # BN: docs/protocol.md §4.3
     started = time.perf_counter()
@@ -192,6 +216,8 @@ def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> 
                "matmul_precision": evaluator.profile.matmul_precision,
                "failed": bool(failed[i]),
                "failed_step": int(failed_step[i]) if failed_step[i] >= 0 else None}
+        if what[i] is not None:  # only failed runs carry it: healthy rows are unchanged
+            row["failed_value"] = what[i]
         row.update({k: float(v[i]) for k, v in losses.items()})
         for k, v in metrics.items():
             value = v[i] if isinstance(v, np.ndarray) else v

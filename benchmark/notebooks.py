@@ -54,12 +54,13 @@ SUMMARY = [
            "data set (failed runs counted, not averaged), and our FID beside the paper's "
            "headline table. The tables of `python -m benchmark report`."),
     (PARAMETERS, 'results_dir = "results/default_cpu"  # a study directory, or one of studies'),
-    ("code", _imports("Markdown, display", "from reports import tables")),
+    ("code", _imports("Markdown, display", "from reports import scores, tables")),
     ("code", "df = load_rows(results_dir)\ntitles = data.titles()\n"
-             "print(f\"{df['run_id'].nunique()} runs, {len(df)} evaluations\")"),
+             "print(f\"{scores.count_runs(df)} runs, {len(df)} evaluations\")"),
     ("md", "## Mean ± std per data set"),
     ("code", "table = tables.summary(df, titles=titles)\n"
-             "display(Markdown(tables.format_summary(table, titles)))"),
+             "display(Markdown(tables.format_summary(table, titles)))\n"
+             "display(Markdown(tables.format_failures(df)))"),
     ("code", "table"),
     ("md", "## FID against the paper (phase 3, 50 seeds)"),
     ("code", "comparison = tables.compare_to_paper(df)\n"
@@ -72,25 +73,21 @@ CURVES = [
            "as `python -m benchmark report` draws them."),
     (PARAMETERS, 'results_dir = "results/default_cpu"\n'
                  "figures_dir = None  # where the PNGs go; None: RESULTS_DIR/notebooks/figures"),
-    ("code", "from pathlib import Path\n\nimport numpy as np\nimport pandas as pd\n"
-             + _imports("Image, display", "from reports import plots, tables")),
+    ("code", "from pathlib import Path\n\n"
+             + _imports("Image, display", "from reports import figures_for, plots, tables")),
     ("code", "df = load_rows(results_dir)\ntitles = data.titles()\n"
              'out = Path(figures_dir or Path(results_dir) / "notebooks" / "figures")\n'
              "out.mkdir(parents=True, exist_ok=True)\n"
              "metrics = tables.summary_metrics(tables.summary(df))\n\n\n"
-             "def measured(metric):\n"
-             '    return df[np.isfinite(pd.to_numeric(df[metric], errors="coerce"))]\n\n\n'
              "def show(figure, name):\n"
              "    (out / name).write_bytes(plots.png(figure))\n"
              "    display(Image(filename=str(out / name)))\n\n\nmetrics"),
     ("md", "## Learning curves (mean ± 1 std over runs)"),
     ("code", "for metric in metrics:\n"
-             '    if measured(metric).groupby("run_id")["step"].nunique().max() > 1:\n'
+             "    if figures_for(df, metric)[0]:\n"
              '        show(plots.learning_curves(df, metric, titles), f"curves_{metric}.png")'),
     ("md", "## Expected best score against budget (models with more than one run)"),
-    ("code", "several = [m for m in metrics\n"
-             '           if measured(m).groupby(["dataset", "model"])["run_id"].nunique().max()'
-             " > 1]\n"
+    ("code", "several = [m for m in metrics if figures_for(df, m)[1]]\n"
              "for metric in several:\n"
              '    show(plots.budget_plot(df, metric, titles), f"budget_{metric}.png")'),
     ("md", "## Final score over runs"),

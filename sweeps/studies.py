@@ -27,7 +27,8 @@ import pandas as pd
 
 import losses as loss_registry
 from losses.base import Fixed
-from metrics.registry import columns as metric_columns
+from metrics import scores as run_score
+from metrics.columns import selection_columns
 from sweeps.profiles import Profile, resolve
 from sweeps.runs import DEFAULT_G_SCHEDULE, RunSpec, Study, has_generator_steps, make_run
 from sweeps.spaces import SPACES, sample_configs, search_space
@@ -66,8 +67,8 @@ def selection_score(rows: pd.DataFrame) -> tuple[str, bool] | None:
     """(column, lower_is_better) that phase 3 selects on for one data set's rows: the first
     registered column marked ``selects`` (metrics.registry) that the rows measure, so FID on
     real data and F1 on the triangles; None when the rows measure none."""
-    for column in metric_columns().values():
-        if column.selects and column.name in rows:
+    for column in selection_columns():
+        if column.name in rows:
             if pd.to_numeric(rows[column.name], errors="coerce").notna().any():
                 return column.name, not column.higher_is_better
     return None
@@ -201,27 +202,31 @@ def build_study(
 def best_configs(df: pd.DataFrame) -> pd.DataFrame:
     """The best row of each (data set, model) over all runs and checkpoints of ``df``.
 
-    Best is the lowest FID, on the triangles the highest F1 (docs/protocol.md §6.6). Rows marked
-    failed and rows without the score are ignored (a run's finite checkpoints before it failed
-    still count, as in compare_gan v1's ``BestFIDPerModel``); where Inception FID exists it is
-    preferred to FID-LeNet. Ties go to the lowest config index, then the earliest step.
+    Best is the lowest FID, on the triangles the highest F1 (docs/protocol.md §6.6): each run's
+    score under the ``select`` policy (:func:`metrics.scores.run_scores`: rows marked failed
+    and rows without the score ignored, a run's finite checkpoints before it failed still
+    counting as in compare_gan v1's ``BestFIDPerModel``; the column's preferred features,
+    Inception FID, where they exist), then the best run. Ties go to the lowest config index,
+    then the earliest step.
     """
     picked = []
+    key = run_score.run_key(df)
     for (_dataset, _model), group in df.groupby(["dataset", "model"], sort=False):
         score = selection_score(df[df["dataset"] == _dataset])
         if score is None:
             continue
         metric, lower = score
-        ok = group[pd.to_numeric(group[metric], errors="coerce").notna()]
-        if "failed" in ok:
-            ok = ok[~ok["failed"].eq(True)]
-        if metric == "fid" and "fid_feature" in ok and (ok["fid_feature"] == "inception").any():
-            ok = ok[ok["fid_feature"] == "inception"]
-        if ok.empty:
+        per_run = run_score.run_scores(group, metric, "select").dropna(subset=["value"])
+        if per_run.empty:
             continue
-        ok = ok.assign(_score=ok[metric].astype(float) * (1.0 if lower else -1.0))
-        sort_by = ["_score"] + [c for c in ("config", "step") if c in ok]
-        picked.append(ok.sort_values(sort_by, kind="stable").iloc[0].drop("_score"))
+        per_run = per_run.assign(_score=per_run["value"].astype(float) * (1.0 if lower
+                                                                           else -1.0))
+        sort_by = ["_score"] + [c for c in ("config", "step") if c in group]
+        best = per_run.sort_values(sort_by, kind="stable").iloc[0]
+        match = group["step"].eq(best["step"])
+        for column in key:
+            match &= group[column].eq(best[column])
+        picked.append(group[match].iloc[0])
     return pd.DataFrame(picked).reset_index(drop=True)
 
 

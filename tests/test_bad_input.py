@@ -87,8 +87,8 @@ CASES = [
     (["report", "{tmp}"], "no results under"),
     (["status", "/nonexistent/results"], "holds no study"),
     (["status", "{tmp}"], "holds no study"),
-    (T + ["--results-dir", "{tmp}/r", "--cache", "{file}"], "point GAN_BENCHMARK_CACHE at a"),
-    (T + ["--results-dir", "{tmp}/r", "--cache", "{file}/sub"], "cannot be a folder"),
+    (T + ["--results-dir", "{tmp}/r", "--cache", "{file}"], "is a file, not a folder; set $GAN_BENCHMARK_CACHE"),
+    (T + ["--results-dir", "{tmp}/r", "--cache", "{file}/sub"], "cannot be created (Not a directory)"),
     # the command line itself
     ([], "the following arguments are required"),
     (["fly"], "invalid choice: 'fly'"),
@@ -100,6 +100,12 @@ CASES = [
     (["bench", "--runs", "4,4"], "--runs '4,4' names a value twice"),
     (["bench", "--model", "gan3"], "unknown model 'gan3'"),
     (["bench", "--segment", "0"], "--segment 0 must be >= 1"),
+    (["bound", "--shapes", "28x28"], "image shape '28x28' is not HxWxC"),
+    (["bound", "--models", "gan3"], "unknown model 'gan3'"),
+    (["plan", "--study", "phase9"], "unknown study 'phase9'"),
+    (["plan", "--datasets", "svhn"], "unknown data set 'svhn'"),
+    (["plan", "--throughput", "/nonexistent/t.json"], "cannot read the throughput table"),
+    (["gpu-check", "--budget", "0"], "--budget 0.0 must be > 0 seconds"),
 ]
 
 
