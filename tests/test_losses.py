@@ -193,9 +193,10 @@ def _began_step(k_update: str, disc_bn: bool):
     state = state.replace(extra={"k": f32(0.2)})
     x = jax.random.uniform(jax.random.PRNGKey(9), (4, 8, 8, 1))
     hp = {"lr": f32(1e-2), "beta1": f32(0.5), "lambda_k": f32(0.5), "gamma": f32(0.75)}
-    new, metrics = jax.jit(lambda s, x: train.family_step(structure, s, hp, Batch(x), jnp.int32(0))
-                           )(state, x)
-    # the step's z: the run's step stream at t = 0, first of three keys (benchmark.training.families.gan)
+    new, metrics = jax.jit(
+        lambda s, x: train.family_step(structure, s, hp, Batch(x), jnp.int32(0)))(state, x)
+    # the step's z: the run's step stream at t = 0, first of three keys
+    # (benchmark.training.families.gan)
     key = jax.random.fold_in(jax.random.fold_in(state.key, STEPS), 0)
     z = priors.sample(jax.random.split(key, 3)[0], (4, structure.z_dim), "uniform")
     G, D = gan.generator(structure), gan.discriminator(structure)

@@ -140,7 +140,8 @@ def train_step(
 ):
     """One step of one run. A run whose losses stop being finite is frozen and marked failed.
 
-    The minibatch, then :func:`family_step`; ``labels`` (the train split's, on the device) are drawn beside the images.
+    The minibatch, then :func:`family_step`; ``labels`` (the train split's, on the device)
+    are drawn beside the images.
 
     ``branch`` chooses how "G step or not" (n_disc > 1) is compiled: a real ``lax.cond``, or
     the G update computed on every step and kept only on G steps. Both give the same run; the
