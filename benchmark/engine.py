@@ -76,6 +76,9 @@ def check_study(study: Study) -> None:
             models.check_architecture(arch, spec.image_shape, dataset)
         except ValueError as err:
             raise UserError(str(err)) from None
+        if models.architecture(arch).conditional and "labels" not in models.get(model).needs:
+            raise UserError(f"architecture {arch!r} takes labels, which model {model!r} does "
+                            "not use; choose another --arch")
 
 
 def enable_compilation_cache(directory: Path) -> None:

@@ -47,11 +47,14 @@ class Architecture:
     :meth:`unsupported` where the image shapes are restricted), and decorate the class with
     ``@register_architecture("name")``.
 
-    G is called ``G(z, train=...)`` (and ``labels=y`` where the model is conditional); D is
-    called ``D(x, train=...)`` (``labels=y`` likewise) and returns [B] or ``([B], {head: ...})``.
+    G is called ``G(z, train=...)`` (and ``labels=y`` where ``conditional``); D is called
+    ``D(x, train=...)`` (``labels=y`` likewise) and returns [B] or ``([B], {head: ...})``.
     """
 
     name: str = ""
+    # True: G and D take the labels, ``G(z, train=..., labels=y)``, ``D(x, train=...,
+    # labels=y)`` (a conditional architecture; its models need labels)
+    conditional: bool = False
 
     def generator(self, facts: NetFacts) -> nn.Module:
         raise NotImplementedError

@@ -71,7 +71,7 @@ def dataset_order(datasets, titles: Titles = None) -> list[str]:
 
 def model_title(model: str) -> str:
     """The display name of a model (its loss title), or the name itself if unknown."""
-    return model_registry.get(model).title if model in model_registry.RECIPES else model
+    return model_registry.get(model).title if model in model_registry.names() else model
 
 
 def score_description(score: str) -> str:

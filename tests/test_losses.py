@@ -440,4 +440,4 @@ def test_registry_errors_are_user_errors():
     with pytest.raises(ValueError, match="perturbation"):
         models.get("dragan", {"perturbation": "laplace"})
     with pytest.raises(ValueError, match="unknown model"):
-        _ = train.Structure("no_such_gan", (28, 28, 1)).loss
+        _ = train.Structure("no_such_gan", (28, 28, 1)).recipe

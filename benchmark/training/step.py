@@ -35,7 +35,7 @@ def init_run(structure: Structure, num_train: int, seed: jax.Array) -> RunState:
     x = jnp.zeros((2, *structure.image_shape), jnp.float32)
     z = jnp.zeros((2, structure.z_dim), jnp.float32)
     # a conditional architecture's networks take the labels (models.registry.Architecture)
-    cond = {} if structure.num_classes is None else {"labels": jnp.zeros((2,), jnp.int32)}
+    cond = {"labels": jnp.zeros((2,), jnp.int32)} if structure.architecture.conditional else {}
     trains = family(structure)
     g_params, g_stats = _split_variables(
         trains.generator(structure).init(k_g, z, train=True, **cond))

@@ -41,6 +41,12 @@ def heads(out: Any) -> tuple[jax.Array, dict]:
     return (out[0], dict(out[1])) if isinstance(out, tuple) else (out, {})
 
 
+def labels_of(structure: Structure, batch: Batch) -> dict:
+    """``{"labels": y}`` for a conditional architecture (G makes fakes of the real batch's
+    classes, D sees each batch's classes), else {}."""
+    return {"labels": batch.y} if structure.architecture.conditional else {}
+
+
 def init_optimizer(structure: Structure, params: dict) -> tuple[dict, dict]:
     """One Adam state for G and one for D (the state's structure does not depend on lr or
     beta1), and the objective's own state (BEGAN's k)."""
@@ -51,7 +57,8 @@ def init_optimizer(structure: Structure, params: dict) -> tuple[dict, dict]:
 
 def update(structure: Structure, state: RunState, hp, batch: Batch, t):
     """The D update on the minibatch, against G(z) of the G of before the step (G runs in
-    training mode, so its batch statistics move). D is applied separately to the real and
+    training mode, so its batch statistics move; a conditional architecture's G and D get
+    the batch's labels, :func:`labels_of`). D is applied separately to the real and
     the fake batch (docs/protocol.md §3.2). Returns the carry of the G update and the hook."""
     objective = structure.recipe.objective
     x = batch.x
@@ -62,20 +69,22 @@ def update(structure: Structure, state: RunState, hp, batch: Batch, t):
     g_params, d_params = state.params["generator"], state.params["discriminator"]
     g_stats, d_stats = state.batch_stats["generator"], state.batch_stats["discriminator"]
 
+    cond = labels_of(structure, batch)
     z = priors.sample(k_z, shape, structure.recipe.latent)
-    fake, g_stats = apply_train(G, g_params, g_stats, z)
+    fake, g_stats = apply_train(G, g_params, g_stats, z, **cond)
     fake = jax.lax.stop_gradient(fake)
 
     def d_objective(dp):
-        d_real, stats = apply_train(D, dp, d_stats, x)
-        d_fake, stats = apply_train(D, dp, stats, fake)
+        d_real, stats = apply_train(D, dp, d_stats, x, **cond)
+        d_fake, stats = apply_train(D, dp, stats, fake, **cond)
         (d_real, aux_real), (d_fake, aux_fake) = heads(d_real), heads(d_fake)
         out = Outputs(d_real, d_fake, y=batch.y, aux_real=aux_real, aux_fake=aux_fake)
         value = objective.discriminator_loss(out, hp, state.extra)
         penalty = jnp.zeros(())
         if objective.penalty is not None:
-            penalty = objective.penalty(lambda v: heads(apply_train(D, dp, d_stats, v)[0])[0],
-                                        x, fake, k_penalty, hp)
+            penalty = objective.penalty(
+                lambda v: heads(apply_train(D, dp, d_stats, v, **cond)[0])[0], x, fake,
+                k_penalty, hp)
         return value + penalty, (stats, out, penalty)
 
     (d_loss, (d_stats, out, penalty)), grads = jax.value_and_grad(
@@ -107,13 +116,14 @@ def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t,
     if objective.fresh_z_for_generator:
         z = priors.sample(carry["k_zg"], (structure.batch_size, structure.z_dim),
                           structure.recipe.latent)
+    cond = labels_of(structure, batch)
     d_real, aux_real = None, {}
     if objective.generator_sees_real:
-        d_real, aux_real = heads(apply_train(D, d_params, d_stats, batch.x)[0])
+        d_real, aux_real = heads(apply_train(D, d_params, d_stats, batch.x, **cond)[0])
 
     def g_objective(gp):
-        images, stats = apply_train(G, gp, state.batch_stats["generator"], z)
-        d_fake, aux_fake = heads(apply_train(D, d_params, d_stats, images)[0])
+        images, stats = apply_train(G, gp, state.batch_stats["generator"], z, **cond)
+        d_fake, aux_fake = heads(apply_train(D, d_params, d_stats, images, **cond)[0])
         out = Outputs(d_real, d_fake, y=batch.y, aux_real=aux_real, aux_fake=aux_fake)
         return objective.generator_loss(out, hp, state.extra), stats
 
@@ -136,11 +146,13 @@ def after_step(structure: Structure, state: RunState, hp, batch: Batch, t, carry
     out = carry["out"]
     if objective.update_extra_after_step:
         G, D = generator(structure), discriminator(structure)
+        cond = labels_of(structure, batch)
         g_params, d_params = state.params["generator"], state.params["discriminator"]
         fake_after, g_stats = apply_train(G, g_params, state.batch_stats["generator"],
-                                          carry["z"])
-        d_real, d_stats = apply_train(D, d_params, state.batch_stats["discriminator"], batch.x)
-        d_fake, d_stats = apply_train(D, d_params, d_stats, fake_after)
+                                          carry["z"], **cond)
+        d_real, d_stats = apply_train(D, d_params, state.batch_stats["discriminator"], batch.x,
+                                      **cond)
+        d_fake, d_stats = apply_train(D, d_params, d_stats, fake_after, **cond)
         (d_real, aux_real), (d_fake, aux_fake) = heads(d_real), heads(d_fake)
         out = Outputs(d_real, d_fake, y=batch.y, aux_real=aux_real, aux_fake=aux_fake)
         state = state.replace(batch_stats={"generator": g_stats, "discriminator": d_stats})
