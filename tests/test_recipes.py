@@ -4,6 +4,8 @@ registered from inside a test (one decorator each) and trained in a smoke study.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -207,3 +209,16 @@ def test_unknown_or_unfit_architectures_are_one_line_errors(toy_registries, tmp_
     with pytest.raises(ValueError, match="by_eight needs"):
         models.check_architecture("by_eight", (28, 28, 1), "mnist")
     assert models.check_architecture("by_eight", (32, 32, 3), "cifar10") is None
+
+
+def test_every_file_of_the_registries_registers_itself():
+    """A file under models/zoo, models/architectures or benchmark/training/families is
+    imported by its package and registers under its own name: no import line to add."""
+    root = Path(__file__).resolve().parents[1]
+
+    def stems(folder):
+        return {p.stem for p in (root / folder).glob("*.py") if p.stem != "__init__"}
+
+    assert stems("models/zoo") == set(models.names())
+    assert stems("models/architectures") == set(registry.ARCHITECTURES)
+    assert stems("benchmark/training/families") == set(train.FAMILIES)
