@@ -21,7 +21,7 @@ from benchmark.data import triangles
 from benchmark.errors import positive_ints
 from metrics import precision_recall as prf
 from metrics import triangle_manifold
-from models.infogan import Generator
+from models.architectures.infogan import Generator
 
 
 def _generator(path: str | None):

@@ -87,8 +87,8 @@ CASES = [
     (["report", "{tmp}"], "no results under"),
     (["status", "/nonexistent/results"], "holds no study"),
     (["status", "{tmp}"], "holds no study"),
-    (T + ["--results-dir", "{tmp}/r", "--cache", "{file}"], "is a file, not a folder; set $GAN_BENCHMARK_CACHE"),
-    (T + ["--results-dir", "{tmp}/r", "--cache", "{file}/sub"], "cannot be created (Not a directory)"),
+    (T + ["--results-dir", "{tmp}/r", "--cache", "{file}"], "is a file, not a folder; set $GAN"),
+    (T + ["--results-dir", "{tmp}/r", "--cache", "{file}/sub"], "cannot be created (Not a"),
     # the command line itself
     ([], "the following arguments are required"),
     (["fly"], "invalid choice: 'fly'"),
