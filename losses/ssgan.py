@@ -11,59 +11,56 @@ weighs it by ``unlabeled_weight = 1``: our w defaults to 0.5. G minimises featur
 the mean over features of (mean_batch f(x) - mean_batch f(G(z)))^2 on D's last hidden layer
 (``loss_gen`` there).
 
-``out``: ``d_labelled`` = D's outputs {"class_logits", "features"} on the labelled batch with
-labels ``y_labelled``; ``d_real`` on an unlabelled real batch; ``d_fake`` on G(z).
+:class:`losses.base.Outputs` as the ``semi_supervised`` family fills it: ``d_real``/``d_fake``
+are lse of the class logits (D's main output), ``aux_real``/``aux_fake`` its heads
+("class_logits", "features"); ``aux_real`` also holds the labelled batch's class logits
+("labelled_class_logits") and labels ("labelled_y").
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from losses.base import HParam, LogUniform
+from losses.base import Objective, Outputs
 
-UNSUPERVISED_WEIGHT = HParam(
-    "unsupervised_weight", 0.5, wide=LogUniform(-2, 1), narrow=LogUniform(-1, 0), low=0.0,
-    help="weight w of the unsupervised GAN loss beside the supervised cross-entropy",
-)
-HPARAMS = (UNSUPERVISED_WEIGHT,)
-# The authors' Adam: lr 0.003, beta1 0.5; their D has weight norm, no batch norm, and batch
-# norm would make the batch means that feature matching compares trivially equal.
-DEFAULTS = {"lr": 3e-3, "beta1": 0.5, "n_disc": 1, "disc_bn": False, "unsupervised_weight": 0.5}
 LABELS_PER_CLASS = 10  # 100 labels on MNIST (the paper's Table 1)
 
 
-def real_logit(class_logits: jax.Array) -> jax.Array:
-    """log Z = log-sum-exp of the class logits: D's "real" logit."""
-    return jax.nn.logsumexp(class_logits, axis=-1)
-
-
-def supervised_loss(out: Mapping) -> jax.Array:
+def supervised_loss(out: Outputs) -> jax.Array:
     return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(
-        out["d_labelled"]["class_logits"], out["y_labelled"]))
+        out.aux_real["labelled_class_logits"], out.aux_real["labelled_y"]))
 
 
-def unsupervised_loss(out: Mapping) -> jax.Array:
-    """The closed form: E softplus(lse_real) - E lse_real + E softplus(lse_fake)."""
-    lse_real = real_logit(out["d_real"]["class_logits"])
-    lse_fake = real_logit(out["d_fake"]["class_logits"])
-    return (jnp.mean(jax.nn.softplus(lse_real) - lse_real)
-            + jnp.mean(jax.nn.softplus(lse_fake)))
+def unsupervised_loss(real_logit: jax.Array, fake_logit: jax.Array) -> jax.Array:
+    """The closed form in the real logits lse(l): E softplus(lse_real) - E lse_real +
+    E softplus(lse_fake)."""
+    return (jnp.mean(jax.nn.softplus(real_logit) - real_logit)
+            + jnp.mean(jax.nn.softplus(fake_logit)))
 
 
-def discriminator_loss(out: Mapping, hp: Mapping) -> jax.Array:
-    return supervised_loss(out) + hp["unsupervised_weight"] * unsupervised_loss(out)
+def discriminator_loss(out: Outputs, hp, extra) -> jax.Array:
+    return supervised_loss(out) + hp["unsupervised_weight"] * unsupervised_loss(out.d_real,
+                                                                              out.d_fake)
 
 
-def generator_loss(out: Mapping, hp: Mapping) -> jax.Array:
+def generator_loss(out: Outputs, hp, extra) -> jax.Array:
     """Feature matching on D's last hidden layer."""
-    real = jnp.mean(out["d_real"]["features"], axis=0)
-    fake = jnp.mean(out["d_fake"]["features"], axis=0)
+    real = jnp.mean(out.aux_real["features"], axis=0)
+    fake = jnp.mean(out.aux_fake["features"], axis=0)
     return jnp.mean((real - fake) ** 2)
+
+
+def log_metrics(extra, out: Outputs, hp) -> dict[str, jax.Array]:
+    """The labelled batch's classification error."""
+    predicted = jnp.argmax(out.aux_real["labelled_class_logits"], axis=-1)
+    return {"labelled_error": jnp.mean(predicted != out.aux_real["labelled_y"])}
+
+
+OBJECTIVE = Objective(discriminator_loss, generator_loss, generator_sees_real=True,
+                      log_metrics=log_metrics)
 
 
 def labelled_indices(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:

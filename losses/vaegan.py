@@ -17,21 +17,14 @@ and x~; ``d_real``, ``d_recon``, ``d_prior`` = D's logits on x, x~ and Dec(z_p).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
 
-from losses.base import HParam, LogUniform
+from losses.base import Array
 from losses.vae import kl_divergence
-
-GAMMA = HParam(
-    "gamma", 1e-2, wide=LogUniform(-3, 0), narrow=LogUniform(-2.5, -1.5), low=0.0,
-    help="weight gamma of the feature reconstruction error in the decoder's loss",
-)
-HPARAMS = (GAMMA,)
-# The paper's RMSProp lr 3e-4; the study's optimiser is Adam (docs/protocol.md §4.1).
-DEFAULTS = {"lr": 3e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True, "gamma": 1e-2}
 
 
 def feature_reconstruction(out: Mapping) -> jax.Array:
@@ -65,3 +58,17 @@ def decoder_loss_non_saturating(out: Mapping, hp: Mapping) -> jax.Array:
     return (hp["gamma"] * feature_reconstruction(out)
             + jnp.mean(jax.nn.softplus(-out["d_recon"]))
             + jnp.mean(jax.nn.softplus(-out["d_prior"])))
+
+
+@dataclasses.dataclass(frozen=True)
+class VaeGanObjective:
+    """The encoder family's VAE-GAN objective: D's, the encoder's and the decoder's losses of
+    the ``out`` mapping above."""
+
+    discriminator_loss: Callable[[Mapping, Mapping], Array]
+    encoder_loss: Callable[[Mapping, Mapping], Array]
+    decoder_loss: Callable[[Mapping, Mapping], Array]
+
+
+OBJECTIVE = VaeGanObjective(discriminator_loss, encoder_loss, decoder_loss)
+NON_SATURATING = VaeGanObjective(discriminator_loss, encoder_loss, decoder_loss_non_saturating)

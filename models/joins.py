@@ -26,3 +26,9 @@ def conv_features(x: jax.Array, use_batch_norm: bool, train: bool) -> jax.Array:
     """
     h = lrelu(conv(64)(x))
     return flatten(lrelu(maybe_bn(conv(128)(h), use_batch_norm, train)))
+
+
+def balanced_classes(n: int, num_classes: int) -> jax.Array:
+    """[n] classes, class-major and balanced: (i * K) // n, so n = K * K samples laid out
+    K per row show one class per row (the montage, docs/protocol.md §11.7)."""
+    return (jnp.arange(n) * num_classes) // n
