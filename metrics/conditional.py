@@ -25,6 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from metrics import lenet
+from metrics.base import EvalContext, Generators, Metric
+from metrics.columns import CONDITIONAL_COLUMNS, ConditionalSettings
 from metrics.frechet import fid_from_features
 from metrics.lenet import LeNet
 
@@ -115,3 +118,61 @@ def intra_fid(fake_features: np.ndarray, fake_labels: np.ndarray, real_features:
         out[c] = fid_from_features(fake_features[np.asarray(fake_labels) == c],
                                    real_features[np.asarray(real_labels) == c])
     return out
+
+
+# --------------------------------------------------------------------------- the metric
+
+
+def _lenet_features(params: Any, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    fn = jax.jit(lambda x: lenet.features(params, x)[0])
+    return np.concatenate([np.asarray(fn(jnp.asarray(images[s : s + batch_size])))
+                           for s in range(0, images.shape[0], batch_size)])
+
+
+def _samples(generators: Generators, key: jax.Array, classes: np.ndarray) -> np.ndarray:
+    """[R, n, h, w, c] samples of every run for the given classes, the same latents for all."""
+    z = generators.latents(key, classes.shape[0])
+    fn = jax.jit(jax.vmap(generators.apply_fn, in_axes=(0, None, None)))
+    return np.asarray(fn(generators.variables, z, jnp.asarray(classes)))
+
+
+def _evaluate(generators: Generators, context: EvalContext) -> dict[str, Any]:
+    """Class accuracy and intra-FID of a conditional G, or code accuracy of InfoGAN's code,
+    from ``settings.per_class`` samples per class; {} for other models or without a
+    classifier."""
+    settings: ConditionalSettings = context.settings
+    num = generators.num_classes or generators.codes
+    found = context.classifier() if num is not None else None
+    if found is None:
+        return {}
+    params, meta = found
+    conditions = class_grid(num, settings.per_class)
+    images = _samples(generators, jax.random.PRNGKey(context.seed + 2), conditions)
+    runs = images.shape[0]
+    out: dict[str, Any] = {"classifier_accuracy": np.full(runs, meta["test_accuracy"])}
+    if generators.num_classes is None:
+        out["code_accuracy"] = np.array([
+            code_accuracy(conditions, lenet_predict(params, images[r]), num)[0]
+            for r in range(runs)])
+        return out
+    out["class_accuracy"] = np.array([
+        class_accuracy(lenet_predict(params, images[r]), conditions) for r in range(runs)])
+    test_labels = context.labels("test")
+    if test_labels is not None:
+        real = _lenet_features(params, context.images("test"))
+        out["intra_fid"] = np.array([
+            float(np.mean(intra_fid(_lenet_features(params, images[r]), conditions, real,
+                                    test_labels, num))) for r in range(runs)])
+    return out
+
+
+METRIC = Metric(
+    name="conditional",
+    columns=CONDITIONAL_COLUMNS,
+    applies_to=lambda spec: spec.name in lenet.DATASETS,
+    evaluate=_evaluate,
+    settings=ConditionalSettings(),
+    seconds=lambda settings: 2.0 + 0.002 * 10 * settings.per_class,
+    description="class accuracy, intra-FID (conditional G) and code accuracy (InfoGAN) of "
+    "samples labelled by the data set's classifier (docs/protocol.md §11.7)",
+)

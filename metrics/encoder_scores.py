@@ -23,6 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from metrics import lenet
+from metrics.base import EvalContext, Generators, Metric
+from metrics.columns import ENCODER_COLUMNS, EncoderSettings
 from metrics.inversion import DEFAULT_INVERSION, InversionConfig, invert
 from metrics.triangle_manifold import nearest_in_pool
 
@@ -135,3 +138,51 @@ def representation_scores(encode: EncodeFn, train_images: np.ndarray,
         "nn_accuracy": nearest_neighbour_accuracy(train, train_labels, test, test_labels),
         "probe_accuracy": linear_probe_accuracy(train, train_labels, test, test_labels, probe),
     }
+
+
+# --------------------------------------------------------------------------- the metric
+
+
+def _evaluate(generators: Generators, context: EvalContext) -> dict[str, Any]:
+    """Reconstruction and representation scores of every run's encoder on the first
+    ``settings.test_samples`` test images (1-NN and probe fitted on the first
+    ``settings.train_samples`` train images); {} for a model without an encoder."""
+    settings: EncoderSettings = context.settings
+    test_labels, train_labels = context.labels("test"), context.labels("train")
+    if generators.encode_fn is None:
+        return {}
+    test = context.images("test")[: settings.test_samples]
+    found = context.classifier()
+    features = None
+    if found is not None:
+        params = found[0]
+        features = jax.jit(lambda x: lenet.features(params, x)[0])
+    out: dict[str, list[float]] = {}
+    runs = jax.tree.leaves(generators.variables)[0].shape[0]
+    for r in range(runs):
+        variables = jax.tree.map(lambda a, r=r: a[r], generators.variables)
+        encode = jax.jit(lambda x, v=variables: generators.encode_fn(v, x))
+        decode = jax.jit(lambda z, v=variables: generators.apply_fn(v, z))
+        scores = reconstruction_errors(encode, decode, test, features=features)
+        scores["recon_lenet"] = scores.pop("recon_features", float("nan"))
+        if test_labels is not None and train_labels is not None:
+            n = settings.train_samples
+            scores.update(representation_scores(
+                encode, context.images("train")[:n], train_labels[:n], test,
+                test_labels[: settings.test_samples]))
+        for name, value in scores.items():
+            out.setdefault(name, []).append(value)
+    return {name: np.asarray(values) for name, values in out.items()}
+
+
+METRIC = Metric(
+    name="encoder",
+    columns=ENCODER_COLUMNS,
+    applies_to=lambda spec: True,
+    evaluate=_evaluate,
+    expensive=True,
+    settings=EncoderSettings(),
+    seconds=lambda settings: 5.0 + 0.002 * (settings.train_samples + settings.test_samples),
+    description="reconstruction |G(E(x)) - x|^2 and 1-NN / linear-probe accuracy of E(x), "
+    "for models with an encoder (docs/protocol.md §11.8)",
+)

@@ -13,6 +13,7 @@ import pytest
 from losses import acgan, bigan, cgan, infogan, ssgan, vaegan
 from losses.base import Outputs
 from models.architectures import acgan as acgan_nets
+from models.architectures import ali as ali_nets
 from models.architectures import bigan as bigan_nets
 from models.architectures import cgan as cgan_nets
 from models.architectures import infogan_q
@@ -174,7 +175,7 @@ def test_networks_take_and_use_what_their_method_needs():
     J = bigan_nets.JointDiscriminator(True, 64)
     v = J.init(key, x, train=False, z=z)
     assert not np.allclose(J.apply(v, x, train=False, z=z), J.apply(v, x, train=False, z=-z))
-    for arch in (bigan_nets.Ali(), vaegan_nets.VaeGan()):
+    for arch in (ali_nets.Ali(), vaegan_nets.VaeGan()):
         facts = type("Facts", (), {"image_shape": (28, 28, 1), "z_dim": 64, "disc_bn": True,
                                    "num_classes": None})()
         G = arch.generator(facts)

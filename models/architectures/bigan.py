@@ -1,6 +1,6 @@
 """BiGAN / ALI networks (Donahue, Krähenbühl & Darrell 2017; Dumoulin et al. 2017;
-docs/protocol.md §11.5), the architectures ``bigan`` (deterministic E) and ``ali``
-(stochastic E).
+docs/protocol.md §11.5), the architecture ``bigan`` (deterministic E); ``ali``
+(models/architectures/ali.py) has the stochastic E.
 
 - E: the study's D trunk (§3.2) with a linear fc(z_dim) head (BiGAN), or the VAE encoder's
   head (mu, sigma = 1e-6 + softplus) sampled z = mu + sigma eps (ALI).
@@ -83,7 +83,9 @@ class JointDiscriminator(nn.Module):
         return dense(1)(h)[:, 0]
 
 
-class _Bigan(Architecture):
+class BiganArchitecture(Architecture):
+    """BiGAN's networks; ``stochastic``: ALI's encoder (models/architectures/ali.py)."""
+
     stochastic = False
 
     def generator(self, facts: NetFacts) -> nn.Module:
@@ -96,12 +98,5 @@ class _Bigan(Architecture):
 
 
 @register_architecture("bigan")
-class Bigan(_Bigan):
+class Bigan(BiganArchitecture):
     """BiGAN: a deterministic E."""
-
-
-@register_architecture("ali")
-class Ali(_Bigan):
-    """ALI: a stochastic (reparametrised Gaussian) E."""
-
-    stochastic = True
