@@ -26,11 +26,17 @@ from benchmark.training.base import (
     generator_steps,
 )
 from benchmark.training.families import register_family
-from benchmark.training.families.gan import discriminator, generator, heads, init_optimizer
+from benchmark.training.families.gan import discriminator, generator, heads
 from losses.base import Outputs
 from losses.vaegan import feature_reconstruction, prior_loss
 from models import priors
 from models.architectures.bigan import GeneratorWithEncoder
+
+
+def init_optimizer(structure: Structure, params: dict) -> tuple[dict, dict]:
+    """One Adam state for G (with E) and one for D; no objective state."""
+    adam_structure = optax.adam(1.0)
+    return {name: adam_structure.init(p) for name, p in params.items()}, {}
 
 
 def encode_train(G, params, stats, x, key):
