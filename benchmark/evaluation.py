@@ -129,8 +129,10 @@ class Evaluator:
         return states
 
     def samples(self, structure: Structure, states: RunState) -> np.ndarray:
-        """[runs, grid, h, w, c] samples for the PNG grids."""
-        z = self.latents(structure, self.profile.grid_size)
+        """[runs, grid, h, w, c] samples for the PNG grids. A G asked for classes (or codes)
+        shows K x K samples, class-major: one row per class (docs/protocol.md §11.7)."""
+        classes = structure.num_classes or generator_codes(structure)
+        z = self.latents(structure, classes * classes if classes else self.profile.grid_size)
         with matmul_precision(self.profile.matmul_precision):
             return np.asarray(generate(states, z, structure=structure))
 
