@@ -53,6 +53,10 @@ def _reconstruct():
     return found
 
 
+class Refused(pickle.UnpicklingError):
+    """A pickle named a global other than numpy's array reconstruction."""
+
+
 class ArrayUnpickler(pickle.Unpickler):
     """Rebuilds numpy arrays and lists; any other global a pickle names is refused, unrun."""
 
@@ -62,7 +66,7 @@ class ArrayUnpickler(pickle.Unpickler):
             return _reconstruct()
         if module == "numpy" and name in ("ndarray", "dtype"):
             return getattr(np, name)
-        raise pickle.UnpicklingError(f"it names {module}.{name}, not a numpy array")
+        raise Refused(f"it names {module}.{name}, not a numpy array")
 
 
 def parse_params(data: bytes, label: str = FILE_NAME,
@@ -75,7 +79,7 @@ def parse_params(data: bytes, label: str = FILE_NAME,
                         f"download it again from {URL}")
     try:
         arrays = ArrayUnpickler(io.BytesIO(data)).load()
-    except pickle.UnpicklingError as err:
+    except Refused as err:
         raise UserError(f"{label}: refused to unpickle, {err}; use the original {FILE_NAME}") \
             from None
     except Exception as err:  # truncated or not a pickle at all
@@ -100,12 +104,11 @@ def locate(data_dir: Path) -> Path | None:
     return None
 
 
-def download(dest_dir: Path, urlopen: Callable = urllib.request.urlopen,
-             timeout: float = 30.0) -> Path:
+def download(dest_dir: Path, urlopen: Callable | None = None, timeout: float = 30.0) -> Path:
     """Fetch the original oracle file into dest_dir/seqgan/, checked before it is kept."""
     target = dest_dir / "seqgan" / FILE_NAME
     try:
-        with urlopen(URL, timeout=timeout) as response:
+        with (urlopen or urllib.request.urlopen)(URL, timeout=timeout) as response:
             data = response.read()
     except OSError as err:
         raise UserError(f"could not download {URL} ({err}); put {FILE_NAME} in --data-dir "
