@@ -3,7 +3,7 @@
 ``python -m benchmark.seqgan_preview [--data-dir DIR] [--seeds N] [--profile preview|paper]``
 prints NLL-oracle (and NLL-test) of a random generator, of the MLE-pretrained generator and
 after adversarial batches, beside the paper's Table 1 and the original code's log
-(docs/protocol.md §9.5), and projects the full schedule's time from the measured step rates.
+(docs/protocol.md §11.5), and projects the full schedule's time from the measured step rates.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""NLL-oracle and NLL-test of sequence generators (docs/protocol.md §9.4); lower is better.
+"""NLL-oracle and NLL-test of sequence generators (docs/protocol.md §11.4); lower is better.
 
 NLL-oracle (Yu et al. 2017, §4 "Synthetic Data Experiments"; ``sequence_gan.py`` ``target_loss``):
 the oracle's mean per-token negative log-likelihood of N sequences drawn from the generator

@@ -1,5 +1,5 @@
 """SeqGAN on its oracle: known answers for the LSTM, NLL-oracle, rollout rewards, and the
-oracle file's checks (docs/protocol.md §9)."""
+oracle file's checks (docs/protocol.md §11)."""
 
 from __future__ import annotations
 

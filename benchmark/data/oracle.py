@@ -1,4 +1,4 @@
-"""SeqGAN's synthetic data: an oracle LSTM and sequences sampled from it (docs/protocol.md §9.1).
+"""SeqGAN's synthetic data: an oracle LSTM and sequences drawn from it (docs/protocol.md §11.1).
 
 The original experiment's oracle is ``save/target_params_py3.pkl`` of LantaoYu/SeqGAN: a pickled
 list of 15 float32 arrays (``target_lstm.py`` parameter order). It is read with an unpickler that

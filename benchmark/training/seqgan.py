@@ -1,6 +1,6 @@
 """SeqGAN and its MLE baseline as pure functions of (key, hyperparameters), vmappable over runs.
 
-docs/protocol.md §9.3, after LantaoYu/SeqGAN ``sequence_gan.py`` ``main``: the generator is
+docs/protocol.md §11.3, after LantaoYu/SeqGAN ``sequence_gan.py`` ``main``: the generator is
 pretrained by maximum likelihood (teacher forcing), the discriminator is pretrained on the oracle's
 sequences against the generator's, then each adversarial batch takes one REINFORCE step of the
 generator with per-token rewards from Monte-Carlo rollouts through a delayed copy of it
@@ -28,7 +28,7 @@ LOG_FLOOR = float(jnp.log(1e-20))  # generator.py: tf.clip_by_value(p, 1e-20, 1.
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
-    """What changes the compiled program: sizes and counts (docs/protocol.md §9.3)."""
+    """What changes the compiled program: sizes and counts (docs/protocol.md §11.3)."""
 
     vocab: int = 5000
     length: int = 20  # SEQ_LENGTH

@@ -1,4 +1,4 @@
-"""SeqGAN's networks (docs/protocol.md §9): the LSTM shared by the oracle and the generator,
+"""SeqGAN's networks (docs/protocol.md §11): the LSTM shared by the oracle and the generator,
 and the CNN discriminator over token sequences."""
 
 from models.seqgan.discriminator import SequenceDiscriminator

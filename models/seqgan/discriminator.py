@@ -1,4 +1,4 @@
-"""SeqGAN's CNN discriminator over token sequences (docs/protocol.md §9.2).
+"""SeqGAN's CNN discriminator over token sequences (docs/protocol.md §11.2).
 
 LantaoYu/SeqGAN ``discriminator.py`` (``Discriminator``, ``highway``, ``linear``): a uniform(-1, 1)
 embedding, one VALID convolution + ReLU + max-over-time per filter size, one highway layer

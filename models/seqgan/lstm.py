@@ -1,6 +1,6 @@
 """The LSTM language model of SeqGAN's oracle and generator, as pure functions of a params dict.
 
-docs/protocol.md §9.1: the gate layout of LantaoYu/SeqGAN ``target_lstm.py`` and
+docs/protocol.md §11.1: the gate layout of LantaoYu/SeqGAN ``target_lstm.py`` and
 ``generator.py`` (``create_recurrent_unit``, ``create_output_unit``): separate input, forget,
 output and cell weights ``x @ W + h @ U + b``; logits ``h @ Wo + bo``; the first input is the
 embedding of start token 0 with h0 = c0 = 0, and the start token is not part of the sequence.
