@@ -106,6 +106,67 @@ def run(sched: sg.Schedule, seeds: int = 2, data_dir: Path | None = None,
             "wall_s": time.perf_counter() - start}
 
 
+def rows(result: dict) -> list[dict]:
+    """One row per (run, evaluation point), in the results' manner: the model ("random",
+    "mle" for pretraining points, "seqgan" for adversarial ones), seed, step and the metric
+    columns, and the oracle used."""
+    out = []
+    for point in result["curve"]:
+        for seed, (oracle_nll, test_nll) in enumerate(zip(point["nll_oracle"], point["nll_test"],
+                                                          strict=True)):
+            out.append({"model": point["phase"], "seed": seed, "step": point["step"],
+                        "dataset": "oracle", "oracle": point["oracle"],
+                        "nll_oracle": oracle_nll, "nll_test": test_nll,
+                        "wall_s": point["wall_s"]})
+    return out
+
+
+def paper_step_rates(repeats: int = 3, log=print) -> dict[str, float]:
+    """Seconds for one run's pieces at the paper's sizes (one seed, compiled, median of
+    ``repeats``): a D training step on 64 sequences, the 16-rollout rewards of one G batch, a
+    G step, an MLE epoch, sampling 9,984 sequences and scoring them with the oracle."""
+    sched, hp = sg.PAPER, sg.HPARAMS
+    state = sg.init_state(jax.random.PRNGKey(0), sched)
+    oracle = sg.lstm.init_lstm(jax.random.PRNGKey(66), stddev=1.0)
+    train = sg.lstm.sample_many(oracle, jax.random.PRNGKey(1), 9984, sched.length, 1248)
+    tokens, labels = train[:64], jnp.arange(64) % 2
+    n = sched.whole(sched.negatives)
+    d_step = jax.jit(lambda d, k: jax.grad(sg.d_loss)(d, tokens, labels, k, hp, sched))
+    pieces = {
+        "d_step": (d_step, state.d, jax.random.PRNGKey(2)),
+        "rewards": (jax.jit(lambda s, k: sg.rewards(s.roll, s.d, k, tokens, sched)), state,
+                    jax.random.PRNGKey(3)),
+        "g_step": (jax.jit(lambda s, k: sg.generator_step(s, k, hp, sched)), state,
+                   jax.random.PRNGKey(4)),
+        "mle_epoch": (jax.jit(lambda s: sg.mle_epoch(s, train, hp, sched)), state),
+        "sample_9984": (jax.jit(lambda g, k: sg.lstm.sample_many(g, k, n, 20, 1248)), state.g,
+                        jax.random.PRNGKey(5)),
+        "eval_9984": (jax.jit(lambda g, k: sg.nll.nll_oracle(g, oracle, k, n, 20, 1248)),
+                      state.g, jax.random.PRNGKey(6)),
+    }
+    rates = {}
+    for name, (fn, *args) in pieces.items():
+        _timed(fn, *args)  # compile
+        rates[name] = float(np.median([_timed(fn, *args)[1] for _ in range(repeats)]))
+        log(f"paper size {name}: {rates[name]:.3f} s")
+    return rates
+
+
+def project(rates: dict[str, float], sched: sg.Schedule = sg.PAPER) -> dict[str, float]:
+    """Seconds one run of ``sched`` would take at these rates (docs/protocol.md §11.3 counts)."""
+    batches = sched.whole(oracle_data.N_TRAIN + sched.whole(sched.negatives)) // sched.batch
+    d_round = rates["sample_9984"] + sched.d_epochs * batches * rates["d_step"]
+    evals = sched.pretrain_epochs // sched.eval_every + sched.adversarial_batches \
+        // sched.eval_every + 1
+    return {
+        "mle": sched.pretrain_epochs * rates["mle_epoch"],
+        "d_pretrain": sched.d_pretrain_rounds * d_round,
+        "adversarial": sched.adversarial_batches * (
+            rates["rewards"] + rates["g_step"] + sched.d_rounds * d_round),
+        "evaluation": evals * rates["eval_9984"],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m benchmark.seqgan_preview", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=None)
@@ -114,8 +175,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", type=int, default=oracle_data.N_TRAIN)
     parser.add_argument("--test", type=int, default=2000)
     parser.add_argument("--out", type=Path, default=None, help="write the result as JSON")
+    parser.add_argument("--project-paper", action="store_true",
+                        help="time the paper-size pieces and project the paper schedule")
     try:
         args = parser.parse_args(argv)
+        if args.project_paper:
+            rates = paper_step_rates()
+            seconds = project(rates)
+            print(f"projected paper schedule, one run on this machine: "
+                  f"{ {k: round(v / 3600, 2) for k, v in seconds.items()} } hours, "
+                  f"{sum(seconds.values()) / 3600:.1f} h in all")
+            if args.out:
+                args.out.write_text(json.dumps({"rates": rates, "seconds": seconds}, indent=1))
+            return 0
         result = run(PROFILES[args.profile], args.seeds, args.data_dir, args.train, args.test)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -124,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seconds per (all seeds at once): {result['seconds_per']}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1))
+        args.out.write_text(json.dumps(result | {"rows": rows(result)}, indent=1))
     return 0
 
 
