@@ -219,3 +219,15 @@ def test_download_is_checked_and_lands_in_dir_seqgan(tmp_path, monkeypatch):
                             lambda url, timeout: FakeResponse(data))
         assert oracle_data.load_oracle(tmp_path, fetch=True).name == oracle_data.ORIGINAL
         assert oracle_data.locate(tmp_path) == tmp_path / "seqgan" / oracle_data.FILE_NAME
+
+
+def test_paper_projection_counts_the_original_schedule():
+    """At one second a piece: 120 MLE epochs; 50 D rounds of one sampling + 3 x 312 steps;
+    200 iterations of rewards + G step + 5 such rounds; 24 + 40 + 1 evaluations."""
+    from benchmark import seqgan_preview
+
+    ones = dict.fromkeys(("d_step", "rewards", "g_step", "mle_epoch", "sample_9984",
+                          "eval_9984"), 1.0)
+    seconds = seqgan_preview.project(ones)
+    assert seconds == {"mle": 120, "d_pretrain": 50 * (1 + 3 * 312),
+                       "adversarial": 200 * (2 + 5 * (1 + 3 * 312)), "evaluation": 65}
