@@ -140,10 +140,10 @@ def test_rollout_keeps_prefix_and_rewards_average_to_d_on_complete_sequences():
 
 
 def test_rollout_update_mixes_all_but_the_embedding():
-    state = sg.init_state(jax.random.PRNGKey(0), S)
-    moved = state._replace(g=jax.tree.map(lambda a: a + 1.0, state.g))
+    g = lstm.init_lstm(jax.random.PRNGKey(0), S.vocab, S.emb, S.hidden)
+    moved = sg.State(jax.tree.map(lambda a: a + 1.0, g), None, None, None, None, g)
     mixed = sg.update_rollout(moved, sg.HPARAMS).roll
-    np.testing.assert_allclose(mixed["Wi"], state.g["Wi"] + 0.2, rtol=1e-6)
+    np.testing.assert_allclose(mixed["Wi"], g["Wi"] + 0.2, rtol=1e-6)
     np.testing.assert_allclose(mixed["emb"], moved.g["emb"])
 
 
