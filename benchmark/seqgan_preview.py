@@ -123,8 +123,8 @@ def rows(result: dict) -> list[dict]:
 
 def paper_step_rates(repeats: int = 3, log=print) -> dict[str, float]:
     """Seconds for one run's pieces at the paper's sizes (one seed, compiled, median of
-    ``repeats``): a D training step on 64 sequences, the 16-rollout rewards of one G batch, a
-    G step, an MLE epoch, sampling 9,984 sequences and scoring them with the oracle."""
+    ``repeats``): a D training step on 64 sequences, the 16-rollout rewards of one G batch,
+    a G step (rewards included), an MLE epoch, sampling 9,984 sequences, their NLL-oracle."""
     sched, hp = sg.PAPER, sg.HPARAMS
     state = sg.init_state(jax.random.PRNGKey(0), sched)
     oracle = sg.lstm.init_lstm(jax.random.PRNGKey(66), stddev=1.0)
@@ -161,8 +161,8 @@ def project(rates: dict[str, float], sched: sg.Schedule = sg.PAPER) -> dict[str,
     return {
         "mle": sched.pretrain_epochs * rates["mle_epoch"],
         "d_pretrain": sched.d_pretrain_rounds * d_round,
-        "adversarial": sched.adversarial_batches * (
-            rates["rewards"] + rates["g_step"] + sched.d_rounds * d_round),
+        "adversarial": sched.adversarial_batches * (  # g_step includes its rewards
+            rates["g_step"] + sched.d_rounds * d_round),
         "evaluation": evals * rates["eval_9984"],
     }
 

@@ -223,11 +223,24 @@ def test_download_is_checked_and_lands_in_dir_seqgan(tmp_path, monkeypatch):
 
 def test_paper_projection_counts_the_original_schedule():
     """At one second a piece: 120 MLE epochs; 50 D rounds of one sampling + 3 x 312 steps;
-    200 iterations of rewards + G step + 5 such rounds; 24 + 40 + 1 evaluations."""
+    200 iterations of a G step (its rewards included) + 5 such rounds; 24 + 40 + 1 evaluations."""
     from benchmark import seqgan_preview
 
     ones = dict.fromkeys(("d_step", "rewards", "g_step", "mle_epoch", "sample_9984",
                           "eval_9984"), 1.0)
     seconds = seqgan_preview.project(ones)
     assert seconds == {"mle": 120, "d_pretrain": 50 * (1 + 3 * 312),
-                       "adversarial": 200 * (2 + 5 * (1 + 3 * 312)), "evaluation": 65}
+                       "adversarial": 200 * (1 + 5 * (1 + 3 * 312)), "evaluation": 65}
+
+
+@pytest.mark.slow  # compiles every phase: minutes on the shared 2-core machine
+def test_preview_driver_rows_and_mle_below_random():
+    from benchmark import seqgan_preview
+
+    result = seqgan_preview.run(S, seeds=2, n_train=64, n_test=64, log=lambda _: None)
+    rows = seqgan_preview.rows(result)
+    assert {r["model"] for r in rows} == {"random", "mle", "seqgan"}
+    assert {r["seed"] for r in rows} == {0, 1} and rows[0]["oracle"] == "seeded_normal_66_small"
+    last = {r["model"]: r["nll_oracle"] for r in rows if r["seed"] == 0}  # the last of each
+    assert last["mle"] < last["random"]
+    assert set(result["seconds_per"]) == {"mle_epoch", "d_round", "adversarial_batch"}
