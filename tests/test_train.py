@@ -328,7 +328,8 @@ def test_epoch_reshuffle_draws_every_example_once():
     draw = jax.jit(train.minibatch, static_argnums=(2, 4))
     epochs, perms = [], []
     for t in range(15):  # three epochs
-        x, perm = draw(state, data, 1.0, jnp.int32(t), batch)
+        drawn_batch, perm = draw(state, data, 1.0, jnp.int32(t), batch)
+        x = drawn_batch.x
         state = state.replace(perm=perm)
         drawn = np.asarray(x)[:, 0, 0, 0].astype(int)
         assert (np.asarray(x) == drawn[:, None, None, None]).all()
