@@ -342,8 +342,9 @@ def test_epoch_reshuffle_draws_every_example_once():
         assert set(drawn) <= set(range(n))
     assert len({tuple(p) for p in perms}) == 3  # a new order every epoch
     # Resuming mid-epoch from the stored order gives the same batch.
-    x, _ = draw(state.replace(perm=jnp.asarray(perms[1])), data, 1.0, jnp.int32(7), batch)
-    np.testing.assert_array_equal(np.asarray(x)[:, 0, 0, 0], epochs[1][2 * batch : 3 * batch])
+    resumed, _ = draw(state.replace(perm=jnp.asarray(perms[1])), data, 1.0, jnp.int32(7),
+                      batch)
+    np.testing.assert_array_equal(np.asarray(resumed.x)[:, 0, 0, 0], epochs[1][2 * batch : 3 * batch])
     # Another run key, another order.
     other = state.replace(key=jax.random.PRNGKey(6))
     _, perm = draw(other, data, 1.0, jnp.int32(0), batch)
