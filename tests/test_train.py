@@ -344,7 +344,8 @@ def test_epoch_reshuffle_draws_every_example_once():
     # Resuming mid-epoch from the stored order gives the same batch.
     resumed, _ = draw(state.replace(perm=jnp.asarray(perms[1])), data, 1.0, jnp.int32(7),
                       batch)
-    np.testing.assert_array_equal(np.asarray(resumed.x)[:, 0, 0, 0], epochs[1][2 * batch : 3 * batch])
+    np.testing.assert_array_equal(np.asarray(resumed.x)[:, 0, 0, 0],
+                                  epochs[1][2 * batch : 3 * batch])
     # Another run key, another order.
     other = state.replace(key=jax.random.PRNGKey(6))
     _, perm = draw(other, data, 1.0, jnp.int32(0), batch)
