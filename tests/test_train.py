@@ -328,7 +328,8 @@ def test_epoch_reshuffle_draws_every_example_once():
     draw = jax.jit(train.minibatch, static_argnums=(2, 4))
     epochs, perms = [], []
     for t in range(15):  # three epochs
-        x, perm = draw(state, data, 1.0, jnp.int32(t), batch)
+        drawn_batch, perm = draw(state, data, 1.0, jnp.int32(t), batch)
+        x = drawn_batch.x
         state = state.replace(perm=perm)
         drawn = np.asarray(x)[:, 0, 0, 0].astype(int)
         assert (np.asarray(x) == drawn[:, None, None, None]).all()
@@ -341,8 +342,10 @@ def test_epoch_reshuffle_draws_every_example_once():
         assert set(drawn) <= set(range(n))
     assert len({tuple(p) for p in perms}) == 3  # a new order every epoch
     # Resuming mid-epoch from the stored order gives the same batch.
-    x, _ = draw(state.replace(perm=jnp.asarray(perms[1])), data, 1.0, jnp.int32(7), batch)
-    np.testing.assert_array_equal(np.asarray(x)[:, 0, 0, 0], epochs[1][2 * batch : 3 * batch])
+    resumed, _ = draw(state.replace(perm=jnp.asarray(perms[1])), data, 1.0, jnp.int32(7),
+                      batch)
+    np.testing.assert_array_equal(np.asarray(resumed.x)[:, 0, 0, 0],
+                                  epochs[1][2 * batch : 3 * batch])
     # Another run key, another order.
     other = state.replace(key=jax.random.PRNGKey(6))
     _, perm = draw(other, data, 1.0, jnp.int32(0), batch)
