@@ -145,8 +145,8 @@ def train_step(
 
     ``branch`` chooses how "G step or not" (n_disc > 1) is compiled: a real ``lax.cond``, or
     the G update computed on every step and kept only on G steps. Both give the same run; the
-    second is faster on XLA's CPU backend, where a convolution inside a conditional runs about
-    3x slower than outside one (measured). ``g_step`` True/False instead fixes the answer at
+    second is faster on XLA's CPU backend, where a convolution inside a conditional runs
+    slower than outside one (measured: docs/speed.md). ``g_step`` True/False instead fixes the answer at
     trace time (the caller knows the G schedule): no branch and no wasted G update, at the
     cost of one more program per structure; the CPU plan (:mod:`benchmark.training.plan`)
     picks this, asking :meth:`Structure.is_generator_step` on the host.
@@ -205,7 +205,7 @@ def train_segment(
             # One run (the CPU plan's case): step the run itself rather than vmap over a size-1
             # axis. Same math, but under vmap XLA's CPU backend computes the dense layers'
             # weight gradients transposed, and each Adam fusion reading one re-transposes a
-            # 6.4M-element matrix (measured: 295 vs 185 ms per NS GAN step, 2 cores).
+            # 6.4M-element matrix (measured: docs/speed.md).
             run = jax.tree.map(lambda a: a[0], (states, hps))
             return jax.tree.map(lambda a: a[None], step(*run, data, scale, t))
         return jax.vmap(step, in_axes=(0, 0, None, None, None))(states, hps, data, scale, t)
