@@ -144,12 +144,12 @@ def train_step(
     are drawn beside the images.
 
     ``branch`` chooses how "G step or not" (n_disc > 1) is compiled: a real ``lax.cond``, or
-    the G update computed on every step and kept only on G steps. Both give the same run; the
-    second is faster on XLA's CPU backend, where a convolution inside a conditional runs
-    slower than outside one (measured: docs/speed.md). ``g_step`` True/False instead fixes the answer at
-    trace time (the caller knows the G schedule): no branch and no wasted G update, at the
-    cost of one more program per structure; the CPU plan (:mod:`benchmark.training.plan`)
-    picks this, asking :meth:`Structure.is_generator_step` on the host.
+    the G update computed on every step and kept only on G steps. Both give the same run; the second
+    is faster on XLA's CPU backend, where a convolution inside a conditional runs slower than
+    outside one (measured: docs/speed.md). ``g_step`` True/False instead fixes the answer at trace
+    time (the caller knows the G schedule): no branch and no wasted G update, at the cost of one
+    more program per structure; the CPU plan (:mod:`benchmark.training.plan`) picks this, asking
+    :meth:`Structure.is_generator_step` on the host.
     """
     batch, perm = minibatch(state, data, scale, t, structure.batch_size, labels)
     state = state.replace(perm=perm)
