@@ -51,6 +51,7 @@ def init_run(structure: Structure, num_train: int, seed: jax.Array) -> RunState:
         extra=extra,
         perm=jnp.zeros((num_train,), jnp.int32),
         failed_step=jnp.full((), -1, jnp.int32),
+        failed_value=jnp.full((), -1, jnp.int32),
     )
 
 
@@ -154,20 +155,26 @@ def train_step(
     batch, perm = minibatch(state, data, scale, t, structure.batch_size, labels)
     state = state.replace(perm=perm)
     new_state, metrics = family_step(structure, state, hp, batch, t, branch, g_step)
-    finite = jnp.all(jnp.stack([jnp.isfinite(v) for k, v in metrics.items() if k != "g_loss"]))
+    # Which logged values are finite, in sorted name order (RunState.failed_value indexes it).
+    ok = {k: jnp.all(jnp.isfinite(v)) for k, v in metrics.items()}
     if "g_loss" in metrics:  # a NaN g_loss means "no G step" only on steps without a G update
         is_g_step = structure.is_generator_step(t) if g_step is None else jnp.asarray(g_step)
-        finite &= jnp.isfinite(metrics["g_loss"]) | ~is_g_step
+        ok["g_loss"] = ok["g_loss"] | ~is_g_step
+    ok = jnp.stack([ok[k] for k in sorted(ok)])
+    finite = jnp.all(ok)
     healthy = (state.failed_step < 0) & finite
     # Keep the new state only if healthy: a branch, not a select of every leaf. Vmapped over
     # runs (a per-run predicate) it becomes that select; for one run on XLA's CPU backend a
     # select reads both states and copies its results into the donated buffers: 10 more passes
     # over the 6.4M-element matrices per NS GAN step than the branch (9% of the step's time).
     new_state = jax.lax.cond(healthy, lambda: new_state, lambda: state)
-    failed_step = jnp.where((state.failed_step < 0) & ~finite, t, state.failed_step)
+    newly_failed = (state.failed_step < 0) & ~finite
+    failed_step = jnp.where(newly_failed, t, state.failed_step)
+    failed_value = jnp.where(newly_failed, jnp.argmin(ok).astype(jnp.int32), state.failed_value)
     # A frozen run logs nothing after the step it failed at (that step's losses are kept).
     metrics = {k: jnp.where(state.failed_step < 0, v, jnp.nan) for k, v in metrics.items()}
-    return new_state.replace(failed_step=failed_step, perm=perm), metrics
+    return new_state.replace(failed_step=failed_step, failed_value=failed_value,
+                             perm=perm), metrics
 
 
 @functools.partial(jax.jit,
