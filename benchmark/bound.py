@@ -18,7 +18,7 @@ writing the run's state once per step (``state_bytes``). These are counts, not m
 
 ``python -m benchmark bound [--models ...] [--shapes 28x28x1,...]`` (or ``make bench
 ARGS=--count``) prints the table; counts are cached in ``<cache>/bound/counts.json`` and the
-table counted for the README ships as ``benchmark/bound_counts.json``.
+table counted for docs/speed.md ships as ``benchmark/bound_counts.json``.
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-import losses
-import models
+import models as model_registry
 from benchmark.data import REGISTRY as DATASETS
 from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.io import atomic_write, cache_dir
@@ -222,8 +221,8 @@ def count_images(name: str, batch: int = 8) -> ImageCount:
         compiled = jax.jit(fn).lower(params, images).compile()
     elif name.startswith("generator@"):
         shape = parse_shape(name.partition("@")[2])
-        net = models.make_generator(shape, "lrelu")
-        z = jax.ShapeDtypeStruct((batch, models.Z_DIM), jnp.float32)
+        net = model_registry.make_generator(shape, "lrelu")
+        z = jax.ShapeDtypeStruct((batch, model_registry.Z_DIM), jnp.float32)
         variables = jax.eval_shape(lambda z: net.init(jax.random.key(0), z, train=False), z)
         compiled = jax.jit(lambda v, z: net.apply(v, z, train=False)).lower(variables,
                                                                               z).compile()
@@ -360,7 +359,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(prog="python -m benchmark bound",
                            description="FLOPs, bytes and memory of each model's training step "
                            "as XLA counts them, against the peaks of an H100 and an A100.")
-    parser.add_argument("--models", default=",".join(losses.PAPER_MODELS),
+    parser.add_argument("--models", default=",".join(model_registry.PAPER_MODELS),
                         help="comma-separated models (default: the paper's eight)")
     parser.add_argument("--shapes", default=",".join(shape_name(s) for s in SHAPES),
                         help="comma-separated HxWxC (default: 28x28x1,32x32x3,64x64x3)")

@@ -130,7 +130,7 @@ class Evaluator:
 
     def samples(self, structure: Structure, states: RunState) -> np.ndarray:
         """[runs, grid, h, w, c] samples for the PNG grids. A G asked for classes (or codes)
-        shows K x K samples, class-major: one row per class (docs/protocol.md §11.7)."""
+        shows K x K samples, class-major: one row per class (docs/protocol.md §12.7)."""
         classes = structure.num_classes or generator_codes(structure)
         z = self.latents(structure, classes * classes if classes else self.profile.grid_size)
         with matmul_precision(self.profile.matmul_precision):
@@ -167,7 +167,7 @@ class Evaluator:
 
     def classifier(self) -> Any:
         """The data set's FID-LeNet classifier and its metadata (trained once, cached), or
-        None where the data set has none (docs/protocol.md §7.5, §11.7)."""
+        None where the data set has none (docs/protocol.md §7.5, §12.7)."""
         if self.dataset not in lenet.DATASETS:
             return None
         return fid_features.lenet_params(self.dataset, self.data_dir)

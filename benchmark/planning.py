@@ -27,13 +27,14 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import losses
+import models
 from benchmark import bound
 from benchmark import data as datasets
 from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.evaluation import due_metrics
 from benchmark.io import atomic_write
 from benchmark.tasks import group_runs
+from metrics.columns import PrecisionRecallSettings
 from metrics.inversion import THOROUGH_INVERSION, InversionConfig
 from sweeps.profiles import Profile, resolve
 from sweeps.runs import Study
@@ -141,12 +142,14 @@ def plan_study(study: Study, *, gpu: bound.Peak, precision: str,
         largest = max(len(g.runs) for g in mine)
         total, evals = profile.schedule(spec.train_steps, spec.eval_every)
         fid_images = prf_targets = 0
+        prf_settings = PrecisionRecallSettings(**profile.settings("precision_recall"))
         for e in evals:
-            names = {m.name for m in due_metrics(spec, profile, last=e == total)}
-            if "fid" in names and spec.fid_reference_split is not None:
-                fid_images += runs * profile.fid_samples
-            if "precision_recall" in names:
-                prf_targets += runs * profile.prf_samples
+            due = {m.name: m.configure(profile.settings(m.name))
+                   for m in due_metrics(spec, profile, last=e == total)}
+            if "fid" in due and spec.fid_reference_split is not None:
+                fid_images += runs * due["fid"].samples
+            if "precision_recall" in due:
+                prf_targets += runs * due["precision_recall"].samples
         c = counts[f"{model}@{shape}"]
         data_bytes = c.num_train * float(math.prod(shapes[dataset]))
         group_bytes = c.group_bytes(largest) - data_bytes + spec.device_bytes()
@@ -163,7 +166,7 @@ def plan_study(study: Study, *, gpu: bound.Peak, precision: str,
             rate, source = c.bound(gpu, peak_precision)[0], "bound"
         g_flops = images[f"generator@{shape}"].flops
         inception = images["inception"].flops
-        config = THOROUGH_INVERSION if profile.thorough_inversion else InversionConfig()
+        config = THOROUGH_INVERSION if prf_settings.thorough else InversionConfig()
         fid_rate = (throughput.fid_images_per_s.get(precision) if throughput else None)
         peak = getattr(gpu, peak_precision)
         fid_seconds = fid_images * (1 / fid_rate if fid_rate else inception / peak) \
@@ -227,7 +230,7 @@ def summary(lines: Sequence[Line], gpu: bound.Peak, precision: str,
         out.append(f"WARNING: the largest group needs {peak / 1e9:.0f} GB, more than the "
                    f"{gpu.memory / 1e9:.0f} GB of a {gpu.name}: lower the profile's max_group")
     whole = {x.study for x in lines} >= set(PHASES) and {x.dataset for x in lines} >= \
-        set(DATASETS) and {x.model for x in lines} >= set(losses.PAPER_MODELS)
+        set(DATASETS) and {x.model for x in lines} >= set(models.PAPER_MODELS)
     scope = "" if whole else " (this selection, not the whole study: use --study all)"
     if gpu.name != bound.PEAKS["h100"].name:
         scope += f" (planned for a {gpu.name}, not an H100: use --gpu h100)"

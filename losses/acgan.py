@@ -1,4 +1,4 @@
-"""ACGAN objective (Odena, Olah & Shlens 2017, §3; docs/protocol.md §11.2).
+"""ACGAN objective (Odena, Olah & Shlens 2017, §3; docs/protocol.md §12.2).
 
 L_S = E log P(S=real | x_real) + E log P(S=fake | x_fake),
 L_C = E log P(C=c | x_real) + E log P(C=c | x_fake).

@@ -1,5 +1,5 @@
 """BiGAN / ALI objective (Donahue, Krähenbühl & Darrell 2017, §3; Dumoulin et al. 2017, §2;
-docs/protocol.md §11.5).
+docs/protocol.md §12.5).
 
 D tells pairs (x, E(x)) (label 1) from (G(z), z) (label 0); E and G are trained together
 against D with the labels inverted (non-saturating, as both papers train in practice):

@@ -1,4 +1,4 @@
-"""CGAN objective (Mirza & Osindero 2014; docs/protocol.md §11.1): the non-saturating GAN
+"""CGAN objective (Mirza & Osindero 2014; docs/protocol.md §12.1): the non-saturating GAN
 loss (§2.1) on D's logits of (image, class) pairs, ``d_real`` = D(x, y) and ``d_fake`` =
 D(G(z, y'), y')."""
 

@@ -1,4 +1,4 @@
-"""InfoGAN objective (Chen et al. 2016, §5; docs/protocol.md §11.3).
+"""InfoGAN objective (Chen et al. 2016, §5; docs/protocol.md §12.3).
 
 The GAN part is the non-saturating loss (§2.1). The mutual-information lower bound
 L_I = H(c) - E[-log Q(c | G(z, c))] is estimated for the categorical code (H = log 10) and for

@@ -1,5 +1,5 @@
 """Semi-supervised GAN objective (Salimans et al. 2016, §3.1 and §5; Odena 2016;
-docs/protocol.md §11.4).
+docs/protocol.md §12.4).
 
 D is a K-class classifier with logits l; its "real" logit is lse(l) = log Z, Z = sum exp l, so
 D(x) = Z / (Z + 1). D minimises L_sup + w L_unsup with

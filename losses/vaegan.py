@@ -1,4 +1,4 @@
-"""VAE-GAN objective (Larsen et al. 2016, §2 and Algorithm 1; docs/protocol.md §11.6).
+"""VAE-GAN objective (Larsen et al. 2016, §2 and Algorithm 1; docs/protocol.md §12.6).
 
 L_prior = KL(q(z|x) || N(0, I)) (the VAE's, §2.7); L_llike = the Gaussian negative
 log-likelihood (sigma 1, constant dropped) of Dis_l(x) given Dis_l(x~), x~ = Dec(Enc(x)):
@@ -8,7 +8,7 @@ encoder minimises L_prior + L_llike; the decoder minimises gamma L_llike plus L_
 can move, E log(1 - D(x~)) + E log(1 - D(Dec(z_p))) (minimax, as the authors' code's reversed
 decoder gradient; :func:`decoder_loss_non_saturating` is the option); D maximises L_GAN.
 Algorithm 1 prints the GAN term's signs so that, read literally, D and the decoder would swap
-roles; we read it as the authors' code runs it (docs/protocol.md §11.6, also for where that
+roles; we read it as the authors' code runs it (docs/protocol.md §12.6, also for where that
 code differs).
 
 ``out``: ``mu``, ``sigma`` (the encoder's); ``features_real``/``features_recon`` = Dis_l of x

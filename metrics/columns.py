@@ -87,7 +87,7 @@ PRECISION_RECALL_COLUMNS = (
 )
 
 
-# --- conditional and code-learning models (metrics/conditional.py; §11.7) -------------------
+# --- conditional and code-learning models (metrics/conditional.py; §12.7) -------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +111,7 @@ CONDITIONAL_COLUMNS = (
 )
 
 
-# --- models with an encoder (metrics/encoder_scores.py; §11.8) --------------------------------
+# --- models with an encoder (metrics/encoder_scores.py; §12.8) --------------------------------
 
 
 @dataclasses.dataclass(frozen=True)

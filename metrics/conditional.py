@@ -1,4 +1,4 @@
-"""Scores of conditional and code-learning generators (docs/protocol.md §11.7).
+"""Scores of conditional and code-learning generators (docs/protocol.md §12.7).
 
 - **Class accuracy**: N samples per class, each labelled by a classifier trained on the real
   training split (the FID-LeNet network, :mod:`metrics.lenet`); the fraction whose label is
@@ -174,5 +174,5 @@ METRIC = Metric(
     settings=ConditionalSettings(),
     seconds=lambda settings: 2.0 + 0.002 * 10 * settings.per_class,
     description="class accuracy, intra-FID (conditional G) and code accuracy (InfoGAN) of "
-    "samples labelled by the data set's classifier (docs/protocol.md §11.7)",
+    "samples labelled by the data set's classifier (docs/protocol.md §12.7)",
 )

@@ -1,4 +1,4 @@
-"""Scores of models with an encoder (docs/protocol.md §11.8): reconstruction and
+"""Scores of models with an encoder (docs/protocol.md §12.8): reconstruction and
 representation.
 
 - **Reconstruction**: the squared L2 error |G(E(x)) - x|^2 per test image, in pixels and in
@@ -184,5 +184,5 @@ METRIC = Metric(
     settings=EncoderSettings(),
     seconds=lambda settings: 5.0 + 0.002 * (settings.train_samples + settings.test_samples),
     description="reconstruction |G(E(x)) - x|^2 and 1-NN / linear-probe accuracy of E(x), "
-    "for models with an encoder (docs/protocol.md §11.8)",
+    "for models with an encoder (docs/protocol.md §12.8)",
 )

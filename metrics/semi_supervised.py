@@ -1,5 +1,5 @@
 """The semi-supervised GAN's score: its D's classification error on the test split
-(docs/protocol.md §11.7; Salimans et al. 2016, Table 1 counts errors of 10,000)."""
+(docs/protocol.md §12.7; Salimans et al. 2016, Table 1 counts errors of 10,000)."""
 
 from __future__ import annotations
 

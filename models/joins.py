@@ -1,4 +1,4 @@
-"""How a class label or a latent joins the study's networks (docs/protocol.md §11.1, §11.5).
+"""How a class label or a latent joins the study's networks (docs/protocol.md §12.1, §12.5).
 
 The conditional and encoder models change the InfoGAN-style D minimally: the convolutional part
 of D (conv64 -> lrelu -> conv128 -> [BN] -> lrelu -> flatten, docs/protocol.md §3.2) is kept,
@@ -30,5 +30,5 @@ def conv_features(x: jax.Array, use_batch_norm: bool, train: bool) -> jax.Array:
 
 def balanced_classes(n: int, num_classes: int) -> jax.Array:
     """[n] classes, class-major and balanced: (i * K) // n, so n = K * K samples laid out
-    K per row show one class per row (the montage, docs/protocol.md §11.7)."""
+    K per row show one class per row (the montage, docs/protocol.md §12.7)."""
     return (jnp.arange(n) * num_classes) // n

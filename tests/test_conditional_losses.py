@@ -1,5 +1,5 @@
 """The objectives of the conditional, information-seeking and encoder GANs against their
-papers' formulas (docs/protocol.md §11.1-§11.6), and their networks' shapes."""
+papers' formulas (docs/protocol.md §12.1-§12.6), and their networks' shapes."""
 
 from __future__ import annotations
 

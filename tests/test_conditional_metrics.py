@@ -1,5 +1,5 @@
-"""The registered conditional and encoder metrics on toy generators (docs/protocol.md §11.7,
-§11.8): what reaches the kernels from Generators and EvalContext."""
+"""The registered conditional and encoder metrics on toy generators (docs/protocol.md §12.7,
+§12.8): what reaches the kernels from Generators and EvalContext."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Known answers of the conditional-model scores (docs/protocol.md §11.7): class accuracy,
+"""Known answers of the conditional-model scores (docs/protocol.md §12.7): class accuracy,
 code accuracy with Hungarian matching, intra-FID, and the semi-supervised test error."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The encoder family (docs/protocol.md §11.5): BiGAN's D sees (x, E(x)) as real and
+"""The encoder family (docs/protocol.md §12.5): BiGAN's D sees (x, E(x)) as real and
 (G(z), z) as fake."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Known answers of the encoder scores (docs/protocol.md §11.8): reconstruction, 1-NN and the
+"""Known answers of the encoder scores (docs/protocol.md §12.8): reconstruction, 1-NN and the
 linear probe."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""ACGAN networks (Odena, Olah & Shlens 2017; docs/protocol.md §11.2), the architecture
+"""ACGAN networks (Odena, Olah & Shlens 2017; docs/protocol.md §12.2), the architecture
 ``acgan``: CGAN's G, and the study's D with an auxiliary K-class head on its trunk. D never
 reads the labels it is handed."""
 

@@ -1,4 +1,4 @@
-"""ALI's networks (Dumoulin et al. 2017; docs/protocol.md §11.5), the architecture ``ali``:
+"""ALI's networks (Dumoulin et al. 2017; docs/protocol.md §12.5), the architecture ``ali``:
 BiGAN's (models/architectures/bigan.py) with the stochastic, reparametrised Gaussian E."""
 
 from models.architectures.bigan import BiganArchitecture

@@ -1,5 +1,5 @@
 """BiGAN / ALI networks (Donahue, Krähenbühl & Darrell 2017; Dumoulin et al. 2017;
-docs/protocol.md §11.5), the architecture ``bigan`` (deterministic E); ``ali``
+docs/protocol.md §12.5), the architecture ``bigan`` (deterministic E); ``ali``
 (models/architectures/ali.py) has the stochastic E.
 
 - E: the study's D trunk (§3.2) with a linear fc(z_dim) head (BiGAN), or the VAE encoder's

@@ -1,5 +1,5 @@
 """CGAN networks (Mirza & Osindero 2014), the architecture ``cgan``: the study's G and D with
-the class joined (docs/protocol.md §11.1).
+the class joined (docs/protocol.md §12.1).
 
 - G: [z, one_hot(y)] -> the study's generator (§3.3), unchanged but for its input width.
 - D: the class joins D's features, not its pixels: one_hot(y) is concatenated to the flattened

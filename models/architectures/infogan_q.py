@@ -1,4 +1,4 @@
-"""InfoGAN's networks (Chen et al. 2016; docs/protocol.md §11.3), the architecture
+"""InfoGAN's networks (Chen et al. 2016; docs/protocol.md §12.3), the architecture
 ``infogan_q``: the study's G on InfoGAN's latent codes, and the study's D with a Q head.
 
 The MNIST setup of the paper (§7; the authors' ``launchers/run_mnist_exp.py``,

@@ -1,5 +1,5 @@
 """The semi-supervised GAN's networks (Salimans et al. 2016; Odena 2016; docs/protocol.md
-§11.4), the architecture ``ssgan``: the study's G, and the study's D with K class logits in
+§12.4), the architecture ``ssgan``: the study's G, and the study's D with K class logits in
 place of its one logit. D's main output is the "real" logit, the log-sum-exp of the class
 logits; its heads are the class logits and the trunk's output (the last hidden layer, which
 G's feature matching compares, as the authors' ``train_mnist_feature_matching.py`` matches

@@ -1,4 +1,4 @@
-"""VAE-GAN networks (Larsen et al. 2016; docs/protocol.md §11.6), the architecture ``vaegan``.
+"""VAE-GAN networks (Larsen et al. 2016; docs/protocol.md §12.6), the architecture ``vaegan``.
 
 Encoder: the VAE's (:class:`models.architectures.vae.Encoder`: the D trunk, mu and sigma),
 held with the decoder (the study's GAN generator) in one module

@@ -1,4 +1,4 @@
-"""ACGAN (Odena, Olah & Shlens 2017; docs/protocol.md §11.2): the ``acgan`` architecture, G's
+"""ACGAN (Odena, Olah & Shlens 2017; docs/protocol.md §12.2): the ``acgan`` architecture, G's
 loss as the paper writes it (``generator=paper``) or non-saturating; Adam 2e-4, beta1 0.5
 (the paper's appendix)."""
 

@@ -1,5 +1,5 @@
 """BiGAN (Donahue, Krähenbühl & Darrell 2017) and its stochastic-encoder variant ALI
-(Dumoulin et al. 2017), docs/protocol.md §11.5: trained by the ``encoder`` family; the option
+(Dumoulin et al. 2017), docs/protocol.md §12.5: trained by the ``encoder`` family; the option
 ``encoder=stochastic`` is ALI (architecture ``ali``, prior N(0, I)). Adam 2e-4, beta1 0.5
 (BiGAN's)."""
 

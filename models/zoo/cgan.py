@@ -1,4 +1,4 @@
-"""CGAN (Mirza & Osindero 2014; docs/protocol.md §11.1): the ``cgan`` architecture, the
+"""CGAN (Mirza & Osindero 2014; docs/protocol.md §12.1): the ``cgan`` architecture, the
 non-saturating loss, trained by the ``conditional`` family on images and labels. Adam 2e-4,
 beta1 0.5 (the CGAN paper used SGD with momentum; these are ACGAN's and DCGAN's)."""
 

@@ -1,4 +1,4 @@
-"""InfoGAN (Chen et al. 2016; docs/protocol.md §11.3), unsupervised: the ``infogan_q``
+"""InfoGAN (Chen et al. 2016; docs/protocol.md §12.3), unsupervised: the ``infogan_q``
 architecture, trained by the ``conditional`` family with categories it draws itself (no
 label is ever shown to it). Adam 2e-4, beta1 0.5 (the authors' D; their G used 1e-3)."""
 

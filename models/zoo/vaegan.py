@@ -1,4 +1,4 @@
-"""VAE-GAN (Larsen et al. 2016; docs/protocol.md §11.6): encoder, decoder = G, D with the
+"""VAE-GAN (Larsen et al. 2016; docs/protocol.md §12.6): encoder, decoder = G, D with the
 reconstruction error in D's features; trained by the ``encoder`` family with the paper's
 split; the decoder's GAN term minimax (the authors' code) or ``decoder_gan=non_saturating``.
 Adam 3e-4, beta1 0.5 (the paper's RMSProp lr 3e-4, in the study's optimiser)."""

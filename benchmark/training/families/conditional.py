@@ -1,4 +1,4 @@
-"""The conditional family (docs/protocol.md §11.1-§11.3): CGAN, ACGAN and InfoGAN. As the GAN
+"""The conditional family (docs/protocol.md §12.1-§12.3): CGAN, ACGAN and InfoGAN. As the GAN
 family (§4.2: a D update every step, a G update on G steps, D applied to the real and the fake
 batch separately), except that G is asked for classes the family draws, y' ~ U{0..K-1}
 (ACGAN's c ~ p_c; InfoGAN's categorical code), not the real batch's: D sees (x, y) and

@@ -1,4 +1,4 @@
-"""The encoder family (docs/protocol.md §11.5, §11.6): BiGAN, ALI and VAE-GAN. E sits with G
+"""The encoder family (docs/protocol.md §12.5, §12.6): BiGAN, ALI and VAE-GAN. E sits with G
 in the state's "generator" (``models.architectures.bigan.GeneratorWithEncoder``: params
 {"generator", "encoder"}), D in "discriminator". Each step: a D update, then (G steps) one
 update of E and G against the updated D.
