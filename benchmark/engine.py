@@ -76,7 +76,10 @@ def check_study(study: Study) -> None:
             models.check_architecture(arch, spec.image_shape, dataset)
         except ValueError as err:
             raise UserError(str(err)) from None
-        if models.architecture(arch).conditional and "labels" not in models.get(model).needs:
+        recipe = models.get(model)
+        # the conditional family draws the classes G is asked for (InfoGAN's codes need none)
+        if (models.architecture(arch).conditional and "labels" not in recipe.needs
+                and recipe.family != "conditional"):
             raise UserError(f"architecture {arch!r} takes labels, which model {model!r} does "
                             "not use; choose another --arch")
 

@@ -34,6 +34,7 @@ from benchmark.training import (
     matmul_precision,
     recompute_generator_stats,
 )
+from benchmark.training.generators import generator_codes, generator_encode
 from metrics import lenet
 from metrics.base import EvalContext, Generators, Metric
 from metrics.fid import FidReference
@@ -128,8 +129,10 @@ class Evaluator:
         return states
 
     def samples(self, structure: Structure, states: RunState) -> np.ndarray:
-        """[runs, grid, h, w, c] samples for the PNG grids."""
-        z = self.latents(structure, self.profile.grid_size)
+        """[runs, grid, h, w, c] samples for the PNG grids. A G asked for classes (or codes)
+        shows K x K samples, class-major: one row per class (docs/protocol.md §12.7)."""
+        classes = structure.num_classes or generator_codes(structure)
+        z = self.latents(structure, classes * classes if classes else self.profile.grid_size)
         with matmul_precision(self.profile.matmul_precision):
             return np.asarray(generate(states, z, structure=structure))
 
@@ -140,7 +143,9 @@ class Evaluator:
             return {}
         generators = Generators(generator_apply(structure), generator_variables(states),
                                 structure.z_dim, structure.recipe.latent,
-                                num_classes=structure.num_classes)
+                                num_classes=structure.num_classes,
+                                codes=generator_codes(structure),
+                                encode_fn=generator_encode(structure))
         out: dict[str, Any] = {}
         with matmul_precision(self.profile.matmul_precision):
             for metric in due:
@@ -157,7 +162,15 @@ class Evaluator:
             reference=self.reference,
             mesh=local_mesh(),
             labels=self.data.labels,
+            classifier=self.classifier,
         )
+
+    def classifier(self) -> Any:
+        """The data set's FID-LeNet classifier and its metadata (trained once, cached), or
+        None where the data set has none (docs/protocol.md §7.5, §12.7)."""
+        if self.dataset not in lenet.DATASETS:
+            return None
+        return fid_features.lenet_params(self.dataset, self.data_dir)
 
     def float_split(self, split: str) -> np.ndarray:
         """The float32 pixels of ``split``, converted once."""

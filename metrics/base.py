@@ -29,6 +29,10 @@ class Generators:
 
     ``num_classes``: None for an unconditional G; else G can be asked for samples of given
     classes, ``apply_fn(variables, z, labels)`` with int labels [n] in [0, num_classes).
+    ``codes``: where G's labels are a categorical code it learned without labels (InfoGAN),
+    the number of code values (``num_classes`` is then None). ``encode_fn(variables, x) ->
+    codes [n, d]``: the runs' encoder in inference mode (its mean for a stochastic one), on
+    the same variables, or None for a model without one.
     """
 
     apply_fn: Callable[..., jax.Array]
@@ -36,6 +40,8 @@ class Generators:
     z_dim: int
     prior: str
     num_classes: int | None = None
+    codes: int | None = None
+    encode_fn: Callable[[Any, jax.Array], jax.Array] | None = None
 
     def latents(self, key: jax.Array, n: int) -> jax.Array:
         """``n`` latents of the runs' prior, the same for every run."""
@@ -62,6 +68,9 @@ class EvalContext:
     # a split's int class labels (aligned with ``images(split)``), or None where the data set
     # has none
     labels: Callable[[str], np.ndarray | None] = lambda split: None
+    # the data set's classifier trained on its train split (FID-LeNet's network:
+    # (params, {"test_accuracy": ...})), or None where there is none; loaded on first use
+    classifier: Callable[[], Any] = lambda: None
 
 
 class DatasetFacts(Protocol):

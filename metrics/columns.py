@@ -87,11 +87,61 @@ PRECISION_RECALL_COLUMNS = (
 )
 
 
+# --- conditional and code-learning models (metrics/conditional.py; §12.7) -------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ConditionalSettings:
+    """``per_class`` samples per class (or per code value) labelled by the classifier."""
+
+    per_class: int = 100
+
+
+CONDITIONAL_COLUMNS = (
+    Column("class_accuracy", higher_is_better=True, decimals=3, title="class accuracy",
+           description="fraction of samples of class y the data set's classifier labels y"),
+    Column("intra_fid", higher_is_better=False, decimals=1, title="intra-FID",
+           description="mean over classes of the FID-LeNet of a class's samples against the "
+           "class's test images"),
+    Column("code_accuracy", higher_is_better=True, decimals=3, title="code accuracy",
+           description="accuracy of the categorical code as a classifier after matching code "
+           "values to classes one-to-one (Hungarian)"),
+    Column("classifier_accuracy", higher_is_better=True, decimals=3,
+           description="the classifier's own test accuracy (the ceiling of class accuracy)"),
+)
+
+
+# --- models with an encoder (metrics/encoder_scores.py; §12.8) --------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderSettings:
+    """Test images reconstructed and encoded (``test_samples``), train images the 1-NN and
+    the probe are fitted on (``train_samples``)."""
+
+    test_samples: int = 1000
+    train_samples: int = 10_000
+
+
+ENCODER_COLUMNS = (
+    Column("recon_pixel", higher_is_better=False, decimals=2,
+           description="mean squared L2 distance |G(E(x)) - x|^2 over test images, in pixels"),
+    Column("recon_lenet", higher_is_better=False, decimals=2,
+           description="the same in FID-LeNet features"),
+    Column("nn_accuracy", higher_is_better=True, decimals=3, title="1-NN accuracy",
+           description="test accuracy of the 1-nearest-neighbour classifier on E(x)"),
+    Column("probe_accuracy", higher_is_better=True, decimals=3, title="probe accuracy",
+           description="test accuracy of logistic regression on E(x)"),
+)
+
+
 # Every registered metric's columns by metric name, in registry order (metrics/registry.py has
 # the same names in the same order; tests/test_reports.py checks it).
 DECLARED: dict[str, tuple[Column, ...]] = {
     "fid": FID_COLUMNS,
     "precision_recall": PRECISION_RECALL_COLUMNS,
+    "conditional": CONDITIONAL_COLUMNS,
+    "encoder": ENCODER_COLUMNS,
 }
 
 
@@ -121,5 +171,6 @@ def selection_columns() -> list[Column]:
     return [c for c in columns().values() if c.selects]
 
 
-__all__ = ["DECLARED", "Column", "FidSettings", "PrecisionRecallSettings", "column", "columns",
+__all__ = ["DECLARED", "Column", "ConditionalSettings", "EncoderSettings", "FidSettings",
+           "PrecisionRecallSettings", "column", "columns",
            "higher_is_better", "selection_columns"]

@@ -9,13 +9,15 @@ here, and its columns and settings to :mod:`metrics.columns` (JAX-free: what tab
 
 from __future__ import annotations
 
-from metrics import fid, precision_recall
+from metrics import conditional, encoder_scores, fid, precision_recall
 from metrics.base import Metric
 from metrics.columns import Column, column, columns, higher_is_better
 
 METRICS: dict[str, Metric] = {
     "fid": fid.METRIC,
     "precision_recall": precision_recall.METRIC,
+    "conditional": conditional.METRIC,
+    "encoder": encoder_scores.METRIC,
 }
 
 

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import models.layers
 from benchmark.training.base import RunState, Structure
 from benchmark.training.families import family
+from benchmark.training.families.conditional import CATEGORIES
 
 
 def generator_apply(structure: Structure):
@@ -31,6 +32,30 @@ def _generator_apply(G: nn.Module):
         return G.apply(variables, z, train=False, labels=labels)
 
     return apply_fn
+
+
+def generator_encode(structure: Structure):
+    """``encode_fn(variables, x) -> codes`` of a G that holds an encoder (the encoder family's
+    ``GeneratorWithEncoder``: E's mean in inference mode), on G's variables; else None."""
+    G = family(structure).generator(structure)
+    return _generator_encode(G) if hasattr(G, "encode") else None
+
+
+@functools.cache
+def _generator_encode(G: nn.Module):
+    def encode_fn(variables, x):
+        return G.apply(variables, x, train=False, method=type(G).encode)[1]
+
+    return encode_fn
+
+
+def generator_codes(structure: Structure) -> int | None:
+    """The number of values of the categorical code a G takes as its labels without being
+    trained on labels (InfoGAN: a conditional architecture in a model that needs no labels);
+    None otherwise."""
+    if structure.architecture.conditional and "labels" not in structure.recipe.needs:
+        return CATEGORIES
+    return None
 
 
 def generator_variables(states: RunState) -> dict:

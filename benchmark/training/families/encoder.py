@@ -1,0 +1,160 @@
+"""The encoder family (docs/protocol.md §12.5, §12.6): BiGAN, ALI and VAE-GAN. E sits with G
+in the state's "generator" (``models.architectures.bigan.GeneratorWithEncoder``: params
+{"generator", "encoder"}), D in "discriminator". Each step: a D update, then (G steps) one
+update of E and G against the updated D.
+
+- BiGAN/ALI: D's logits on the pairs (x, E(x)) and (G(z), z) are the objective's ``d_real``
+  and ``d_fake`` (:func:`pairs`); E and G descend one loss together.
+- VAE-GAN: D sees x, x~ = G(E(x)) and G(z_p); the encoder descends its loss (L_prior +
+  L_llike) and the decoder its own (gamma L_llike + the GAN terms): the paper's split, one
+  Adam step on the two sets of gradients.
+"""
+
+from __future__ import annotations
+
+import jax
+import optax
+
+from benchmark.training.base import (
+    STEPS,
+    Batch,
+    Family,
+    RunState,
+    Structure,
+    adam,
+    apply_train,
+    generator_steps,
+)
+from benchmark.training.families import register_family
+from benchmark.training.families.gan import discriminator, generator, heads
+from losses.base import Outputs
+from losses.vaegan import feature_reconstruction, prior_loss
+from models import priors
+from models.architectures.bigan import GeneratorWithEncoder
+
+
+def init_optimizer(structure: Structure, params: dict) -> tuple[dict, dict]:
+    """One Adam state for G (with E) and one for D; no objective state."""
+    adam_structure = optax.adam(1.0)
+    return {name: adam_structure.init(p) for name, p in params.items()}, {}
+
+
+def encode_train(G, params, stats, x, key):
+    """((z, mu, sigma), G's new statistics) of E in training mode."""
+    return apply_train(G, params, stats, x, key=key, method=GeneratorWithEncoder.encode)
+
+
+def pairs(G, D, g_params, g_stats, d_params, d_stats, x, z, key):
+    """D's logits on the real pairs (x, E(x)) and the fake pairs (G(z), z):
+    (Outputs, G's and D's new statistics)."""
+    (z_hat, _, _), g_stats = encode_train(G, g_params, g_stats, x, key)
+    fake, g_stats = apply_train(G, g_params, g_stats, z)
+    d_real, d_stats = apply_train(D, d_params, d_stats, x, z=z_hat)
+    d_fake, d_stats = apply_train(D, d_params, d_stats, fake, z=z)
+    return Outputs(d_real, d_fake), g_stats, d_stats
+
+
+def vaegan_outputs(G, D, g_params, g_stats, d_params, d_stats, x, z_p, key):
+    """The VAE-GAN objective's ``out`` mapping (losses/vaegan.py) and the new statistics."""
+    (z, mu, sigma), g_stats = encode_train(G, g_params, g_stats, x, key)
+    recon, g_stats = apply_train(G, g_params, g_stats, z)
+    prior_images, g_stats = apply_train(G, g_params, g_stats, z_p)
+    (d_real, real), d_stats = _heads_and_stats(D, d_params, d_stats, x)
+    (d_recon, rec), d_stats = _heads_and_stats(D, d_params, d_stats, recon)
+    (d_prior, _), d_stats = _heads_and_stats(D, d_params, d_stats, prior_images)
+    out = {"mu": mu, "sigma": sigma, "features_real": real["features"],
+           "features_recon": rec["features"], "d_real": d_real, "d_recon": d_recon,
+           "d_prior": d_prior}
+    return out, g_stats, d_stats
+
+
+def _heads_and_stats(D, params, stats, x):
+    out, stats = apply_train(D, params, stats, x)
+    return heads(out), stats
+
+
+def _is_vaegan(structure: Structure) -> bool:
+    return hasattr(structure.recipe.objective, "encoder_loss")
+
+
+def update(structure: Structure, state: RunState, hp, batch: Batch, t):
+    """The D update, with E and G of before the step (their statistics move)."""
+    objective = structure.recipe.objective
+    G, D = generator(structure), discriminator(structure)
+    key = jax.random.fold_in(jax.random.fold_in(state.key, STEPS), t)
+    k_z, k_e = jax.random.split(key)
+    z = priors.sample(k_z, (structure.batch_size, structure.z_dim), structure.recipe.latent)
+    g_params = jax.lax.stop_gradient(state.params["generator"])
+    g_stats, d_stats = state.batch_stats["generator"], state.batch_stats["discriminator"]
+    d_params = state.params["discriminator"]
+
+    def d_objective(dp):
+        if _is_vaegan(structure):
+            out, gs, ds = vaegan_outputs(G, D, g_params, g_stats, dp, d_stats, batch.x, z, k_e)
+            return objective.discriminator_loss(out, hp), (gs, ds)
+        out, gs, ds = pairs(G, D, g_params, g_stats, dp, d_stats, batch.x, z, k_e)
+        return objective.discriminator_loss(out, hp, state.extra), (gs, ds)
+
+    (d_loss, (g_stats, d_stats)), grads = jax.value_and_grad(d_objective, has_aux=True)(
+        d_params)
+    updates, d_opt = adam(hp).update(grads, state.opt_state["discriminator"], d_params)
+    new_state = state.replace(
+        params={**state.params, "discriminator": optax.apply_updates(d_params, updates)},
+        batch_stats={"generator": g_stats, "discriminator": d_stats},
+        opt_state={**state.opt_state, "discriminator": d_opt},
+    )
+    return new_state, {"d_loss": d_loss}, {"z": z, "k_e": k_e}
+
+
+def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t, carry):
+    """E and G against the updated D (its statistics not kept), on the step's z and noise."""
+    objective = structure.recipe.objective
+    G, D = generator(structure), discriminator(structure)
+    d_params, d_stats = state.params["discriminator"], state.batch_stats["discriminator"]
+    g_params, g_stats = state.params["generator"], state.batch_stats["generator"]
+    z, k_e = carry["z"], carry["k_e"]
+    metrics = {}
+    if _is_vaegan(structure):
+        def parts(gp):
+            out, gs, _ = vaegan_outputs(G, D, gp, g_stats, d_params, d_stats, batch.x, z, k_e)
+            return out, gs
+
+        def dec_objective(gp):
+            out, gs = parts(gp)
+            return objective.decoder_loss(out, hp), (gs, out)
+
+        enc_grads = jax.grad(lambda gp: objective.encoder_loss(parts(gp)[0], hp))(g_params)
+        (g_loss, (new_stats, out)), dec_grads = jax.value_and_grad(
+            dec_objective, has_aux=True)(g_params)
+        grads = {"encoder": enc_grads["encoder"], "generator": dec_grads["generator"]}
+        metrics = {"kl": prior_loss(out), "llike": feature_reconstruction(out)}
+    else:
+        def ge_objective(gp):
+            out, gs, _ = pairs(G, D, gp, g_stats, d_params, d_stats, batch.x, z, k_e)
+            return objective.generator_loss(out, hp, state.extra), gs
+
+        (g_loss, new_stats), grads = jax.value_and_grad(ge_objective, has_aux=True)(g_params)
+    updates, g_opt = adam(hp).update(grads, state.opt_state["generator"], g_params)
+    return state.replace(
+        params={**state.params, "generator": optax.apply_updates(g_params, updates)},
+        batch_stats={**state.batch_stats, "generator": new_stats},
+        opt_state={**state.opt_state, "generator": g_opt},
+    ), {"g_loss": g_loss, **metrics}
+
+
+def generator_bn_updates(structure: Structure, steps: int) -> int:
+    """G (with E) runs in training mode once per D step and once more per G step."""
+    return steps + generator_steps(steps, structure.n_disc, structure.g_schedule)
+
+
+@register_family("encoder")
+def make() -> Family:
+    return Family(
+        name="encoder",
+        init_optimizer=init_optimizer,
+        update=update,
+        generator_update=generator_update,
+        generator_bn_updates=generator_bn_updates,
+        generator=generator,
+        discriminator=discriminator,
+    )
