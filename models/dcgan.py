@@ -1,4 +1,4 @@
-"""DCGAN's generator and discriminator (Radford, Metz & Chintala 2015; docs/protocol.md §11.1).
+"""DCGAN's generator and discriminator (Radford, Metz & Chintala 2015; docs/protocol.md §12.1).
 
 As the authors' ``faces/train_uncond_dcgan.py`` (Newmu/dcgan_code) builds them, at any size
 ``s * 2^n`` with ``s = 4`` (32x32: n = 3, 64x64: n = 4) or ``s = 7`` (28x28: n = 2):

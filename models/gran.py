@@ -1,5 +1,5 @@
 """GRAN: a generator that draws on a canvas in T steps (Im, Kim, Jiang & Memisevic 2016,
-"Generating images with recurrent adversarial networks"; docs/protocol.md §11.4), as the
+"Generating images with recurrent adversarial networks"; docs/protocol.md §12.4), as the
 authors' jiwoongim/GRAN ``recGenI28.py`` / ``recGenI32.py`` build it.
 
 h_z = tanh(BN(W z)) once per sample; at step t = 1..T the decoder f maps [h_z, h_c,t] to a

@@ -1,5 +1,5 @@
 """LAPGAN: a Laplacian pyramid of GANs (Denton, Chintala, Szlam & Fergus 2015; docs/protocol.md
-§11.3), as the authors' facebookarchive/eyescream ``cifar/`` scripts build the levels.
+§12.3), as the authors' facebookarchive/eyescream ``cifar/`` scripts build the levels.
 
 The pyramid of an image I: Gaussian images I_0 = d^(L-1)(I) (coarsest) ... I_(L-1) = I, the
 coarsest kept as is and every finer level as its band-pass residual h_k = I_k - u(I_(k-1)).
@@ -18,7 +18,7 @@ and level k's noise plane is a learned linear map of z_k (the paper draws an ind
 uniform plane; a plane that is a function of z keeps G a function of z alone). Sampling
 chains the levels: I_0 = G_0(z_0), I_k = u(I_(k-1)) + G_k(z_k, u(I_(k-1))), clipped to [0, 1]
 at the end. In training each level's G_k and D_k are conditioned on the *real* image's l_k,
-as in the paper; see docs/protocol.md §11.3 for how the levels are trained together.
+as in the paper; see docs/protocol.md §12.3 for how the levels are trained together.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from models.layers import flatten, normal_init
 
 LEVELS = 3  # 7 -> 14 -> 28 and 8 -> 16 -> 32 (the paper's CIFAR-10 pyramid)
 WIDTH = 128  # eyescream's --hidden_G / --hidden_D default for the conditional levels
-COARSE_G_HIDDEN = 1200  # ours: the paper's coarse widths are not in its text (§11.3)
+COARSE_G_HIDDEN = 1200  # ours: the paper's coarse widths are not in its text (§12.3)
 COARSE_D_HIDDEN = 600
 
 

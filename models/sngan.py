@@ -1,4 +1,4 @@
-"""The SNGAN paper's "standard CNN" (Miyato et al. 2018, Table 3; docs/protocol.md §11.2), as
+"""The SNGAN paper's "standard CNN" (Miyato et al. 2018, Table 3; docs/protocol.md §12.2), as
 pfnet-research/chainer-gan-lib's ``common/net.py`` (``DCGANGenerator``,
 ``SNDCGANDiscriminator``) builds it.
 

@@ -1,5 +1,5 @@
 """Spectral normalisation of every weight matrix of a discriminator (Miyato et al. 2018;
-docs/protocol.md §11.2).
+docs/protocol.md §12.2).
 
 ``spectral_norm(D)`` wraps any D module (``__call__(x, train)``) in flax's
 ``nn.SpectralNorm``: each kernel of two or more dimensions (dense [in, out], conv

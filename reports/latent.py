@@ -1,4 +1,4 @@
-"""What DCGAN showed about the latent space, for any generator (docs/protocol.md §11.5):
+"""What DCGAN showed about the latent space, for any generator (docs/protocol.md §12.5):
 latent walks (Radford et al. 2015, §6.1: images along straight lines between latents; smooth
 transitions mean G has not memorised) and every sample's nearest training images in pixel
 L2 distance (a memorisation check), as PNG bytes.

@@ -1,4 +1,4 @@
-"""DCGAN's networks (docs/protocol.md §11.1): shapes, hand-counted sizes at the three
+"""DCGAN's networks (docs/protocol.md §12.1): shapes, hand-counted sizes at the three
 resolutions, the 5x5 fractionally strided conv against the transpose of a strided conv, the
 output range and the layers the paper leaves without batch norm."""
 

@@ -1,4 +1,4 @@
-"""GRAN (docs/protocol.md §11.4): hand-counted sizes with weights shared by the steps, the
+"""GRAN (docs/protocol.md §12.4): hand-counted sizes with weights shared by the steps, the
 canvas as the running sum of the steps' drawings, and the sample as the last canvas."""
 
 from __future__ import annotations

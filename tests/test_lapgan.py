@@ -1,4 +1,4 @@
-"""LAPGAN (docs/protocol.md §11.3): the pyramid against numpy and its exact inverse, sampling
+"""LAPGAN (docs/protocol.md §12.3): the pyramid against numpy and its exact inverse, sampling
 as the chain of the levels, and joint training as the levels' independent losses."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Latent walks and nearest training images (docs/protocol.md §11.5), with a linear toy
+"""Latent walks and nearest training images (docs/protocol.md §12.5), with a linear toy
 generator whose images are known in closed form and brute-force neighbours."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Spectral normalisation (docs/protocol.md §11.2) against numpy's SVD and a numpy power
+"""Spectral normalisation (docs/protocol.md §12.2) against numpy's SVD and a numpy power
 iteration; its ``u`` vectors persist across passes, survive a checkpoint bit-exactly, and the
 raw kernels keep the architecture's initialisation."""
 
