@@ -26,24 +26,29 @@ from models.layers import Deconv, batch_norm, flatten, normal_init
 SNGAN_SLOPE = 0.1  # Miyato et al. 2018, Table 3 caption
 
 
-def bottom(image_shape: tuple[int, ...]) -> tuple[int, int, int]:
+WIDTH = 64  # D's first layer; the widest layers have 8 x WIDTH = 512 channels (Table 3)
+
+
+def bottom(image_shape: tuple[int, ...], width: int = WIDTH) -> tuple[int, int, int]:
     """(M_g, channels at M_g, number of 4x4 stride-2 deconvs) for a square image."""
     h, w = image_shape[0], image_shape[1]
     if h != w or h not in (28, 32, 64):
         raise ValueError(f"the SNGAN standard CNN is defined at 28x28, 32x32 and 64x64; "
                          f"got {h}x{w}")
-    return {28: (7, 256, 2), 32: (4, 512, 3), 64: (8, 512, 3)}[h]
+    m, top, n = {28: (7, 4, 2), 32: (4, 8, 3), 64: (8, 8, 3)}[h]
+    return m, top * width, n
 
 
 class SnganGenerator(nn.Module):
     """Latents [B, z] -> images [B, h, w, c] in [0, 1] (or the logits 2a of sigmoid(2a))."""
 
     image_shape: tuple[int, int, int]
+    width: int = WIDTH
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool, logits: bool = False) -> jax.Array:
         c = self.image_shape[2]
-        m, ch, n = bottom(self.image_shape)
+        m, ch, n = bottom(self.image_shape, self.width)
         x = nn.Dense(m * m * ch, kernel_init=normal_init)(z)
         x = nn.relu(batch_norm(train)(x))  # chainer-gan-lib's bn0: per unit of the projection
         x = jnp.reshape(x, (z.shape[0], m, m, ch))
@@ -58,16 +63,19 @@ class SnganDiscriminator(nn.Module):
     """Images [B, h, w, c] in [0, 1] -> logits [B]."""
 
     image_shape: tuple[int, int, int]
+    width: int = WIDTH
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        bottom(self.image_shape)
+        bottom(self.image_shape, self.width)
         x = 2.0 * x - 1.0
-        for ch in (64, 128, 256):
+        for ch in (self.width, 2 * self.width, 4 * self.width):
             x = nn.leaky_relu(nn.Conv(ch, (3, 3), padding=((1, 1), (1, 1)),
                                       kernel_init=normal_init)(x), SNGAN_SLOPE)
-            x = nn.leaky_relu(nn.Conv(ch, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
+            # SAME = chainer's pad 1 on even sides; at 28x28 it takes 7 -> 4 (pad 1 gives 3,
+            # whose input gradient is ten times slower on XLA's CPU backend, measured).
+            x = nn.leaky_relu(nn.Conv(ch, (4, 4), strides=(2, 2), padding="SAME",
                                       kernel_init=normal_init)(x), SNGAN_SLOPE)
-        x = nn.leaky_relu(nn.Conv(512, (3, 3), padding=((1, 1), (1, 1)),
+        x = nn.leaky_relu(nn.Conv(8 * self.width, (3, 3), padding=((1, 1), (1, 1)),
                                   kernel_init=normal_init)(x), SNGAN_SLOPE)
         return nn.Dense(1, kernel_init=normal_init)(flatten(x))[:, 0]

@@ -144,8 +144,8 @@ def test_sngan_standard_cnn_parameter_counts(side, c):
         ch //= 2
     g += 9 * ch * c + c
     # D (Table 3b): seven convs with biases, then dense from the last maps (+bias); the
-    # three 4x4/2 pad-1 convs take 32 -> 4, 28 -> 3, 64 -> 8.
-    last = {28: 3, 32: 4, 64: 8}[side]
+    # three 4x4/2 SAME convs take 32 -> 4, 28 -> 4 (7 -> 4), 64 -> 8.
+    last = {28: 4, 32: 4, 64: 8}[side]
     d = (9 * c * 64 + 64 + deconv(64, 64) + 9 * 64 * 128 + 128 + deconv(128, 128)
          + 9 * 128 * 256 + 256 + deconv(256, 256) + 9 * 256 * 512 + 512 + last * last * 512 + 1)
     if side == 32:
