@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help sweep test test-fast lint bench bench-peer report compare notebooks clean-results
+.PHONY: help sweep test lint bench bench-peer bound plan gpu-stage gpu-check report compare notebooks clean-results
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,6 +39,27 @@ lint: $(VENV)/.installed-test  ## ruff, and the layering contracts (lint-imports
 
 bench: $(VENV)/.installed  ## training throughput: run-steps/s for 1, 4, 16, 64 runs vmapped
 	$(PY) -m benchmark bench $(ARGS)
+
+bound: $(VENV)/.installed  ## FLOPs, bytes, memory per run-step counted by XLA vs GPU peaks (not measured)
+	$(PY) -m benchmark bound $(ARGS)
+
+plan: $(VENV)/.installed  ## runs, run-steps, evaluations, memory and hours of phases 1-3 on one GPU
+	$(PY) -m benchmark plan $(ARGS)
+
+# The GPU machine's python3 (3.12, x86-64) has JAX, flax, optax and torch but not simplejpeg
+# (imported by the data registry) or pytorch-fid: their wheels travel in .whl/ (git-ignored).
+GPU_WHEELS := simplejpeg==1.9.0 pytorch-fid==0.3.0
+GPU_PLATFORMS := --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 \
+	--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
+
+gpu-stage:  ## stage for the GPU machine: .carry/peer_torch.py (../shared/tools) and .whl/ wheels
+	mkdir -p .carry
+	cp ../shared/tools/peer_torch.py .carry/
+	$(PYTHON) -m pip download -q --no-deps --only-binary=:all: $(GPU_PLATFORMS) -d .whl $(GPU_WHEELS)
+
+gpu-check:  ## the prepared GPU check within a budget: make gpu-check ARGS="--budget 480"
+	$(if $(wildcard .whl/*.whl),$(PYTHON) -m pip install -q --no-index --no-deps --no-compile --target /tmp/gpu-check-site .whl/*.whl &&) \
+	PYTHONPATH=$(CURDIR):/tmp/gpu-check-site $(PYTHON) -m benchmark.gpu_check $(ARGS)
 
 bench-peer: $(VENV)/.installed-test  ## our NS GAN step vs the PyTorch peer (one run each, CPU)
 	$(PY) -m benchmark.bench_peer $(ARGS)

@@ -4,21 +4,26 @@ A run-step is one training step (one D update, batch 64) of one run. For each R 
 is compiled once (reported separately), then timed over several segments; the data are
 random 28x28x1 uint8 images of the triangle set's size (speed does not depend on content).
 On an accelerator a segment is a ``lax.scan`` over ``--segment`` steps; on CPU it is one
-unrolled step (see ``benchmark.train.default_plan``). Out-of-memory ends the sweep over R
+unrolled step (see ``benchmark.training.plan.default_plan``). Out-of-memory ends the sweep over R
 and is reported.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import resource
+import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmark import bound
 from benchmark.errors import OneLineParser, UserError, user_input
+from benchmark.io import atomic_write
 from benchmark.training import Structure, default_plan, init_runs, train_segment
 from sweeps.runs import make_run
 
@@ -71,10 +76,16 @@ def _positive_list(text: str, flag: str) -> list[int]:
     if not values or min(values) < 1:
         raise UserError(f"{flag} {text!r} is not a comma-separated list of whole numbers >= 1 "
                         "(e.g. 1,4,16)")
+    if len(set(values)) < len(values):
+        raise UserError(f"{flag} {text!r} names a value twice; name each once (e.g. 1,4,16)")
     return values
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--count" in argv:  # make bench ARGS=--count: the counted bound
+        bound.main([a for a in argv if a != "--count"])
+        return
     parser = OneLineParser(
         prog="python -m benchmark bench",
         description="Run-steps per second of a GAN at batch 64 with R runs vmapped.",
@@ -87,9 +98,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="steps per timed call (default: 1 on CPU, 100 on accelerators)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed calls per R (default: 3 on CPU, 5 on accelerators)")
+    parser.add_argument("--save", type=Path, default=None,
+                        help="also write the figures as a throughput table that python -m "
+                        "benchmark plan --throughput reads (e.g. results/bench/throughput.json)")
+    parser.add_argument("--count", action="store_true",
+                        help="print the bound counted by XLA instead (python -m benchmark "
+                        "bound; its options follow)")
     args = parser.parse_args(argv)
     cpu = jax.default_backend() == "cpu"
-    runs = _positive_list(args.runs or ("1,4,16,64" if cpu else "1,4,16,64,128,256"), "--runs")
+    default = "1,4,16,64" if cpu else "1,4,16,64,128,256"
+    runs = _positive_list(args.runs if args.runs is not None else default, "--runs")
     for name in ("segment", "repeats"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UserError(f"--{name} {getattr(args, name)} must be >= 1")
@@ -102,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
           f"device(s)); model {args.model}; batch 64; {segment} step(s) per call x {repeats}")
     print(f"{'runs':>5} {'compile s':>10} {'step ms':>10} {'run-steps/s':>12} {'peak MiB':>9}")
     best = None
+    measured = []
     for r in runs:
         try:
             res = measure(args.model, r, segment=segment, repeats=repeats)
@@ -113,10 +132,20 @@ def main(argv: list[str] | None = None) -> None:
         peak = f"{res.peak_mb:9.0f}" if res.peak_mb is not None else f"{'-':>9}"
         print(f"{r:>5} {res.compile_s:10.1f} {res.step_ms:10.1f} {res.run_steps_per_s:12.1f} "
               f"{peak}", flush=True)
+        measured.append(res)
         if best is None or res.run_steps_per_s > best.run_steps_per_s:
             best = res
     if best is not None:
         print(f"peak throughput: {best.run_steps_per_s:.1f} run-steps/s at R={best.runs}")
+    if args.save is not None:
+        atomic_write(args.save, json.dumps({
+            "device": device.device_kind, "source": "python -m benchmark bench",
+            "training": [{"model": args.model, "shape": "28x28x1", "precision": "float32",
+                          "runs": m.runs, "run_steps_per_s": m.run_steps_per_s,
+                          "step_ms": m.step_ms, "compile_s": m.compile_s, "segment": segment}
+                         for m in measured],
+            "fid_images_per_s": {}}, indent=1) + "\n")
+        print(f"wrote {args.save} (python -m benchmark plan --throughput {args.save})")
 
 
 if __name__ == "__main__":

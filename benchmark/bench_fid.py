@@ -1,7 +1,7 @@
 """Speed of FID feature extraction: our jitted Flax Inception against pytorch-fid.
 
 Images per second of pool_3 extraction at 299x299, float32, the same batch size and machine
-for both (README, Speed). Timing only: random weights are used when the published file
+for both (docs/speed.md). Timing only: random weights are used when the published file
 is absent (the speed does not depend on the values). ``python -m benchmark.bench_fid``.
 """
 
@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmark import fid_features
-from benchmark.errors import UserError
+from benchmark.errors import UserError, positive_int
 from metrics import features, inception
 
 
@@ -77,8 +77,8 @@ def bench_pytorch_fid(images: np.ndarray, batches: int) -> float | None:
 def main(argv: list[str] | None = None) -> None:
     """Print images/s of both implementations at one batch size."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--batch-size", type=positive_int, default=32)
+    parser.add_argument("--batches", type=positive_int, default=3)
     args = parser.parse_args(argv)
     images = np.random.default_rng(0).random((args.batch_size, 299, 299, 3), dtype=np.float32)
     ours = bench_ours(images, args.batches)

@@ -20,6 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmark.errors import positive_int
+
 PEER_NAME = Path("shared") / "tools" / "peer_torch.py"
 
 
@@ -60,9 +62,9 @@ def peer(script: Path, steps: int, device: str) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmark.bench_peer",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=40,
+    parser.add_argument("--steps", type=positive_int, default=40,
                         help="timed steps of each side (default 40, the peer's usual)")
-    parser.add_argument("--rounds", type=int, default=1,
+    parser.add_argument("--rounds", type=positive_int, default=1,
                         help="alternate ours and the peer this many times (default 1)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="cpu (default) or cuda; the peer's PEER_DEVICE")

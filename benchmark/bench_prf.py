@@ -1,4 +1,4 @@
-"""Benchmark: seconds to score one generator with precision, recall and F1 (README, Speed).
+"""Benchmark: seconds to score one generator with precision, recall and F1 (docs/speed.md).
 
 ``python -m benchmark.bench_prf [--n 100,250,1000] [--variables G.pkl]`` times
 :func:`metrics.precision_recall.evaluate_generators` for one InfoGAN generator on the
@@ -18,9 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmark.data import triangles
+from benchmark.errors import positive_ints
 from metrics import precision_recall as prf
 from metrics import triangle_manifold
-from models.infogan import Generator
+from models.architectures.infogan import Generator
 
 
 def _generator(path: str | None):
@@ -39,7 +40,8 @@ def _generator(path: str | None):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", default="100,250,1000", help="comma-separated sample counts N")
+    parser.add_argument("--n", type=positive_ints, default=[100, 250, 1000],
+                        help="comma-separated sample counts N")
     parser.add_argument("--variables", default=None, help="pickled G variables (default: random)")
     parser.add_argument("--repeats", type=int, default=1, help="timed calls after the first")
     args = parser.parse_args(argv)
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     batched = jax.tree_util.tree_map(lambda a: jnp.asarray(a)[None], variables)
     print(f"backend {jax.default_backend()}, devices {jax.device_count()}")
     print("N      first call (s)  warm call (s)  precision  recall  f1")
-    for n in (int(x) for x in args.n.split(",")):
+    for n in args.n:
         times = []
         for _ in range(1 + args.repeats):
             t = time.perf_counter()

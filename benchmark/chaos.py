@@ -32,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark import trace
+from benchmark.errors import positive_int
 from benchmark.results import load_rows
 
 STUDY = ["train", "--model", "ns_gan,lsgan,wgan_gp", "--seeds", "0,1", "--profile", "smoke",
@@ -99,7 +100,7 @@ def landed(path: Path, pid: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmark.chaos",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--kills", type=positive_int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ray", action="store_true",
                         help="kill the Ray worker in the phase, not the study's process")

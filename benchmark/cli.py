@@ -17,16 +17,25 @@ from pathlib import Path
 import jax
 import pandas as pd
 
-import losses
-from benchmark import bench, compare, data, hparam_flags
-from benchmark.engine import check_results_dir, enable_compilation_cache, run_study
+import models as model_registry
+from benchmark import (
+    bench,
+    bound,
+    compare,
+    data,
+    gpu_check,
+    hparam_flags,
+    planning,
+    step_budget,
+)
+from benchmark.engine import check_results_dir, check_study, enable_compilation_cache, run_study
 from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.executors import EXECUTORS, MissingExtra, make_executor
 from benchmark.io import cache_dir
 from benchmark.report_files import MONTAGE, write_report
 from benchmark.results import MANIFEST, load_rows
 from benchmark.task_files import failure_message, task_states
-from reports.tables import SCORES, format_summary, score_description, summary
+from reports.tables import SCORES, format_summary, metric_names, score_description, summary
 from sweeps import profiles
 from sweeps.runs import G_SCHEDULES, Study, make_run
 from sweeps.studies import build_study, profile_hparams
@@ -39,6 +48,9 @@ EPILOG = """Examples:
   python -m benchmark compare --model hinge --baselines results/default_preview
   python -m benchmark report results/default_preview
   python -m benchmark bench --runs 1,4,16
+  python -m benchmark bound --models ns_gan --shapes 28x28x1   # counted, not measured
+  python -m benchmark plan --study all --gpu h100
+  python -m benchmark gpu-check --budget 480
 """
 
 
@@ -47,23 +59,47 @@ def _int_list(text: str) -> list[int]:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers "
-                                         "(e.g. 0,1,2)") from None
+                                         "(e.g. 0,1,2) or a range (e.g. 0-2)") from None
     if not values:
-        raise argparse.ArgumentTypeError("give at least one value, e.g. 0,1,2")
-    return values
+        raise argparse.ArgumentTypeError("give at least one value, e.g. 0,1,2 or 0-2")
+    return _once(values, text)
 
 
 def _seeds(text: str) -> list[int]:
-    """``0,1,2`` or a range ``0-49``."""
-    if "-" in text and "," not in text:
-        lo, _, hi = text.partition("-")
-        if lo.isdigit() and hi.isdigit() and int(lo) <= int(hi):
-            return list(range(int(lo), int(hi) + 1))
+    """``0,1,2`` or a range ``0-49`` (both ends included)."""
+    lo, sep, hi = text.strip().partition("-")
+    if sep and "," not in text and lo.strip().isdigit() and hi.strip().isdigit():
+        if int(lo) > int(hi):
+            raise argparse.ArgumentTypeError(f"{text!r} counts down; write the range from low "
+                                             f"to high, e.g. {int(hi)}-{int(lo)}")
+        return list(range(int(lo), int(hi) + 1))
     return _int_list(text)
 
 
 def _str_list(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
+    """A comma-separated list of names: at least one, each named once."""
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"{text!r} names nothing; give at least one name, "
+                                         "comma-separated (e.g. ns_gan,wgan)")
+    return _once(values, text)
+
+
+def _once(values: list, text: str) -> list:
+    """``values`` if none repeats; a repeated one is a mistake to name, not to drop quietly."""
+    twice = [v for i, v in enumerate(values) if v in values[:i]]
+    if twice:
+        raise argparse.ArgumentTypeError(f"{twice[0]} is named twice in {text!r}; name each "
+                                         "once")
+    return values
+
+
+def _path(text: str) -> Path:
+    """A path that names something: an empty value would silently mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name a folder (e.g. "
+                                         "results/default_preview)")
+    return Path(text)
 
 
 def _yes_no(text: str) -> bool:
@@ -91,10 +127,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="override the profile's number of training steps (D updates)")
     g.add_argument("--eval-every", type=int, default=None,
                    help="override the profile's evaluation interval in steps")
-    g.add_argument("--results-dir", type=Path, default=None,
+    g.add_argument("--results-dir", type=_path, default=None,
                    help="where rows, sample grids and checkpoints go (default: "
                    "results/<study>_<profile>); rerunning the same command resumes")
-    g.add_argument("--data-dir", type=Path, default=None,
+    g.add_argument("--data-dir", type=_path, default=None,
                    help="folder with the original data files (e.g. MNIST IDX files); "
                    "else tensorflow-datasets is used for the real data sets")
     g.add_argument("--fid-feature", default="auto",
@@ -195,10 +231,15 @@ def _executor(args, out: Path):
 def _run(args, study) -> None:
     for dataset in dict.fromkeys(r.dataset for r in study.runs):
         data.get(dataset)  # unknown names fail before anything is written
+    check_study(study)  # a model's needs and architecture against each data set
     out = _results_dir(args, study)
     check_results_dir(out)
     executor = _executor(args, out)
     enable_compilation_cache(cache_dir() / "jax")
+    if args.command in ("train", "sweep") and args.steps is None and executor is None:
+        # the preview sizes its steps to this machine (benchmark.step_budget); compare trains
+        # under its baselines' profile
+        study = step_budget.fit(study, out, data_dir=args.data_dir)
     print(f"study {study.name!r}: {len(study.runs)} runs, profile {study.profile.name} "
           f"({study.profile.description or 'custom'}) -> {out}", flush=True)
     final = run_study(study, out, data_dir=args.data_dir, fid_feature=args.fid_feature,
@@ -233,7 +274,10 @@ def _train_study(args) -> Study:
         own = {**profile_hparams(profile, model), **overrides[model]}
         for seed in args.seeds:
             runs.append(make_run(model, args.dataset, seed, own, options=dict(args.option),
-                                 g_schedule=args.g_schedule))
+                                 g_schedule=args.g_schedule, arch=args.arch))
+    keys = [key for key, _ in args.option]
+    for key in dict.fromkeys(k for i, k in enumerate(keys) if k in keys[:i]):
+        raise UserError(f"--option {key} is given twice; give each option once")
     name = f"train_{'+'.join(args.model)}_{args.dataset}"
     return Study(name, tuple(runs), profile)
 
@@ -250,12 +294,22 @@ def cmd_sweep(args) -> None:
             args.study, profile=_profile(args), datasets=args.datasets, models=args.models,
             seeds=args.seeds, num_configs=args.configs, space=args.space,
             phase1_rows=phase1_rows, phase1_source=str(args.phase1_dir),
-            g_schedule=args.g_schedule,
+            g_schedule=args.g_schedule, arch=args.arch,
         )
     _run(args, study)
 
 
+def check_metrics(metrics: list[str] | None) -> None:
+    """Every name in ``metrics`` is a metric column (else the comparison would drop it
+    quietly, after training)."""
+    known = metric_names()
+    for metric in metrics or ():
+        if metric not in known:
+            raise UserError(f"unknown metric {metric!r}; choose among: {', '.join(known)}")
+
+
 def cmd_compare(args) -> None:
+    check_metrics(args.metrics)
     with user_input():
         fixed = hparam_flags.overrides(args, [args.model])[args.model]
         plan = compare.plan_comparison(
@@ -296,27 +350,39 @@ def cmd_report(args) -> None:
 
 
 def cmd_status(args) -> None:
-    """Done, running, pending and failed tasks of a study directory."""
-    manifest = args.results_dir / MANIFEST
-    if not manifest.is_file():
-        raise UserError(f"{args.results_dir} holds no study ({MANIFEST} is missing); pass the "
-                        "--results-dir of a sweep or train command")
+    """Done, running, pending and failed tasks of a study directory, or of each study under a
+    folder of studies (as ``report``, ``compare`` and the notebooks accept one)."""
+    if (args.results_dir / MANIFEST).is_file():
+        studies = [args.results_dir]
+    else:
+        studies = sorted(m.parent for m in args.results_dir.rglob(MANIFEST)
+                         ) if args.results_dir.is_dir() else []
+    if not studies:
+        raise UserError(f"{args.results_dir} holds no study ({MANIFEST} is missing, here and "
+                        "in every folder under it); pass the --results-dir of a sweep or train "
+                        "command")
+    for study in studies:
+        _status(study, args.all)
+
+
+def _status(results_dir: Path, show_all: bool) -> None:
+    manifest = results_dir / MANIFEST
     try:
         tasks = json.loads(manifest.read_text())["tasks"]
     except (ValueError, KeyError):
         raise UserError(f"{manifest} lists no tasks (written by an older version); rerun the "
                         "study's command to continue it") from None
-    states = task_states(args.results_dir, list(tasks))
+    states = task_states(results_dir, list(tasks))
     counts = {s: sum(1 for v in states.values() if v == s)
               for s in ("done", "running", "pending", "failed")}
     runs = sum(len(r) for r in tasks.values())
-    print(f"{args.results_dir}: {len(tasks)} tasks ({runs} runs): "
+    print(f"{results_dir}: {len(tasks)} tasks ({runs} runs): "
           + ", ".join(f"{n} {s}" for s, n in counts.items()))
     for task, state in states.items():
-        if state != "done" or args.all:
+        if state != "done" or show_all:
             line = f"  {state:<8} {task} ({len(tasks[task])} runs)"
             if state == "failed":
-                line += f": {(failure_message(args.results_dir, task) or '').splitlines()[-1:]}"
+                line += f": {(failure_message(results_dir, task) or '').splitlines()[-1:]}"
             print(line)
 
 
@@ -338,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train models on one data set with several seeds, at the "
                        "author defaults (docs/protocol.md §2.8) unless overridden.")
     t.add_argument("--model", type=_str_list, required=True,
-                   help=f"model(s), comma-separated: {', '.join(losses.names())}")
+                   help=f"model(s), comma-separated: {', '.join(model_registry.names())}")
     t.add_argument("--dataset", default="triangles",
                    help="triangles (default, generated locally), mnist, fashion_mnist, "
                    "cifar10, celeba")
@@ -351,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--option", type=_option, action="append", default=[],
                    help="static variant, e.g. perturbation=gaussian (DRAGAN), clip_k=yes "
                    "(BEGAN)")
+    h.add_argument("--arch", default=None,
+                   help="architecture of G and D (default: the model's own): "
+                   f"{', '.join(model_registry.ARCHITECTURES)}")
     _add_common(t)
     hparam_flags.add_flags(h)  # --clip, --lambda, ... from every registered loss, and --hp
     t.set_defaults(func=cmd_train)
@@ -367,8 +436,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--configs", type=int, default=None,
                    help="number of hyperparameter configurations (config 0 = author default)")
     s.add_argument("--space", default=None, help="default, wide or narrow (custom studies)")
-    s.add_argument("--phase1-dir", type=Path, default=None,
+    s.add_argument("--phase1-dir", type=_path, default=None,
                    help="phase-1 results directory (phase3 picks each model's best config)")
+    s.add_argument("--arch", default=None,
+                   help="every model's architecture of G and D (default: each model's own): "
+                   f"{', '.join(model_registry.ARCHITECTURES)}")
     _add_common(s)
     s.set_defaults(func=cmd_sweep)
 
@@ -380,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the comparison report (summary sentences, a table per data set and metric, method "
         "notes, protocol, PNGs) into RESULTS_DIR/comparison/. Rerunning resumes.")
     c.add_argument("--model", required=True,
-                   help=f"the new model: one of {', '.join(losses.names())}")
+                   help=f"the new model: one of {', '.join(model_registry.names())}")
     c.add_argument("--baselines", type=_str_list, default=None, metavar="DIR[,DIR...]",
                    help="results directories of the baselines (of train or sweep, e.g. "
                    "results/default_preview); every model they hold is a baseline")
@@ -398,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="each run's last evaluation (default) or its best checkpoint")
     c.add_argument("--metrics", type=_str_list, default=None,
                    help="compare these metrics only (default: every measured one)")
-    c.add_argument("--out", type=Path, default=None,
+    c.add_argument("--out", type=_path, default=None,
                    help="where the report goes (default: RESULTS_DIR/comparison)")
     hc = c.add_argument_group("hyperparameters of the new model (fixed in every "
                               "configuration; default: the study's)")
@@ -408,8 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="tables and plots of a results directory",
                        description="Print mean ± std per model and write summary.md and plots.")
-    r.add_argument("results_dir", type=Path, help="a study's results directory")
-    r.add_argument("--out", type=Path, default=None,
+    r.add_argument("results_dir", type=_path, help="a study's results directory")
+    r.add_argument("--out", type=_path, default=None,
                    help="where to write the report (default: RESULTS_DIR/report)")
     r.add_argument("--score", default="last", choices=SCORES,
                    help="each run's value in the tables: last = its last evaluation, best = "
@@ -418,17 +490,38 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_report)
 
     st = sub.add_parser("status", help="done, running, pending and failed tasks of a study",
-                        description="Count a study directory's tasks by state (from its files: "
-                        "any machine that sees the directory can ask). Rerunning the study's "
+                        description="Count a study directory's tasks by state, or each study's "
+                        "under a folder of studies (from its files: any machine that sees the "
+                        "directory can ask). Rerunning the study's "
                         "command (or the SLURM submission) trains only the unfinished ones.")
-    st.add_argument("results_dir", type=Path, help="a study's results directory")
+    st.add_argument("results_dir", type=_path,
+                    help="a study's results directory, or a folder of them (each is listed)")
     st.add_argument("--all", action="store_true", help="list done tasks too")
     st.set_defaults(func=cmd_status)
 
     b = sub.add_parser("bench", help="training throughput (run-steps/s) with 1..64 runs",
                        add_help=False)
     b.set_defaults(func=cmd_bench)
+    for verb, (_, text) in PASSTHROUGH.items():
+        if verb != "bench":
+            sub.add_parser(verb, help=text, add_help=False)
     return parser
+
+
+# Verbs whose module parses its own arguments: verb -> (its main, help line).
+PASSTHROUGH = {
+    "bench": (bench.main, "training throughput (run-steps/s) with 1..64 runs"),
+    "bound": (bound.main, "FLOPs, bytes and memory per run-step as XLA counts them, "
+              "against GPU peaks (counted, not measured)"),
+    "plan": (planning.main, "runs, run-steps, evaluations, memory and projected hours "
+             "of a study on a named GPU"),
+    "gpu-check": (gpu_check.main, "the prepared GPU check: throughput, memory, peer, "
+                  "FID speed within a time budget"),
+}
+
+
+def _passthrough(verb: str, rest: list[str]) -> None:
+    PASSTHROUGH[verb][0](rest)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -437,8 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("absl").setLevel(logging.WARNING)  # orbax's per-save INFO lines
     parser = build_parser()
     try:
-        if argv and argv[0] == "bench":
-            cmd_bench(None, argv[1:])
+        if argv and argv[0] in PASSTHROUGH:
+            _passthrough(argv[0], argv[1:])
             return 0
         args = parser.parse_args(argv)
         args.func(args)

@@ -1,5 +1,5 @@
 """``python -m benchmark compare --model NEW --baselines DIR[,DIR...]``: a new loss against
-baseline results, under the same protocol (README, "Add your loss").
+baseline results, under the same protocol (docs/usage.md, "Comparing a new model ...").
 
 The protocol of a comparison is the named study's (``--study``, ``--datasets``,
 ``--configs``, ``--space``, ``--seeds``) under one profile (``--profile``, ``--steps``,
@@ -39,7 +39,7 @@ from typing import Any
 
 import pandas as pd
 
-import losses
+import models as model_registry
 from benchmark import data
 from benchmark.errors import UserError
 from benchmark.evaluation import EVAL_SEED
@@ -159,9 +159,10 @@ def _where(studies: Sequence[BaselineStudy]) -> str:
 
 def _check_runs(model: str, dataset: str, wanted: list[RunSpec],
                 holders: list[BaselineStudy], reused: dict[str, BaselineStudy],
-                notes: list[str]) -> None:
+                notes: list[str], study_flags: str = "--study default") -> None:
     """Find each of ``wanted`` (one model, one data set) in ``holders`` (the studies holding
-    ``model``), first directory first; a missing or different run is a ``UserError``."""
+    ``model``), first directory first; a missing or different run is a ``UserError``.
+    ``study_flags``: the ``sweep`` options of this comparison's study, for the advice."""
     where = _where(holders)
     here = [(s, r) for s in holders for r in s.runs.values()
             if r.get("model") == model and r.get("dataset") == dataset]
@@ -185,7 +186,8 @@ def _check_runs(model: str, dataset: str, wanted: list[RunSpec],
                "pass the study options the baselines were trained with")
         raise UserError(f"baseline {where} has configs {_indices(configs)} of {model} on "
                         f"{dataset}, this comparison uses configs {_indices(want_configs)}; "
-                        f"{fix} or rerun the baselines with --configs {len(want_configs)}")
+                        f"{fix} or rerun the baselines with `sweep {study_flags} --configs "
+                        f"{len(want_configs)}`")
     by_id: dict[str, tuple[BaselineStudy, dict]] = {}
     for study, columns in here:
         by_id.setdefault(columns["run_id"], (study, columns))
@@ -245,11 +247,12 @@ def _check_fid_feature(rows: pd.DataFrame, fid_feature: str) -> None:
 
 def _with_overrides(run: RunSpec, overrides: dict[str, Any]) -> RunSpec:
     """``run`` with the new model's hyperparameters fixed from the command line."""
-    loss = losses.get(run.model)
+    loss = model_registry.get(run.model)
     values = {**run.hp, "n_disc": run.n_disc, "disc_bn": run.disc_bn}
     values = {k: v for k, v in values.items() if k in loss.defaults}
     return make_run(run.model, run.dataset, run.seed, {**values, **overrides}, config=run.config,
-                    options=dict(run.options) or None)
+                    options=dict(run.options) or None,
+                    arch=run.arch)
 
 
 def plan_comparison(
@@ -273,7 +276,7 @@ def plan_comparison(
     of ``new_model`` fixed in every configuration. Raises a one-line ``ValueError`` (a
     ``UserError`` where files are concerned) naming what differs and the fix.
     """
-    losses.get(new_model)
+    model_registry.get(new_model)
     if study == "phase3":
         raise UserError("compare does not run phase3 (it needs the new model's own phase-1 "
                         "results); compare with --study phase1, then rerun phase 3 by hand")
@@ -284,7 +287,7 @@ def plan_comparison(
         raise UserError("name the baselines: --baselines DIR (e.g. results/default_preview), or "
                         "--models ns_gan,... to train them beside the new model")
     for model in models or ():
-        losses.get(model)
+        model_registry.get(model)
     found = read_baselines(baseline_dirs)
     notes: list[str] = []
     present = list(dict.fromkeys(r.get("model") for s in found for r in s.runs.values()))
@@ -324,7 +327,8 @@ def plan_comparison(
         holders = [s for s in holders if not mismatch[s.root]]
         for dataset in study_datasets:
             wanted = [r for r in full.runs if r.model == model and r.dataset == dataset]
-            _check_runs(model, dataset, wanted, holders, reused, notes)
+            _check_runs(model, dataset, wanted, holders, reused, notes,
+                        f"--study {study}" + (f" --space {space}" if space else ""))
         sources[model] = tuple(dict.fromkeys(reused[r.run_id].root for r in full.runs
                                              if r.model == model))
     rows = _finished_rows(reused)

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from jax.sharding import Mesh
 
+import models
 from benchmark import data as datasets
 from benchmark import devices, task_files, trace
 from benchmark.checkpoints import GroupCheckpoints
@@ -63,6 +64,23 @@ from sweeps.runs import Study
 log = logging.getLogger(__name__)
 
 
+def check_study(study: Study) -> None:
+    """Every run's data set offers what its model needs (labels, ...) and has an image shape
+    its architecture takes: else a one-line ``UserError`` naming both, before anything is
+    written. Unknown data-set names are a ``UserError`` too."""
+    for model, arch, dataset in dict.fromkeys((r.model, r.architecture, r.dataset)
+                                              for r in study.runs):
+        spec = datasets.get(dataset)
+        try:
+            models.check_needs(model, spec.offers, dataset)
+            models.check_architecture(arch, spec.image_shape, dataset)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+        if models.architecture(arch).conditional and "labels" not in models.get(model).needs:
+            raise UserError(f"architecture {arch!r} takes labels, which model {model!r} does "
+                            "not use; choose another --arch")
+
+
 def enable_compilation_cache(directory: Path) -> None:
     """Keep compiled programs on disk, so a second study (or a resumed one) skips compiling."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -85,11 +103,14 @@ def train_group(
     progress: StudyProgress | None = None,
     mesh: Mesh | None = None,
     train_images: jax.Array | None = None,
+    train_labels: jax.Array | None = None,
 ) -> list[dict[str, Any]]:
     """Train, evaluate and checkpoint one group; returns all its result rows.
 
     ``train_images``: the train split already on the device(s) (shared by every group of a
-    data set); put there from ``data`` when not given. ``progress`` hears of every segment
+    data set); put there from ``data`` when not given; ``train_labels`` likewise, the train
+    split's labels, handed to the step where the model needs them. ``progress`` hears of
+    every segment
     trained, every evaluation done and the work an earlier call did (already started on this
     group).
 
@@ -103,7 +124,8 @@ def train_group(
     total, evals = profile.schedule(spec.train_steps, spec.eval_every)
     gdir = _group_dir(root, group)
     rows_path = gdir / "rows.jsonl"
-    structure = Structure.of(group.runs[0], data.image_shape)
+    structure = Structure.of(group.runs[0], data.image_shape, data.num_classes)
+    needs_labels = "labels" in structure.recipe.needs
     runs = group.runs
     padded = devices.padded(len(runs), mesh)
     index = np.minimum(np.arange(padded), len(runs) - 1)  # extra runs repeat the last one
@@ -139,13 +161,17 @@ def train_group(
             progress.skipped(len(runs) * start, sum(e <= start for e in evals))
         if train_images is None:
             train_images = devices.replicate(data.train, mesh)
+        if not needs_labels:
+            train_labels = None
+        elif train_labels is None:
+            train_labels = devices.replicate(data.labels("train"), mesh)
         trainer = Trainer(structure, plan, profile.matmul_precision)
         on_segment = (lambda steps: progress.trained(len(runs) * steps)) if progress else None
         t = start
         for e in (e for e in evals if e > start):
             trace.phase(group.group_id, "train")
             states, losses = trainer.advance(states, hps, train_images, data.pixel_scale, t, e,
-                                             on_segment)
+                                             on_segment, labels=train_labels)
             t = e
             trace.phase(group.group_id, "evaluate")
             rows += _evaluate(group, structure, states, losses, evaluator, root, e,
@@ -172,12 +198,36 @@ def complete_until(rows: list[dict], runs, evals: list[int]) -> int:
     return done
 
 
+def failed_values(states, losses: dict, n: int) -> list[str | None]:
+    """For each of the first ``n`` runs, the logged value that first stopped being finite:
+    its name where the training step records which (``RunState.failed_value``, the index in
+    the sorted logged names; -1 while healthy), "parameters" where only G's or D's parameters
+    are not finite, else None (healthy, or not recorded)."""
+    failed_step = np.asarray(states.failed_step)[:n]
+    finite = np.asarray(parameters_finite(states))[:n]
+    index = getattr(states, "failed_value", None)
+    index = np.full(n, -1) if index is None else np.asarray(index)[:n]
+    names = sorted(losses)
+    out: list[str | None] = []
+    for i in range(n):
+        if failed_step[i] >= 0 and 0 <= index[i] < len(names):
+            out.append(names[int(index[i])])
+        elif failed_step[i] < 0 and not finite[i]:
+            out.append("parameters")
+        else:
+            out.append(None)
+    return out
+
+
 def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> list[dict]:
-    """Score every run of the group at ``step``: result rows and one PNG grid per run."""
+    """Score every run of the group at ``step``: result rows and one PNG grid per run. A
+    failed run's rows say where (``failed_step``) and, where known, what (``failed_value``)
+    stopped being finite."""
     n = len(group.runs)
     failed_step = np.asarray(states.failed_step)[:n]
     finite = np.asarray(parameters_finite(states))[:n]
     failed = (failed_step >= 0) | ~finite
+    what = failed_values(states, losses, n)
     real = jax.tree.map(lambda a: a[:n], states) if failed_step.shape[0] != n else states
     real = evaluator.inference_states(structure, real, step)  # BN: docs/protocol.md §4.3
     started = time.perf_counter()
@@ -192,6 +242,8 @@ def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> 
                "matmul_precision": evaluator.profile.matmul_precision,
                "failed": bool(failed[i]),
                "failed_step": int(failed_step[i]) if failed_step[i] >= 0 else None}
+        if what[i] is not None:  # only failed runs carry it: healthy rows are unchanged
+            row["failed_value"] = what[i]
         row.update({k: float(v[i]) for k, v in losses.items()})
         for k, v in metrics.items():
             value = v[i] if isinstance(v, np.ndarray) else v
@@ -269,15 +321,20 @@ class TaskRunner:
             self._loaded[dataset] = datasets.load(dataset, data_dir=self.settings.data_dir)
         return self._loaded[dataset]
 
-    def _on_device(self, dataset: str) -> tuple[jax.Array, Evaluator]:
+    def _on_device(self, dataset: str) -> tuple[jax.Array, jax.Array | None, Evaluator]:
+        """The train split's images and labels (None where the data set has none) on the
+        device(s), and the data set's evaluator."""
         if self._device is None or self._device[0] != dataset:
             self._device = None  # frees the previous data set's device copy first
             ds = self.load(dataset)
-            self._device = (dataset, devices.replicate(ds.train, devices.local_mesh()),
+            mesh = devices.local_mesh()
+            labels = ds.labels("train")
+            self._device = (dataset, devices.replicate(ds.train, mesh),
+                            None if labels is None else devices.replicate(labels, mesh),
                             Evaluator(datasets.get(dataset), ds, self.study.profile,
                                       fid_feature=self.settings.fid_feature,
                                       data_dir=self.settings.data_dir))
-        return self._device[1], self._device[2]
+        return self._device[1], self._device[2], self._device[3]
 
     def _finished(self, task_id: str) -> bool:
         """Marked done and its rows complete (a damaged rows file reopens the task)."""
@@ -312,12 +369,12 @@ class TaskRunner:
                 return "done"
             task_files.clear_markers(self.root, task_id)
             group = self.groups[task_id]
-            train_images, evaluator = self._on_device(group.dataset)
+            train_images, train_labels, evaluator = self._on_device(group.dataset)
             try:
                 train_group(group, self.load(group.dataset), self.study, self.root,
                             evaluator=evaluator, plan=self.settings.plan or default_plan(),
                             progress=self.progress, mesh=devices.local_mesh(),
-                            train_images=train_images)
+                            train_images=train_images, train_labels=train_labels)
             except Exception:
                 task_files.mark_failed(self.root, task_id, traceback.format_exc())
                 raise
@@ -365,6 +422,7 @@ def run_study(
     settings = Settings(fid_feature, None if data_dir is None else str(data_dir),
                         keep_checkpoints, plan)
     check_results_dir(root)
+    check_study(study)
     runner = TaskRunner(study, root, settings)
     for group in runner.groups.values():  # unknown names and missing data fail first
         fid_reference_split(datasets.get(group.dataset), study.profile.fid_reference)

@@ -32,3 +32,26 @@ def user_input() -> Iterator[None]:
         raise
     except ValueError as err:
         raise UserError(str(err)) from None
+
+
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: a whole number >= 1 (a count of steps, rounds, batches...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
+
+
+def positive_ints(text: str) -> list[int]:
+    """An ``argparse`` type: comma-separated whole numbers >= 1, at least one, each once."""
+    try:
+        values = [positive_int(v) for v in text.split(",") if v.strip()]
+    except argparse.ArgumentTypeError:
+        values = []
+    if not values or len(set(values)) < len(values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of distinct "
+                                         "whole numbers >= 1 (e.g. 100,1000)")
+    return values

@@ -64,7 +64,7 @@ def fid_reference_split(spec: DatasetSpec, choice: str = "default") -> str | Non
 def due_metrics(spec: DatasetSpec, profile: Profile, last: bool) -> list[Metric]:
     """The registered metrics that apply to ``spec`` and are due at an evaluation: all at the
     last one, the expensive ones elsewhere only if the profile asks for every evaluation."""
-    due = last or profile.prf_at_every_eval
+    due = last or profile.expensive_every_eval
     return [m for m in METRICS.values() if m.applies_to(spec) and (due or not m.expensive)]
 
 
@@ -83,8 +83,7 @@ class Evaluator:
     profile: Profile
     fid_feature: str = "auto"
     data_dir: str | None = None
-    _reference: Any = dataclasses.field(default=None, init=False, repr=False)
-    _built: bool = dataclasses.field(default=False, init=False, repr=False)
+    _references: dict = dataclasses.field(default_factory=dict, init=False, repr=False)
     _float: dict = dataclasses.field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
@@ -92,6 +91,15 @@ class Evaluator:
             raise UserError(f"unknown FID feature {self.fid_feature!r}; choose one of: "
                             f"{', '.join(FID_FEATURES)}")
         fid_reference_split(self.spec, self.profile.fid_reference)  # fails early
+        for metric in METRICS.values():  # a profile's unknown setting fails early too
+            self.settings(metric)
+
+    def settings(self, metric: Metric) -> Any:
+        """``metric``'s settings under this profile (its defaults, changed by name)."""
+        try:
+            return metric.configure(self.profile.settings(metric.name))
+        except ValueError as err:
+            raise UserError(f"profile {self.profile.name}: {err}") from None
 
     @property
     def dataset(self) -> str:
@@ -103,7 +111,7 @@ class Evaluator:
 
     def latents(self, structure: Structure, n: int) -> jax.Array:
         key = jax.random.PRNGKey(EVAL_SEED)
-        return priors.sample(key, (n, structure.z_dim), structure.loss.latent)
+        return priors.sample(key, (n, structure.z_dim), structure.recipe.latent)
 
     def inference_states(self, structure: Structure, states: RunState, step: int) -> RunState:
         """The states whose G is evaluated at ``step``: its BN running averages as trained
@@ -113,7 +121,7 @@ class Evaluator:
         if self.profile.recompute_bn:
             key = jax.random.fold_in(jax.random.PRNGKey(EVAL_SEED), 1)
             z = priors.sample(key, (self.profile.recompute_bn, 64, structure.z_dim),
-                              structure.loss.latent)
+                              structure.recipe.latent)
             return recompute_generator_stats(states, z, structure=structure)
         if self.profile.debias_bn:
             return debias_generator_stats(states, generator_bn_updates(structure, step))
@@ -131,24 +139,24 @@ class Evaluator:
         if not due:
             return {}
         generators = Generators(generator_apply(structure), generator_variables(states),
-                                structure.z_dim, structure.loss.latent)
+                                structure.z_dim, structure.recipe.latent,
+                                num_classes=structure.num_classes)
         out: dict[str, Any] = {}
         with matmul_precision(self.profile.matmul_precision):
-            context = self.context(fid=any(m.name == "fid" for m in due))
             for metric in due:
-                out.update(metric.evaluate(generators, context))
+                out.update(metric.evaluate(generators, self.context(metric)))
         return out
 
-    def context(self, fid: bool = True) -> EvalContext:
+    def context(self, metric: Metric) -> EvalContext:
+        """What ``metric`` sees: the data, the evaluation seed, its settings, the reference."""
         return EvalContext(
             dataset=self.dataset,
             images=self.float_split,
             seed=EVAL_SEED,
-            prf_samples=self.profile.prf_samples,
-            fid_samples=self.profile.fid_samples,
-            thorough=self.profile.thorough_inversion,
-            fid=self.reference() if fid else None,
+            settings=self.settings(metric),
+            reference=self.reference,
             mesh=local_mesh(),
+            labels=self.data.labels,
         )
 
     def float_split(self, split: str) -> np.ndarray:
@@ -157,20 +165,20 @@ class Evaluator:
             self._float[split] = self.data.as_float(self.data.split(split))
         return self._float[split]
 
-    def reference(self) -> FidReference | None:
-        """FID's reference on this data set (features, extractor, statistics), built once
-        (the extractor's weights are loaded once, not at every evaluation)."""
-        if not self._built:
-            self._reference = self._build_reference()
-            self._built = True
-        return self._reference
+    def reference(self, samples: int) -> FidReference | None:
+        """The reference statistics of the first ``samples`` images of this data set's
+        reference split (features, extractor, statistics), built once per size (the
+        extractor's weights are loaded once, not at every evaluation)."""
+        if samples not in self._references:
+            self._references[samples] = self._build_reference(samples)
+        return self._references[samples]
 
-    def _build_reference(self) -> FidReference | None:
+    def _build_reference(self, samples: int) -> FidReference | None:
         split = fid_reference_split(self.spec, self.profile.fid_reference)
         if split is None or self.fid_feature == "none":
             return None
         stored = self.data.split(split)
-        n = min(self.profile.fid_samples, stored.shape[0])
+        n = min(samples, stored.shape[0])
         images = self.data.as_float(stored[:n])  # the first images of the reference split
         feature = self.fid_feature
         if feature in ("auto", "inception"):

@@ -1,14 +1,13 @@
 """Host allocator settings for XLA's CPU backend; applied by ``python -m benchmark`` before
 anything else is imported (see :func:`keep_freed_memory`).
 
-XLA's CPU runtime mallocs one temporary buffer per execution (158 MB for an NS GAN step) and
-frees it when the execution ends. glibc serves a block that large with a fresh ``mmap`` and
-returns it with ``munmap``, so every step page-faults the whole buffer in again: 38,600 minor
-faults and ~70 ms of kernel time per step, a sixth of the step (measured, 2-core x86-64).
+XLA's CPU runtime mallocs one large temporary buffer per execution and frees it when the
+execution ends. glibc serves a block that large with a fresh ``mmap`` and returns it with
+``munmap``, so every step page-faults the whole buffer in again, a large part of a step's time.
 Telling glibc to keep freed memory (no ``mmap`` for large blocks, no trimming, one arena so
 that XLA's worker threads allocate from the same heap) lets the next step reuse the same pages:
-0 faults per step, the step ~15% faster. The cost: the process keeps its peak heap instead of
-returning freed memory to the system.
+no faults per step, a faster step (measured: docs/speed.md). The cost: the process keeps its
+peak heap instead of returning freed memory to the system.
 """
 
 from __future__ import annotations

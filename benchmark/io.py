@@ -14,13 +14,28 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from benchmark.errors import UserError
+
+CACHE_ENV = "GAN_BENCHMARK_CACHE"
+
 
 def cache_dir() -> Path:
-    """The cache root: ``$GAN_BENCHMARK_CACHE`` if set, else ``~/.cache/gan_benchmark``."""
-    root = os.environ.get("GAN_BENCHMARK_CACHE")
+    """The cache root: ``$GAN_BENCHMARK_CACHE`` if set, else ``~/.cache/gan_benchmark``;
+    created if missing. A root that is a file, lies under a file, or cannot be created is a
+    one-line UserError naming it and the variable that moves it."""
+    root = os.environ.get(CACHE_ENV)
     path = Path(root).expanduser() if root else Path.home() / ".cache" / "gan_benchmark"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    where = f"${CACHE_ENV}={root}" if root else "the default cache"
+    if path.exists() and not path.is_dir():
+        raise UserError(f"the cache folder {path} ({where}) is a file, not a folder; set "
+                        f"${CACHE_ENV} to a folder (it is created if missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"the cache folder {path} ({where}) cannot be created "
+                        f"({exc.strerror or exc}); set ${CACHE_ENV} to a writable folder"
+                        ) from None
+    return path  # a read-only root is fine for reading a prepared cache; writers say so
 
 
 @contextlib.contextmanager

@@ -21,6 +21,8 @@ so the notebooks run this source tree even where another copy of the project is 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 import nbformat
@@ -28,7 +30,12 @@ import papermill
 from nbformat import NotebookNode
 
 import reports
+from benchmark import data
+from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.io import atomic_write
+from benchmark.results import load_rows
+from reports.compare import compare
+from reports.tables import metric_names
 
 FOLDER = Path(reports.__file__).resolve().parent / "notebooks"
 SOURCE_ROOT = Path(reports.__file__).resolve().parents[1]
@@ -47,12 +54,13 @@ SUMMARY = [
            "data set (failed runs counted, not averaged), and our FID beside the paper's "
            "headline table. The tables of `python -m benchmark report`."),
     (PARAMETERS, 'results_dir = "results/default_cpu"  # a study directory, or one of studies'),
-    ("code", _imports("Markdown, display", "from reports import tables")),
+    ("code", _imports("Markdown, display", "from reports import scores, tables")),
     ("code", "df = load_rows(results_dir)\ntitles = data.titles()\n"
-             "print(f\"{df['run_id'].nunique()} runs, {len(df)} evaluations\")"),
+             "print(f\"{scores.count_runs(df)} runs, {len(df)} evaluations\")"),
     ("md", "## Mean ± std per data set"),
     ("code", "table = tables.summary(df, titles=titles)\n"
-             "display(Markdown(tables.format_summary(table, titles)))"),
+             "display(Markdown(tables.format_summary(table, titles)))\n"
+             "display(Markdown(tables.format_failures(df)))"),
     ("code", "table"),
     ("md", "## FID against the paper (phase 3, 50 seeds)"),
     ("code", "comparison = tables.compare_to_paper(df)\n"
@@ -65,25 +73,21 @@ CURVES = [
            "as `python -m benchmark report` draws them."),
     (PARAMETERS, 'results_dir = "results/default_cpu"\n'
                  "figures_dir = None  # where the PNGs go; None: RESULTS_DIR/notebooks/figures"),
-    ("code", "from pathlib import Path\n\nimport numpy as np\nimport pandas as pd\n"
-             + _imports("Image, display", "from reports import plots, tables")),
+    ("code", "from pathlib import Path\n\n"
+             + _imports("Image, display", "from reports import figures_for, plots, tables")),
     ("code", "df = load_rows(results_dir)\ntitles = data.titles()\n"
              'out = Path(figures_dir or Path(results_dir) / "notebooks" / "figures")\n'
              "out.mkdir(parents=True, exist_ok=True)\n"
              "metrics = tables.summary_metrics(tables.summary(df))\n\n\n"
-             "def measured(metric):\n"
-             '    return df[np.isfinite(pd.to_numeric(df[metric], errors="coerce"))]\n\n\n'
              "def show(figure, name):\n"
              "    (out / name).write_bytes(plots.png(figure))\n"
              "    display(Image(filename=str(out / name)))\n\n\nmetrics"),
     ("md", "## Learning curves (mean ± 1 std over runs)"),
     ("code", "for metric in metrics:\n"
-             '    if measured(metric).groupby("run_id")["step"].nunique().max() > 1:\n'
+             "    if figures_for(df, metric)[0]:\n"
              '        show(plots.learning_curves(df, metric, titles), f"curves_{metric}.png")'),
     ("md", "## Expected best score against budget (models with more than one run)"),
-    ("code", "several = [m for m in metrics\n"
-             '           if measured(m).groupby(["dataset", "model"])["run_id"].nunique().max()'
-             " > 1]\n"
+    ("code", "several = [m for m in metrics if figures_for(df, m)[1]]\n"
              "for metric in several:\n"
              '    show(plots.budget_plot(df, metric, titles), f"budget_{metric}.png")'),
     ("md", "## Final score over runs"),
@@ -168,8 +172,10 @@ def run_notebooks(
 ) -> list[Path]:
     """Execute each notebook into ``out_dir`` (default RESULTS_DIR/notebooks); returns paths.
 
-    Raises papermill's ``PapermillExecutionError`` if a cell fails (the notebook is still
-    written, with the error in it). ``timeout`` is per cell, in seconds.
+    Each notebook is executed into a temporary file that replaces ``<name>.ipynb`` only when
+    every cell ran, so a failure never overwrites a good output: the failed notebook, with the
+    error in it, is kept as ``<name>.failed.ipynb`` and papermill's
+    ``PapermillExecutionError`` is raised. ``timeout`` is per cell, in seconds.
     """
     results_dir = Path(results_dir).resolve()
     out = Path(out_dir).resolve() if out_dir is not None else results_dir / "notebooks"
@@ -184,23 +190,54 @@ def run_notebooks(
     for name in NOTEBOOKS:
         if name == "compare" and new_model is None:
             continue
-        path = out / f"{name}.ipynb"
-        papermill.execute_notebook(
-            str(FOLDER / f"{name}.ipynb"), str(path),
-            parameters={"results_dir": str(results_dir), **parameters[name]},
-            kernel_name=kernel_name, cwd=str(SOURCE_ROOT), progress_bar=False,
-            execution_timeout=timeout,
-        )
+        path, partial = out / f"{name}.ipynb", out / f".{name}.partial.ipynb"
+        try:
+            papermill.execute_notebook(
+                str(FOLDER / f"{name}.ipynb"), str(partial),
+                parameters={"results_dir": str(results_dir), **parameters[name]},
+                kernel_name=kernel_name, cwd=str(SOURCE_ROOT), progress_bar=False,
+                execution_timeout=timeout,
+            )
+        except BaseException:
+            if partial.exists():
+                os.replace(partial, failed_path(path))
+            raise
+        os.replace(partial, path)
+        failed_path(path).unlink(missing_ok=True)
         written.append(path)
     return written
 
 
+def failed_path(path: Path) -> Path:
+    """Where a notebook that failed is kept (``compare.ipynb`` -> ``compare.failed.ipynb``)."""
+    return path.with_suffix(".failed.ipynb")
+
+
+def check_inputs(results_dir: Path, new_model: str | None, baselines: list[str] | None,
+                 metrics: list[str] | None, score: str) -> None:
+    """The checks the notebooks would fail on, made before any runs: the rows exist and, with
+    a new model, ``reports.compare.compare`` accepts the models and metrics (a typo in
+    ``--new-model`` is one line, not a traceback after two notebooks)."""
+    df = load_rows(results_dir)
+    unknown = [m for m in metrics or () if m not in metric_names()]
+    if unknown:
+        raise UserError(f"unknown metric {unknown[0]!r}; choose among: "
+                        f"{', '.join(metric_names())}")
+    if new_model is not None:
+        with user_input():
+            compare(df, new_model, baselines, metrics, score, titles=data.titles())
+
+
 def _list(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+    values = [part.strip() for part in text.split(",") if part.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"{text!r} names nothing; give at least one name, "
+                                         "comma-separated (e.g. ns_gan,wgan)")
+    return values
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m benchmark.notebooks",
         description="Execute the report notebooks on a results directory (papermill), or "
         "rebuild them from code (--build).")
@@ -214,17 +251,28 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated baselines (default: every other model)")
     parser.add_argument("--metrics", type=_list, default=None)
     parser.add_argument("--score", choices=("last", "best"), default="last")
-    args = parser.parse_args(argv)
-    if args.build:
-        for written in write():
-            print(written)
-        return 0
-    if args.results_dir is None:
-        parser.error("give RESULTS_DIR, or --build")
-    for path in run_notebooks(args.results_dir, args.out, new_model=args.new_model,
-                              baselines=args.baselines, metrics=args.metrics,
-                              score=args.score):
-        print(path)
+    try:
+        args = parser.parse_args(argv)
+        if args.build:
+            for written in write():
+                print(written)
+            return 0
+        if args.results_dir is None or not str(args.results_dir).strip():
+            raise UserError("give RESULTS_DIR (e.g. results/default_preview), or --build")
+        check_inputs(args.results_dir, args.new_model, args.baselines, args.metrics,
+                     args.score)
+        for path in run_notebooks(args.results_dir, args.out, new_model=args.new_model,
+                                  baselines=args.baselines, metrics=args.metrics,
+                                  score=args.score):
+            print(path)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except papermill.PapermillExecutionError as err:
+        print(f"error: a notebook failed in cell {err.exec_count}: {err.ename}: "
+              f"{err.evalue.splitlines()[0] if err.evalue else ''}; it is kept as "
+              "<name>.failed.ipynb beside the outputs, which are untouched", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -4,9 +4,12 @@ Training advances the bar by run-steps (steps x runs). An evaluation counts as t
 it takes in time: each run's evaluation of one kind (the metrics due then, e.g. P/R/F1 at the
 last evaluation only) weighs ``seconds per run of that kind / seconds per training run-step``,
 from a prior (:func:`prior_eval_seconds`, a CPU guess) until this study has measured both.
-After every event the bar's total is the work done plus the remaining work at the current
-weights, so the ETA includes the evaluations still to come and the bar reaches 100% when the
-last evaluation (and its checkpoint) is done, not before.
+The drawn bar's total is estimated once, up front, from the study's schedule at the prior
+weights, and never changes (a total that follows the measured weights jumped: 0/70, 2/9,
+4/11, 20/20); its position is that total times the fraction done (work done over work done
+plus remaining at the current weights), never moving back, so the ETA includes the
+evaluations still to come and the bar reaches its total when the last evaluation (and its
+checkpoint) is done, not before.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from tqdm.auto import tqdm
 from benchmark import data as datasets
 from benchmark.evaluation import due_metrics
 from benchmark.tasks import Group
+from metrics.registry import METRICS
 from sweeps.profiles import Profile
 
 PRIOR_STEP_SECONDS = 0.16  # one full-width 28x28 run-step on 2 CPU cores (README, Speed)
@@ -28,17 +32,13 @@ BASE_EVAL_SECONDS = 0.5  # sample grid, losses, rows and checkpoint of one run
 
 def prior_eval_seconds(kind: tuple[str, ...], profile: Profile) -> float:
     """A guess of one run's evaluation seconds (2 CPU cores, README "Speed") before any is
-    measured: P/R/F1 3.5 s + 21 ms per sample (x4 with the thorough inversion), FID 0.1 s
-    per sample (Inception at 10 images/s), any other metric 5 s."""
+    measured: each metric's own guess under the profile's settings (``Metric.seconds``), 5 s
+    for a metric no longer registered."""
     seconds = BASE_EVAL_SECONDS
     for name in kind:
-        if name == "precision_recall":
-            seconds += (3.5 + 0.021 * profile.prf_samples) * (4 if profile.thorough_inversion
-                                                              else 1)
-        elif name == "fid":
-            seconds += 0.1 * profile.fid_samples
-        else:
-            seconds += 5.0
+        metric = METRICS.get(name)
+        seconds += 5.0 if metric is None else metric.seconds(
+            metric.configure(profile.settings(name)))
     return seconds
 
 
@@ -87,9 +87,10 @@ class StudyProgress:
         self._eval_seconds: dict[tuple[str, ...], float] = {}  # latest, per run
         self._clock = time.perf_counter()
         self._bar = None
+        self.total = max(1, round(self.remaining()))  # the drawn total, fixed (module doc)
         if enabled:
-            self._bar = tqdm(total=max(1, round(self.remaining())), unit="run-step",
-                             dynamic_ncols=True, smoothing=0.05)
+            self._bar = tqdm(total=self.total, unit="run-step", dynamic_ncols=True,
+                             smoothing=0.05)
 
     # --- estimates ---------------------------------------------------------------------------
 
@@ -157,15 +158,18 @@ class StudyProgress:
         w = self.current
         self.skipped(w.runs * w.total - w.trained, len(w.evals) - w.evaluated)
 
+    def position(self, previous: int = 0) -> int:
+        """Where the drawn bar stands: ``total`` x :attr:`fraction`, never behind ``previous``
+        and short of ``total`` until everything is done."""
+        if self.finished:
+            return self.total
+        return min(max(previous, round(self.total * self.fraction)), self.total - 1)
+
     def _advance(self, units: float) -> None:
         self.done += units
         if self._bar is None:
             return
-        total = round(self.done + self.remaining())
-        if not self.finished:  # never 100% while anything is left, however cheap
-            total = max(total, round(self.done) + 1)
-        self._bar.total = max(1, total)
-        self._bar.update(round(self.done) - self._bar.n)
+        self._bar.update(self.position(self._bar.n) - self._bar.n)
 
     @property
     def finished(self) -> bool:

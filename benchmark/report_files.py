@@ -23,11 +23,12 @@ SUMMARY, MONTAGE = "summary.md", "samples.png"
 
 def montage_samples(results_dir: Path, df: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
     """(label, samples) of each model's montage row: the PNG grid its run wrote at its last
-    evaluation (``samples/<run_id>/step_XXXXXX.png``), cut back into images. Runs whose grid
-    is missing (written elsewhere, or deleted) are left out."""
+    evaluation (``<study>/samples/<run_id>/step_XXXXXX.png``), cut back into images. Runs
+    whose grid is missing (written elsewhere, or deleted) are left out."""
     rows = []
     for pick in montage_runs(df, data.titles()).itertuples():
-        path = results_dir / "samples" / pick.run_id / f"step_{pick.step:06d}.png"
+        study = results_dir / str(getattr(pick, "study", None) or ".")
+        path = study / "samples" / pick.run_id / f"step_{pick.step:06d}.png"
         if path.is_file():
             shape = data.get(pick.dataset).image_shape
             rows.append((pick.label, read_image_grid(path.read_bytes(), shape)))

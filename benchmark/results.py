@@ -101,13 +101,27 @@ def prepare_study_dir(root: Path, name: str, fingerprint: str, description: dict
 
 
 def load_rows(root: str | Path) -> pd.DataFrame:
-    """All result rows under a study directory (or a directory of studies) as one DataFrame."""
-    files = sorted(Path(root).glob("**/rows.jsonl"))
-    frames = [pd.DataFrame(read_rows(f)) for f in files]
+    """All result rows under a study directory (or a directory of studies) as one DataFrame.
+
+    The ``study`` column names each row's study directory relative to ``root`` ("." for
+    ``root`` itself): a run is (study, run_id), since two studies may share a run id."""
+    root = Path(root)
+    files = sorted(root.glob("**/rows.jsonl"))
+    frames = [pd.DataFrame(read_rows(f)).assign(study=_study_of(f, root)) for f in files]
     frames = [f for f in frames if not f.empty]
     if not frames:
         raise UserError(f"no results under {root}; run `python -m benchmark sweep` first")
     return pd.concat(frames, ignore_index=True)
+
+
+def _study_of(rows_file: Path, root: Path) -> str:
+    """The study directory of ``<study>/groups/<group_id>/rows.jsonl``, relative to root."""
+    study = rows_file.parent.parent.parent if rows_file.parent.parent.name == "groups" else (
+        rows_file.parent)
+    try:
+        return study.relative_to(root).as_posix()
+    except ValueError:
+        return study.as_posix()
 
 
 def read_image_grid(png: bytes, image_shape: tuple[int, int, int]) -> np.ndarray:

@@ -4,6 +4,8 @@ A :class:`Metric` scores the generators of a group of runs at one evaluation ste
 returns one value per run for each of its :class:`Column`s. Its evaluation function sees only
 arrays, networks and generators (:class:`Generators`, :class:`EvalContext`); the caller
 (``benchmark.evaluation``) builds those, with any cached resources (FID's reference).
+A metric declares its settings (a frozen dataclass of defaults, JAX-free in
+:mod:`metrics.columns`); a profile changes them by metric name (``Profile.metric_settings``).
 """
 
 from __future__ import annotations
@@ -16,29 +18,24 @@ import jax
 import numpy as np
 from jax.sharding import Mesh
 
+from metrics.columns import Column
 from models import priors
 
 
 @dataclasses.dataclass(frozen=True)
-class Column:
-    """One result column: how to read it and print it."""
-
-    name: str
-    higher_is_better: bool
-    decimals: int = 3
-    selects: bool = False  # phase 3 may pick a data set's best configuration by this column
-    description: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
 class Generators:
-    """The generators of R runs: one run's ``apply_fn(variables, z) -> images`` in inference
-    mode (NHWC in [0, 1]) and the variables with a leading runs axis R."""
+    """The generators of R runs: one run's ``apply_fn(variables, z, labels=None) -> images``
+    in inference mode (NHWC in [0, 1]) and the variables with a leading runs axis R.
 
-    apply_fn: Callable[[Any, jax.Array], jax.Array]
+    ``num_classes``: None for an unconditional G; else G can be asked for samples of given
+    classes, ``apply_fn(variables, z, labels)`` with int labels [n] in [0, num_classes).
+    """
+
+    apply_fn: Callable[..., jax.Array]
     variables: Any
     z_dim: int
     prior: str
+    num_classes: int | None = None
 
     def latents(self, key: jax.Array, n: int) -> jax.Array:
         """``n`` latents of the runs' prior, the same for every run."""
@@ -47,21 +44,24 @@ class Generators:
 
 @dataclasses.dataclass(frozen=True)
 class EvalContext:
-    """What the caller provides for one evaluation on one data set.
+    """What the caller provides for one metric's evaluation on one data set.
 
     ``seed`` keys every random draw of the evaluation (fixed for every run and checkpoint:
-    docs/protocol.md §7.3); ``fid`` is the FID reference
-    (:class:`metrics.fid.FidReference`) or None where FID cannot be computed.
+    docs/protocol.md §7.3); ``settings`` is the evaluated metric's settings (its
+    ``Metric.settings`` changed by the profile); ``reference(n)`` gives the feature statistics
+    of the first ``n`` images of the data set's reference split (cached by the caller;
+    :class:`metrics.fid.FidReference`), or None where none can be computed.
     """
 
     dataset: str
     images: Callable[[str], np.ndarray]  # a split's float32 pixels in [0, 1], made on first use
     seed: int
-    prf_samples: int = 1000
-    fid_samples: int = 10_000
-    thorough: bool = False  # slower, tighter estimates (the paper profile)
-    fid: Any = None
+    settings: Any = None
+    reference: Callable[[int], Any] = lambda n: None
     mesh: Mesh | None = None
+    # a split's int class labels (aligned with ``images(split)``), or None where the data set
+    # has none
+    labels: Callable[[str], np.ndarray | None] = lambda split: None
 
 
 class DatasetFacts(Protocol):
@@ -76,7 +76,9 @@ class Metric:
     """A registry entry. ``evaluate`` returns {column: float array [R]} (and constant string
     columns such as ``fid_feature``); it may return {} when it cannot score (no reference).
     ``expensive`` metrics are computed at the last evaluation only, unless the profile asks
-    for every evaluation."""
+    for every evaluation. ``settings``: the defaults of its settings (a frozen dataclass, or
+    None); ``seconds(settings)``: a prior guess of one run's evaluation seconds on 2 CPU cores
+    (the progress bar's weight until an evaluation is measured)."""
 
     name: str
     columns: tuple[Column, ...]
@@ -84,3 +86,19 @@ class Metric:
     evaluate: Callable[[Generators, EvalContext], Mapping[str, Any]]
     expensive: bool = False
     description: str = ""
+    settings: Any = None
+    seconds: Callable[[Any], float] = lambda settings: 5.0
+
+    def configure(self, changes: Mapping[str, Any] | None = None) -> Any:
+        """This metric's settings: its defaults with ``changes`` (a profile's, by setting
+        name). An unknown setting is a one-line ``ValueError`` naming the known ones."""
+        changes = dict(changes or {})
+        if not changes:
+            return self.settings
+        known = ([f.name for f in dataclasses.fields(self.settings)]
+                 if dataclasses.is_dataclass(self.settings) else [])
+        unknown = sorted(set(changes) - set(known))
+        if unknown:
+            raise ValueError(f"metric {self.name!r} has no setting {unknown[0]!r}; choose one "
+                             f"of: {', '.join(known) or '(none)'}")
+        return dataclasses.replace(self.settings, **changes)

@@ -2,34 +2,21 @@
 
 The evaluation scores every run with each metric that applies to its data set; the tables,
 plots and phase 3's selection read each column's direction and format from here. To add a
-metric: write ``metrics/<name>.py`` ending in a ``METRIC = Metric(...)``, then add one line.
+metric: write ``metrics/<name>.py`` ending in a ``METRIC = Metric(...)``, then add one line
+here, and its columns and settings to :mod:`metrics.columns` (JAX-free: what tables read).
+:func:`columns`, :func:`column` and :func:`higher_is_better` are :mod:`metrics.columns`'.
 """
 
 from __future__ import annotations
 
 from metrics import fid, precision_recall
-from metrics.base import Column, Metric
+from metrics.base import Metric
+from metrics.columns import Column, column, columns, higher_is_better
 
 METRICS: dict[str, Metric] = {
     "fid": fid.METRIC,
     "precision_recall": precision_recall.METRIC,
 }
-
-
-def columns() -> dict[str, Column]:
-    """Every registered column by name, in registry order."""
-    return {c.name: c for metric in METRICS.values() for c in metric.columns}
-
-
-def column(name: str) -> Column | None:
-    """The registered column ``name``, or None for a column no metric produces."""
-    return columns().get(name)
-
-
-def higher_is_better(name: str) -> bool:
-    """Direction of column ``name``; unknown columns count as lower-is-better (losses)."""
-    found = column(name)
-    return found is not None and found.higher_is_better
 
 
 __all__ = ["METRICS", "Column", "Metric", "column", "columns", "higher_is_better"]

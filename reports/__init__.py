@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from metrics import scores
 from reports import montage, plots, tables
 from reports.tables import Titles
 
@@ -32,6 +33,19 @@ def _plottable(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     return df.iloc[0:0] if values is None else df[np.isfinite(values)]
 
 
+def figures_for(df: pd.DataFrame, metric: str) -> tuple[bool, bool]:
+    """(learning curves, budget and box plots) that ``metric`` allows: curves where a run (by
+    study and run id) has more than one finite evaluation, the others where a model has more
+    than one run with one. The report and the curves notebook both ask this."""
+    finite = _plottable(df, metric)
+    if finite.empty:
+        return False, False
+    key = scores.run_key(finite)
+    curves = bool(finite.groupby(key)["step"].nunique().max() > 1)
+    runs = finite.groupby(["dataset", "model"])[key].apply(lambda g: len(g.drop_duplicates()))
+    return curves, bool(runs.max() > 1)
+
+
 def build_report(df: pd.DataFrame, title: str, titles: Titles = None,
                  score: str = "last",
                  samples: Sequence[tuple[str, np.ndarray]] | None = None) -> Report:
@@ -47,13 +61,11 @@ def build_report(df: pd.DataFrame, title: str, titles: Titles = None,
     figures: dict[str, Figure] = {}
     captions: list[tuple[str, str]] = []
     for metric in tables.summary_metrics(table):
-        finite = _plottable(df, metric)
-        if finite.empty:
-            continue
-        if finite.groupby("run_id")["step"].nunique().max() > 1:
+        curves, several = figures_for(df, metric)
+        if curves:
             figures[f"curves_{metric}.png"] = plots.learning_curves(df, metric, titles)
             captions.append((f"{metric} during training", f"curves_{metric}.png"))
-        if finite.groupby(["dataset", "model"])["run_id"].nunique().max() > 1:
+        if several:
             figures[f"budget_{metric}.png"] = plots.budget_plot(df, metric, titles)
             captions.append((f"expected best {metric} vs number of configurations",
                              f"budget_{metric}.png"))
@@ -61,9 +73,14 @@ def build_report(df: pd.DataFrame, title: str, titles: Titles = None,
             captions.append((f"final {metric} over runs", f"box_{metric}.png"))
 
     lines = [f"# Results of {title}", "",
-             f"{df['run_id'].nunique()} runs, {len(df)} evaluations. Mean ± std (ddof=1) of "
+             f"{scores.count_runs(df)} runs, {len(df)} evaluations. Mean ± std (ddof=1) of "
              f"{tables.score_description(score)}; failed runs are counted, not averaged.", "",
              tables.format_summary(table, titles)]
+    failures = tables.format_failures(df)
+    if failures:
+        lines += ["## Failed runs", "", "A run fails at the first training step whose logged "
+                  "values are not finite; its G is frozen there and it has no score "
+                  "(docs/protocol.md §4.7).", "", failures]
     if samples:
         figures["samples.png"] = montage.sample_montage(samples)
         lines += ["## Samples", "", "Each model's first run at its last evaluation, on the "
@@ -80,4 +97,4 @@ def build_report(df: pd.DataFrame, title: str, titles: Titles = None,
     return Report("\n".join(lines) + "\n", table, figures)
 
 
-__all__ = ["Report", "build_report", "montage", "plots", "tables"]
+__all__ = ["Report", "build_report", "figures_for", "montage", "plots", "scores", "tables"]

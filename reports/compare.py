@@ -24,6 +24,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
+from metrics import columns as metric_columns
+from metrics import scores as run_score
 from reports import stats
 from reports.plots import expected_best
 from reports.plots import run_scores as best_checkpoint_scores
@@ -41,46 +43,34 @@ from reports.tables import (
 
 ALPHA = 0.05
 SCORES = ("last", "best")
-METRIC_TITLES = {"fid": "FID", "inception_score": "Inception score", "kid": "KID",
-                 "precision": "precision", "recall": "recall", "f1": "F1"}
 NEW_COLOR = "black"
 
 
 def metric_title(metric: str) -> str:
-    return METRIC_TITLES.get(metric, metric)
+    """The column's title in sentences (``Column.title``: "FID", "F1"), else its name."""
+    column = metric_columns.column(metric)
+    return column.label if column is not None else metric
 
 
 def per_run_scores(df: pd.DataFrame, metric: str, score: str = "last") -> pd.DataFrame:
-    """One row per run: dataset, model, run_id, config, seed, ``value`` and ``failed``.
+    """One row per run (by study and run id): dataset, model, run_id, config, seed, ``value``
+    and ``failed`` (and ``study`` where the rows have it).
 
     ``score="last"``: the run's last evaluation; ``"best"``: its best evaluation among the
-    healthy ones (lowest FID, highest F1, ...). ``failed`` is True where any evaluation of the
-    run is marked failed or the value is NaN: such a run counts in the failure rate and in no
-    mean or test, even if a checkpoint before it diverged was good (unlike
-    ``reports.plots.run_scores``, the budget curves' score, which keeps that checkpoint).
+    healthy ones (lowest FID, highest F1, ...): :func:`metrics.scores.run_scores`. ``failed``
+    is True where any evaluation of the run is marked failed or the value is NaN: such a run
+    counts in the failure rate and in no mean or test, even if a checkpoint before it
+    diverged was good (unlike ``reports.plots.run_scores``, the budget curves' score, which
+    keeps that checkpoint).
     """
     if score not in SCORES:
         raise ValueError(f"score must be one of {SCORES}, not {score!r}")
-    data = df.assign(
-        _v=pd.to_numeric(df[metric], errors="coerce") if metric in df else np.nan,
-        _f=df["failed"].eq(True) if "failed" in df else False,
-    )
-    for column in ("config", "seed"):
-        if column not in data:
-            data[column] = np.nan
-    data = data.sort_values(["run_id", "step"], kind="stable")
-    grouped = data.groupby("run_id", sort=False)
-    out = grouped[["dataset", "model", "config", "seed"]].last()
-    out["failed"] = grouped["_f"].any()
-    if score == "last":
-        # the last row's value (groupby.last() would skip a NaN there)
-        out["value"] = data.drop_duplicates("run_id", keep="last").set_index("run_id")["_v"]
-    else:
-        healthy = data[~data["_f"]].groupby("run_id")["_v"]
-        out["value"] = healthy.max() if higher_is_better(metric) else healthy.min()
-    out["failed"] |= ~np.isfinite(out["value"].to_numpy(float))
-    return out.reset_index()[["dataset", "model", "run_id", "config", "seed", "value",
-                              "failed"]]
+    out = run_score.run_scores(df, metric, score)
+    out["value"] = out["value"].astype(float)
+    out["failed"] = out["failed"].astype(bool) | ~np.isfinite(out["value"].to_numpy(float))
+    study = ["study"] if "study" in out else []
+    return out[["dataset", "model", *study, "run_id", "config", "seed", "value",
+                "failed"]].reset_index(drop=True)
 
 
 def _measured(df: pd.DataFrame, metric: str) -> bool:

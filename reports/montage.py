@@ -44,8 +44,9 @@ def montage_runs(df: pd.DataFrame, titles: Titles = None) -> pd.DataFrame:
     its last evaluation. The label is the model's title (with the data set's when the frame
     holds several), and the run's score on the column phase 3 selects on (F1 on the
     triangles, FID elsewhere) and its samples' median distance to the triangles, where
-    finite."""
-    columns = ["dataset", "model", "run_id", "step", "label"]
+    finite. ``study`` (the run's study directory) is added where the rows have it."""
+    columns = ["dataset", "model", *(["study"] if "study" in df else []), "run_id", "step",
+               "label"]
     final = final_rows(df)
     if final.empty:
         return pd.DataFrame(columns=columns)
@@ -66,8 +67,8 @@ def montage_runs(df: pd.DataFrame, titles: Titles = None) -> pd.DataFrame:
                       if np.isfinite(value := _number(row.get(name)))]
             if scores:
                 label += "\n" + ", ".join(scores)
-            picked.append({"dataset": dataset, "model": model, "run_id": row["run_id"],
-                           "step": int(row["step"]), "label": label})
+            picked.append({"dataset": dataset, "model": model, "study": row.get("study"),
+                           "run_id": row["run_id"], "step": int(row["step"]), "label": label})
     return pd.DataFrame(picked, columns=columns)
 
 

@@ -16,12 +16,14 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from metrics import scores as run_score
 from reports.tables import (
     Titles,
     dataset_order,
     dataset_title,
     final_rows,
     higher_is_better,
+    metric_names,
     model_order,
     model_title,
 )
@@ -32,8 +34,9 @@ BUDGET_SEED = 0
 
 def _finite(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     if metric not in df:
+        present = [m for m in metric_names() if m in df]
         raise ValueError(f"no {metric!r} column in the results; choose one of the measured "
-                        "metrics (fid on real data, precision/recall/f1 on triangles)")
+                         f"metrics: {', '.join(present) or '(none)'}")
     values = pd.to_numeric(df[metric], errors="coerce")
     out = df.assign(**{metric: values})[np.isfinite(values)]
     if out.empty:
@@ -90,18 +93,17 @@ def learning_curves(df: pd.DataFrame, metric: str, titles: Titles = None) -> Fig
 
 
 def run_scores(df: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """One score per run: its best ``metric`` over all checkpoints (NaN if never finite).
+    """One score per run (by study and run id): its best ``metric`` over the checkpoints not
+    marked failed (``metrics.scores.run_scores``, policy ``best``; NaN if never finite).
 
-    Failed runs keep their place (NaN): in a budget they cost a configuration and give nothing.
-    Data sets where ``metric`` is never measured are left out.
+    A failed run keeps its finite checkpoints before the failure; a run that never had one is
+    NaN: in a budget it costs a configuration and gives nothing. Data sets where ``metric``
+    is never measured are left out.
     """
-    values = pd.to_numeric(df[metric], errors="coerce") if metric in df else np.nan
-    data = df.assign(_v=values)
-    if "failed" in data:
-        data.loc[data["failed"].eq(True), "_v"] = np.nan
-    agg = "max" if higher_is_better(metric) else "min"
-    cols = [c for c in ("dataset", "model", "config", "seed", "run_id") if c in data]
-    scores = data.groupby(cols, sort=False)["_v"].agg(agg).rename(metric).reset_index()
+    per_run = run_score.run_scores(df, metric, "best")
+    cols = [c for c in ("dataset", "model", "config", "seed", *run_score.run_key(df))
+            if c in df]
+    scores = per_run[cols].assign(**{metric: per_run["value"].astype(float)})
     measured = scores.groupby("dataset")[metric].transform(lambda v: v.notna().any())
     return scores[measured.astype(bool)].reset_index(drop=True)
 

@@ -3,7 +3,8 @@ headline FID table (docs/protocol.md §6.9) to compare against.
 
 Input is a frame of result rows, one per (run, evaluation) (``benchmark.results.load_rows``).
 Each metric column's direction and format come from the metric registry
-(:mod:`metrics.registry`); data-set titles are given by the caller (``titles``: name ->
+(:mod:`metrics.columns`, JAX-free); each run's value is :func:`metrics.scores.run_scores`
+(runs keyed by study and run id); data-set titles are given by the caller (``titles``: name ->
 title, in display order; ``benchmark.data.titles()`` for the registered data sets).
 """
 
@@ -15,8 +16,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-import losses as loss_registry
-from metrics import registry as metric_registry
+import models as model_registry
+from metrics import columns as metric_registry
+from metrics import scores
 
 Titles = Mapping[str, str] | None
 
@@ -36,6 +38,7 @@ _PAPER_FID = {
     "vae": ((23.8, 0.6), (58.7, 1.2), (155.7, 11.6), (85.7, 3.8)),
 }
 PAPER_DATASETS = ("mnist", "fashion_mnist", "cifar10", "celeba")
+PAPER_METRIC = "fid"  # the column of the paper's headline table (docs/protocol.md §6.9)
 
 
 def metric_names() -> tuple[str, ...]:
@@ -58,7 +61,7 @@ def dataset_title(dataset: str, titles: Titles = None) -> str:
 
 def model_order(models) -> list[str]:
     """Models in registry order (the paper's row order), unknown names after, sorted."""
-    known = [m for m in loss_registry.names() if m in set(models)]
+    known = [m for m in model_registry.names() if m in set(models)]
     return known + sorted(set(models) - set(known))
 
 
@@ -71,7 +74,7 @@ def dataset_order(datasets, titles: Titles = None) -> list[str]:
 
 def model_title(model: str) -> str:
     """The display name of a model (its loss title), or the name itself if unknown."""
-    return loss_registry.REGISTRY[model].title if model in loss_registry.REGISTRY else model
+    return model_registry.get(model).title if model in model_registry.names() else model
 
 
 def score_description(score: str) -> str:
@@ -88,29 +91,27 @@ def check_score(score: str) -> None:
 
 
 def final_rows(df: pd.DataFrame, score: str = "last") -> pd.DataFrame:
-    """One row per run: its last evaluation (the row with the largest step per run_id).
+    """One row per run (by study and run id): its last evaluation.
 
     ``score="best"``: the same row with each registered metric column replaced by the run's
-    best value (lowest or highest by the metric registry's direction) over its evaluations
-    not marked failed, so the values may come from different evaluations. ``failed`` stays
-    the last row's (a run is marked failed from the step it failed at, docs/protocol.md
-    §4.7), so a failed run is counted and left out of the means under either score, as in
-    ``reports.compare.per_run_scores``.
+    best value (:func:`metrics.scores.run_scores`), so the values may come from different
+    evaluations. ``failed`` stays the last row's (a run is marked failed from the step it
+    failed at, docs/protocol.md §4.7), so a failed run is counted and left out of the means
+    under either score, as in ``reports.compare.per_run_scores``.
     """
     check_score(score)
     if df.empty:
         return df
-    last = df.sort_values(["run_id", "step"], kind="stable").groupby("run_id").tail(1)
+    key = scores.run_key(df)
+    last = df.sort_values([*key, "step"], kind="stable").groupby(key, sort=False).tail(1)
     last = last.reset_index(drop=True)
     if score == "last":
         return last
-    healthy = df[~df["failed"].eq(True)] if "failed" in df else df
-    best = last.set_index("run_id", drop=False)
+    best = last.set_index(key, drop=False)
     for metric in metric_names():
         if metric not in df:
             continue
-        values = pd.to_numeric(healthy[metric], errors="coerce").groupby(healthy["run_id"])
-        per_run = values.max() if higher_is_better(metric) else values.min()
+        per_run = scores.run_scores(df, metric, "best").set_index(key)["value"]
         best[metric] = per_run.reindex(best.index).to_numpy(float)
     return best.reset_index(drop=True)
 
@@ -146,9 +147,10 @@ def summary(df: pd.DataFrame, metrics=None, titles: Titles = None,
             rec[f"{m}_mean"] = float(np.mean(values)) if len(values) else math.nan
             rec[f"{m}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
             rec[f"n_{m}"] = len(values)
-        if "fid" in names and "fid_feature" in group:
-            features = sorted(group["fid_feature"].dropna().astype(str).unique())
-            rec["fid_feature"] = "+".join(features) if features else None
+        for qualifier in _qualifiers(names):
+            if qualifier in group:
+                found = sorted(group[qualifier].dropna().astype(str).unique())
+                rec[qualifier] = "+".join(found) if found else None
         records.append(rec)
     out = pd.DataFrame(records)
     if out.empty:
@@ -156,6 +158,31 @@ def summary(df: pd.DataFrame, metrics=None, titles: Titles = None,
     out["_d"] = out["dataset"].map(dataset_order(out["dataset"], titles).index)
     out["_m"] = out["model"].map(model_order(out["model"]).index)
     return out.sort_values(["_d", "_m"]).drop(columns=["_d", "_m"]).reset_index(drop=True)
+
+
+def _qualifiers(metrics) -> list[str]:
+    """The qualifier columns (FID's ``fid_feature``) of ``metrics``' columns."""
+    found = [metric_registry.column(m) for m in metrics]
+    return list(dict.fromkeys(c.qualifier for c in found if c is not None and c.qualifier))
+
+
+def failed_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """The failed runs of ``df``: study, run id, data set, model, seed, where and what failed
+    (:func:`metrics.scores.run_scores`)."""
+    per_run = scores.run_scores(df, "step")
+    return per_run[per_run["failed"]].reset_index(drop=True)
+
+
+def format_failures(df: pd.DataFrame) -> str:
+    """A Markdown list of the failed runs and at which step which value stopped being
+    finite; empty when no run failed."""
+    failed = failed_runs(df)
+    lines = []
+    for _, row in failed.iterrows():
+        where = f"{row['study']}/" if "study" in row and pd.notna(row["study"]) else ""
+        lines.append(f"- {model_title(row['model'])} on {row['dataset']}, run "
+                     f"{where}{row['run_id']}: failed {scores.failure_note(row)}")
+    return "\n".join(lines) + ("\n" if lines else "")
 
 
 def summary_metrics(table: pd.DataFrame) -> list[str]:
@@ -182,8 +209,12 @@ def format_summary(table: pd.DataFrame, titles: Titles = None) -> str:
         part = table[table["dataset"] == dataset]
         metrics = [m for m in summary_metrics(part) if part[f"{m}_mean"].notna().any()]
         feature = ""
-        if "fid_feature" in part and part["fid_feature"].notna().any():
-            feature = f" (FID features: {', '.join(sorted(set(part['fid_feature'].dropna())))})"
+        for m in metrics:
+            column = metric_registry.column(m)
+            q = column.qualifier if column is not None else None
+            if q and q in part and part[q].notna().any():
+                feature += (f" ({column.label} {q.rsplit('_', 1)[-1]}s: "
+                            f"{', '.join(sorted(set(part[q].dropna())))})")
         header = ["model", "runs (failed)", *metrics]
         lines = [f"### {dataset_title(dataset, titles)}{feature}", "",
                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -215,19 +246,21 @@ def compare_to_paper(df: pd.DataFrame, score: str = "last") -> pd.DataFrame:
     ``comparable`` is False where our FID used other features than Inception (FID-LeNet),
     whose scale differs from the paper's. ``diff`` is ours minus the paper's mean.
     """
+    column = metric_registry.column(PAPER_METRIC)
+    qualifier = column.qualifier if column is not None else None
     columns = ["dataset", "model", "n_runs", "n_failed", "fid_mean", "fid_std",
                "paper_mean", "paper_std", "paper_flag", "diff", "fid_feature", "comparable"]
-    ours = summary(df, metrics=["fid"], score=score)
-    if ours.empty or "fid_mean" not in ours:
+    ours = summary(df, metrics=[PAPER_METRIC], score=score)
+    if ours.empty or "fid_mean" not in ours or qualifier is None:
         return pd.DataFrame(columns=columns)
     ours = ours[ours["dataset"].isin(PAPER_DATASETS)]
     paper = paper_table().rename(columns={"mean": "paper_mean", "std": "paper_std",
                                           "flag": "paper_flag"})
     merged = ours.merge(paper, on=["dataset", "model"], how="inner")
-    if "fid_feature" not in merged:
-        merged["fid_feature"] = None
+    if qualifier not in merged:
+        merged[qualifier] = None
     merged["diff"] = merged["fid_mean"] - merged["paper_mean"]
-    merged["comparable"] = merged["fid_feature"].eq("inception")
+    merged["comparable"] = merged[qualifier].eq(column.preferred)
     return merged[columns].reset_index(drop=True)
 
 

@@ -23,6 +23,7 @@ configurations: :func:`sweeps.studies.profile_hparams`) and show in every row's 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 # FID's reference split: "default" is each data set's (``DatasetSpec.fid_reference_split``:
@@ -55,11 +56,11 @@ class Profile:
     name: str
     steps: int | None  # None: the data set's paper step count
     eval_every: int | None  # None: the data set's paper checkpoint interval
-    prf_samples: int  # N of precision/recall/F1 on the triangles
-    prf_at_every_eval: bool  # False: only at the last evaluation
-    fid_samples: int  # generated and real images for FID
+    # each metric's settings that differ from its defaults, by metric name
+    # ({"fid": {"samples": 2000}}; metrics.columns declares them); stored as sorted pairs
+    metric_settings: Any = ()
+    expensive_every_eval: bool = False  # expensive metrics (P/R/F1) at every evaluation too
     grid_size: int = 64  # samples in each PNG grid
-    thorough_inversion: bool = False  # recall's G inversion: metrics.inversion.THOROUGH_INVERSION
     debias_bn: bool = False  # evaluate G with zero-debiased BN averages (train.debias_...)
     # > 0: evaluate G with BN statistics recomputed from this many batches of 64 training-mode
     # passes (benchmark.training.recompute_generator_stats), in place of its running averages
@@ -77,12 +78,20 @@ class Profile:
     matmul_precision: str = "float32"  # MATMUL_PRECISIONS
 
     def __post_init__(self):
+        pairs = (self.metric_settings.items() if isinstance(self.metric_settings, Mapping)
+                 else self.metric_settings)
+        object.__setattr__(self, "metric_settings", tuple(sorted(
+            (str(metric), tuple(sorted(dict(values).items()))) for metric, values in pairs)))
         if self.fid_reference not in FID_REFERENCES:
             raise ValueError(f"unknown FID reference {self.fid_reference!r}; choose one of: "
                              f"{', '.join(FID_REFERENCES)}")
         if self.matmul_precision not in MATMUL_PRECISIONS:
             raise ValueError(f"unknown precision {self.matmul_precision!r}; choose one of: "
                              f"{', '.join(MATMUL_PRECISIONS)}")
+
+    def settings(self, metric: str) -> dict[str, Any]:
+        """The settings this profile gives ``metric`` (by name), beyond the metric's defaults."""
+        return {k: v for m, pairs in self.metric_settings if m == metric for k, v in pairs}
 
     def schedule(self, paper_steps: int, paper_eval_every: int) -> tuple[int, list[int]]:
         """(total steps, evaluation steps): every ``eval_every`` steps and at the end."""
@@ -94,24 +103,28 @@ class Profile:
 
 PROFILES = {
     "paper": Profile(
-        "paper", None, None, prf_samples=1000, prf_at_every_eval=True, fid_samples=10_000,
-        thorough_inversion=True,
+        "paper", None, None, expensive_every_eval=True,
+        metric_settings={"fid": {"samples": 10_000},
+                         "precision_recall": {"samples": 1000, "thorough": True}},
         description="the paper's schedule: 15,625 steps on 28x28 data, evaluated every 3,906",
     ),
     "preview": Profile(
-        "preview", 400, 100, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,
+        "preview", 400, 100,
+        metric_settings={"fid": {"samples": 2_000}, "precision_recall": {"samples": 200}},
         recompute_bn=16, fixed_from="narrow", overrides=(("lr", 1e-3),),
         model_overrides=PREVIEW_MODEL_OVERRIDES, default_seeds=(0,),
         description="preview: seed 0, 400 steps at lr 1e-3 (BEGAN 2e-4) and the narrow space's "
         "fixed values (beta1 0.5, n_disc 1, ...), evaluated every 100; P/R/F1 (N=200) at the end",
     ),
     "cpu": Profile(
-        "cpu", 50, 25, prf_samples=200, prf_at_every_eval=False, fid_samples=2_000,
+        "cpu", 50, 25,
+        metric_settings={"fid": {"samples": 2_000}, "precision_recall": {"samples": 200}},
         debias_bn=True,
         description="reduced: 50 steps, evaluated at 25 and 50; P/R/F1 (N=200) at the end",
     ),
     "smoke": Profile(
-        "smoke", 4, 2, prf_samples=20, prf_at_every_eval=False, fid_samples=64, grid_size=16,
+        "smoke", 4, 2, grid_size=16,
+        metric_settings={"fid": {"samples": 64}, "precision_recall": {"samples": 20}},
         debias_bn=True,
         description="for tests: 4 steps, evaluated at 2 and 4",
     ),

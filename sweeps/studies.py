@@ -25,9 +25,10 @@ from typing import Any
 
 import pandas as pd
 
-import losses as loss_registry
-from losses.base import Fixed
-from metrics.registry import columns as metric_columns
+import models as model_registry
+from metrics import scores as run_score
+from metrics.columns import selection_columns
+from models.hparams import Fixed
 from sweeps.profiles import Profile, resolve
 from sweeps.runs import DEFAULT_G_SCHEDULE, RunSpec, Study, has_generator_steps, make_run
 from sweeps.spaces import SPACES, sample_configs, search_space
@@ -66,8 +67,8 @@ def selection_score(rows: pd.DataFrame) -> tuple[str, bool] | None:
     """(column, lower_is_better) that phase 3 selects on for one data set's rows: the first
     registered column marked ``selects`` (metrics.registry) that the rows measure, so FID on
     real data and F1 on the triangles; None when the rows measure none."""
-    for column in metric_columns().values():
-        if column.selects and column.name in rows:
+    for column in selection_columns():
+        if column.name in rows:
             if pd.to_numeric(rows[column.name], errors="coerce").notna().any():
                 return column.name, not column.higher_is_better
     return None
@@ -82,7 +83,7 @@ def profile_hparams(profile: Profile, model: str) -> dict[str, Any]:
         values.update({name: dist.value
                        for name, dist in search_space(model, profile.fixed_from).items()
                        if isinstance(dist, Fixed)})
-    own = loss_registry.get(model).defaults
+    own = model_registry.get(model).defaults
     values.update({k: v for k, v in profile.overrides if k in own})
     values.update({k: v for m, pairs in profile.model_overrides if m == model
                    for k, v in pairs if k in own})
@@ -98,7 +99,7 @@ def _unique(values, what: str) -> tuple:
 
 def _check_models(models: tuple[str, ...]) -> None:
     for model in models:
-        loss_registry.get(model)
+        model_registry.get(model)
 
 
 def build_study(
@@ -115,6 +116,7 @@ def build_study(
     config_seed: int = 0,
     sampler: str | None = None,
     g_schedule: str = DEFAULT_G_SCHEDULE,
+    arch: str | None = None,
 ) -> Study:
     """The study ``name`` with any given argument overriding its defaults (see module doc).
 
@@ -126,7 +128,8 @@ def build_study(
     the study's sampler (config_seed applies to "project" only); ``phase1_rows`` are the
     result rows phase 3 selects from (``phase1_source`` names them in messages);
     ``g_schedule`` is every GAN's G schedule (``sweeps.runs.G_SCHEDULES``; the VAE has none;
-    phase 3 keeps each selected row's). Data-set names are checked by the caller, which
+    phase 3 keeps each selected row's); ``arch`` is every model's architecture (None: each
+    model's own; phase 3 keeps each selected row's). Data-set names are checked by the caller, which
     knows the data sets. Raises a one-line ``ValueError`` on bad input.
     """
     if name not in STUDIES:
@@ -138,7 +141,7 @@ def build_study(
                         "project (any config_seed) or v1 (config_seed 0)")
     profile = resolve(profile) if isinstance(profile, str) else profile
     explicit_models, explicit_datasets = models is not None, datasets is not None
-    models = _unique(models if models is not None else loss_registry.PAPER_MODELS, "models")
+    models = _unique(models if models is not None else model_registry.PAPER_MODELS, "models")
     datasets = _unique(datasets if datasets is not None else spec.datasets, "data sets")
     if seeds is None:  # the profile may train the default study with fewer seeds
         seeds = profile.default_seeds if name == "default" and profile.default_seeds \
@@ -154,9 +157,9 @@ def build_study(
         if num_configs is not None or space is not None:
             raise ValueError("phase3 retrains the best phase-1 configuration; drop --configs "
                             "and --space")
-        if g_schedule != DEFAULT_G_SCHEDULE:
-            raise ValueError("phase3 retrains each selected run with its own G schedule; "
-                            "drop --g-schedule")
+        if g_schedule != DEFAULT_G_SCHEDULE or arch is not None:
+            raise ValueError("phase3 retrains each selected run with its own G schedule and "
+                            "architecture; drop --g-schedule and --arch")
         runs = phase3_runs(phase1_rows, phase1_source, models=models, datasets=datasets,
                            seeds=seeds,
                            explicit_models=explicit_models,
@@ -191,7 +194,7 @@ def build_study(
                     overrides = {**profile_hparams(profile, model), **overrides}
                 for seed in seeds:
                     runs.append(make_run(model, dataset, int(seed), overrides, config=index,
-                                         g_schedule=schedules[model]))
+                                         g_schedule=schedules[model], arch=arch))
     return Study(name, tuple(runs), profile)
 
 
@@ -201,33 +204,37 @@ def build_study(
 def best_configs(df: pd.DataFrame) -> pd.DataFrame:
     """The best row of each (data set, model) over all runs and checkpoints of ``df``.
 
-    Best is the lowest FID, on the triangles the highest F1 (docs/protocol.md §6.6). Rows marked
-    failed and rows without the score are ignored (a run's finite checkpoints before it failed
-    still count, as in compare_gan v1's ``BestFIDPerModel``); where Inception FID exists it is
-    preferred to FID-LeNet. Ties go to the lowest config index, then the earliest step.
+    Best is the lowest FID, on the triangles the highest F1 (docs/protocol.md §6.6): each run's
+    score under the ``select`` policy (:func:`metrics.scores.run_scores`: rows marked failed
+    and rows without the score ignored, a run's finite checkpoints before it failed still
+    counting as in compare_gan v1's ``BestFIDPerModel``; the column's preferred features,
+    Inception FID, where they exist), then the best run. Ties go to the lowest config index,
+    then the earliest step.
     """
     picked = []
+    key = run_score.run_key(df)
     for (_dataset, _model), group in df.groupby(["dataset", "model"], sort=False):
         score = selection_score(df[df["dataset"] == _dataset])
         if score is None:
             continue
         metric, lower = score
-        ok = group[pd.to_numeric(group[metric], errors="coerce").notna()]
-        if "failed" in ok:
-            ok = ok[~ok["failed"].eq(True)]
-        if metric == "fid" and "fid_feature" in ok and (ok["fid_feature"] == "inception").any():
-            ok = ok[ok["fid_feature"] == "inception"]
-        if ok.empty:
+        per_run = run_score.run_scores(group, metric, "select").dropna(subset=["value"])
+        if per_run.empty:
             continue
-        ok = ok.assign(_score=ok[metric].astype(float) * (1.0 if lower else -1.0))
-        sort_by = ["_score"] + [c for c in ("config", "step") if c in ok]
-        picked.append(ok.sort_values(sort_by, kind="stable").iloc[0].drop("_score"))
+        per_run = per_run.assign(_score=per_run["value"].astype(float) * (1.0 if lower
+                                                                           else -1.0))
+        sort_by = ["_score"] + [c for c in ("config", "step") if c in group]
+        best = per_run.sort_values(sort_by, kind="stable").iloc[0]
+        match = group["step"].eq(best["step"])
+        for column in key:
+            match &= group[column].eq(best[column])
+        picked.append(group[match].iloc[0])
     return pd.DataFrame(picked).reset_index(drop=True)
 
 
 def overrides_from_row(row: pd.Series, model: str) -> tuple[dict[str, Any], dict[str, str]]:
     """(hyperparameter overrides, loss options) of a result row, typed for ``make_run``."""
-    loss = loss_registry.get(model)
+    loss = model_registry.get(model)
     overrides: dict[str, Any] = {}
     for key, default in loss.defaults.items():
         value = row.get(key)
@@ -293,7 +300,10 @@ def phase3_runs(
             config = int(row["config"]) if "config" in row and pd.notna(row["config"]) else 0
             g_schedule = row.get("g_schedule")
             g_schedule = g_schedule if isinstance(g_schedule, str) else DEFAULT_G_SCHEDULE
+            arch = row.get("arch")
+            arch = arch if isinstance(arch, str) else None
             for seed in seeds:
                 runs.append(make_run(model, dataset, int(seed), overrides, config=config,
-                                     options=options or None, g_schedule=g_schedule))
+                                     options=options or None, g_schedule=g_schedule,
+                                     arch=arch))
     return runs

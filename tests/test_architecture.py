@@ -1,4 +1,4 @@
-"""The layering rule of the README's "Layout" section, and the registries' promise: a metric
+"""The layering rule of docs/extending.md's "Layout" section, and the registries' promise: a metric
 or a data set is one definition plus one registry line, with no other file edited."""
 
 from __future__ import annotations

@@ -3,12 +3,15 @@ exit status 2, nothing written (the results directory, a report folder, the mani
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import stat
 
 import pytest
 
 from benchmark import cli
+from benchmark.task_files import mark_done
 
 T = ["train", "--model", "ns_gan"]
 S = ["sweep"]
@@ -53,6 +56,27 @@ CASES = [
     (T + ["--slurm-array-parallelism", "0", "--executor", "slurm"], "must be >= 1"),
     (T + ["--gpus-per-task", "-1", "--executor", "ray"], "must be >= 0"),
     (T + ["--ray-max-retries", "-1", "--executor", "ray"], "--ray-max-retries -1 must be >= 0"),
+    # empty, blank and repeated values in lists (an empty --model once trained no model)
+    (["train", "--model", ""], "'' names nothing; give at least one name"),
+    (["train", "--model", " , "], "names nothing"),
+    (S + ["--models", ""], "argument --models: '' names nothing"),
+    (S + ["--datasets", " "], "argument --datasets: ' ' names nothing"),
+    (S + ["--models", "ns_gan, ns_gan"], "ns_gan is named twice in 'ns_gan, ns_gan'"),
+    (S + ["--datasets", "triangles,triangles"], "triangles is named twice"),
+    (T + ["--seeds", "0,0"], "0 is named twice in '0,0'"),
+    (T + ["--seeds", ""], "give at least one value, e.g. 0,1,2 or 0-2"),
+    (T + ["--seeds", "0..2"], "or a range (e.g. 0-2)"),
+    (T + ["--seeds", "2-0"], "'2-0' counts down; write the range from low to high, e.g. 0-2"),
+    (["compare", "--model", "hinge", "--baselines", ","], "argument --baselines: ',' names"),
+    (["compare", "--model", "hinge", "--metrics", ""], "argument --metrics: '' names nothing"),
+    (["compare", "--model", "hinge", "--metrics", "fid,f2"], "unknown metric 'f2'; choose among"),
+    (["train", "--model", "dragan", "--option", "perturbation=gaussian", "--option",
+      "perturbation=uniform"], "--option perturbation is given twice"),
+    (T + ["--results-dir", ""], "argument --results-dir: an empty path"),
+    (T + ["--data-dir", " "], "argument --data-dir: an empty path"),
+    (S + ["--study", "phase3", "--phase1-dir", ""], "argument --phase1-dir: an empty path"),
+    (["report", ""], "an empty path"),
+    (["status", " "], "an empty path"),
     # files and directories
     (T + ["--results-dir", "{file}"], "is a file"),
     (T + ["--results-dir", "{readonly}/r"], "permission denied"),
@@ -63,6 +87,8 @@ CASES = [
     (["report", "{tmp}"], "no results under"),
     (["status", "/nonexistent/results"], "holds no study"),
     (["status", "{tmp}"], "holds no study"),
+    (T + ["--results-dir", "{tmp}/r", "--cache", "{file}"], "is a file, not a folder; set $GAN"),
+    (T + ["--results-dir", "{tmp}/r", "--cache", "{file}/sub"], "cannot be created (Not a"),
     # the command line itself
     ([], "the following arguments are required"),
     (["fly"], "invalid choice: 'fly'"),
@@ -70,8 +96,16 @@ CASES = [
     (T + ["--bogus"], "unrecognized arguments: --bogus"),
     (["bench", "--runs", "1,x"], "--runs '1,x' is not a comma-separated list"),
     (["bench", "--runs", "0"], "whole numbers >= 1"),
+    (["bench", "--runs", ""], "--runs '' is not a comma-separated list"),
+    (["bench", "--runs", "4,4"], "--runs '4,4' names a value twice"),
     (["bench", "--model", "gan3"], "unknown model 'gan3'"),
     (["bench", "--segment", "0"], "--segment 0 must be >= 1"),
+    (["bound", "--shapes", "28x28"], "image shape '28x28' is not HxWxC"),
+    (["bound", "--models", "gan3"], "unknown model 'gan3'"),
+    (["plan", "--study", "phase9"], "unknown study 'phase9'"),
+    (["plan", "--datasets", "svhn"], "unknown data set 'svhn'"),
+    (["plan", "--throughput", "/nonexistent/t.json"], "cannot read the throughput table"),
+    (["gpu-check", "--budget", "0"], "--budget 0.0 must be > 0 seconds"),
 ]
 
 
@@ -91,6 +125,10 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, monke
               "stranger": str(stranger)}
     needs_permissions = any("{readonly}" in a for a in args)
     args = [a.format(**values) for a in args]
+    if "--cache" in args:  # not a flag: the environment variable that moves the cache
+        at = args.index("--cache")
+        monkeypatch.setenv("GAN_BENCHMARK_CACHE", args[at + 1])
+        del args[at:at + 2]
     monkeypatch.chdir(home)
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     try:
@@ -107,3 +145,37 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, monke
 
 def test_the_table_is_large():
     assert len({tuple(a) for a, _ in CASES}) >= 40
+
+
+def test_status_of_a_folder_of_studies_lists_each_study(tmp_path, capsys):
+    """``status`` takes a parent folder as ``report``, ``compare`` and the notebooks do."""
+    for name, tasks in (("a", {"g1": ["r1", "r2"], "g2": ["r3"]}), ("b", {"g1": ["r4"]})):
+        study = tmp_path / "results" / name
+        study.mkdir(parents=True)
+        (study / "study.json").write_text(json.dumps({"tasks": tasks}))
+    mark_done(tmp_path / "results" / "a", "g1")
+    assert cli.main(["status", str(tmp_path / "results")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"{tmp_path}/results/a: 2 tasks (3 runs): 1 done, 0 running, 1 pending, "
+                   "0 failed",
+                   "  pending  g2 (1 runs)",
+                   f"{tmp_path}/results/b: 1 tasks (1 runs): 0 done, 0 running, 1 pending, "
+                   "0 failed",
+                   "  pending  g1 (1 runs)"]
+
+
+@pytest.mark.parametrize("tool, args, message", [
+    ("bench_prf", ["--n", ""], "argument --n: '' is not a comma-separated list of distinct"),
+    ("bench_prf", ["--n", "100,100"], "'100,100' is not a comma-separated list of distinct"),
+    ("bench_peer", ["--rounds", "0"], "argument --rounds: '0' is not a whole number >= 1"),
+    ("bench_peer", ["--steps", "x"], "argument --steps: 'x' is not a whole number >= 1"),
+    ("bench_fid", ["--batches", "0"], "argument --batches: '0' is not a whole number >= 1"),
+    ("chaos", ["--kills", "-1"], "argument --kills: '-1' is not a whole number >= 1"),
+])
+def test_the_developer_tools_refuse_counts_below_one(capsys, tool, args, message):
+    """The throughput and chaos scripts: argparse's usage and one error line, exit 2."""
+    module = importlib.import_module(f"benchmark.{tool}")
+    with pytest.raises(SystemExit) as exit_:
+        module.main(args)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err

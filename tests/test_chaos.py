@@ -1,5 +1,5 @@
 """The chaos script's bookkeeping (``benchmark.chaos``; the script itself is run by hand and
-its output reported in the README) and the trace it reads (``benchmark.trace``)."""
+its output reported in docs/speed.md) and the trace it reads (``benchmark.trace``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``python -m benchmark compare`` (a new loss against baselines, same protocol) and the
-hyperparameter flags derived from each loss's HParams (README, "Add your loss").
+hyperparameter flags derived from each loss's HParams (docs/extending.md, "Add your loss").
 
 The baselines are NS GAN, seeds 0 and 1, trained once for the module on the smoke profile;
 one cheap registered metric (the mean pixel of 16 samples on the fixed evaluation latents)
@@ -18,14 +18,17 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-import losses
 from benchmark import cli, engine
 from benchmark import compare as compare_cmd
 from benchmark.errors import UserError
 from benchmark.results import load_rows
-from losses.base import GanLoss, HParam, Uniform
+from losses.base import Objective
 from metrics.registry import METRICS
+from models import registry as model_registry
+from models.hparams import HParam, Uniform
+from models.registry import Model
 from sweeps.profiles import resolve
+from sweeps.studies import build_study
 from tests.conftest import mean_pixel_metric
 
 MEAN_PIXEL = mean_pixel_metric("triangles")  # a toy registry metric (tests/conftest.py)
@@ -168,7 +171,8 @@ def _other_steps(payload):
      "pass --seeds 0,1 or rerun the baselines with --seeds 0-2"),
     (["--profile", "smoke", "--seeds", "0,1", "--study", "custom", "--space", "wide",
       "--configs", "2"], None,
-     "has configs 0 of ns_gan on triangles, this comparison uses configs 0,1; pass --configs 1"),
+     "has configs 0 of ns_gan on triangles, this comparison uses configs 0,1; pass --configs 1 "
+     "or rerun the baselines with `sweep --study custom --space wide --configs 2`"),
     (["--profile", "smoke", "--seeds", "0,1"], _other_lr,
      "'s run ns_gan_triangles_c000_s0 has lr=0.001, this comparison's config 0 of ns_gan has "
      "lr=5e-05"),
@@ -188,6 +192,22 @@ def test_a_protocol_mismatch_is_refused_in_one_line_and_writes_nothing(
     assert message.format(base=base) in err, err
     assert err.startswith("error: ") and err.count("\n") == 1
     assert list(work.iterdir()) == [] and _files(base) == before
+
+
+def test_the_advice_to_rerun_the_baselines_is_a_study_that_sweep_accepts(
+        baselines, tmp_path, capsys, monkeypatch):
+    """The advised ``sweep`` options build a study (the default study would refuse
+    ``--configs 2``: it trains only the author defaults)."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["compare", "--model", "hinge", "--baselines", str(baselines), "--seeds", "0,1",
+            "--study", "custom", "--space", "wide", "--configs", "2", *SMOKE]
+    assert cli.main(argv) == 2
+    advice = capsys.readouterr().err.split("`")[1].split()
+    assert advice[0] == "sweep"
+    args = cli.build_parser().parse_args([*advice, "--seeds", "0,1", *SMOKE])
+    study = build_study(args.study, profile=resolve("smoke"), models=["ns_gan"],
+                        seeds=args.seeds, num_configs=args.configs, space=args.space)
+    assert sorted({r.config for r in study.runs}) == [0, 1]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -229,24 +249,24 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
 # --- hyperparameter flags derived from the losses' HParams -----------------------------------
 
 
-def _toy_d_loss(d_real, d_fake, hp, extra):
+def _toy_d_loss(out, hp, extra):
     margin = hp["margin"]
-    return jnp.mean(jax.nn.relu(margin - d_real)) + jnp.mean(jax.nn.relu(margin + d_fake))
+    return jnp.mean(jax.nn.relu(margin - out.d_real)) + jnp.mean(jax.nn.relu(margin + out.d_fake))
 
 
-TOY = GanLoss(
-    name="toy_gan", title="Toy GAN", discriminator_loss=_toy_d_loss,
-    generator_loss=lambda d_fake, hp, extra: -jnp.mean(d_fake),
-    defaults={"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True, "margin": 1.0},
-    hparams=(HParam("margin", 1.0, wide=Uniform(0.5, 2.0), narrow=Uniform(0.5, 1.5), low=0.0,
-                    high=10.0, help="the toy hinge margin m"),),
-)
+def toy_recipe() -> Model:
+    return Model(
+        "Toy GAN", Objective(_toy_d_loss, lambda out, hp, extra: -jnp.mean(out.d_fake)),
+        common={"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
+        hparams=(HParam("margin", 1.0, wide=Uniform(0.5, 2.0), narrow=Uniform(0.5, 1.5),
+                        low=0.0, high=10.0, help="the toy hinge margin m"),),
+    )
 
 
 @pytest.fixture
 def toy(monkeypatch):
     """The toy loss registered, and the CLI's training replaced by a record of the study."""
-    monkeypatch.setitem(losses.REGISTRY, "toy_gan", TOY)
+    monkeypatch.setitem(model_registry.RECIPES, "toy_gan", toy_recipe)
     studies = []
     monkeypatch.setattr(cli, "_run", lambda args, study: studies.append(study))
     return studies

@@ -179,6 +179,11 @@ def _splits() -> dict[str, np.ndarray]:
     }
 
 
+def _labels() -> dict[str, np.ndarray]:
+    """Labels for :func:`_splits`: distinct per image, so a misalignment shows."""
+    return {"train": np.array([3, 1, 4, 1, 5]), "test": np.array([9, 2, 6])}
+
+
 def test_cache_round_trip_is_memory_mapped(tmp_path):
     splits = _splits()
     folder = tmp_path / "datasets" / "toy"
@@ -229,13 +234,16 @@ def test_explicit_source_rebuilds_a_cache_from_another_source(tmp_path, monkeypa
     root = tmp_path / "cache"
     cache.save(
         cache.dataset_dir("mnist", root), "mnist", _splits(),
-        source="tfds", origin="tfds:mnist", source_checksums={},
+        source="tfds", origin="tfds:mnist", source_checksums={}, labels=_labels(), num_classes=10,
     )
     assert data.load("mnist", cache_dir=root).train.shape == (5, 4, 4, 1)  # auto reuses
     other = {k: v + 1 for k, v in _splits().items()}
-    monkeypatch.setattr(mnist, "read_images", lambda path, name: (other, {"f": "x"}))
+    other_labels = {k: 9 - v for k, v in _labels().items()}
+    monkeypatch.setattr(mnist, "read_images",
+                        lambda path, name: (other, other_labels, {"f": "x"}))
     ds = data.load("mnist", tmp_path, cache_dir=root, source="files")
     np.testing.assert_array_equal(ds.train, other["train"])
+    np.testing.assert_array_equal(ds.labels("test"), other_labels["test"])
     assert cache.read_manifest(cache.dataset_dir("mnist", root))["source"] == "files"
 
 
@@ -243,3 +251,143 @@ def test_no_temporary_files_left(tmp_path):
     folder = tmp_path / "toy"
     cache.save(folder, "toy", _splits(), source="files", origin="", source_checksums={})
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+# --- labels in the cache ----------------------------------------------------------------
+
+
+def test_labels_round_trip_with_checksums_and_num_classes(tmp_path):
+    folder = tmp_path / "toy"
+    arrays, manifest = cache.save(folder, "toy", _splits(), source="files", origin="",
+                                  source_checksums={}, labels=_labels(), num_classes=10)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "manifest.json", "test.npy", "test_labels.npy", "train.npy", "train_labels.npy"]
+    for split, expected in _labels().items():
+        stored = arrays[f"{split}_labels"]
+        assert isinstance(stored, np.memmap) and stored.dtype == np.int32
+        np.testing.assert_array_equal(stored, expected)
+        meta = manifest["labels"][split]
+        assert meta["shape"] == [len(expected)] and meta["dtype"] == "int32"
+        assert meta["sha256"] == cache.array_sha256(expected.astype(np.int32))
+    assert manifest["num_classes"] == 10
+    reread, _ = cache.load(folder)
+    np.testing.assert_array_equal(reread["train_labels"], _labels()["train"])
+
+
+def test_tampered_labels_fail_the_checksum(tmp_path):
+    folder = tmp_path / "toy"
+    cache.save(folder, "toy", _splits(), source="files", origin="", source_checksums={},
+               labels=_labels(), num_classes=10)
+    stored = np.load(folder / "train_labels.npy", mmap_mode="r+")
+    stored[0] = 7  # a label swapped, the images untouched
+    stored.flush()
+    del stored
+    assert cache.verify(folder) == ["train_labels"]
+    with pytest.raises(UserError) as err:
+        cache.load(folder)
+    message = str(err.value)
+    assert "toy train labels" in message and "delete the folder" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(("labels", "message"), [
+    ({"train": np.zeros(4, np.int64)}, r"toy/train: \(4,\) labels for 5 images"),
+    ({"train": np.array([0, 1, 2, 3, 10])}, r"toy/train: labels span 0..10, outside 0..9"),
+    ({"validation": np.zeros(5, np.int64)}, "labels given for a split without images"),
+])
+def test_misaligned_labels_are_not_cached(tmp_path, labels, message):
+    with pytest.raises(ValueError, match=message):
+        cache.save(tmp_path / "toy", "toy", _splits(), source="files", origin="",
+                   source_checksums={}, labels=labels, num_classes=10)
+    assert not (tmp_path / "toy" / "manifest.json").exists()
+
+
+def test_a_cache_without_labels_is_prepared_again(tmp_path, monkeypatch, no_env):
+    root = tmp_path / "cache"
+    old = cache.dataset_dir("mnist", root)
+    cache.save(old, "mnist", _splits(), source="files", origin="", source_checksums={})
+    monkeypatch.setattr(real, "tfds_available", lambda: False)
+    with pytest.raises(UserError) as err:  # no source to rebuild from: say why in one line
+        data.load("mnist", cache_dir=root)
+    message = str(err.value)
+    assert "has no labels (written by an older version)" in message and "--data-dir" in message
+    assert "\n" not in message
+    monkeypatch.setattr(mnist, "read_images",
+                        lambda path, name: (_splits(), _labels(), {"f": "x"}))
+    ds = data.load("mnist", tmp_path, cache_dir=root)
+    assert ds.num_classes == 10
+    np.testing.assert_array_equal(ds.labels("train"), _labels()["train"])
+    assert cache.read_manifest(old)["labels"]["test"]["shape"] == [3]
+
+
+def test_a_label_free_data_set_keeps_its_cache(tmp_path, monkeypatch, no_env):
+    root = tmp_path / "cache"
+    cache.save(cache.dataset_dir("celeba", root), "celeba", _splits(), source="files",
+               origin="", source_checksums={})
+    monkeypatch.setattr(real, "tfds_available", lambda: False)
+    ds = data.load("celeba", cache_dir=root)  # no source needed: nothing to add
+    assert ds.labels("train") is None and ds.num_classes is None
+
+
+# --- hostile paths ----------------------------------------------------------------------
+
+
+def test_cache_root_that_is_a_file_is_one_line(tmp_path, monkeypatch):
+    from benchmark import io
+
+    blocker = tmp_path / "cache.txt"
+    blocker.write_text("not a folder")
+    for value, why in [(blocker, "is a file, not a folder"),
+                       (blocker / "sub", "cannot be created")]:
+        monkeypatch.setenv("GAN_BENCHMARK_CACHE", str(value))
+        with pytest.raises(UserError) as err:
+            io.cache_dir()
+        assert why in str(err.value) and "GAN_BENCHMARK_CACHE" in str(err.value)
+        assert "\n" not in str(err.value)
+        with pytest.raises(UserError, match=why):
+            data.load("triangles")
+
+
+def test_cli_with_a_cache_root_that_is_a_file_exits_2(tmp_path, monkeypatch, capsys):
+    from benchmark import cli
+
+    blocker = tmp_path / "cache.txt"
+    blocker.write_text("")
+    monkeypatch.setenv("GAN_BENCHMARK_CACHE", str(blocker))
+    out = tmp_path / "results"
+    code = cli.main(["train", "--model", "ns_gan", "--dataset", "triangles", "--seeds", "0",
+                     "--results-dir", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "is a file, not a folder" in err
+    assert not out.exists()
+
+
+def test_data_dir_that_is_a_file_or_unreadable(tmp_path, monkeypatch, no_env):
+    afile = tmp_path / "train-images-idx3-ubyte.gz"
+    afile.write_bytes(b"")
+    with pytest.raises(UserError, match="is a file, not a folder; pass --data-dir DIR"):
+        data.load("mnist", afile, cache_dir=tmp_path / "cache", source="files")
+    with pytest.raises(UserError, match=r"the data directory is empty \(''\)"):
+        data.load("mnist", "", cache_dir=tmp_path / "cache", source="files")
+    monkeypatch.setenv(real.ENV_DATA_DIR, str(afile))
+    with pytest.raises(UserError, match=f"{real.ENV_DATA_DIR}"):
+        data.load("cifar10", cache_dir=tmp_path / "cache")
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "iterdir", denied)  # root ignores chmod, so simulate EACCES
+    with pytest.raises(UserError, match="cannot be read \\(Permission denied\\)"):
+        real.data_folder("mnist", tmp_path)
+
+
+def test_a_cache_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
+    def full(path, array):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache, "save_npy", full)
+    with pytest.raises(UserError) as err:
+        cache.save(tmp_path / "toy", "toy", _splits(), source="files", origin="",
+                   source_checksums={})
+    assert "No space left on device" in str(err.value) and "GAN_BENCHMARK_CACHE" in str(err.value)
+    assert not (tmp_path / "toy" / "manifest.json").exists()

@@ -30,10 +30,15 @@ def _batch_rows(seed: int, n: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, 3072), dtype=np.uint8)
 
 
+def _batch_labels(seed: int, n: int) -> list[int]:
+    """A batch's labels as the real files hold them: a list of Python ints 0..9."""
+    return [(3 * seed + 7 * i + 1) % 10 for i in range(n)]
+
+
 def _batch_pickle(seed: int, n: int) -> bytes:
     batch = {
         b"batch_label": b"batch %d" % seed,
-        b"labels": list(range(n)),
+        b"labels": _batch_labels(seed, n),
         b"data": _batch_rows(seed, n),
         b"filenames": [b"img_%d.png" % i for i in range(n)],
     }
@@ -82,9 +87,32 @@ def test_cifar_layouts_give_file_order(tmp_path, layout):
     expected_train = np.concatenate([_batch_rows(seed, 2) for seed in range(5)])
     np.testing.assert_array_equal(ds.train, cifar10.batch_to_nhwc(expected_train))
     np.testing.assert_array_equal(ds.test, cifar10.batch_to_nhwc(_batch_rows(5, 3)))
+    expected_labels = sum((_batch_labels(seed, 2) for seed in range(5)), [])
+    assert ds.labels("train").tolist() == expected_labels
+    assert ds.labels("test").tolist() == _batch_labels(5, 3)
+    assert ds.labels("train").dtype == np.int32 and ds.num_classes == 10
     manifest = cache.read_manifest(cache.dataset_dir("cifar10", tmp_path / "cache"))
-    assert manifest["source"] == "files"
+    assert manifest["source"] == "files" and manifest["num_classes"] == 10
     assert sorted(manifest["source_checksums"]) == sorted(SIZES)
+    assert manifest["labels"]["train"]["shape"] == [10]
+    again = data.load("cifar10", cache_dir=tmp_path / "cache")  # re-read from the cache
+    assert isinstance(again.train_labels, np.memmap)
+    assert again.labels("train").tolist() == expected_labels
+
+
+@pytest.mark.parametrize(("labels", "why"), [
+    ([0, 10], "labels are not class indices 0..9"),
+    ([0, -1], "labels are not class indices 0..9"),
+    ([b"a", b"b"], "labels are not class indices 0..9"),
+    ([0], r"expected uint8 data of shape \(N, 3072\) with N labels"),
+])
+def test_cifar_bad_labels(tmp_path, labels, why):
+    folder = _write_cifar_folder(tmp_path)
+    bad = {b"data": _batch_rows(0, 2), b"labels": labels}
+    (folder / "data_batch_4").write_bytes(pickle.dumps(bad, protocol=2))
+    with pytest.raises(UserError, match=f"data_batch_4: {why}"):
+        data.load("cifar10", tmp_path, cache_dir=tmp_path / "cache", source="files")
+    assert cache.load(cache.dataset_dir("cifar10", tmp_path / "cache")) is None
 
 
 def test_cifar_missing_everything_names_the_layout(tmp_path):
@@ -206,6 +234,7 @@ def test_celeba_splits_follow_the_partition_file(celeba_from_folder):
     assert ds.validation.shape == (2, 64, 64, 3)
     assert ds.test.shape == (2, 64, 64, 3)
     assert ds.image_shape == data.get("celeba").image_shape
+    assert ds.labels("train") is None and ds.num_classes is None  # attributes are not read
     means = [float(a.mean()) for a in (*ds.train, *ds.validation, *ds.test)]
     np.testing.assert_allclose(means, [20 + 25 * i for i in range(8)], atol=1.5)
     for index, array in enumerate([*ds.train, *ds.validation, *ds.test]):
@@ -279,4 +308,32 @@ def test_celeba_corrupted_member_in_zip(tmp_path):
     archive.write_bytes(bytes(raw))
     (tmp_path / celeba.PARTITION).write_text(_partition_text())
     with pytest.raises(UserError, match="corrupted in the archive"):
+        data.load("celeba", tmp_path, cache_dir=tmp_path / "cache", source="files")
+
+
+def test_unreadable_batch_file_is_one_line(tmp_path, monkeypatch):
+    _write_cifar_folder(tmp_path)
+    real_read = Path.read_bytes
+
+    def denied(self):
+        if self.name == "data_batch_2":  # root ignores chmod, so simulate EACCES
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(UserError, match=r"data_batch_2 cannot be read \(Permission denied\)"):
+        data.load("cifar10", tmp_path, cache_dir=tmp_path / "cache", source="files")
+
+
+def test_unreadable_partition_file_is_one_line(tmp_path, monkeypatch):
+    _write_celeba_folder(tmp_path)
+    real_read = Path.read_bytes
+
+    def denied(self):
+        if self.name == celeba.PARTITION:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(UserError, match=r"list_eval_partition.txt cannot be read"):
         data.load("celeba", tmp_path, cache_dir=tmp_path / "cache", source="files")

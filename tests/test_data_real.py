@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from benchmark import data
-from benchmark.data import cache, mnist
+from benchmark.data import cache, mnist, tfds_source
 
 
 def _shared_data() -> Path:
@@ -101,6 +101,29 @@ def test_known_values_and_labels(loaded, name, split):
 
 
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_cached_labels_are_the_label_files(loaded, cache_root, name, split):
+    """The labels the loader gives (and caches) are the IDX label files', in file order."""
+    counts, first_label, last_label, *_ = KNOWN[name][split]
+    labels = loaded[name].labels(split)
+    assert labels.dtype == np.int32 and labels.shape == (len(getattr(loaded[name], split)),)
+    assert np.bincount(labels, minlength=10).tolist() == counts
+    assert (int(labels[0]), int(labels[-1])) == (first_label, last_label)
+    assert loaded[name].num_classes == data.get(name).num_classes == 10
+    # the constants the tfds path verifies its restored order against
+    assert cache.array_sha256(labels) == tfds_source.FILE_ORDER_LABELS_SHA256[(name, split)]
+    reread = data.load(name, cache_dir=cache_root)  # memory-mapped from the cache
+    assert isinstance(reread.labels(split), np.memmap)
+    np.testing.assert_array_equal(reread.labels(split), labels)
+
+
+def test_mnist_digit_one_counts(loaded):
+    """The published count of the digit 1: 6742 of the 60000 train, 1135 of the 10000 test."""
+    assert int((loaded["mnist"].labels("train") == 1).sum()) == 6742
+    assert int((loaded["mnist"].labels("test") == 1).sum()) == 1135
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
 def test_manifest_records_source_and_checksums(loaded, cache_root, name):
     folder = cache.dataset_dir(name, cache_root)
     manifest = cache.read_manifest(folder)
@@ -109,6 +132,9 @@ def test_manifest_records_source_and_checksums(loaded, cache_root, name):
     assert manifest["splits"]["train"]["shape"] == [60000, 28, 28, 1]
     expected = {f.stem + ".gz": f.sha256 for f in mnist.PUBLISHED[name].values()}
     assert manifest["source_checksums"] == expected
+    assert manifest["num_classes"] == 10
+    assert manifest["labels"]["train"]["shape"] == [60000]
+    assert manifest["labels"]["test"]["dtype"] == "int32"
     assert cache.verify(folder) == []
 
 

@@ -57,6 +57,8 @@ def test_random_mock_data_end_to_end(tmp_path, name, shape):
         ds = data.load(name, cache_dir=tmp_path, source="tfds")
     assert ds.train.shape == (6, *shape) and ds.test.shape == (6, *shape)
     assert ds.train.dtype == np.uint8
+    assert ds.labels("train").shape == (6,) and ds.labels("test").dtype == np.int32
+    assert ds.num_classes == 10
     manifest = cache.read_manifest(cache.dataset_dir(name, tmp_path))
     assert manifest["source"] == "tfds" and manifest["origin"] == f"tfds:{name}"
     assert set(manifest["order"]) == {"train", "test"}
@@ -75,25 +77,35 @@ def _fake_source(files: dict[str, list[dict]]):
     return as_data_source
 
 
+def _file_order_labels(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed + 1).integers(0, 10, n)
+
+
 def test_mnist_is_put_back_in_file_order(tmp_path):
     original = {s: _file_order_images(n, (28, 28, 1), n) for s, n in (("train", 40), ("test", 9))}
+    labels = {s: _file_order_labels(len(a), len(a)) for s, a in original.items()}
     stored = {
-        s: [{"image": a[p], "label": 0} for p in tfds_source.tfds_positions(range(len(a)), s)]
+        s: [{"image": a[p], "label": np.int64(labels[s][p])}
+            for p in tfds_source.tfds_positions(range(len(a)), s)]
         for s, a in original.items()
     }
     with tfds.testing.mock_data(as_data_source_fn=_fake_source(stored)):
         ds = data.load("mnist", cache_dir=tmp_path, source="tfds")
     np.testing.assert_array_equal(ds.train, original["train"])
     np.testing.assert_array_equal(ds.test, original["test"])
+    for split in ("train", "test"):  # the labels went through the same permutation
+        np.testing.assert_array_equal(ds.labels(split), labels[split])
     manifest = cache.read_manifest(cache.dataset_dir("mnist", tmp_path))
     assert manifest["order"] == dict.fromkeys(("train", "test"), "file order (unverified)")
+    assert manifest["num_classes"] == 10 and set(manifest["labels"]) == {"train", "test"}
 
 
 def test_cifar10_order_is_verified_by_ids(tmp_path):
     original = {s: _file_order_images(n, (32, 32, 3), n) for s, n in (("train", 30), ("test", 12))}
+    labels = {s: _file_order_labels(len(a), len(a)) for s, a in original.items()}
     stored = {
         s: [
-            {"image": a[p], "label": 1, "id": f"{s}_{p:05d}".encode()}
+            {"image": a[p], "label": int(labels[s][p]), "id": f"{s}_{p:05d}".encode()}
             for p in tfds_source.tfds_positions(range(len(a)), s)
         ]
         for s, a in original.items()
@@ -101,17 +113,22 @@ def test_cifar10_order_is_verified_by_ids(tmp_path):
     with tfds.testing.mock_data(as_data_source_fn=_fake_source(stored)):
         ds = data.load("cifar10", cache_dir=tmp_path, source="tfds")
     np.testing.assert_array_equal(ds.train, original["train"])
+    np.testing.assert_array_equal(ds.labels("train"), labels["train"])
+    np.testing.assert_array_equal(ds.labels("test"), labels["test"])
     manifest = cache.read_manifest(cache.dataset_dir("cifar10", tmp_path))
     assert manifest["order"]["test"] == "file order (verified)"
 
 
 def test_wrong_ids_keep_tfds_order_with_a_warning(tmp_path):
     images = _file_order_images(8, (32, 32, 3), 0)
-    stored = [{"image": im, "label": 0, "id": f"train_{i:05d}"} for i, im in enumerate(images)]
+    labels = _file_order_labels(8, 0)
+    stored = [{"image": im, "label": labels[i], "id": f"train_{i:05d}"}
+              for i, im in enumerate(images)]
     with tfds.testing.mock_data(as_data_source_fn=_fake_source({"train": stored, "test": stored})):
         with pytest.warns(UserWarning, match="could not restore the original file order"):
             ds = data.load("cifar10", cache_dir=tmp_path, source="tfds")
     np.testing.assert_array_equal(ds.train, images)
+    np.testing.assert_array_equal(ds.labels("train"), labels)  # tfds order, still aligned
 
 
 def _jpeg(level: int) -> bytes:
@@ -143,6 +160,7 @@ def test_celeba_from_tfds_equals_celeba_from_files(tmp_path):
         "".join(f"{n} {p}\n" for n, p in zip(names, partition, strict=True))
     )
     from_files = data.load("celeba", tmp_path / "files", cache_dir=tmp_path / "b", source="files")
+    assert from_tfds.labels("train") is None and from_files.labels("train") is None
     for split in ("train", "validation", "test"):
         assert getattr(from_tfds, split).shape == (counts[split], 64, 64, 3)
         np.testing.assert_array_equal(getattr(from_tfds, split), getattr(from_files, split))
@@ -182,3 +200,16 @@ def test_auto_prefers_files_then_tfds(tmp_path, monkeypatch):
     with tempfile.TemporaryDirectory() as empty:
         with pytest.raises(UserError, match="no cifar-10-python.tar.gz"):
             data.load("cifar10", empty, cache_dir=tmp_path)
+
+
+def test_full_size_order_check_covers_the_labels(monkeypatch):
+    images = _file_order_images(5, (28, 28, 1), 3)
+    labels = np.array([4, 0, 9, 1, 1], np.int32)
+    monkeypatch.setitem(tfds_source.PUBLISHED_SIZES, "train", 5)
+    monkeypatch.setitem(tfds_source.FILE_ORDER_SHA256, ("mnist", "train"),
+                        tfds_source._sha256(images))
+    monkeypatch.setitem(tfds_source.FILE_ORDER_LABELS_SHA256, ("mnist", "train"),
+                        tfds_source._sha256(labels))
+    assert tfds_source._verify("mnist", "train", images, None, labels) == "verified"
+    swapped = labels[[1, 0, 2, 3, 4]]  # images in order, two labels exchanged
+    assert tfds_source._verify("mnist", "train", images, None, swapped) == "failed"

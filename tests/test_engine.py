@@ -25,8 +25,8 @@ from sweeps.runs import Study, make_run
 from sweeps.studies import build_study
 from tests.conftest import SHARED_DATA
 
-TINY = Profile("tiny", steps=4, eval_every=2, prf_samples=20, prf_at_every_eval=False,
-               fid_samples=64, grid_size=4)
+TINY = Profile("tiny", steps=4, eval_every=2, grid_size=4,
+               metric_settings={"precision_recall": {"samples": 20}, "fid": {"samples": 64}})
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -265,8 +265,9 @@ def test_profile_overrides_show_in_every_row_and_the_bar_ends_with_the_study(
 @pytest.mark.skipif(not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").is_file(),
                     reason=f"real MNIST files not found in {SHARED_DATA}")
 def test_fifty_steps_on_real_mnist_scored_with_fid_lenet(tmp_path):
-    profile = Profile("mnist50", steps=50, eval_every=50, prf_samples=0,
-                      prf_at_every_eval=False, fid_samples=500, grid_size=16)
+    profile = Profile("mnist50", steps=50, eval_every=50, grid_size=16,
+                      metric_settings={"precision_recall": {"samples": 0},
+                                       "fid": {"samples": 500}})
     study = Study("m", (make_run("ns_gan", "mnist", 0),), profile)
     final = engine.run_study(study, tmp_path, data_dir=SHARED_DATA, fid_feature="lenet",
                              progress=False)
@@ -360,7 +361,8 @@ def test_fid_feature_auto_falls_back_to_lenet_only_where_it_exists(tmp_path, mon
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8)
     ds = ImageDataset("mnist", images, images)
-    profile = Profile("p", 2, 2, prf_samples=1, prf_at_every_eval=False, fid_samples=32)
+    profile = Profile("p", 2, 2, metric_settings={"precision_recall": {"samples": 1},
+                                               "fid": {"samples": 32}})
     structure = train.Structure.of(make_run("ns_gan", "mnist", 0), (28, 28, 1))
     states = train.init_runs(structure, 40, np.arange(2, dtype=np.uint32))
     out = Evaluator(data.get("mnist"), ds, profile).metrics(structure, states, last=True)

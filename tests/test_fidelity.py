@@ -34,8 +34,8 @@ from sweeps.runs import Study, make_run
 
 SMALL = train.Structure("ns_gan", (8, 8, 1), batch_size=8)
 PLAN = train.default_plan("cpu")
-TINY = Profile("tiny", steps=4, eval_every=2, prf_samples=20, prf_at_every_eval=False,
-               fid_samples=64, grid_size=4)
+TINY = Profile("tiny", steps=4, eval_every=2, grid_size=4,
+               metric_settings={"precision_recall": {"samples": 20}, "fid": {"samples": 64}})
 
 
 def _small_runs():
@@ -176,9 +176,10 @@ def test_celeba_fid_reference_is_the_chosen_split(tmp_path, monkeypatch, choice,
     monkeypatch.setattr(fid_features, "reference_statistics", spy)
     ds = _tiny_celeba()
     assert data.get("celeba").fid_reference_split == "validation"
-    profile = dataclasses.replace(TINY, fid_samples=32, fid_reference=choice)
+    profile = dataclasses.replace(TINY, metric_settings={"fid": {"samples": 32}},
+                                  fid_reference=choice)
     evaluator = Evaluator(data.get("celeba"), ds, profile, fid_feature="lenet")
-    assert evaluator.reference().statistics.split == expected
+    assert evaluator.reference(32).statistics.split == expected
     [(split, images)] = seen
     assert split == expected
     np.testing.assert_array_equal(images, ds.as_float(ds.split(expected)[:32]))
@@ -188,7 +189,7 @@ def test_celeba_fid_reference_is_the_chosen_split(tmp_path, monkeypatch, choice,
         return jnp.broadcast_to(level[:, :, None, None], (z.shape[0], 64, 64, 3))
 
     generators = Generators(apply_fn, {"w": jnp.asarray([1.0, 3.0])}, 64, "uniform")
-    out = fid_metric.METRIC.evaluate(generators, evaluator.context())
+    out = fid_metric.METRIC.evaluate(generators, evaluator.context(fid_metric.METRIC))
     assert out["fid_reference"] == expected and out["fid_feature"] == "lenet"
     assert out["fid"].shape == (2,) and np.isfinite(out["fid"]).all()
 

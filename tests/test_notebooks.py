@@ -95,3 +95,39 @@ def test_notebooks_execute_on_a_results_directory(tmp_path):
                for o in c.get("outputs", []) if o.get("name") == "stdout"]
     assert "".join(figures).split() == [f"scores_{m}" for m in ("fid", "precision", "recall",
                                                                  "f1")]
+
+
+def test_a_typo_in_the_new_model_is_one_line_before_any_notebook_runs(tmp_path, capsys):
+    results = tmp_path / "results"
+    write_rows(results / "groups" / "g" / "rows.jsonl", _rows())
+    good = results / "notebooks" / "compare.ipynb"
+    good.parent.mkdir()
+    good.write_text("a good notebook")
+    assert build.main([str(results), "--new-model", "hingee"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: model 'hingee' is not in the results") and err.count("\n") == 1
+    assert sorted(p.name for p in good.parent.iterdir()) == ["compare.ipynb"]
+    assert good.read_text() == "a good notebook"
+    assert build.main([str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.startswith("error: no results under")
+    assert build.main([str(results), "--new-model", "hinge", "--metrics", "f2"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown metric 'f2'; choose among")
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_never_overwrites_a_good_output(tmp_path, monkeypatch):
+    """Executed into a temporary file: the failed run is kept as compare.failed.ipynb."""
+    results = tmp_path / "results"
+    write_rows(results / "groups" / "g" / "rows.jsonl", _rows())
+    good = results / "notebooks" / "compare.ipynb"
+    good.parent.mkdir()
+    good.write_text("a good notebook")
+    monkeypatch.setattr(build, "NOTEBOOKS", {"compare": build.COMPARE})
+    with pytest.raises(pytest.importorskip("papermill").PapermillExecutionError):
+        run_notebooks(results, new_model="hingee", timeout=300)
+    assert good.read_text() == "a good notebook"
+    assert sorted(p.name for p in good.parent.iterdir()) == ["compare.failed.ipynb",
+                                                            "compare.ipynb"]
+    failed = nbformat.read(good.parent / "compare.failed.ipynb", as_version=4)
+    errors = [o for c in failed.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert errors and "hingee" in errors[0]["evalue"]

@@ -142,7 +142,7 @@ def test_inversion_recovers_random_tiny_generator():
 
 
 def test_inversion_recovers_random_infogan_generator():
-    infogan = pytest.importorskip("models.infogan")
+    infogan = pytest.importorskip("models.architectures.infogan")
     g = infogan.Generator(image_shape=(28, 28, 1))
     variables = g.init(jax.random.PRNGKey(0), jnp.zeros((2, 64)), train=False)
 
@@ -307,7 +307,7 @@ def test_distances_and_area_of_a_blank_generator(test_split):
 
     n = 200
     out = _scores_of(blank_apply, {"unused": jnp.zeros(1)}, test_split, n)
-    # a blank image is 9.5 from the manifold (the thinnest triangle; README, Default delta)
+    # a blank image is 9.5 from the manifold (the thinnest triangle; docs/fidelity.md, delta)
     assert 9.0 <= out["precision_distance"] <= 10.0
     ink = np.sum((1.0 - test_split[:n]) ** 2, axis=(1, 2, 3))  # each test triangle's distance
     assert np.isclose(out["recall_distance"], np.median(ink), rtol=1e-4)

@@ -75,3 +75,29 @@ def test_the_drawn_bar_ends_at_its_total(monkeypatch):
             p.evaluated(step)
     assert p._bar.n == p._bar.total
     p.close()
+
+
+def test_the_drawn_total_is_fixed_up_front_and_the_position_never_moves_back(monkeypatch):
+    """Measured times far from the prior (training 10x slower, P/R/F1 far cheaper) used to
+    move the total (0/70, 2/9, 4/11, 20/20); now the total is the up-front estimate and only
+    the position follows the measured weights, forward."""
+    clock = [0.0]
+    monkeypatch.setattr(bar_module.time, "perf_counter", lambda: clock[0])
+    p = StudyProgress(_work(), PROFILES["preview"], enabled=True)
+    up_front = p.total
+    assert up_front == round(p.remaining())
+    seen = []
+    for group, runs in (("a", 2), ("b", 1)):
+        p.start(group)
+        for step in (2, 4):
+            clock[0] += 1.6 * 2 * runs  # 1.6 s per run-step: 10x the prior
+            p.trained(2 * runs)
+            seen.append((p._bar.total, p._bar.n))
+            clock[0] += 0.01 * runs
+            p.evaluated(step)
+            seen.append((p._bar.total, p._bar.n))
+    totals, positions = zip(*seen, strict=True)
+    assert set(totals) == {up_front}
+    assert list(positions) == sorted(positions)
+    assert positions[-1] == up_front and all(n < up_front for n in positions[:-1])
+    p.close()

@@ -42,6 +42,21 @@ def load(name: str, data_dir: str | Path | None = None, **kwargs) -> ImageDatase
     return get(name).load(data_dir=data_dir, **kwargs)
 
 
+def offering(needs: frozenset[str] | set[str]) -> list[str]:
+    """Names of the data sets that offer everything in ``needs`` (e.g. {"images", "labels"})."""
+    return [name for name, spec in REGISTRY.items() if not spec.lacks(needs)]
+
+
+def require(name: str, needs: frozenset[str] | set[str], who: str) -> None:
+    """One-line UserError unless data set ``name`` offers all ``who`` needs (a model asking
+    for labels on the triangles, say); the message lists the data sets that do."""
+    missing = get(name).lacks(needs)
+    if missing:
+        raise UserError(
+            f"{who} needs {', '.join(sorted(missing))}, which {name} does not offer; "
+            f"choose one of: {', '.join(offering(needs))}")
+
+
 def titles() -> dict[str, str]:
     """Display titles in registry order (what ``reports`` is given to label data sets)."""
     return {name: spec.title for name, spec in REGISTRY.items()}
@@ -53,4 +68,4 @@ def device_bytes(ds: ImageDataset) -> int:
 
 
 __all__ = ["REGISTRY", "DatasetSpec", "ImageDataset", "device_bytes", "get", "load", "names",
-           "titles"]
+           "offering", "require", "titles"]

@@ -2,7 +2,9 @@
 
 A spec is one entry of the registry in ``benchmark/data/__init__.py``; the engine (shapes,
 steps, evaluation interval, loading), the evaluation (the FID reference split) and the
-reports (titles, through the command line) read it.
+reports (titles, through the command line) read it. A data set with classes carries them
+as int32 labels beside each split's images, and its spec says so (``offers``,
+``num_classes``; docs/protocol.md §5.6).
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
+
+SPLITS = ("train", "test", "validation")
+LABEL_DTYPE = np.int32  # what ImageDataset.labels() gives and the cache stores
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +34,30 @@ class ImageDataset:
     validation_labels: np.ndarray | None = None
     num_classes: int | None = None
 
+    def __post_init__(self) -> None:
+        """Labels are int32, one per image of their split, in [0, num_classes) (checked)."""
+        for split in SPLITS:
+            labels = getattr(self, f"{split}_labels")
+            if labels is None:
+                continue
+            images = getattr(self, split)
+            where = f"{self.name}/{split}"
+            labels = labels if isinstance(labels, np.ndarray) else np.asarray(labels)
+            if images is None:
+                raise ValueError(f"{where}: labels given for a split without images")
+            if labels.dtype != LABEL_DTYPE:
+                if not np.issubdtype(labels.dtype, np.integer):
+                    raise ValueError(f"{where}: labels must be integers, got {labels.dtype}")
+                labels = labels.astype(LABEL_DTYPE)
+            object.__setattr__(self, f"{split}_labels", labels)
+            check_labels(where, labels, len(images), self.num_classes)
+
+    @property
+    def has_labels(self) -> bool:
+        """Whether every split holds labels (what a model that needs labels requires)."""
+        return all(getattr(self, f"{s}_labels") is not None
+                   for s in SPLITS if getattr(self, s) is not None)
+
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.train.shape[1:])  # type: ignore[return-value]
@@ -45,9 +74,33 @@ class ImageDataset:
         self.split(name)
         return getattr(self, f"{name}_labels", None)
 
+    def take(self, name: str, index) -> tuple[np.ndarray, np.ndarray | None]:
+        """Images ``split[index]`` and their labels (None without labels): one index for both,
+        so a subset or a permutation keeps them aligned."""
+        labels = self.labels(name)
+        return self.split(name)[index], None if labels is None else labels[index]
+
+    def head(self, n: int) -> ImageDataset:
+        """The first ``n`` images of every split with their labels (smoke runs, tests)."""
+        cut = {s: getattr(self, s)[:n] for s in SPLITS if getattr(self, s) is not None}
+        cut |= {f"{s}_labels": getattr(self, f"{s}_labels")[:n] for s in SPLITS
+                if getattr(self, f"{s}_labels") is not None}
+        return dataclasses.replace(self, **cut)
+
     def as_float(self, images: np.ndarray) -> np.ndarray:
         """Stored integers -> float32 pixels in [0, 1]."""
         return images.astype(np.float32) * np.float32(self.pixel_scale)
+
+
+def check_labels(where: str, labels: np.ndarray, count: int, num_classes: int | None) -> None:
+    """One-line ValueError unless ``labels`` is 1-D, ``count`` long and in [0, num_classes)."""
+    if labels.ndim != 1 or len(labels) != count:
+        raise ValueError(f"{where}: {labels.shape} labels for {count} images; expected one each")
+    if num_classes is None:
+        raise ValueError(f"{where}: labels given without num_classes")
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(f"{where}: labels span {int(labels.min())}..{int(labels.max())}, "
+                         f"outside 0..{num_classes - 1}")
 
 
 Loader = Callable[..., ImageDataset]  # (data_dir=None, *, cache_dir=None, source="auto")
@@ -81,6 +134,10 @@ class DatasetSpec:
         """Accelerator memory the train split takes on the device as uint8."""
         return int(self.splits["train"]) * int(np.prod(self.image_shape))
 
+    def lacks(self, needs: frozenset[str] | set[str]) -> frozenset[str]:
+        """What of ``needs`` ("images", "labels") this data set does not offer."""
+        return frozenset(needs) - self.offers
+
 
 @dataclasses.dataclass(frozen=True)
 class Prepared:
@@ -90,6 +147,7 @@ class Prepared:
     origin: str
     checksums: dict[str, str]
     extra: dict = dataclasses.field(default_factory=dict)
+    labels: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # split -> labels
 
 
 FilesReader = Callable[[Path], Prepared]

@@ -127,7 +127,11 @@ def _reader(images: Path) -> tuple[Callable[[str], bytes], Callable[[str], str],
             path = images / name
             if not path.is_file():
                 raise UserError(f"celeba: {path} is missing (listed in {PARTITION})")
-            return path.read_bytes()
+            try:
+                return path.read_bytes()
+            except OSError as exc:
+                raise UserError(f"celeba: {path} cannot be read ({exc.strerror or exc}); "
+                                "check its permissions") from exc
 
         return read, lambda name: str(images / name), lambda: None
     try:
@@ -162,7 +166,11 @@ def read_images(
     Also returns the sha256 of the partition file and of all JPEG bytes read, in order.
     """
     images, partition_path = find_files(data_dir)
-    partition_bytes = partition_path.read_bytes()
+    try:
+        partition_bytes = partition_path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"celeba: {partition_path} cannot be read ({exc.strerror or exc}); "
+                        "check its permissions") from exc
     entries = parse_partition(partition_bytes.decode("ascii", "replace"), str(partition_path))
     names = {s: [n for n, split in entries if split == s] for s in SPLIT_OF.values()}
     if not names["train"] or not names["test"]:

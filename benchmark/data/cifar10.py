@@ -3,8 +3,10 @@
 ``cifar-10-python.tar.gz`` (or the extracted ``cifar-10-batches-py/``) holds pickled
 batches ``data_batch_1`` .. ``data_batch_5`` (train, 50k) and ``test_batch`` (10k); each
 is a dict whose ``data`` is uint8 (N, 3072): the 1024 red, then green, then blue values
-of a 32x32 image in row-major order. docs/protocol.md §5.3: 50k train / 10k test, 32x32x3;
-the train split is the five batches concatenated in order, file order is kept.
+of a 32x32 image in row-major order, and whose ``labels`` is a list of N class indices
+0..9 (``batches.meta``'s ``label_names``: airplane .. truck). docs/protocol.md §5.3: 50k
+train / 10k test, 32x32x3; the train split is the five batches concatenated in order, file
+order is kept, and each image keeps its label (§5.6).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)
 LAYOUT_HINT = f"DIR or DIR/cifar10/ holding {ARCHIVE} or the extracted {FOLDER}/"
+NUM_CLASSES = 10
 
 # What a pickled batch may reference: numpy arrays, and bytes written under protocol 2.
 _ALLOWED_GLOBALS = {
@@ -52,8 +55,9 @@ def batch_to_nhwc(data: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(planar.transpose(0, 2, 3, 1))
 
 
-def parse_batch(raw: bytes, where: str) -> np.ndarray:
-    """One pickled batch -> (N, 32, 32, 3) uint8; UserError naming ``where`` if malformed."""
+def parse_batch(raw: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """One pickled batch -> (N, 32, 32, 3) uint8 images and (N,) int32 labels; UserError
+    naming ``where`` if malformed."""
     try:
         batch = _BatchUnpickler(io.BytesIO(raw), encoding="bytes").load()
         images = batch[b"data"]
@@ -74,7 +78,14 @@ def parse_batch(raw: bytes, where: str) -> np.ndarray:
             f"{where}: expected uint8 data of shape (N, 3072) with N labels, got "
             f"{getattr(images, 'dtype', type(images))} {getattr(images, 'shape', '')}"
         )
-    return batch_to_nhwc(images)
+    try:
+        classes = np.asarray(labels, dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        classes = np.full(1, -1)
+    if classes.ndim != 1 or (len(classes) and (classes.min() < 0 or classes.max() >= NUM_CLASSES)):
+        raise UserError(f"{where}: labels are not class indices 0..{NUM_CLASSES - 1}; the file "
+                        "is corrupted, download it again")
+    return batch_to_nhwc(images), classes.astype(np.int32)
 
 
 def find_source(data_dir: Path) -> Path:
@@ -94,7 +105,11 @@ def _read_members(source: Path, names: tuple[str, ...]) -> dict[str, bytes]:
         missing = [n for n in names if not (source / n).is_file()]
         if missing:
             raise UserError(f"cifar10: {source} lacks {', '.join(missing)}; expected {LAYOUT_HINT}")
-        return {n: (source / n).read_bytes() for n in names}
+        try:
+            return {n: (source / n).read_bytes() for n in names}
+        except OSError as exc:
+            raise UserError(f"cifar10: {exc.filename} cannot be read ({exc.strerror or exc}); "
+                            "check its permissions") from exc
     try:
         with tarfile.open(source, "r:gz") as archive:
             out = {}
@@ -113,28 +128,35 @@ def _read_members(source: Path, names: tuple[str, ...]) -> dict[str, bytes]:
         ) from exc
 
 
-def read_images(data_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """{"train", "test"} uint8 NHWC images in file order, and the sha256 of each batch file."""
+def read_images(
+    data_dir: Path,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str]]:
+    """{"train", "test"} uint8 NHWC images in file order, their int32 labels, and the sha256
+    of each batch file."""
     source = find_source(data_dir)
     raw = _read_members(source, TRAIN_BATCHES + TEST_BATCHES)
     where = {n: f"{source}/{n}" if source.is_dir() else f"{source}:{FOLDER}/{n}" for n in raw}
-    splits = {
-        "train": np.concatenate([parse_batch(raw[n], where[n]) for n in TRAIN_BATCHES]),
-        "test": np.concatenate([parse_batch(raw[n], where[n]) for n in TEST_BATCHES]),
-    }
+    parsed = {n: parse_batch(raw[n], where[n]) for n in raw}
+    splits, labels = {}, {}
+    for split, batches in (("train", TRAIN_BATCHES), ("test", TEST_BATCHES)):
+        splits[split] = np.concatenate([parsed[n][0] for n in batches])
+        labels[split] = np.concatenate([parsed[n][1] for n in batches])
     checksums = {n: hashlib.sha256(b).hexdigest() for n, b in raw.items()}
-    return splits, checksums
+    return splits, labels, checksums
 
 
 def _read_files(data_dir: Path) -> Prepared:
-    splits, checksums = read_images(data_dir)
-    return Prepared(splits, str(data_dir), checksums)
+    splits, labels, checksums = read_images(data_dir)
+    return Prepared(splits, str(data_dir), checksums, labels=labels)
 
 
 CIFAR10 = DatasetSpec(
     name="cifar10", title="CIFAR-10", image_shape=(32, 32, 3),
     train_steps=78125, eval_every=3906,  # 100 * 50000 // 64; docs/protocol.md §4.5
-    load=real.loader("cifar10", _read_files, LAYOUT_HINT, tfds_name="cifar10"),
+    load=real.loader("cifar10", _read_files, LAYOUT_HINT, tfds_name="cifar10",
+                     num_classes=NUM_CLASSES),
     splits={"train": 50000, "test": 10000},
-    description="CIFAR-10: 32x32 colour, cifar-10-python.tar.gz or tfds 'cifar10'",
+    description="CIFAR-10: 32x32 colour, 10 classes, cifar-10-python.tar.gz or tfds 'cifar10'",
+    offers=frozenset({"images", "labels"}),
+    num_classes=NUM_CLASSES,
 )

@@ -1,8 +1,10 @@
 """MNIST and Fashion-MNIST from their original IDX distribution files.
 
-docs/protocol.md §5.2: 60k train / 10k test, 28x28x1, file order kept. The published
-sha256 of each decompressed file is checked before anything is used
-(``../shared/data/README.md`` lists them; they match the original publications).
+docs/protocol.md §5.2: 60k train / 10k test, 28x28x1, file order kept; the class labels
+(10 classes, 0..9) from ``*-labels-idx1-ubyte``, one per image in the same order
+(docs/protocol.md §5.6). The published sha256 of each decompressed file is checked before
+anything is used (``../shared/data/README.md`` lists them; they match the original
+publications).
 """
 
 from __future__ import annotations
@@ -85,27 +87,40 @@ def read_split(data_dir: Path, name: str, split: str) -> tuple[np.ndarray, np.nd
     return images[..., None], labels, checksums
 
 
-def read_images(data_dir: Path, name: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """{"train", "test"} uint8 NHWC images in file order and the sha256 of every file read."""
-    splits, checksums = {}, {}
+NUM_CLASSES = 10
+
+
+def read_images(
+    data_dir: Path, name: str
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str]]:
+    """{"train", "test"} uint8 NHWC images in file order, their int32 labels, and the sha256
+    of every file read."""
+    splits, labels, checksums = {}, {}, {}
     for split in ("train", "test"):
-        images, _labels, sums = read_split(data_dir, name, split)
+        images, split_labels, sums = read_split(data_dir, name, split)
+        if len(split_labels) != len(images) or split_labels.ndim != 1:
+            raise UserError(f"{name}/{split}: {split_labels.shape} labels for {len(images)} "
+                            f"images in {data_dir}; the label file is not this split's")
         splits[split] = images
+        labels[split] = split_labels.astype(np.int32)
         checksums.update(sums)
-    return splits, checksums
+    return splits, labels, checksums
 
 
 def _spec(name: str, title: str) -> DatasetSpec:
     def read_files(data_dir: Path) -> Prepared:
-        splits, checksums = read_images(data_dir, name)
-        return Prepared(splits, str(data_dir), checksums)
+        splits, labels, checksums = read_images(data_dir, name)
+        return Prepared(splits, str(data_dir), checksums, labels=labels)
 
     return DatasetSpec(
         name=name, title=title, image_shape=(28, 28, 1),
         train_steps=15625, eval_every=3906,  # 20 * 50000 // 64; docs/protocol.md §4.5
-        load=real.loader(name, read_files, layout_hint(name), tfds_name=name),
+        load=real.loader(name, read_files, layout_hint(name), tfds_name=name,
+                         num_classes=NUM_CLASSES),
         splits={"train": 60000, "test": 10000},
-        description=f"{title}: 28x28 grey, IDX files or tfds {name!r}",
+        description=f"{title}: 28x28 grey, 10 classes, IDX files or tfds {name!r}",
+        offers=frozenset({"images", "labels"}),
+        num_classes=NUM_CLASSES,
     )
 
 

@@ -9,7 +9,9 @@ File order (docs/protocol.md §7.3: the reference set is the first 10,000 images
 split in file order). TFDS stores examples sorted by ``md5(split name + str(key))`` where the key is
 the index in the original files (MNIST, Fashion-MNIST, CIFAR-10) or the CelebA file name;
 :func:`tfds_positions` recomputes that permutation and the arrays are put back in file order.
-CIFAR-10's ``id`` feature and the published MNIST checksums verify it.
+CIFAR-10's ``id`` feature and the published MNIST checksums verify it. The class labels
+(tfds feature ``label``; MNIST, Fashion-MNIST and CIFAR-10) go through the same permutation
+as their images (docs/protocol.md §5.6); CelebA's attributes are not read.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from benchmark.data.base import Prepared
 from benchmark.errors import UserError
 
 SPLITS = {
@@ -38,7 +41,18 @@ FILE_ORDER_SHA256 = {
     ("fashion_mnist", "train"): "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
     ("fashion_mnist", "test"): "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
 }
+# sha256 of the int32 labels in file order, from the published IDX label files.
+FILE_ORDER_LABELS_SHA256 = {
+    ("mnist", "train"): "ba2e26c82ab7a46fbcd5ec6de8eee4d541cf3829f5050669177da23b515defeb",
+    ("mnist", "test"): "52aa149c856ca033d02e1d2e5cc61033b4c56ed4a56f0edc328206a178c42126",
+    ("fashion_mnist", "train"): "d69b1d6e0b8064974aa5aecc2786f961b8b2be829ee3a39dd8989efee46cad5a",
+    ("fashion_mnist", "test"): "53fdd09ed9cbcd893df0e3b0af7802f2d62457de11c87273d4b4186f4992a40c",
+}
 PUBLISHED_SIZES = {"train": 60000, "test": 10000}  # MNIST and Fashion-MNIST
+# The tfds feature holding each data set's class label (None: the data set has none here).
+LABEL_FEATURE: dict[str, str | None] = {
+    "mnist": "label", "fashion_mnist": "label", "cifar10": "label", "celeba": None,
+}
 
 
 def tfds_positions(keys: Sequence[str | int], split: str) -> np.ndarray:
@@ -110,14 +124,19 @@ def _open(tfds_name: str, split: str, skip_image_decoding: bool):
         ) from exc
 
 
-def _images(source, decode=None) -> np.ndarray:
+def _examples(source, decode=None, label: str | None = None):
+    """All images (uint8) and, with ``label``, that feature as int32, in stored order."""
     first = source[0]["image"]
     first = decode(first) if decode else np.asarray(first)
     out = np.empty((len(source), *first.shape), np.uint8)
+    labels = np.empty(len(source), np.int32) if label else None
     for i in range(len(source)):
-        image = source[i]["image"]
+        example = source[i]
+        image = example["image"]
         out[i] = decode(image) if decode else image
-    return out
+        if labels is not None:
+            labels[i] = int(example[label])
+    return out, labels
 
 
 def _cifar_index(example_id) -> int:
@@ -125,17 +144,24 @@ def _cifar_index(example_id) -> int:
     return int(text.rsplit("_", 1)[-1])
 
 
-def _verify(name: str, split: str, array: np.ndarray, source) -> str:
+def _sha256(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _verify(name: str, split: str, array: np.ndarray, source,
+            labels: np.ndarray | None = None) -> str:
     """How the restored order was checked: 'verified', 'unverified' or 'failed'.
 
-    MNIST and Fashion-MNIST at full size: the array's sha256 against the one made from
-    the published files. CIFAR-10: the stored ``id`` (index in the files) of every
-    example against the predicted permutation.
+    MNIST and Fashion-MNIST at full size: the images' (and labels') sha256 against the ones
+    made from the published files. CIFAR-10: the stored ``id`` (index in the files) of
+    every example against the predicted permutation.
     """
     expected = FILE_ORDER_SHA256.get((name, split))
     if expected and len(array) == PUBLISHED_SIZES[split]:
-        digest = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
-        return "verified" if digest == expected else "failed"
+        ok = _sha256(array) == expected
+        if labels is not None:
+            ok = ok and _sha256(labels) == FILE_ORDER_LABELS_SHA256[(name, split)]
+        return "verified" if ok else "failed"
     if name == "cifar10":
         try:
             indices = [_cifar_index(source[i]["id"]) for i in range(len(source))]
@@ -151,11 +177,13 @@ Decode = Callable[[bytes, str], np.ndarray]
 
 def read_split(name: str, tfds_name: str, split: str, counts: dict[str, int],
                decode: Decode | None = None):
-    """One split as uint8 NHWC in file order (when restorable), and how order was checked.
+    """One split as uint8 NHWC in file order (when restorable), its int32 labels (None where
+    the data set has none) in the same order, and how order was checked.
 
     ``decode(raw bytes, where) -> image``: the data set's own decoding and preparation of an
     undecoded image (CelebA's crop and resize); None uses tfds's decoded images as they are.
     """
+    label = LABEL_FEATURE.get(name)
     if decode is not None:
 
         def prepare(raw) -> np.ndarray:
@@ -163,30 +191,32 @@ def read_split(name: str, tfds_name: str, split: str, counts: dict[str, int],
 
         source = _open(tfds_name, split, skip_image_decoding=True)
         counts[split] = len(source)
-        stored = _images(source, prepare)
+        stored, stored_labels = _examples(source, prepare, label)
         keys: Sequence = celeba_keys(split, counts)  # earlier splits are already counted
     else:
         source = _open(tfds_name, split, skip_image_decoding=False)
         counts[split] = len(source)
-        stored = _images(source)
+        stored, stored_labels = _examples(source, label=label)
         keys = range(len(stored))
-    restored = to_file_order(stored, tfds_positions(keys, split))
-    check = _verify(name, split, restored, source)
+    positions = tfds_positions(keys, split)
+    restored = to_file_order(stored, positions)
+    labels = None if stored_labels is None else to_file_order(stored_labels, positions)
+    check = _verify(name, split, restored, source, labels)
     if check == "failed":
         warnings.warn(
             f"{name}/{split}: could not restore the original file order from "
             f"tensorflow-datasets; keeping the TFDS order", stacklevel=2
         )
-        return stored, "tfds order (file order not restorable)"
-    return restored, f"file order ({check})"
+        return stored, stored_labels, "tfds order (file order not restorable)"
+    return restored, labels, f"file order ({check})"
 
 
 def read_images(
     name: str, tfds_name: str, extra: dict | None = None, decode: Decode | None = None
-) -> tuple[dict[str, np.ndarray], str, dict]:
-    """All splits of ``name`` from tensorflow-datasets, the origin string and manifest extras
-    (``extra``: what the data set's reader adds to every manifest, e.g. CelebA's crop;
-    ``decode``: see :func:`read_split`)."""
+) -> Prepared:
+    """All splits of ``name`` from tensorflow-datasets with their labels (where the data set
+    has them), the origin and the manifest extras (``extra``: what the data set's reader adds
+    to every manifest, e.g. CelebA's crop; ``decode``: see :func:`read_split`)."""
     try:
         import tensorflow_datasets as tfds
     except ImportError as exc:
@@ -195,8 +225,11 @@ def read_images(
             "or pass --data-dir with the original files"
         ) from exc
     counts: dict[str, int] = {}
-    splits, order = {}, {}
+    splits, labels, order = {}, {}, {}
     for split in SPLITS[name]:
-        splits[split], order[split] = read_split(name, tfds_name, split, counts, decode)
-    return splits, f"tfds:{tfds_name}", {"order": order, "tfds_version": tfds.__version__,
-                                          **(extra or {})}
+        splits[split], split_labels, order[split] = read_split(name, tfds_name, split, counts,
+                                                               decode)
+        if split_labels is not None:
+            labels[split] = split_labels
+    extras = {"order": order, "tfds_version": tfds.__version__, **(extra or {})}
+    return Prepared(splits, f"tfds:{tfds_name}", {}, extras, labels)

@@ -115,7 +115,13 @@ def load_triangles(
     arrays = _read_cache(directory)
     if arrays is None:
         arrays = split(generate(NUM_IMAGES, SEED))
-        _write_cache(directory, arrays)
+        try:
+            _write_cache(directory, arrays)
+        except OSError as exc:
+            raise UserError(
+                f"cannot write the triangle cache in {directory} ({type(exc).__name__}: "
+                f"{exc.strerror or exc}); free space there or set GAN_BENCHMARK_CACHE to a "
+                "writable folder") from exc
     return ImageDataset(
         name="triangles",
         train=arrays["train"],

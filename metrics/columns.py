@@ -1,0 +1,125 @@
+"""What each metric declares, importable without JAX: its result columns and its settings.
+
+``reports`` and ``sweeps`` read the columns' direction, format, title and phase-3 selection from
+here, so a table or a study never imports JAX. A metric's entry in :mod:`metrics.registry`
+(``metrics/<name>.py``) uses the same declarations; when the registry is loaded (training,
+evaluation, tests that register a metric) :func:`columns` follows it, registrations included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One result column: how to read it and print it.
+
+    ``selects``: phase 3 may pick a data set's best configuration by this column.
+    ``qualifier``: a string column of the same rows naming how the value was computed (FID's
+    features); tables print it beside the values. ``preferred``: the qualifier's value that
+    phase 3 selects among where any row has it (the paper's features).
+    """
+
+    name: str
+    higher_is_better: bool
+    decimals: int = 3
+    selects: bool = False
+    description: str = ""
+    title: str = ""  # the name in sentences ("FID"); the column name if empty
+    qualifier: str | None = None
+    preferred: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name
+
+
+# --- FID, IS, KID (metrics/fid.py; docs/protocol.md §7) ---------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class FidSettings:
+    """FID's settings: ``samples`` generated and real images (docs/protocol.md §7.3: 10,000)."""
+
+    samples: int = 10_000
+
+
+FID_COLUMNS = (
+    Column("fid", higher_is_better=False, decimals=1, selects=True, title="FID",
+           qualifier="fid_feature", preferred="inception",
+           description="Fréchet Inception Distance (or FID-LeNet; see fid_feature)"),
+    Column("inception_score", higher_is_better=True, decimals=2, title="Inception score"),
+    Column("kid", higher_is_better=False, decimals=4, title="KID"),
+)
+
+
+# --- precision, recall, F1 on the triangles (metrics/precision_recall.py; §8) ----------------
+
+
+@dataclasses.dataclass(frozen=True)
+class PrecisionRecallSettings:
+    """P/R/F1's settings: ``samples`` (N) samples and test triangles (docs/protocol.md §8);
+    ``thorough``: recall's longer G inversion (``metrics.inversion.THOROUGH_INVERSION``)."""
+
+    samples: int = 1000
+    thorough: bool = False
+
+
+PRECISION_RECALL_COLUMNS = (
+    Column("precision", higher_is_better=True, decimals=3,
+           description="fraction of samples within delta of the triangle manifold"),
+    Column("recall", higher_is_better=True, decimals=3,
+           description="fraction of test triangles G reproduces within delta"),
+    Column("f1", higher_is_better=True, decimals=3, selects=True, title="F1",
+           description="harmonic mean of precision and recall"),
+    Column("precision_distance", higher_is_better=False, decimals=2,
+           description="median squared L2 distance of the samples to the triangle "
+           "manifold (the delta where precision is 0.5)"),
+    Column("recall_distance", higher_is_better=False, decimals=2,
+           description="median squared L2 distance of the test triangles to G's range "
+           "(the delta where recall is 0.5)"),
+    Column("f1_auc", higher_is_better=True, decimals=3,
+           description="normalised area under F1 against log2(delta), delta 1/8 .. 8"),
+)
+
+
+# Every registered metric's columns by metric name, in registry order (metrics/registry.py has
+# the same names in the same order; tests/test_reports.py checks it).
+DECLARED: dict[str, tuple[Column, ...]] = {
+    "fid": FID_COLUMNS,
+    "precision_recall": PRECISION_RECALL_COLUMNS,
+}
+
+
+def columns() -> dict[str, Column]:
+    """Every registered column by name, in registry order: the loaded registry's (with any
+    metric registered at run time) if something imported it, else the declarations above."""
+    registry = sys.modules.get("metrics.registry")
+    by_metric: Mapping[str, Any] = (
+        {name: m.columns for name, m in registry.METRICS.items()} if registry is not None
+        else DECLARED)
+    return {c.name: c for cols in by_metric.values() for c in cols}
+
+
+def column(name: str) -> Column | None:
+    """The registered column ``name``, or None for a column no metric produces."""
+    return columns().get(name)
+
+
+def higher_is_better(name: str) -> bool:
+    """Direction of column ``name``; unknown columns count as lower-is-better (losses)."""
+    found = column(name)
+    return found is not None and found.higher_is_better
+
+
+def selection_columns() -> list[Column]:
+    """The columns phase 3 may select on, in registry order."""
+    return [c for c in columns().values() if c.selects]
+
+
+__all__ = ["DECLARED", "Column", "FidSettings", "PrecisionRecallSettings", "column", "columns",
+           "higher_is_better", "selection_columns"]
