@@ -20,7 +20,7 @@ import numpy as np
 from benchmark.data import triangles
 from metrics import precision_recall as prf
 from metrics import triangle_manifold
-from models.infogan import Generator
+from models.architectures.infogan import Generator
 
 
 def _generator(path: str | None):

@@ -17,9 +17,9 @@ from pathlib import Path
 import jax
 import pandas as pd
 
-import losses
+import models as model_registry
 from benchmark import bench, compare, data, hparam_flags
-from benchmark.engine import check_results_dir, enable_compilation_cache, run_study
+from benchmark.engine import check_results_dir, check_study, enable_compilation_cache, run_study
 from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.executors import EXECUTORS, MissingExtra, make_executor
 from benchmark.io import cache_dir
@@ -195,6 +195,7 @@ def _executor(args, out: Path):
 def _run(args, study) -> None:
     for dataset in dict.fromkeys(r.dataset for r in study.runs):
         data.get(dataset)  # unknown names fail before anything is written
+    check_study(study)  # a model's needs and architecture against each data set
     out = _results_dir(args, study)
     check_results_dir(out)
     executor = _executor(args, out)
@@ -233,7 +234,7 @@ def _train_study(args) -> Study:
         own = {**profile_hparams(profile, model), **overrides[model]}
         for seed in args.seeds:
             runs.append(make_run(model, args.dataset, seed, own, options=dict(args.option),
-                                 g_schedule=args.g_schedule))
+                                 g_schedule=args.g_schedule, arch=args.arch))
     name = f"train_{'+'.join(args.model)}_{args.dataset}"
     return Study(name, tuple(runs), profile)
 
@@ -250,7 +251,7 @@ def cmd_sweep(args) -> None:
             args.study, profile=_profile(args), datasets=args.datasets, models=args.models,
             seeds=args.seeds, num_configs=args.configs, space=args.space,
             phase1_rows=phase1_rows, phase1_source=str(args.phase1_dir),
-            g_schedule=args.g_schedule,
+            g_schedule=args.g_schedule, arch=args.arch,
         )
     _run(args, study)
 
@@ -338,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train models on one data set with several seeds, at the "
                        "author defaults (docs/protocol.md §2.8) unless overridden.")
     t.add_argument("--model", type=_str_list, required=True,
-                   help=f"model(s), comma-separated: {', '.join(losses.names())}")
+                   help=f"model(s), comma-separated: {', '.join(model_registry.names())}")
     t.add_argument("--dataset", default="triangles",
                    help="triangles (default, generated locally), mnist, fashion_mnist, "
                    "cifar10, celeba")
@@ -351,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--option", type=_option, action="append", default=[],
                    help="static variant, e.g. perturbation=gaussian (DRAGAN), clip_k=yes "
                    "(BEGAN)")
+    h.add_argument("--arch", default=None,
+                   help="architecture of G and D (default: the model's own): "
+                   f"{', '.join(model_registry.ARCHITECTURES)}")
     _add_common(t)
     hparam_flags.add_flags(h)  # --clip, --lambda, ... from every registered loss, and --hp
     t.set_defaults(func=cmd_train)
@@ -369,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--space", default=None, help="default, wide or narrow (custom studies)")
     s.add_argument("--phase1-dir", type=Path, default=None,
                    help="phase-1 results directory (phase3 picks each model's best config)")
+    s.add_argument("--arch", default=None,
+                   help="every model's architecture of G and D (default: each model's own): "
+                   f"{', '.join(model_registry.ARCHITECTURES)}")
     _add_common(s)
     s.set_defaults(func=cmd_sweep)
 
@@ -380,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the comparison report (summary sentences, a table per data set and metric, method "
         "notes, protocol, PNGs) into RESULTS_DIR/comparison/. Rerunning resumes.")
     c.add_argument("--model", required=True,
-                   help=f"the new model: one of {', '.join(losses.names())}")
+                   help=f"the new model: one of {', '.join(model_registry.names())}")
     c.add_argument("--baselines", type=_str_list, default=None, metavar="DIR[,DIR...]",
                    help="results directories of the baselines (of train or sweep, e.g. "
                    "results/default_preview); every model they hold is a baseline")

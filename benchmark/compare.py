@@ -39,7 +39,7 @@ from typing import Any
 
 import pandas as pd
 
-import losses
+import models as model_registry
 from benchmark import data
 from benchmark.errors import UserError
 from benchmark.evaluation import EVAL_SEED
@@ -245,11 +245,12 @@ def _check_fid_feature(rows: pd.DataFrame, fid_feature: str) -> None:
 
 def _with_overrides(run: RunSpec, overrides: dict[str, Any]) -> RunSpec:
     """``run`` with the new model's hyperparameters fixed from the command line."""
-    loss = losses.get(run.model)
+    loss = model_registry.get(run.model)
     values = {**run.hp, "n_disc": run.n_disc, "disc_bn": run.disc_bn}
     values = {k: v for k, v in values.items() if k in loss.defaults}
     return make_run(run.model, run.dataset, run.seed, {**values, **overrides}, config=run.config,
-                    options=dict(run.options) or None)
+                    options=dict(run.options) or None,
+                    arch=run.arch)
 
 
 def plan_comparison(
@@ -273,7 +274,7 @@ def plan_comparison(
     of ``new_model`` fixed in every configuration. Raises a one-line ``ValueError`` (a
     ``UserError`` where files are concerned) naming what differs and the fix.
     """
-    losses.get(new_model)
+    model_registry.get(new_model)
     if study == "phase3":
         raise UserError("compare does not run phase3 (it needs the new model's own phase-1 "
                         "results); compare with --study phase1, then rerun phase 3 by hand")
@@ -284,7 +285,7 @@ def plan_comparison(
         raise UserError("name the baselines: --baselines DIR (e.g. results/default_preview), or "
                         "--models ns_gan,... to train them beside the new model")
     for model in models or ():
-        losses.get(model)
+        model_registry.get(model)
     found = read_baselines(baseline_dirs)
     notes: list[str] = []
     present = list(dict.fromkeys(r.get("model") for s in found for r in s.runs.values()))

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from jax.sharding import Mesh
 
+import models
 from benchmark import data as datasets
 from benchmark import devices, task_files, trace
 from benchmark.checkpoints import GroupCheckpoints
@@ -63,6 +64,20 @@ from sweeps.runs import Study
 log = logging.getLogger(__name__)
 
 
+def check_study(study: Study) -> None:
+    """Every run's data set offers what its model needs (labels, ...) and has an image shape
+    its architecture takes: else a one-line ``UserError`` naming both, before anything is
+    written. Unknown data-set names are a ``UserError`` too."""
+    for model, arch, dataset in dict.fromkeys((r.model, r.architecture, r.dataset)
+                                              for r in study.runs):
+        spec = datasets.get(dataset)
+        try:
+            models.check_needs(model, spec.offers, dataset)
+            models.check_architecture(arch, spec.image_shape, dataset)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+
+
 def enable_compilation_cache(directory: Path) -> None:
     """Keep compiled programs on disk, so a second study (or a resumed one) skips compiling."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -85,11 +100,14 @@ def train_group(
     progress: StudyProgress | None = None,
     mesh: Mesh | None = None,
     train_images: jax.Array | None = None,
+    train_labels: jax.Array | None = None,
 ) -> list[dict[str, Any]]:
     """Train, evaluate and checkpoint one group; returns all its result rows.
 
     ``train_images``: the train split already on the device(s) (shared by every group of a
-    data set); put there from ``data`` when not given. ``progress`` hears of every segment
+    data set); put there from ``data`` when not given; ``train_labels`` likewise, the train
+    split's labels, handed to the step where the model needs them. ``progress`` hears of
+    every segment
     trained, every evaluation done and the work an earlier call did (already started on this
     group).
 
@@ -103,7 +121,8 @@ def train_group(
     total, evals = profile.schedule(spec.train_steps, spec.eval_every)
     gdir = _group_dir(root, group)
     rows_path = gdir / "rows.jsonl"
-    structure = Structure.of(group.runs[0], data.image_shape)
+    structure = Structure.of(group.runs[0], data.image_shape, data.num_classes)
+    needs_labels = "labels" in structure.recipe.needs
     runs = group.runs
     padded = devices.padded(len(runs), mesh)
     index = np.minimum(np.arange(padded), len(runs) - 1)  # extra runs repeat the last one
@@ -139,13 +158,17 @@ def train_group(
             progress.skipped(len(runs) * start, sum(e <= start for e in evals))
         if train_images is None:
             train_images = devices.replicate(data.train, mesh)
+        if not needs_labels:
+            train_labels = None
+        elif train_labels is None:
+            train_labels = devices.replicate(data.labels("train"), mesh)
         trainer = Trainer(structure, plan, profile.matmul_precision)
         on_segment = (lambda steps: progress.trained(len(runs) * steps)) if progress else None
         t = start
         for e in (e for e in evals if e > start):
             trace.phase(group.group_id, "train")
             states, losses = trainer.advance(states, hps, train_images, data.pixel_scale, t, e,
-                                             on_segment)
+                                             on_segment, labels=train_labels)
             t = e
             trace.phase(group.group_id, "evaluate")
             rows += _evaluate(group, structure, states, losses, evaluator, root, e,
@@ -269,15 +292,20 @@ class TaskRunner:
             self._loaded[dataset] = datasets.load(dataset, data_dir=self.settings.data_dir)
         return self._loaded[dataset]
 
-    def _on_device(self, dataset: str) -> tuple[jax.Array, Evaluator]:
+    def _on_device(self, dataset: str) -> tuple[jax.Array, jax.Array | None, Evaluator]:
+        """The train split's images and labels (None where the data set has none) on the
+        device(s), and the data set's evaluator."""
         if self._device is None or self._device[0] != dataset:
             self._device = None  # frees the previous data set's device copy first
             ds = self.load(dataset)
-            self._device = (dataset, devices.replicate(ds.train, devices.local_mesh()),
+            mesh = devices.local_mesh()
+            labels = ds.labels("train")
+            self._device = (dataset, devices.replicate(ds.train, mesh),
+                            None if labels is None else devices.replicate(labels, mesh),
                             Evaluator(datasets.get(dataset), ds, self.study.profile,
                                       fid_feature=self.settings.fid_feature,
                                       data_dir=self.settings.data_dir))
-        return self._device[1], self._device[2]
+        return self._device[1], self._device[2], self._device[3]
 
     def _finished(self, task_id: str) -> bool:
         """Marked done and its rows complete (a damaged rows file reopens the task)."""
@@ -312,12 +340,12 @@ class TaskRunner:
                 return "done"
             task_files.clear_markers(self.root, task_id)
             group = self.groups[task_id]
-            train_images, evaluator = self._on_device(group.dataset)
+            train_images, train_labels, evaluator = self._on_device(group.dataset)
             try:
                 train_group(group, self.load(group.dataset), self.study, self.root,
                             evaluator=evaluator, plan=self.settings.plan or default_plan(),
                             progress=self.progress, mesh=devices.local_mesh(),
-                            train_images=train_images)
+                            train_images=train_images, train_labels=train_labels)
             except Exception:
                 task_files.mark_failed(self.root, task_id, traceback.format_exc())
                 raise
@@ -365,6 +393,7 @@ def run_study(
     settings = Settings(fid_feature, None if data_dir is None else str(data_dir),
                         keep_checkpoints, plan)
     check_results_dir(root)
+    check_study(study)
     runner = TaskRunner(study, root, settings)
     for group in runner.groups.values():  # unknown names and missing data fail first
         fid_reference_split(datasets.get(group.dataset), study.profile.fid_reference)

@@ -103,7 +103,7 @@ class Evaluator:
 
     def latents(self, structure: Structure, n: int) -> jax.Array:
         key = jax.random.PRNGKey(EVAL_SEED)
-        return priors.sample(key, (n, structure.z_dim), structure.loss.latent)
+        return priors.sample(key, (n, structure.z_dim), structure.recipe.latent)
 
     def inference_states(self, structure: Structure, states: RunState, step: int) -> RunState:
         """The states whose G is evaluated at ``step``: its BN running averages as trained
@@ -113,7 +113,7 @@ class Evaluator:
         if self.profile.recompute_bn:
             key = jax.random.fold_in(jax.random.PRNGKey(EVAL_SEED), 1)
             z = priors.sample(key, (self.profile.recompute_bn, 64, structure.z_dim),
-                              structure.loss.latent)
+                              structure.recipe.latent)
             return recompute_generator_stats(states, z, structure=structure)
         if self.profile.debias_bn:
             return debias_generator_stats(states, generator_bn_updates(structure, step))
@@ -131,7 +131,8 @@ class Evaluator:
         if not due:
             return {}
         generators = Generators(generator_apply(structure), generator_variables(states),
-                                structure.z_dim, structure.loss.latent)
+                                structure.z_dim, structure.recipe.latent,
+                                num_classes=structure.num_classes)
         out: dict[str, Any] = {}
         with matmul_precision(self.profile.matmul_precision):
             context = self.context(fid=any(m.name == "fid" for m in due))
@@ -149,6 +150,7 @@ class Evaluator:
             thorough=self.profile.thorough_inversion,
             fid=self.reference() if fid else None,
             mesh=local_mesh(),
+            labels=self.data.labels,
         )
 
     def float_split(self, split: str) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Command-line flags for hyperparameters, derived from the loss registry.
 
-Every continuous hyperparameter a registered loss declares (``losses.base.HParam``) becomes a
+Every continuous hyperparameter a registered loss declares (``models.hparams.HParam``) becomes a
 flag ``--<name>`` (underscores as dashes: ``lambda_k`` is ``--lambda-k``) whose help names its
 meaning, valid range, default and the models that have it; ``--hp NAME=VALUE`` (repeatable)
 sets any hyperparameter of the model by name, including a loss's own one whose flag would
@@ -18,9 +18,9 @@ import argparse
 import math
 from typing import Any
 
-import losses
+import models as model_registry
 from benchmark.errors import UserError
-from losses.base import HParam
+from models.hparams import HParam
 
 COMMON = ("lr", "beta1", "n_disc", "disc_bn")  # typed flags of their own in benchmark.cli
 DEST = "hparam_"  # argparse destination prefix of the derived flags
@@ -29,7 +29,8 @@ DEST = "hparam_"  # argparse destination prefix of the derived flags
 def registered() -> dict[str, list[tuple[str, HParam]]]:
     """Each loss-specific hyperparameter name -> [(model, HParam)], in registry order."""
     out: dict[str, list[tuple[str, HParam]]] = {}
-    for model, loss in losses.REGISTRY.items():
+    for model in model_registry.names():
+        loss = model_registry.get(model)
         for h in loss.hparams:
             out.setdefault(h.name, []).append((model, h))
     return out
@@ -119,7 +120,7 @@ def _convert(how: str, name: str, value: Any, default: Any, continuous: bool) ->
 
 def describe(model: str) -> str:
     """``lr, beta1, n_disc, disc_bn, lambda in [0, inf)``: a model's hyperparameters."""
-    loss = losses.get(model)
+    loss = model_registry.get(model)
     ranges = {h.name: valid_range(h) for h in loss.hparams}
     return ", ".join(f"{k} in {ranges[k]}" if k in ranges else k for k in loss.defaults)
 
@@ -128,7 +129,7 @@ def overrides(args: argparse.Namespace, models: list[str]) -> dict[str, dict[str
     """Per model, the hyperparameters given on the command line that it has, typed and
     range-checked. A value given for none of ``models`` is an error naming their
     hyperparameters; one outside a model's ``HParam`` range names the valid range."""
-    known = {m: losses.get(m) for m in models}
+    known = {m: model_registry.get(m) for m in models}
     out: dict[str, dict[str, Any]] = {m: {} for m in models}
     for how, name, raw in _given(args):
         owners = [m for m, loss in known.items() if name in loss.defaults]

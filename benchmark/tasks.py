@@ -1,8 +1,8 @@
 """A study as a list of tasks: each task is one group of runs trained together.
 
 Runs of one data set that share a structure (model, n_disc, D batch norm, static options,
-G schedule) form a group, in chunks of at most ``max_group`` runs; each group is trained by
-one compiled program and writes its own results, so groups can run in any order and
+G schedule, architecture) form a group, in chunks of at most ``max_group`` runs; each group
+is trained by one compiled program and writes its own results, so groups can run in any order and
 anywhere that sees the results directory.
 """
 
@@ -29,8 +29,9 @@ def group_runs(runs: tuple[RunSpec, ...], max_group: int) -> list[Group]:
     for run in runs:
         buckets[(run.dataset, *run.structure_key)].append(run)
     groups = []
-    for (dataset, model, n_disc, disc_bn, options, g_schedule), members in buckets.items():
-        tag = options_tag(options, g_schedule)
+    for (dataset, model, n_disc, disc_bn, options, g_schedule, arch), members in \
+            buckets.items():
+        tag = options_tag(options, g_schedule, arch)
         base = f"{model}{tag}_{dataset}_nd{n_disc}_bn{int(disc_bn)}"
         for i in range(0, len(members), max_group):
             groups.append(Group(f"{base}_{i // max_group}", dataset,

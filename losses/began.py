@@ -16,55 +16,41 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from losses.base import Fixed, GanLoss, HParam, LogUniform, Uniform
+from losses.base import Objective, Outputs
 
 
-def discriminator_loss(d_real, d_fake, hp, extra):
-    return jnp.mean(d_real) - extra["k"] * jnp.mean(d_fake)
+def discriminator_loss(out: Outputs, hp, extra):
+    return jnp.mean(out.d_real) - extra["k"] * jnp.mean(out.d_fake)
 
 
-def generator_loss(d_fake, hp, extra):
-    return jnp.mean(d_fake)
+def generator_loss(out: Outputs, hp, extra):
+    return jnp.mean(out.d_fake)
 
 
 def init_extra() -> dict:
     return {"k": jnp.zeros((), jnp.float32)}
 
 
-def _update_k(extra, d_real, d_fake, hp, clip: bool) -> dict:
-    k = extra["k"] + hp["lambda_k"] * (hp["gamma"] * jnp.mean(d_real) - jnp.mean(d_fake))
+def _update_k(extra, out: Outputs, hp, clip: bool) -> dict:
+    k = extra["k"] + hp["lambda_k"] * (hp["gamma"] * jnp.mean(out.d_real) - jnp.mean(out.d_fake))
     return {"k": jnp.clip(k, 0.0, 1.0) if clip else k}
 
 
-def log_metrics(extra, d_real, d_fake, hp) -> dict:
-    l_real, l_fake = jnp.mean(d_real), jnp.mean(d_fake)
+def log_metrics(extra, out: Outputs, hp) -> dict:
+    l_real, l_fake = jnp.mean(out.d_real), jnp.mean(out.d_fake)
     return {"k": extra["k"], "convergence": l_real + jnp.abs(hp["gamma"] * l_real - l_fake)}
 
 
-def make(clip_k: str = "no", k_update: str = "after") -> GanLoss:
+def make(clip_k: str = "no", k_update: str = "after") -> Objective:
     clip = clip_k == "yes"
-    return GanLoss(
-        name="began",
-        title="BEGAN",
-        discriminator_loss=discriminator_loss,
-        generator_loss=generator_loss,
-        defaults={
-            "lr": 1e-4, "beta1": 0.5, "n_disc": 5, "disc_bn": False,
-            "lambda_k": 1e-3, "gamma": 0.75,
-        },
-        hparams=(
-            HParam("lambda_k", 1e-3, wide=LogUniform(-4, -2), narrow=Fixed(1e-3), low=0.0,
-                   help="BEGAN's k learning rate lambda_k"),
-            HParam("gamma", 0.75, wide=Uniform(0.0, 1.0), narrow=Uniform(0.6, 0.9), low=0.0,
-                   high=1.0, help="BEGAN's diversity ratio gamma"),
-        ),
-        architecture="began",
+    return Objective(
+        discriminator_loss,
+        generator_loss,
         init_extra=init_extra,
-        update_extra=lambda e, r, f, hp: _update_k(e, r, f, hp, clip),
+        update_extra=lambda e, out, hp: _update_k(e, out, hp, clip),
         update_extra_after_step=k_update == "after",
         log_metrics=log_metrics,
-        options={"clip_k": ("no", "yes"), "k_update": ("after", "before")},
     )
 
 
-LOSS = make()
+OBJECTIVE = make()

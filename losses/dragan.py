@@ -9,25 +9,15 @@ from __future__ import annotations
 import functools
 
 from losses import ns_gan
-from losses.base import GanLoss
+from losses.base import Objective
 from losses.penalties import dragan_penalty
-from losses.wgan_gp import LAMBDA
 
 PERTURBATIONS = ("uniform", "gaussian")
 
 
-def make(perturbation: str = "uniform") -> GanLoss:
-    return GanLoss(
-        name="dragan",
-        title="DRAGAN",
-        discriminator_loss=ns_gan.discriminator_loss,
-        generator_loss=ns_gan.generator_loss,
-        defaults={"lr": 1e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True, "lambda": 10.0},
-        hparams=(LAMBDA,),
-        penalty=functools.partial(dragan_penalty, kind=perturbation),
-        narrow_disc_bn=(False,),
-        options={"perturbation": PERTURBATIONS},
-    )
+def make(perturbation: str = "uniform") -> Objective:
+    return Objective(ns_gan.discriminator_loss, ns_gan.generator_loss,
+                     penalty=functools.partial(dragan_penalty, kind=perturbation))
 
 
-LOSS = make()
+OBJECTIVE = make()

@@ -9,22 +9,16 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from losses.base import GanLoss
+from losses.base import Objective, Outputs
 
 
-def discriminator_loss(d_real, d_fake, hp, extra) -> jax.Array:
-    real, fake = jax.nn.sigmoid(d_real), jax.nn.sigmoid(d_fake)
+def discriminator_loss(out: Outputs, hp, extra) -> jax.Array:
+    real, fake = jax.nn.sigmoid(out.d_real), jax.nn.sigmoid(out.d_fake)
     return 0.5 * (jnp.mean((real - 1.0) ** 2) + jnp.mean(fake**2))
 
 
-def generator_loss(d_fake, hp, extra) -> jax.Array:
-    return 0.5 * jnp.mean((jax.nn.sigmoid(d_fake) - 1.0) ** 2)
+def generator_loss(out: Outputs, hp, extra) -> jax.Array:
+    return 0.5 * jnp.mean((jax.nn.sigmoid(out.d_fake) - 1.0) ** 2)
 
 
-LOSS = GanLoss(
-    name="lsgan",
-    title="LSGAN",
-    discriminator_loss=discriminator_loss,
-    generator_loss=generator_loss,
-    defaults={"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
-)
+OBJECTIVE = Objective(discriminator_loss, generator_loss)

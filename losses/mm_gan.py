@@ -5,19 +5,18 @@ D: the NS GAN loss. G minimises E log(1 - sigma(D(G(z)))).
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 
 from losses import ns_gan
+from losses.base import Objective, Outputs
+
+discriminator_loss = ns_gan.discriminator_loss
 
 
-def generator_loss(d_fake, hp, extra) -> jax.Array:
+def generator_loss(out: Outputs, hp, extra) -> jax.Array:
     """E log(1 - sigma(D(G(z)))) = -E softplus(D(G(z)))."""
-    return -jnp.mean(jax.nn.softplus(d_fake))
+    return -jnp.mean(jax.nn.softplus(out.d_fake))
 
 
-LOSS = dataclasses.replace(
-    ns_gan.LOSS, name="mm_gan", title="MM GAN", generator_loss=generator_loss
-)
+OBJECTIVE = Objective(discriminator_loss, generator_loss)

@@ -8,23 +8,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from losses.base import GanLoss
+from losses.base import Objective, Outputs
 
 
-def discriminator_loss(d_real, d_fake, hp, extra) -> jax.Array:
+def discriminator_loss(out: Outputs, hp, extra) -> jax.Array:
     """mean softplus(-D(x)) + mean softplus(D(G(z))), i.e. the two BCE terms on logits."""
-    return jnp.mean(jax.nn.softplus(-d_real)) + jnp.mean(jax.nn.softplus(d_fake))
+    return jnp.mean(jax.nn.softplus(-out.d_real)) + jnp.mean(jax.nn.softplus(out.d_fake))
 
 
-def generator_loss(d_fake, hp, extra) -> jax.Array:
+def generator_loss(out: Outputs, hp, extra) -> jax.Array:
     """-E log sigma(D(G(z))) = E softplus(-D(G(z)))."""
-    return jnp.mean(jax.nn.softplus(-d_fake))
+    return jnp.mean(jax.nn.softplus(-out.d_fake))
 
 
-LOSS = GanLoss(
-    name="ns_gan",
-    title="NS GAN",
-    discriminator_loss=discriminator_loss,
-    generator_loss=generator_loss,
-    defaults={"lr": 5e-5, "beta1": 0.0, "n_disc": 1, "disc_bn": True},
-)
+OBJECTIVE = Objective(discriminator_loss, generator_loss)

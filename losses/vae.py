@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from losses.base import VaeLoss
+from losses.base import ElboObjective
 
 
 def reconstruction_loss(logits: jax.Array, x: jax.Array) -> jax.Array:
@@ -30,13 +30,4 @@ def negative_elbo(logits, x, mu, sigma):
     return recon + kl, {"reconstruction": recon, "kl": kl}
 
 
-LOSS = VaeLoss(
-    name="vae",
-    title="VAE",
-    negative_elbo=negative_elbo,
-    # v1 (docs/protocol.md §2.8): the encoder's batch norm is on by default in the wide
-    # space and off in the narrow one; no n_disc (v1's VAE never reads disc_iters).
-    defaults={"lr": 5e-5, "beta1": 0.5, "disc_bn": True},
-    narrow_disc_bn=(True, False),
-    narrow_defaults={"disc_bn": False},
-)
+OBJECTIVE = ElboObjective(negative_elbo)

@@ -9,15 +9,15 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from losses.base import GanLoss, HParam, LogUniform
+from losses.base import Objective, Outputs
 
 
-def discriminator_loss(d_real, d_fake, hp, extra) -> jax.Array:
-    return -jnp.mean(d_real) + jnp.mean(d_fake)
+def discriminator_loss(out: Outputs, hp, extra) -> jax.Array:
+    return -jnp.mean(out.d_real) + jnp.mean(out.d_fake)
 
 
-def generator_loss(d_fake, hp, extra) -> jax.Array:
-    return -jnp.mean(d_fake)
+def generator_loss(out: Outputs, hp, extra) -> jax.Array:
+    return -jnp.mean(out.d_fake)
 
 
 def clip_discriminator(d_params, hp):
@@ -26,17 +26,5 @@ def clip_discriminator(d_params, hp):
     return jax.tree.map(lambda p: jnp.clip(p, -c, c), d_params)
 
 
-LOSS = GanLoss(
-    name="wgan",
-    title="WGAN",
-    discriminator_loss=discriminator_loss,
-    generator_loss=generator_loss,
-    defaults={"lr": 5e-5, "beta1": 0.5, "n_disc": 5, "disc_bn": True, "clip": 0.01},
-    hparams=(
-        HParam(
-            "clip", 0.01, wide=LogUniform(-3, 0), narrow=LogUniform(-2, 0), low=0.0,
-            help="WGAN weight-clipping bound c",
-        ),
-    ),
-    after_discriminator_update=clip_discriminator,
-)
+OBJECTIVE = Objective(discriminator_loss, generator_loss,
+                      after_discriminator_update=clip_discriminator)

@@ -32,13 +32,18 @@ class Column:
 
 @dataclasses.dataclass(frozen=True)
 class Generators:
-    """The generators of R runs: one run's ``apply_fn(variables, z) -> images`` in inference
-    mode (NHWC in [0, 1]) and the variables with a leading runs axis R."""
+    """The generators of R runs: one run's ``apply_fn(variables, z, labels=None) -> images``
+    in inference mode (NHWC in [0, 1]) and the variables with a leading runs axis R.
 
-    apply_fn: Callable[[Any, jax.Array], jax.Array]
+    ``num_classes``: None for an unconditional G; else G can be asked for samples of given
+    classes, ``apply_fn(variables, z, labels)`` with int labels [n] in [0, num_classes).
+    """
+
+    apply_fn: Callable[..., jax.Array]
     variables: Any
     z_dim: int
     prior: str
+    num_classes: int | None = None
 
     def latents(self, key: jax.Array, n: int) -> jax.Array:
         """``n`` latents of the runs' prior, the same for every run."""
@@ -62,6 +67,9 @@ class EvalContext:
     thorough: bool = False  # slower, tighter estimates (the paper profile)
     fid: Any = None
     mesh: Mesh | None = None
+    # a split's int class labels (aligned with ``images(split)``), or None where the data set
+    # has none
+    labels: Callable[[str], np.ndarray | None] = lambda split: None
 
 
 class DatasetFacts(Protocol):

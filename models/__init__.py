@@ -1,14 +1,29 @@
-"""Network architectures: the InfoGAN-style G and D, the BEGAN autoencoder D and the VAE."""
+"""Architectures and models (recipes), each a registry filled by its own files
+(:mod:`models.registry`): ``models/architectures/<name>.py`` and ``models/zoo/<name>.py``."""
 
 from __future__ import annotations
 
 import flax.linen as nn
 
-from models.began import BeganDiscriminator
-from models.infogan import Discriminator, Generator
-from models.vae import Encoder
-
-Z_DIM = 64  # docs/protocol.md §3.6
+from models import architectures, zoo  # noqa: F401  (importing them registers every member)
+from models.architectures.began import BeganDiscriminator
+from models.architectures.infogan import Discriminator, Generator
+from models.architectures.vae import Encoder
+from models.registry import (
+    ARCHITECTURES,
+    PAPER_MODELS,
+    RECIPES,
+    Z_DIM,
+    Architecture,
+    Model,
+    architecture,
+    check_architecture,
+    check_needs,
+    get,
+    names,
+    register_architecture,
+    register_model,
+)
 
 
 def make_generator(image_shape: tuple[int, int, int], activation: str = "lrelu") -> nn.Module:
@@ -18,20 +33,17 @@ def make_generator(image_shape: tuple[int, int, int], activation: str = "lrelu")
 def make_discriminator(
     architecture: str, image_shape: tuple[int, int, int], use_batch_norm: bool
 ) -> nn.Module:
-    """The discriminator named by a loss: ``"infogan"`` (logits) or ``"began"`` (L1 errors)."""
+    """The D of a GAN architecture: ``"infogan"`` (logits) or ``"began"`` (L1 errors)."""
+    if architecture not in ("infogan", "began"):
+        raise ValueError(f"unknown discriminator architecture {architecture!r}")
     if architecture == "infogan":
         return Discriminator(use_batch_norm)
-    if architecture == "began":
-        return BeganDiscriminator(tuple(image_shape), use_batch_norm)
-    raise ValueError(f"unknown discriminator architecture {architecture!r}")
+    return BeganDiscriminator(tuple(image_shape), use_batch_norm)
 
 
 __all__ = [
-    "Z_DIM",
-    "BeganDiscriminator",
-    "Discriminator",
-    "Encoder",
-    "Generator",
-    "make_discriminator",
-    "make_generator",
+    "ARCHITECTURES", "PAPER_MODELS", "RECIPES", "Z_DIM", "Architecture", "BeganDiscriminator",
+    "Discriminator", "Encoder", "Generator", "Model", "architecture", "check_architecture",
+    "check_needs", "get", "make_discriminator", "make_generator", "names",
+    "register_architecture", "register_model",
 ]

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-import losses as loss_registry
+import models as model_registry
 from metrics import registry as metric_registry
 
 Titles = Mapping[str, str] | None
@@ -58,7 +58,7 @@ def dataset_title(dataset: str, titles: Titles = None) -> str:
 
 def model_order(models) -> list[str]:
     """Models in registry order (the paper's row order), unknown names after, sorted."""
-    known = [m for m in loss_registry.names() if m in set(models)]
+    known = [m for m in model_registry.names() if m in set(models)]
     return known + sorted(set(models) - set(known))
 
 
@@ -71,7 +71,7 @@ def dataset_order(datasets, titles: Titles = None) -> list[str]:
 
 def model_title(model: str) -> str:
     """The display name of a model (its loss title), or the name itself if unknown."""
-    return loss_registry.REGISTRY[model].title if model in loss_registry.REGISTRY else model
+    return model_registry.get(model).title if model in model_registry.RECIPES else model
 
 
 def score_description(score: str) -> str:

@@ -1,8 +1,8 @@
 """Runs and studies: what to train, as plain data.
 
 A :class:`RunSpec` is one run: model, data set, seed and every hyperparameter. Runs that share
-a :attr:`RunSpec.structure_key` (model, n_disc, D batch norm, static options, G schedule) on
-one data set are trained together in one compiled program (``benchmark.tasks``).
+a :attr:`RunSpec.structure_key` (model, n_disc, D batch norm, static options, G schedule,
+architecture) on one data set are trained together in one compiled program (``benchmark.tasks``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import math
 from typing import Any
 
-import losses as loss_registry
+import models
 from sweeps.profiles import Profile
 
 # Which steps update G when n_disc > 1 (docs/protocol.md §4.2, §9.3): "v1" is compare_gan
@@ -23,11 +23,12 @@ DEFAULT_G_SCHEDULE = "v1"
 
 
 def options_tag(options: tuple[tuple[str, str], ...],
-                g_schedule: str = DEFAULT_G_SCHEDULE) -> str:
+                g_schedule: str = DEFAULT_G_SCHEDULE, arch: str | None = None) -> str:
     """Static options in names: ``_perturbation-gaussian``; a G schedule other than the
-    default adds ``_gsched-modulo``."""
+    default adds ``_gsched-modulo``; an architecture other than the model's ``_arch-NAME``."""
     tag = "".join(f"_{k}-{v}" for k, v in options)
-    return tag if g_schedule == DEFAULT_G_SCHEDULE else f"{tag}_gsched-{g_schedule}"
+    tag = tag if g_schedule == DEFAULT_G_SCHEDULE else f"{tag}_gsched-{g_schedule}"
+    return tag if arch is None else f"{tag}_arch-{arch}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,26 +44,34 @@ class RunSpec:
     config: int = 0  # index of the sampled configuration; 0 is the author default
     options: tuple[tuple[str, str], ...] = ()
     g_schedule: str = DEFAULT_G_SCHEDULE  # G_SCHEDULES; the VAE (no G steps) keeps the default
+    arch: str | None = None  # models.ARCHITECTURES; None: the model's default architecture
 
     @property
     def run_id(self) -> str:
-        return f"{self.model}{options_tag(self.options, self.g_schedule)}_{self.dataset}" \
-            f"_c{self.config:03d}_s{self.seed}"
+        tag = options_tag(self.options, self.g_schedule, self.arch)
+        return f"{self.model}{tag}_{self.dataset}_c{self.config:03d}_s{self.seed}"
 
     @property
     def hp(self) -> dict[str, float]:
         return dict(self.hparams)
 
     @property
-    def structure_key(self) -> tuple[str, int, bool, tuple[tuple[str, str], ...], str]:
+    def structure_key(self) -> tuple[str, int, bool, tuple[tuple[str, str], ...], str,
+                                     str | None]:
         """What changes the compiled program besides the data set's shape."""
-        return self.model, self.n_disc, self.disc_bn, self.options, self.g_schedule
+        return self.model, self.n_disc, self.disc_bn, self.options, self.g_schedule, self.arch
+
+    @property
+    def architecture(self) -> str:
+        """The run's architecture's name (the model's default where ``arch`` is None)."""
+        return self.arch or models.get(self.model).arch
 
     def columns(self) -> dict[str, Any]:
         """Every hyperparameter as a result column, every static option of the loss included
         (at its default where the run does not set it)."""
-        defaults = {k: v[0] for k, v in loss_registry.get(self.model).options.items()}
-        return {"run_id": self.run_id, "model": self.model, "dataset": self.dataset,
+        defaults = {k: v[0] for k, v in models.get(self.model).options.items()}
+        return {"run_id": self.run_id, "model": self.model, "arch": self.architecture,
+                "dataset": self.dataset,
                 "seed": self.seed, "config": self.config, "n_disc": self.n_disc,
                 "disc_bn": self.disc_bn, "g_schedule": self.g_schedule,
                 **defaults, **dict(self.options), **self.hp}
@@ -77,20 +86,25 @@ def make_run(
     config: int = 0,
     options: dict[str, str] | None = None,
     g_schedule: str = DEFAULT_G_SCHEDULE,
+    arch: str | None = None,
 ) -> RunSpec:
     """A run at the author defaults of ``model`` (docs/protocol.md §2.8), with ``overrides``
     applied. A model without n_disc (the VAE) trains with one update per step (n_disc 1)
     and has no G schedule (only the default is accepted). ``g_schedule`` is one of
-    ``G_SCHEDULES``.
+    ``G_SCHEDULES``. ``arch`` picks an architecture other than the model's (a registered
+    name; its default is dropped, as default options are).
 
     ``options`` at their default value (the first of the loss's choices) are dropped, so a
     run is named and grouped the same whether its defaults are spelled out or not.
 
     Raises a one-line ``ValueError`` for unknown names and out-of-range values.
     """
-    loss = loss_registry.get(model, options)
+    loss = models.get(model, options)
     options = {k: v for k, v in (options or {}).items()
                if v != loss.options[k][0]}
+    if arch is not None:
+        models.architecture(arch)  # a one-line error for an unknown name
+        arch = None if arch == loss.arch else arch
     values = dict(loss.defaults)
     for key, value in (overrides or {}).items():
         if key not in values:
@@ -127,13 +141,13 @@ def make_run(
     return RunSpec(
         model=model, dataset=dataset, seed=int(seed), hparams=tuple(sorted(continuous.items())),
         n_disc=int(n_disc), disc_bn=disc_bn, config=config,
-        options=tuple(sorted((options or {}).items())), g_schedule=g_schedule,
+        options=tuple(sorted((options or {}).items())), g_schedule=g_schedule, arch=arch,
     )
 
 
 def has_generator_steps(model: str) -> bool:
     """Whether ``model`` alternates D and G updates (has n_disc and a G schedule)."""
-    return "n_disc" in loss_registry.get(model).defaults
+    return models.get(model).has_generator_steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,8 +165,17 @@ class Study:
 
     def fingerprint(self) -> str:
         payload = json.dumps(
-            {"runs": [dataclasses.asdict(r) for r in self.runs],
+            {"runs": [_fingerprinted(r) for r in self.runs],
              "profile": dataclasses.asdict(self.profile)},
             sort_keys=True, default=str,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _fingerprinted(run: RunSpec) -> dict[str, Any]:
+    """A run's fields as the fingerprint hashes them: ``arch`` only where it is not the
+    model's default, so the studies of before the field keep their fingerprints."""
+    fields = dataclasses.asdict(run)
+    if fields["arch"] is None:
+        del fields["arch"]
+    return fields

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-import losses as loss_registry
-from losses.base import Choice, Distribution, Fixed, LogUniform, Uniform
+import models
+from models.hparams import Choice, Distribution, Fixed, LogUniform, Uniform
 
 SPACES = ("default", "wide", "narrow")
 
@@ -75,7 +75,7 @@ def search_space(model: str, space: str) -> dict[str, Distribution]:
     """
     if space not in SPACES:
         raise ValueError(f"unknown search space {space!r}; choose one of: {', '.join(SPACES)}")
-    loss = loss_registry.get(model)
+    loss = models.get(model)
     if space == "default":
         return {}
     if space == "wide":
@@ -101,7 +101,7 @@ def config_zero(model: str, space: str) -> dict[str, Any]:
     """Config 0 of ``space`` as overrides of the author defaults: {} except where v1's
     narrow defaults differ (the VAE's encoder batch norm is off there, docs/protocol.md
     §2.8)."""
-    loss = loss_registry.get(model)
+    loss = models.get(model)
     return dict(loss.narrow_defaults) if space == "narrow" else {}
 
 

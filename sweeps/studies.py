@@ -25,9 +25,9 @@ from typing import Any
 
 import pandas as pd
 
-import losses as loss_registry
-from losses.base import Fixed
+import models as model_registry
 from metrics.registry import columns as metric_columns
+from models.hparams import Fixed
 from sweeps.profiles import Profile, resolve
 from sweeps.runs import DEFAULT_G_SCHEDULE, RunSpec, Study, has_generator_steps, make_run
 from sweeps.spaces import SPACES, sample_configs, search_space
@@ -82,7 +82,7 @@ def profile_hparams(profile: Profile, model: str) -> dict[str, Any]:
         values.update({name: dist.value
                        for name, dist in search_space(model, profile.fixed_from).items()
                        if isinstance(dist, Fixed)})
-    own = loss_registry.get(model).defaults
+    own = model_registry.get(model).defaults
     values.update({k: v for k, v in profile.overrides if k in own})
     values.update({k: v for m, pairs in profile.model_overrides if m == model
                    for k, v in pairs if k in own})
@@ -98,7 +98,7 @@ def _unique(values, what: str) -> tuple:
 
 def _check_models(models: tuple[str, ...]) -> None:
     for model in models:
-        loss_registry.get(model)
+        model_registry.get(model)
 
 
 def build_study(
@@ -115,6 +115,7 @@ def build_study(
     config_seed: int = 0,
     sampler: str | None = None,
     g_schedule: str = DEFAULT_G_SCHEDULE,
+    arch: str | None = None,
 ) -> Study:
     """The study ``name`` with any given argument overriding its defaults (see module doc).
 
@@ -126,7 +127,8 @@ def build_study(
     the study's sampler (config_seed applies to "project" only); ``phase1_rows`` are the
     result rows phase 3 selects from (``phase1_source`` names them in messages);
     ``g_schedule`` is every GAN's G schedule (``sweeps.runs.G_SCHEDULES``; the VAE has none;
-    phase 3 keeps each selected row's). Data-set names are checked by the caller, which
+    phase 3 keeps each selected row's); ``arch`` is every model's architecture (None: each
+    model's own; phase 3 keeps each selected row's). Data-set names are checked by the caller, which
     knows the data sets. Raises a one-line ``ValueError`` on bad input.
     """
     if name not in STUDIES:
@@ -138,7 +140,7 @@ def build_study(
                         "project (any config_seed) or v1 (config_seed 0)")
     profile = resolve(profile) if isinstance(profile, str) else profile
     explicit_models, explicit_datasets = models is not None, datasets is not None
-    models = _unique(models if models is not None else loss_registry.PAPER_MODELS, "models")
+    models = _unique(models if models is not None else model_registry.PAPER_MODELS, "models")
     datasets = _unique(datasets if datasets is not None else spec.datasets, "data sets")
     if seeds is None:  # the profile may train the default study with fewer seeds
         seeds = profile.default_seeds if name == "default" and profile.default_seeds \
@@ -154,9 +156,9 @@ def build_study(
         if num_configs is not None or space is not None:
             raise ValueError("phase3 retrains the best phase-1 configuration; drop --configs "
                             "and --space")
-        if g_schedule != DEFAULT_G_SCHEDULE:
-            raise ValueError("phase3 retrains each selected run with its own G schedule; "
-                            "drop --g-schedule")
+        if g_schedule != DEFAULT_G_SCHEDULE or arch is not None:
+            raise ValueError("phase3 retrains each selected run with its own G schedule and "
+                            "architecture; drop --g-schedule and --arch")
         runs = phase3_runs(phase1_rows, phase1_source, models=models, datasets=datasets,
                            seeds=seeds,
                            explicit_models=explicit_models,
@@ -191,7 +193,7 @@ def build_study(
                     overrides = {**profile_hparams(profile, model), **overrides}
                 for seed in seeds:
                     runs.append(make_run(model, dataset, int(seed), overrides, config=index,
-                                         g_schedule=schedules[model]))
+                                         g_schedule=schedules[model], arch=arch))
     return Study(name, tuple(runs), profile)
 
 
@@ -227,7 +229,7 @@ def best_configs(df: pd.DataFrame) -> pd.DataFrame:
 
 def overrides_from_row(row: pd.Series, model: str) -> tuple[dict[str, Any], dict[str, str]]:
     """(hyperparameter overrides, loss options) of a result row, typed for ``make_run``."""
-    loss = loss_registry.get(model)
+    loss = model_registry.get(model)
     overrides: dict[str, Any] = {}
     for key, default in loss.defaults.items():
         value = row.get(key)
@@ -293,7 +295,10 @@ def phase3_runs(
             config = int(row["config"]) if "config" in row and pd.notna(row["config"]) else 0
             g_schedule = row.get("g_schedule")
             g_schedule = g_schedule if isinstance(g_schedule, str) else DEFAULT_G_SCHEDULE
+            arch = row.get("arch")
+            arch = arch if isinstance(arch, str) else None
             for seed in seeds:
                 runs.append(make_run(model, dataset, int(seed), overrides, config=config,
-                                     options=options or None, g_schedule=g_schedule))
+                                     options=options or None, g_schedule=g_schedule,
+                                     arch=arch))
     return runs

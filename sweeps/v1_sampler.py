@@ -21,7 +21,7 @@ is BEGAN's lambda_k and the WGAN-GP / DRAGAN penalty weight ``lambda``. The VAE 
 disc_iters and discriminator_batchnorm too (they advance the stream); its n_disc is dropped
 because v1's ``VAE.run_single_train_step`` never reads disc_iters, while disc_bn is kept: v1's
 ``VAE.encoder`` applies batch norm only when discriminator_batchnorm is on, and so does ours
-(``models.vae.Encoder``).
+(``models.architectures.vae.Encoder``).
 
 Config 0 is v1's sample 0 (``GetDefaultParams``) as overrides of our author defaults: {}
 except for the VAE in the narrow space, where v1's default discriminator_batchnorm is False

@@ -30,6 +30,7 @@ AUTHOR_DEFAULTS = {  # docs/protocol.md §2.8
               "gamma": 0.75},
     "vae": {"lr": 5e-5, "beta1": 0.5, "disc_bn": True},  # encoder BN; no n_disc
     "hinge": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},  # not in the paper
+    "rsgan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},  # not in the paper
 }
 
 

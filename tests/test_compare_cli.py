@@ -18,13 +18,15 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-import losses
 from benchmark import cli, engine
 from benchmark import compare as compare_cmd
 from benchmark.errors import UserError
 from benchmark.results import load_rows
-from losses.base import GanLoss, HParam, Uniform
+from losses.base import Objective
 from metrics.registry import METRICS
+from models import registry as model_registry
+from models.hparams import HParam, Uniform
+from models.registry import Model
 from sweeps.profiles import resolve
 from tests.conftest import mean_pixel_metric
 
@@ -229,24 +231,24 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
 # --- hyperparameter flags derived from the losses' HParams -----------------------------------
 
 
-def _toy_d_loss(d_real, d_fake, hp, extra):
+def _toy_d_loss(out, hp, extra):
     margin = hp["margin"]
-    return jnp.mean(jax.nn.relu(margin - d_real)) + jnp.mean(jax.nn.relu(margin + d_fake))
+    return jnp.mean(jax.nn.relu(margin - out.d_real)) + jnp.mean(jax.nn.relu(margin + out.d_fake))
 
 
-TOY = GanLoss(
-    name="toy_gan", title="Toy GAN", discriminator_loss=_toy_d_loss,
-    generator_loss=lambda d_fake, hp, extra: -jnp.mean(d_fake),
-    defaults={"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True, "margin": 1.0},
-    hparams=(HParam("margin", 1.0, wide=Uniform(0.5, 2.0), narrow=Uniform(0.5, 1.5), low=0.0,
-                    high=10.0, help="the toy hinge margin m"),),
-)
+def toy_recipe() -> Model:
+    return Model(
+        "Toy GAN", Objective(_toy_d_loss, lambda out, hp, extra: -jnp.mean(out.d_fake)),
+        common={"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
+        hparams=(HParam("margin", 1.0, wide=Uniform(0.5, 2.0), narrow=Uniform(0.5, 1.5),
+                        low=0.0, high=10.0, help="the toy hinge margin m"),),
+    )
 
 
 @pytest.fixture
 def toy(monkeypatch):
     """The toy loss registered, and the CLI's training replaced by a record of the study."""
-    monkeypatch.setitem(losses.REGISTRY, "toy_gan", TOY)
+    monkeypatch.setitem(model_registry.RECIPES, "toy_gan", toy_recipe)
     studies = []
     monkeypatch.setattr(cli, "_run", lambda args, study: studies.append(study))
     return studies

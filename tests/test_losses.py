@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from flax.traverse_util import flatten_dict
 
-import losses
+import models
 from benchmark import training as train
 from losses import began, lsgan, mm_gan, ns_gan, vae
+from losses.base import Outputs
 from losses.penalties import dragan_penalty, dragan_perturb, wgan_gp_penalty
 from tests.conftest import AUTHOR_DEFAULTS
 
@@ -21,6 +22,11 @@ D_REAL = np.array([-40.0, -3.0, -0.5, 0.0, 0.7, 2.0, 9.0, 40.0])
 D_FAKE = np.array([-35.0, -2.0, -0.1, 0.0, 0.3, 1.5, 6.0, 30.0])
 HP: dict = {}
 EXTRA: dict = {}
+
+
+def objective(name, options=None):
+    """The registered model's objective (losses/), with its static options."""
+    return models.get(name, options).objective
 
 
 def log_sigmoid(x):
@@ -51,53 +57,54 @@ def f32(x):
 def test_ns_gan_losses():
     d_ref = -np.mean(log_sigmoid(D_REAL)) - np.mean(log_one_minus_sigmoid(D_FAKE))
     g_ref = -np.mean(log_sigmoid(D_FAKE))
-    close(ns_gan.discriminator_loss(f32(D_REAL), f32(D_FAKE), HP, EXTRA), d_ref)
-    close(ns_gan.generator_loss(f32(D_FAKE), HP, EXTRA), g_ref)
+    close(ns_gan.discriminator_loss(Outputs(f32(D_REAL), f32(D_FAKE)), HP, EXTRA), d_ref)
+    close(ns_gan.generator_loss(Outputs(None, f32(D_FAKE)), HP, EXTRA), g_ref)
 
 
 def test_mm_gan_losses():
-    loss = losses.get("mm_gan")
+    loss = objective("mm_gan")
     d_ref = -np.mean(log_sigmoid(D_REAL)) - np.mean(log_one_minus_sigmoid(D_FAKE))
     g_ref = np.mean(log_one_minus_sigmoid(D_FAKE))  # G minimises E log(1 - sigma(D(G(z))))
-    close(loss.discriminator_loss(f32(D_REAL), f32(D_FAKE), HP, EXTRA), d_ref)
-    close(loss.generator_loss(f32(D_FAKE), HP, EXTRA), g_ref)
-    close(mm_gan.generator_loss(f32(D_FAKE), HP, EXTRA), g_ref)
+    close(loss.discriminator_loss(Outputs(f32(D_REAL), f32(D_FAKE)), HP, EXTRA), d_ref)
+    close(loss.generator_loss(Outputs(None, f32(D_FAKE)), HP, EXTRA), g_ref)
+    close(mm_gan.generator_loss(Outputs(None, f32(D_FAKE)), HP, EXTRA), g_ref)
 
 
 def test_lsgan_losses_square_the_sigmoid_output():
     d_ref = 0.5 * (np.mean((sigmoid(D_REAL) - 1) ** 2) + np.mean(sigmoid(D_FAKE) ** 2))
     g_ref = 0.5 * np.mean((sigmoid(D_FAKE) - 1) ** 2)
-    close(lsgan.discriminator_loss(f32(D_REAL), f32(D_FAKE), HP, EXTRA), d_ref)
-    close(lsgan.generator_loss(f32(D_FAKE), HP, EXTRA), g_ref)
+    close(lsgan.discriminator_loss(Outputs(f32(D_REAL), f32(D_FAKE)), HP, EXTRA), d_ref)
+    close(lsgan.generator_loss(Outputs(None, f32(D_FAKE)), HP, EXTRA), g_ref)
 
 
 @pytest.mark.parametrize("name", ["wgan", "wgan_gp"])
 def test_wasserstein_losses(name):
-    loss = losses.get(name)
-    close(loss.discriminator_loss(f32(D_REAL), f32(D_FAKE), HP, EXTRA),
+    loss = objective(name)
+    close(loss.discriminator_loss(Outputs(f32(D_REAL), f32(D_FAKE)), HP, EXTRA),
           -np.mean(D_REAL) + np.mean(D_FAKE))
-    close(loss.generator_loss(f32(D_FAKE), HP, EXTRA), -np.mean(D_FAKE))
+    close(loss.generator_loss(Outputs(None, f32(D_FAKE)), HP, EXTRA), -np.mean(D_FAKE))
 
 
 def test_dragan_uses_the_ns_gan_losses():
-    loss = losses.get("dragan")
-    close(loss.discriminator_loss(f32(D_REAL), f32(D_FAKE), HP, EXTRA),
+    loss = objective("dragan")
+    close(loss.discriminator_loss(Outputs(f32(D_REAL), f32(D_FAKE)), HP, EXTRA),
           -np.mean(log_sigmoid(D_REAL)) - np.mean(log_one_minus_sigmoid(D_FAKE)))
-    close(loss.generator_loss(f32(D_FAKE), HP, EXTRA), -np.mean(log_sigmoid(D_FAKE)))
+    close(loss.generator_loss(Outputs(None, f32(D_FAKE)), HP, EXTRA),
+          -np.mean(log_sigmoid(D_FAKE)))
 
 
 def test_began_losses():
     l_real = np.array([0.11, 0.2, 0.05, 0.3])  # per-example L1 reconstruction errors
     l_fake = np.array([0.4, 0.25, 0.33, 0.1])
     extra = {"k": f32(0.37)}
-    close(began.discriminator_loss(f32(l_real), f32(l_fake), HP, extra),
+    close(began.discriminator_loss(Outputs(f32(l_real), f32(l_fake)), HP, extra),
           np.mean(l_real) - 0.37 * np.mean(l_fake))
-    close(began.generator_loss(f32(l_fake), HP, extra), np.mean(l_fake))
+    close(began.generator_loss(Outputs(None, f32(l_fake)), HP, extra), np.mean(l_fake))
 
 
 def test_began_discriminator_output_is_the_l1_reconstruction_error():
-    d = losses.get("began")
-    assert d.architecture == "began"
+    d = models.get("began")
+    assert d.arch == "began"
     structure = train.Structure("began", (8, 8, 2), disc_bn=False)
     module = train.family(structure).discriminator(structure)
     x = jax.random.uniform(jax.random.PRNGKey(0), (3, 8, 8, 2))
@@ -147,16 +154,16 @@ def _k_loop(lambda_k, gamma, clip):
 @pytest.mark.parametrize("clip", [False, True])
 @pytest.mark.parametrize("lambda_k", [1e-3, 3.0])  # 3.0 drives k below 0 and above 1
 def test_began_k_sequence_and_convergence_measure(clip, lambda_k):
-    loss = losses.get("began", {"clip_k": "yes"} if clip else None)
+    loss = objective("began", {"clip_k": "yes"} if clip else None)
     hp = {"lambda_k": f32(lambda_k), "gamma": f32(0.75)}
     extra = loss.init_extra()
     assert float(extra["k"]) == 0.0
     ks, ms = [float(extra["k"])], []
     for l_real, l_fake in BEGAN_STEPS:
-        metrics = loss.log_metrics(extra, f32(l_real), f32(l_fake), hp)
+        metrics = loss.log_metrics(extra, Outputs(f32(l_real), f32(l_fake)), hp)
         assert float(metrics["k"]) == ks[-1]  # the k this step used
         ms.append(float(metrics["convergence"]))
-        extra = loss.update_extra(extra, f32(l_real), f32(l_fake), hp)
+        extra = loss.update_extra(extra, Outputs(f32(l_real), f32(l_fake)), hp)
         ks.append(float(extra["k"]))
     ref_ks, ref_ms = _k_loop(lambda_k, 0.75, clip)
     np.testing.assert_allclose(ks, ref_ks, rtol=1e-5, atol=1e-7)
@@ -166,17 +173,18 @@ def test_began_k_sequence_and_convergence_measure(clip, lambda_k):
 
 
 def test_began_k_is_unclipped_by_default():
-    assert losses.get("began") is losses.REGISTRY["began"]
+    assert models.get("began") is models.get("began")
     hp = {"lambda_k": f32(1.0), "gamma": f32(0.5)}
-    extra = losses.get("began").update_extra({"k": f32(0.0)}, f32([0.1]), f32([0.9]), hp)
+    extra = objective("began").update_extra({"k": f32(0.0)}, Outputs(f32([0.1]), f32([0.9])),
+                                           hp)
     close(extra["k"], 0.5 * 0.1 - 0.9)
 
 
 def _began_step(k_update: str, disc_bn: bool):
     """One BEGAN step of the GAN family on a tiny case (8x8, batch 4) from k = 0.2, with
     lambda_k = 0.5 so that k moves visibly; returns what a hand computation needs."""
-    from benchmark.training import gan
-    from benchmark.training.base import STEPS, apply_train
+    from benchmark.training.base import STEPS, Batch, apply_train
+    from benchmark.training.families import gan
     from models import priors
 
     structure = train.Structure("began", (8, 8, 1), n_disc=1, disc_bn=disc_bn,
@@ -185,9 +193,10 @@ def _began_step(k_update: str, disc_bn: bool):
     state = state.replace(extra={"k": f32(0.2)})
     x = jax.random.uniform(jax.random.PRNGKey(9), (4, 8, 8, 1))
     hp = {"lr": f32(1e-2), "beta1": f32(0.5), "lambda_k": f32(0.5), "gamma": f32(0.75)}
-    new, metrics = jax.jit(lambda s, x: gan.step(structure, s, hp, x, jnp.int32(0), True, None)
-                           )(state, x)
-    # the step's z: the run's step stream at t = 0, first of three keys (benchmark.training.gan)
+    new, metrics = jax.jit(
+        lambda s, x: train.family_step(structure, s, hp, Batch(x), jnp.int32(0)))(state, x)
+    # the step's z: the run's step stream at t = 0, first of three keys
+    # (benchmark.training.families.gan)
     key = jax.random.fold_in(jax.random.fold_in(state.key, STEPS), 0)
     z = priors.sample(jax.random.split(key, 3)[0], (4, structure.z_dim), "uniform")
     G, D = gan.generator(structure), gan.discriminator(structure)
@@ -211,8 +220,8 @@ def test_began_k_update_after_and_before_by_hand(disc_bn):
     lambda_k, gamma, k0 = 0.5, 0.75, 0.2
     before_state, before, m_before, losses_of = _began_step("before", disc_bn)
     _, after, m_after, _ = _began_step("after", disc_bn)
-    assert losses.get("began").update_extra_after_step  # v1's is the default
-    assert not losses.get("began", {"k_update": "before"}).update_extra_after_step
+    assert objective("began").update_extra_after_step  # v1's is the default
+    assert not objective("began", {"k_update": "before"}).update_extra_after_step
     assert trees_equal(before.params, after.params)
     l0_real, l0_fake, _ = losses_of(before_state.params, before_state.batch_stats)
     l1_real, l1_fake, g_stats_again = losses_of(after.params, before.batch_stats)
@@ -348,8 +357,9 @@ def test_dragan_option_selects_the_perturbation():
     x, fake = _batch(jax.random.PRNGKey(13))
     d = _curved_d
     hp, key = {"lambda": f32(10.0)}, jax.random.PRNGKey(14)
-    default = losses.get("dragan").penalty(d, x, fake, key, hp)
-    gaussian = losses.get("dragan", {"perturbation": "gaussian"}).penalty(d, x, fake, key, hp)
+    default = objective("dragan").penalty(d, x, fake, key, hp)
+    gaussian = objective("dragan", {"perturbation": "gaussian"}).penalty(d, x, fake, key,
+                                                                     hp)
     close(default, dragan_penalty(d, x, fake, key, hp, kind="uniform"))
     close(gaussian, dragan_penalty(d, x, fake, key, hp, kind="gaussian"))
     assert not np.isclose(float(default), float(gaussian), rtol=1e-3)
@@ -410,24 +420,24 @@ def test_wgan_clipping_reaches_every_discriminator_variable():
 
 
 def test_registry_has_the_eight_models_with_author_defaults():
-    assert sorted(losses.names()) == sorted(AUTHOR_DEFAULTS)
+    assert sorted(models.names()) == sorted(AUTHOR_DEFAULTS)
     for name, defaults in AUTHOR_DEFAULTS.items():
-        loss = losses.get(name)
+        loss = models.get(name)
         assert loss.name == name
         for key, value in defaults.items():
             assert loss.defaults[key] == value, (name, key)
         for hparam in loss.hparams:
             assert loss.defaults[hparam.name] == hparam.default
-    assert losses.get("wgan_gp").fresh_z_for_generator
-    assert losses.get("vae").latent == "normal" and losses.get("ns_gan").latent == "uniform"
+    assert objective("wgan_gp").fresh_z_for_generator
+    assert models.get("vae").latent == "normal" and models.get("ns_gan").latent == "uniform"
 
 
 def test_registry_errors_are_user_errors():
     with pytest.raises(ValueError, match="unknown model"):
-        losses.get("no_such_gan")
+        models.get("no_such_gan")
     with pytest.raises(ValueError, match="no option"):
-        losses.get("ns_gan", {"perturbation": "gaussian"})
+        models.get("ns_gan", {"perturbation": "gaussian"})
     with pytest.raises(ValueError, match="perturbation"):
-        losses.get("dragan", {"perturbation": "laplace"})
+        models.get("dragan", {"perturbation": "laplace"})
     with pytest.raises(ValueError, match="unknown model"):
         _ = train.Structure("no_such_gan", (28, 28, 1)).loss

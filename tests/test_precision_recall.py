@@ -142,7 +142,7 @@ def test_inversion_recovers_random_tiny_generator():
 
 
 def test_inversion_recovers_random_infogan_generator():
-    infogan = pytest.importorskip("models.infogan")
+    infogan = pytest.importorskip("models.architectures.infogan")
     g = infogan.Generator(image_shape=(28, 28, 1))
     variables = g.init(jax.random.PRNGKey(0), jnp.zeros((2, 64)), train=False)
 

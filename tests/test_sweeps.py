@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import losses
+import models
 from benchmark.results import load_rows, write_rows
 from sweeps import profiles
 from sweeps.runs import make_run
@@ -17,7 +17,7 @@ from sweeps.spaces import sample_configs, search_space, support
 from sweeps.studies import best_configs, build_study
 from tests.conftest import AUTHOR_DEFAULTS
 
-MODELS = losses.names()
+MODELS = models.names()
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -28,7 +28,7 @@ def test_config_zero_is_the_author_default(model):
         assert configs[0] == ({"disc_bn": False} if (model, space) == ("vae", "narrow") else {})
     run = make_run(model, "triangles", 0, sample_configs(model, "wide", 2)[0])
     expected = AUTHOR_DEFAULTS[model]
-    for key in ("lr", "beta1", *[h.name for h in losses.get(model).hparams]):
+    for key in ("lr", "beta1", *[h.name for h in models.get(model).hparams]):
         assert run.hp[key] == pytest.approx(expected[key])
     assert (run.n_disc, run.disc_bn) == (expected.get("n_disc", 1), expected["disc_bn"])
 
@@ -119,7 +119,7 @@ def test_wide_space_ranges_and_distributions():
             assert 1e-5 <= cfg["lr"] <= 1e-2 and 0.0 <= cfg["beta1"] <= 1.0
             if model != "vae":
                 assert cfg["n_disc"] in (1, 5) and cfg["disc_bn"] in (True, False)
-            for h in losses.get(model).hparams:  # inside the valid range that make_run checks
+            for h in models.get(model).hparams:  # inside the valid range that make_run checks
                 assert h.low <= cfg[h.name] <= h.high
                 lo, hi = support(h.wide)
                 assert lo <= cfg[h.name] <= hi
@@ -144,7 +144,7 @@ def test_default_study():
     assert len(study.runs) == 24
     assert {r.dataset for r in study.runs} == {"triangles"}
     assert {r.seed for r in study.runs} == {0, 1, 2} and {r.config for r in study.runs} == {0}
-    assert {r.model for r in study.runs} == set(losses.PAPER_MODELS)
+    assert {r.model for r in study.runs} == set(models.PAPER_MODELS)
 
 
 def test_auto_picks_preview_on_cpu_and_paper_on_an_accelerator():
@@ -163,7 +163,7 @@ def test_preview_profile_schedule_and_hyperparameters():
     lr = dict(preview.overrides)["lr"]
 
     study = build_study("default", profile="preview")
-    assert [r.model for r in study.runs] == list(losses.PAPER_MODELS)  # one seed each
+    assert [r.model for r in study.runs] == list(models.PAPER_MODELS)  # one seed each
     assert {r.seed for r in study.runs} == set(preview.default_seeds)
     for run in study.runs:  # a point of the narrow space, recorded in the run's columns
         columns = run.columns()

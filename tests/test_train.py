@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import losses
+import models
 from benchmark import training as train
 from benchmark.data import triangles
 
@@ -50,9 +50,7 @@ def run_steps(structure, states, hps, data, num_steps, after_step=None, scale=SC
     aside: the runs' independence is under test); metrics as numpy [steps, runs]."""
     metrics = []
     for t in range(0, num_steps, plan.chunk):
-        g_steps = None
-        if plan.static_g and structure.n_disc > 1:
-            g_steps = tuple(bool(structure.is_generator_step(t + i)) for i in range(plan.chunk))
+        g_steps = plan.g_steps(structure, t, plan.chunk)  # as the Trainer asks the plan
         states, m = train.train_segment(states, hps, data, jnp.int32(t), structure=structure,
                                         scale=scale, num_steps=plan.chunk, unroll=plan.unroll,
                                         branch=plan.branch, g_steps=g_steps)
@@ -111,7 +109,7 @@ def test_ns_gan_trains_on_triangles():
     data = jnp.asarray(triangles.generate(50 * 64))
     structure = train.Structure("ns_gan", (28, 28, 1))
     assert structure.batch_size == 64
-    defaults = losses.get("ns_gan").defaults
+    defaults = models.get("ns_gan").defaults
     hps = hparams([defaults["lr"]], [defaults["beta1"]])
     states = train.init_runs(structure, data.shape[0], np.array([0]))
     z = jax.random.uniform(jax.random.PRNGKey(123), (16, structure.z_dim), minval=-1, maxval=1)

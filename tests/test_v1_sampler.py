@@ -13,14 +13,14 @@ import random
 
 import pytest
 
-import losses
+import models
 from sweeps.runs import make_run
 from sweeps.spaces import search_space, support
 from sweeps.studies import build_study
 from sweeps.v1_sampler import v1_configs
 from tests.conftest import AUTHOR_DEFAULTS
 
-MODELS = losses.PAPER_MODELS  # the models compare_gan v1 sampled
+MODELS = models.PAPER_MODELS  # the models compare_gan v1 sampled
 
 
 def _stream(n: int) -> list[float]:

@@ -1,22 +1,27 @@
 """Training many runs at once: a run is a pure function of (seed, hyperparameters, structure).
 
 - :mod:`~benchmark.training.base`: what changes the compiled program (``Structure``), a run's
-  state, Adam, the streams of randomness, and what a model ``Family`` provides;
-- :mod:`~benchmark.training.gan`, :mod:`~benchmark.training.vae` and the registry
-  :mod:`~benchmark.training.families`: how each kind of model trains;
-- :mod:`~benchmark.training.step`: one step, a segment of steps of vmapped runs;
-- :mod:`~benchmark.training.plan`: the backend's compile plan behind one ``Trainer``;
+  state, a minibatch (``Batch``), Adam, the streams of randomness, and what a model
+  ``Family`` provides;
+- :mod:`~benchmark.training.families` (``gan.py``, ``vae.py``, one file per family,
+  registered with ``@register_family``): how each kind of model trains;
+- :mod:`~benchmark.training.step`: one step, a segment of steps of vmapped runs (the one
+  place that compiles the G schedule);
+- :mod:`~benchmark.training.plan`: the backend's compile plan behind one ``Trainer``, and
+  :func:`train`, training runs without the engine;
 - :mod:`~benchmark.training.generators`: the trained generators, for evaluation.
 """
 
 from benchmark.training.base import (
+    Batch,
+    Family,
     RunState,
     Structure,
     generator_steps,
     is_generator_step,
     matmul_precision,
 )
-from benchmark.training.families import FAMILIES, family
+from benchmark.training.families import FAMILIES, family, register_family
 from benchmark.training.generators import (
     debias_generator_stats,
     generate,
@@ -26,12 +31,19 @@ from benchmark.training.generators import (
     parameters_finite,
     recompute_generator_stats,
 )
-from benchmark.training.plan import Plan, Trainer, default_plan, segment_length
-from benchmark.training.step import init_run, init_runs, minibatch, train_segment, train_step
+from benchmark.training.plan import Plan, Trainer, default_plan, segment_length, train
+from benchmark.training.step import (
+    family_step,
+    init_run,
+    init_runs,
+    minibatch,
+    train_segment,
+    train_step,
+)
 
 __all__ = [
-    "FAMILIES", "Plan", "RunState", "Structure", "Trainer", "debias_generator_stats",
-    "default_plan", "family",
+    "FAMILIES", "Batch", "Family", "Plan", "RunState", "Structure", "Trainer",
+    "debias_generator_stats", "default_plan", "family", "family_step", "register_family", "train",
     "generate", "generator_apply", "generator_bn_updates", "generator_steps",
     "generator_variables", "init_run", "init_runs", "is_generator_step", "matmul_precision",
     "minibatch", "parameters_finite", "recompute_generator_stats", "segment_length",

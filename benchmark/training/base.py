@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import flax
 import flax.linen as nn
 import jax
 import optax
 
-import losses as loss_registry
 import models
-from losses.base import Loss
+from models.registry import Architecture, Model
 from sweeps.runs import DEFAULT_G_SCHEDULE, RunSpec
 
 # Streams folded into a run's key.
@@ -40,16 +40,28 @@ class Structure:
     batch_size: int = 64
     z_dim: int = models.Z_DIM
     g_schedule: str = DEFAULT_G_SCHEDULE  # sweeps.runs.G_SCHEDULES
+    arch: str | None = None  # models.ARCHITECTURES; None: the model's default
+    num_classes: int | None = None  # the data set's, for models that need labels
 
     @classmethod
-    def of(cls, run: RunSpec, image_shape: tuple[int, int, int]) -> Structure:
-        """The structure of ``run`` on a data set of ``image_shape``."""
-        model, n_disc, disc_bn, options, g_schedule = run.structure_key
-        return cls(model, tuple(image_shape), n_disc, disc_bn, options, g_schedule=g_schedule)
+    def of(cls, run: RunSpec, image_shape: tuple[int, int, int],
+           num_classes: int | None = None) -> Structure:
+        """The structure of ``run`` on a data set of ``image_shape`` (and ``num_classes``
+        classes, kept only where the model needs labels)."""
+        model, n_disc, disc_bn, options, g_schedule, arch = run.structure_key
+        recipe = models.get(model)
+        keep = num_classes if "labels" in recipe.needs else None
+        return cls(model, tuple(image_shape), n_disc, disc_bn, options, g_schedule=g_schedule,
+                   arch=None if arch == recipe.arch else arch, num_classes=keep)
 
     @property
-    def loss(self) -> Loss:
-        return loss_registry.get(self.model, dict(self.options))
+    def recipe(self) -> Model:
+        """The registered model, with this structure's static options."""
+        return models.get(self.model, dict(self.options))
+
+    @property
+    def architecture(self) -> Architecture:
+        return models.architecture(self.arch or self.recipe.arch)
 
     def is_generator_step(self, t):
         """Whether step ``t`` updates G (:func:`is_generator_step`)."""
@@ -121,23 +133,55 @@ def apply_train(module: nn.Module, params, stats, *args, **kwargs):
     return out, dict(updates.get("batch_stats", {}))
 
 
-Step = Callable[..., tuple[RunState, dict[str, jax.Array]]]
+@flax.struct.dataclass
+class Batch:
+    """One step's minibatch: images [B, h, w, c] in [0, 1] and their labels [B] (int32), or
+    None where the data set has none or the model does not need them."""
+
+    x: jax.Array
+    y: jax.Array | None = None
+
+
+Metrics = dict[str, jax.Array]
+# update(structure, state, hp, batch, t) -> (state, metrics, carry): every step.
+Update = Callable[..., tuple[RunState, Metrics, Any]]
+# generator_update(structure, state, hp, batch, t, carry) -> (state, metrics): G steps only.
+GeneratorUpdate = Callable[..., tuple[RunState, Metrics]]
+# after_step(structure, state, hp, batch, t, carry, metrics) -> (state, metrics): every step.
+AfterStep = Callable[..., tuple[RunState, Metrics]]
+
+
+def generator_module(structure: Structure) -> nn.Module:
+    """G of the structure's architecture."""
+    return structure.architecture.generator(structure)
+
+
+def discriminator_module(structure: Structure) -> nn.Module:
+    """D (the VAE: its encoder) of the structure's architecture."""
+    return structure.architecture.discriminator(structure)
 
 
 @dataclasses.dataclass(frozen=True)
 class Family:
-    """How one kind of model trains (docs/protocol.md §2): the GANs and the VAE.
+    """How one kind of model trains (docs/protocol.md §2): its networks, its optimiser state
+    and its updates. Registered with ``@register_family`` (:mod:`benchmark.training.families`).
 
-    ``generator`` and ``discriminator`` build the networks (the VAE's decoder and encoder sit
-    where G and D sit in the state); ``init_optimizer(structure, params) -> (opt_state,
-    extra)``; ``step(structure, state, hp, x, t, branch, g_step) -> (state, logged scalars)``;
+    ``init_optimizer(structure, params) -> (opt_state, extra)``; ``update`` (the GANs' D
+    update) runs on every step and returns a ``carry`` for the later updates;
+    ``generator_update`` (None: the family has no separate G steps) runs on the steps
+    ``Structure.is_generator_step`` picks, and its metrics are NaN on the others;
+    ``after_step`` (optional) closes every step. How "G step or not" is compiled is decided
+    in one place, :func:`benchmark.training.step.train_step`: a family never sees it.
     ``generator_bn_updates(structure, steps)`` counts G's batch-norm updates in ``steps``
-    steps.
+    steps. ``generator``/``discriminator`` build the networks (default: the
+    structure's architecture's; the VAE's decoder and encoder sit where G and D sit).
     """
 
     name: str
-    generator: Callable[[Structure], nn.Module]
-    discriminator: Callable[[Structure], nn.Module]
     init_optimizer: Callable[[Structure, dict], tuple[dict, dict]]
-    step: Step
+    update: Update
     generator_bn_updates: Callable[[Structure, int], int]
+    generator_update: GeneratorUpdate | None = None
+    after_step: AfterStep | None = None
+    generator: Callable[[Structure], nn.Module] = generator_module
+    discriminator: Callable[[Structure], nn.Module] = discriminator_module

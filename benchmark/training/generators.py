@@ -14,7 +14,8 @@ from benchmark.training.families import family
 
 
 def generator_apply(structure: Structure):
-    """``apply_fn(variables, z) -> images`` of one run's G in inference mode (metrics use it).
+    """``apply_fn(variables, z, labels=None) -> images`` of one run's G in inference mode
+    (metrics use it); ``labels`` [n] asks a conditional G for samples of those classes.
 
     The same function object for every structure with the same G, so the metrics' jitted
     programs (static in ``apply_fn``) compile once for all the GANs of a data set.
@@ -24,8 +25,10 @@ def generator_apply(structure: Structure):
 
 @functools.cache
 def _generator_apply(G: nn.Module):
-    def apply_fn(variables, z):
-        return G.apply(variables, z, train=False)
+    def apply_fn(variables, z, labels=None):
+        if labels is None:
+            return G.apply(variables, z, train=False)
+        return G.apply(variables, z, train=False, labels=labels)
 
     return apply_fn
 

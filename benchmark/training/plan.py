@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmark.training.base import RunState, Structure, matmul_precision
-from benchmark.training.step import train_segment
+from benchmark.training.step import init_runs, train_segment
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +35,15 @@ class Plan:
     branch: bool
     static_g: bool = False
     split_runs: bool = False
+
+    def g_steps(self, structure: Structure, start: int, num_steps: int
+                ) -> tuple[bool, ...] | None:
+        """For a segment of ``num_steps`` steps from ``start``: whether each step updates G,
+        where the host decides it (``static_g`` and n_disc > 1); None where the device does
+        (``train_segment``'s ``g_steps``)."""
+        if not (self.static_g and structure.n_disc > 1):
+            return None
+        return tuple(bool(structure.is_generator_step(start + i)) for i in range(num_steps))
 
 
 def default_plan(backend: str | None = None) -> Plan:
@@ -107,9 +116,11 @@ class Trainer:
         start: int,
         stop: int,
         on_segment: Callable[[int], None] | None = None,
+        labels: jax.Array | None = None,
     ) -> tuple[RunState, dict[str, np.ndarray]]:
         """Train every run (leading axis of ``states`` and ``hps``) from step ``start`` to
-        ``stop`` on the device-resident ``data`` (stored integers times ``scale``).
+        ``stop`` on the device-resident ``data`` (stored integers times ``scale``) and, where
+        given, its ``labels`` (drawn with the same permutation).
 
         Returns the new states and each logged loss's per-run mean over the steps;
         ``on_segment(steps)`` is called after each compiled segment.
@@ -122,16 +133,14 @@ class Trainer:
         seg = segment_length(stop - start, plan.chunk)
         t = start
         while t < stop:
-            g_steps = None
-            if plan.static_g and structure.n_disc > 1:
-                g_steps = tuple(bool(structure.is_generator_step(t + i)) for i in range(seg))
+            g_steps = plan.g_steps(structure, t, seg)
             outputs = []
             for i, part in enumerate(parts):
                 with matmul_precision(self.precision):
                     parts[i], metrics = train_segment(
                         part, hp_parts[i], data, jnp.int32(t), structure=structure,
                         scale=float(scale), num_steps=seg, branch=plan.branch,
-                        unroll=plan.unroll, g_steps=g_steps,
+                        unroll=plan.unroll, g_steps=g_steps, labels=labels,
                     )
                 outputs.append(metrics)
             means.add(_concat(outputs, axis=1))
@@ -139,3 +148,35 @@ class Trainer:
             if on_segment is not None:
                 on_segment(seg)
         return _concat(parts, axis=0), means.means()
+
+
+def train(
+    structure: Structure,
+    hparams: Mapping[str, Any],
+    data: jax.Array,
+    seeds: Any,
+    steps: int,
+    *,
+    scale: float,
+    labels: jax.Array | None = None,
+    plan: Plan | None = None,
+    precision: str = "float32",
+) -> tuple[RunState, dict[str, np.ndarray]]:
+    """Train ``len(seeds)`` runs of ``structure`` from scratch for ``steps`` steps: a pure
+    function of its arguments, without the engine (the purejaxrl manner).
+
+    ``hparams``: each continuous hyperparameter (lr, beta1 and the model's own, as
+    ``RunSpec.hp``) as one value per run [R] (or a scalar for all runs); ``data``: the train
+    split as stored integers [N, h, w, c] (uint8 on the device), ``scale`` mapping them to
+    [0, 1]; ``labels``: its int labels [N] where the model needs them; ``plan``: how steps
+    are compiled (default: the backend's, :func:`default_plan`). Returns the final states
+    (stacked along a leading runs axis) and each logged scalar's per-run mean over the steps
+    ({name: float array [R]}; NaN entries, e.g. g_loss on steps without a G update, skipped).
+    """
+    seeds = np.asarray(seeds, np.uint32).reshape(-1)
+    runs = seeds.shape[0]
+    hps = {k: jnp.broadcast_to(jnp.asarray(v, jnp.float32), (runs,))
+           for k, v in sorted(hparams.items())}
+    states = init_runs(structure, data.shape[0], seeds)
+    trainer = Trainer(structure, plan or default_plan(), precision)
+    return trainer.advance(states, hps, data, scale, 0, steps, labels=labels)

@@ -1,4 +1,5 @@
-"""The BEGAN discriminator: an autoencoder (docs/protocol.md §3.4).
+"""The BEGAN discriminator: an autoencoder (docs/protocol.md §3.4); the architecture ``began``
+(the InfoGAN-style G with this D).
 
 Encoder conv64 -> lrelu -> conv128 -> flatten -> fc64 -> [BN] -> lrelu; decoder
 fc(128*h/4*w/4) -> [BN] -> lrelu -> deconv64 -> [BN] -> lrelu -> deconv(c) -> sigmoid.
@@ -12,7 +13,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from models.architectures.infogan import Generator
 from models.layers import conv, deconv, dense, flatten, lrelu, maybe_bn
+from models.registry import Architecture, NetFacts, register_architecture
 
 
 class BeganAutoencoder(nn.Module):
@@ -46,3 +49,14 @@ class BeganDiscriminator(nn.Module):
             x, train
         )
         return jnp.mean(jnp.abs(recon - x), axis=(1, 2, 3))
+
+
+@register_architecture("began")
+class Began(Architecture):
+    """The InfoGAN-style G (leaky ReLU) and the autoencoder D (per-example L1 errors)."""
+
+    def generator(self, facts: NetFacts) -> nn.Module:
+        return Generator(tuple(facts.image_shape), activation="lrelu")
+
+    def discriminator(self, facts: NetFacts) -> nn.Module:
+        return BeganDiscriminator(tuple(facts.image_shape), facts.disc_bn)

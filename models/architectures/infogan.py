@@ -1,4 +1,5 @@
-"""The InfoGAN-style generator and discriminator used for every data set (docs/protocol.md §3).
+"""The InfoGAN-style generator and discriminator used for every data set (docs/protocol.md §3),
+registered as the architecture ``infogan`` (D outputs logits).
 
 - D: conv64 -> lrelu -> conv128 -> [BN] -> lrelu -> flatten -> fc1024 -> [BN] -> lrelu -> fc1.
 - G: z -> fc1024 -> BN -> act -> fc(128*h/4*w/4) -> BN -> act -> reshape -> deconv64 -> BN
@@ -13,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from models.layers import ACTIVATIONS, batch_norm, conv, deconv, dense, flatten, lrelu, maybe_bn
+from models.registry import Architecture, NetFacts, register_architecture
 
 
 class Generator(nn.Module):
@@ -56,3 +58,14 @@ class Discriminator(nn.Module):
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
         x = DiscriminatorTrunk(self.use_batch_norm, name="trunk")(x, train)
         return dense(1)(x)[:, 0]
+
+
+@register_architecture("infogan")
+class InfoGan(Architecture):
+    """G with leaky ReLU (§3.3), D with batch norm where the run's disc_bn is on."""
+
+    def generator(self, facts: NetFacts) -> nn.Module:
+        return Generator(tuple(facts.image_shape), activation="lrelu")
+
+    def discriminator(self, facts: NetFacts) -> nn.Module:
+        return Discriminator(facts.disc_bn)

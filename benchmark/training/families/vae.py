@@ -7,29 +7,40 @@ import flax.linen as nn
 import jax
 import optax
 
-import models
-from benchmark.training.base import STEPS, Family, RunState, Structure, adam, apply_train
+from benchmark.training.base import (
+    STEPS,
+    Batch,
+    Family,
+    RunState,
+    Structure,
+    adam,
+    apply_train,
+    discriminator_module,
+    generator_module,
+)
+from benchmark.training.families import register_family
 
 
 def generator(structure: Structure) -> nn.Module:
-    return models.make_generator(structure.image_shape, "relu")
+    """The decoder: the architecture's G (``vae``: the InfoGAN-style G with ReLU)."""
+    return generator_module(structure)
 
 
 def discriminator(structure: Structure) -> nn.Module:
-    """The encoder (the D trunk with an fc(2 z_dim) head), with batch norm when the run's
-    disc_bn is on (docs/protocol.md §2.7)."""
-    return models.Encoder(structure.z_dim, structure.disc_bn)
+    """The encoder (``vae``: the D trunk with an fc(2 z_dim) head), with batch norm when the
+    run's disc_bn is on (docs/protocol.md §2.7)."""
+    return discriminator_module(structure)
 
 
 def init_optimizer(structure: Structure, params: dict) -> tuple[dict, dict]:
     return {"joint": optax.adam(1.0).init(params)}, {}
 
 
-def step(structure: Structure, state: RunState, hp, x, t, branch, g_step):
-    """One Adam step on the negative ELBO of the minibatch ``x`` (``branch`` and ``g_step``
-    do not apply: every step updates every variable)."""
-    del branch, g_step
-    loss = structure.loss
+def update(structure: Structure, state: RunState, hp, batch: Batch, t):
+    """One Adam step on the negative ELBO of the minibatch (every step updates every
+    variable)."""
+    elbo = structure.recipe.objective
+    x = batch.x
     G, E = generator(structure), discriminator(structure)
     key = jax.random.fold_in(jax.random.fold_in(state.key, STEPS), t)
 
@@ -39,7 +50,7 @@ def step(structure: Structure, state: RunState, hp, x, t, branch, g_step):
         z = mu + sigma * jax.random.normal(key, mu.shape)
         logits, g_stats = apply_train(G, params["generator"], state.batch_stats["generator"], z,
                                       logits=True)
-        value, parts = loss.negative_elbo(logits, x, mu, sigma)
+        value, parts = elbo.negative_elbo(logits, x, mu, sigma)
         return value, ({"generator": g_stats, "discriminator": e_stats}, parts)
 
     (value, (stats, parts)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
@@ -49,7 +60,7 @@ def step(structure: Structure, state: RunState, hp, x, t, branch, g_step):
         batch_stats=stats,
         opt_state={"joint": opt},
     )
-    return new_state, {"loss": value, **parts}
+    return new_state, {"loss": value, **parts}, None
 
 
 def generator_bn_updates(structure: Structure, steps: int) -> int:
@@ -57,11 +68,8 @@ def generator_bn_updates(structure: Structure, steps: int) -> int:
     return steps
 
 
-FAMILY = Family(
-    name="vae",
-    generator=generator,
-    discriminator=discriminator,
-    init_optimizer=init_optimizer,
-    step=step,
-    generator_bn_updates=generator_bn_updates,
-)
+@register_family("vae")
+def make() -> Family:
+    return Family(name="vae", init_optimizer=init_optimizer, update=update,
+                  generator_bn_updates=generator_bn_updates, generator=generator,
+                  discriminator=discriminator)

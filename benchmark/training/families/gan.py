@@ -1,0 +1,175 @@
+"""The GAN family: one D update per step, a G update on the steps the run's G schedule
+picks (compare_gan v1's by default: t = 0, 1, 1 + n_disc, ...; docs/protocol.md §4.2), with
+the objective's own penalty, clipping and state (``losses.base.Objective``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from benchmark.training.base import (
+    STEPS,
+    Batch,
+    Family,
+    RunState,
+    Structure,
+    adam,
+    apply_train,
+    discriminator_module,
+    generator_module,
+    generator_steps,
+)
+from benchmark.training.families import register_family
+from losses.base import Outputs
+from models import priors
+
+
+def generator(structure: Structure) -> nn.Module:
+    return generator_module(structure)
+
+
+def discriminator(structure: Structure) -> nn.Module:
+    return discriminator_module(structure)
+
+
+def heads(out: Any) -> tuple[jax.Array, dict]:
+    """D's main output [B] and its other heads: D returns ``main`` or ``(main, {name: head})``."""
+    return (out[0], dict(out[1])) if isinstance(out, tuple) else (out, {})
+
+
+def init_optimizer(structure: Structure, params: dict) -> tuple[dict, dict]:
+    """One Adam state for G and one for D (the state's structure does not depend on lr or
+    beta1), and the objective's own state (BEGAN's k)."""
+    adam_structure = optax.adam(1.0)
+    opt_state = {name: adam_structure.init(p) for name, p in params.items()}
+    return opt_state, structure.recipe.objective.init_extra()
+
+
+def update(structure: Structure, state: RunState, hp, batch: Batch, t):
+    """The D update on the minibatch, against G(z) of the G of before the step (G runs in
+    training mode, so its batch statistics move). D is applied separately to the real and
+    the fake batch (docs/protocol.md §3.2). Returns the carry of the G update and the hook."""
+    objective = structure.recipe.objective
+    x = batch.x
+    G, D = generator(structure), discriminator(structure)
+    key = jax.random.fold_in(jax.random.fold_in(state.key, STEPS), t)
+    k_z, k_penalty, k_zg = jax.random.split(key, 3)
+    shape = (structure.batch_size, structure.z_dim)
+    g_params, d_params = state.params["generator"], state.params["discriminator"]
+    g_stats, d_stats = state.batch_stats["generator"], state.batch_stats["discriminator"]
+
+    z = priors.sample(k_z, shape, structure.recipe.latent)
+    fake, g_stats = apply_train(G, g_params, g_stats, z)
+    fake = jax.lax.stop_gradient(fake)
+
+    def d_objective(dp):
+        d_real, stats = apply_train(D, dp, d_stats, x)
+        d_fake, stats = apply_train(D, dp, stats, fake)
+        (d_real, aux_real), (d_fake, aux_fake) = heads(d_real), heads(d_fake)
+        out = Outputs(d_real, d_fake, y=batch.y, aux_real=aux_real, aux_fake=aux_fake)
+        value = objective.discriminator_loss(out, hp, state.extra)
+        penalty = jnp.zeros(())
+        if objective.penalty is not None:
+            penalty = objective.penalty(lambda v: heads(apply_train(D, dp, d_stats, v)[0])[0],
+                                        x, fake, k_penalty, hp)
+        return value + penalty, (stats, out, penalty)
+
+    (d_loss, (d_stats, out, penalty)), grads = jax.value_and_grad(
+        d_objective, has_aux=True
+    )(d_params)
+    updates, d_opt = adam(hp).update(grads, state.opt_state["discriminator"], d_params)
+    d_params = optax.apply_updates(d_params, updates)
+    if objective.after_discriminator_update is not None:
+        d_params = objective.after_discriminator_update(d_params, hp)
+
+    metrics = {"d_loss": d_loss}
+    if objective.penalty is not None:
+        metrics["penalty"] = penalty
+    new_state = state.replace(
+        params={**state.params, "discriminator": d_params},
+        batch_stats={"generator": g_stats, "discriminator": d_stats},
+        opt_state={**state.opt_state, "discriminator": d_opt},
+    )
+    return new_state, metrics, {"z": z, "k_zg": k_zg, "out": out}
+
+
+def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t, carry):
+    """The G update, against the updated D (its batch statistics are not kept). G's loss sees
+    D on the real batch only where the objective asks (``generator_sees_real``)."""
+    objective = structure.recipe.objective
+    G, D = generator(structure), discriminator(structure)
+    d_params, d_stats = state.params["discriminator"], state.batch_stats["discriminator"]
+    z = carry["z"]
+    if objective.fresh_z_for_generator:
+        z = priors.sample(carry["k_zg"], (structure.batch_size, structure.z_dim),
+                          structure.recipe.latent)
+    d_real, aux_real = None, {}
+    if objective.generator_sees_real:
+        d_real, aux_real = heads(apply_train(D, d_params, d_stats, batch.x)[0])
+
+    def g_objective(gp):
+        images, stats = apply_train(G, gp, state.batch_stats["generator"], z)
+        d_fake, aux_fake = heads(apply_train(D, d_params, d_stats, images)[0])
+        out = Outputs(d_real, d_fake, y=batch.y, aux_real=aux_real, aux_fake=aux_fake)
+        return objective.generator_loss(out, hp, state.extra), stats
+
+    g_params = state.params["generator"]
+    (g_loss, g_stats), grads = jax.value_and_grad(g_objective, has_aux=True)(g_params)
+    updates, g_opt = adam(hp).update(grads, state.opt_state["generator"], g_params)
+    new_state = state.replace(
+        params={**state.params, "generator": optax.apply_updates(g_params, updates)},
+        batch_stats={**state.batch_stats, "generator": g_stats},
+        opt_state={**state.opt_state, "generator": g_opt},
+    )
+    return new_state, {"g_loss": g_loss}
+
+
+def after_step(structure: Structure, state: RunState, hp, batch: Batch, t, carry, metrics):
+    """The objective's state update and logged scalars, from the step's D pass or (v1's
+    BEGAN hook, docs/protocol.md §9.2) from D on the same x and on G(z), same z, with the
+    updated D and G, in training mode (both networks' BN averages move once more)."""
+    objective = structure.recipe.objective
+    out = carry["out"]
+    if objective.update_extra_after_step:
+        G, D = generator(structure), discriminator(structure)
+        g_params, d_params = state.params["generator"], state.params["discriminator"]
+        fake_after, g_stats = apply_train(G, g_params, state.batch_stats["generator"],
+                                          carry["z"])
+        d_real, d_stats = apply_train(D, d_params, state.batch_stats["discriminator"], batch.x)
+        d_fake, d_stats = apply_train(D, d_params, d_stats, fake_after)
+        (d_real, aux_real), (d_fake, aux_fake) = heads(d_real), heads(d_fake)
+        out = Outputs(d_real, d_fake, y=batch.y, aux_real=aux_real, aux_fake=aux_fake)
+        state = state.replace(batch_stats={"generator": g_stats, "discriminator": d_stats})
+    logged = {"d_loss": metrics["d_loss"], "g_loss": metrics["g_loss"]}
+    logged.update({k: v for k, v in metrics.items() if k not in logged})
+    if objective.log_metrics is not None:
+        logged.update(objective.log_metrics(state.extra, out, hp))
+    if objective.update_extra is not None:
+        state = state.replace(extra=objective.update_extra(state.extra, out, hp))
+    return state, logged
+
+
+def generator_bn_updates(structure: Structure, steps: int) -> int:
+    """G's batch norm is updated once per D step (G runs in training mode to make the fakes),
+    once more per G step, and once more per step where the objective's state is updated from
+    a pass after the updates (BEGAN's ``k_update=after``)."""
+    after = steps if structure.recipe.objective.update_extra_after_step else 0
+    return steps + generator_steps(steps, structure.n_disc, structure.g_schedule) + after
+
+
+@register_family("gan")
+def make() -> Family:
+    return Family(
+        name="gan",
+        init_optimizer=init_optimizer,
+        update=update,
+        generator_update=generator_update,
+        after_step=after_step,
+        generator_bn_updates=generator_bn_updates,
+        generator=generator,
+        discriminator=discriminator,
+    )
