@@ -155,6 +155,13 @@ def make_run(
     )
 
 
+def spectral_norm_arch(model: str, arch: str | None) -> str:
+    """``--spectral-norm``: the run's architecture (``arch``, else the model's) with its D
+    spectrally normalised (``NAME+sn``, docs/protocol.md §12.2)."""
+    base = arch or models.get(model).arch
+    return base if base.endswith(models.registry.SPECTRAL_NORM_SUFFIX) else f"{base}+sn"
+
+
 def has_generator_steps(model: str) -> bool:
     """Whether ``model`` alternates D and G updates (has n_disc and a G schedule)."""
     return models.get(model).has_generator_steps
