@@ -55,6 +55,8 @@ class Architecture:
     # True: G and D take the labels, ``G(z, train=..., labels=y)``, ``D(x, train=...,
     # labels=y)`` (a conditional architecture; its models need labels)
     conditional: bool = False
+    spectral_norm: bool = False  # whether D is spectrally normalised (docs/protocol.md §12.2)
+    family: str | None = None  # the only family that can train it (LAPGAN's pyramid), or None
 
     def generator(self, facts: NetFacts) -> nn.Module:
         raise NotImplementedError
@@ -89,11 +91,21 @@ def register_architecture(name: str) -> Callable[[type], type]:
     return register
 
 
+SPECTRAL_NORM_SUFFIX = "+sn"  # "NAME+sn": NAME with every D layer spectrally normalised
+
+
 def architecture(name: str) -> Architecture:
-    """The registered architecture ``name``; a one-line ``ValueError`` otherwise."""
+    """The registered architecture ``name``, or ``NAME+sn`` (``--spectral-norm``: NAME's G
+    and its D spectrally normalised, docs/protocol.md §12.2); a one-line ``ValueError``
+    otherwise."""
+    if name.endswith(SPECTRAL_NORM_SUFFIX) and name[: -len(SPECTRAL_NORM_SUFFIX)] in ARCHITECTURES:
+        from models.spectral_norm import spectral_normed
+
+        return spectral_normed(ARCHITECTURES[name[: -len(SPECTRAL_NORM_SUFFIX)]])
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose one of: "
-                         f"{', '.join(ARCHITECTURES)}")
+                         f"{', '.join(ARCHITECTURES)} (each also as NAME{SPECTRAL_NORM_SUFFIX}, "
+                         f"--spectral-norm)")
     return ARCHITECTURES[name]
 
 

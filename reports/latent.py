@@ -38,10 +38,11 @@ def latent_walk(apply_fn: ApplyFn, start: np.ndarray, end: np.ndarray,
 
 
 def nearest_training_images(samples: np.ndarray, train: np.ndarray, k: int = 3,
-                            chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+                            chunk: int = 4096,
+                            scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """(indices [n, k], distances [n, k]): each sample's ``k`` nearest training images in
     pixel L2 distance, nearest first (exact, float64; ``train`` read ``chunk`` rows at a
-    time)."""
+    time, as stored: ``train * scale`` are the images, e.g. uint8 and 1/255)."""
     a = np.asarray(samples, np.float64).reshape(len(samples), -1)
     if len(train) < k:
         raise ValueError(f"{k} nearest neighbours need at least {k} training images; "
@@ -50,7 +51,7 @@ def nearest_training_images(samples: np.ndarray, train: np.ndarray, k: int = 3,
     best_i = np.zeros((len(a), k), np.int64)
     a2 = np.sum(a * a, axis=1)[:, None]
     for lo in range(0, len(train), chunk):
-        b = np.asarray(train[lo: lo + chunk], np.float64).reshape(-1, a.shape[1])
+        b = np.asarray(train[lo: lo + chunk], np.float64).reshape(-1, a.shape[1]) * scale
         d2 = np.maximum(a2 + np.sum(b * b, axis=1)[None, :] - 2.0 * a @ b.T, 0.0)
         cand_d = np.concatenate([best_d, d2], axis=1)
         cand_i = np.concatenate([best_i, lo + np.arange(len(b))[None, :].repeat(len(a), 0)],
@@ -60,17 +61,17 @@ def nearest_training_images(samples: np.ndarray, train: np.ndarray, k: int = 3,
         best_i = np.take_along_axis(cand_i, order, axis=1)
     # Recompute the kept distances directly (the expanded form loses digits near zero).
     exact = np.stack([np.linalg.norm(
-        np.asarray(train, np.float64)[best_i[:, j]].reshape(len(a), -1) - a, axis=1)
+        np.asarray(train[best_i[:, j]], np.float64).reshape(len(a), -1) * scale - a, axis=1)
         for j in range(k)], axis=1)
     return best_i, exact
 
 
-def nearest_rows(samples: np.ndarray, train: np.ndarray, k: int = 3) -> np.ndarray:
+def nearest_rows(samples: np.ndarray, train: np.ndarray, k: int = 3,
+                 scale: float = 1.0) -> np.ndarray:
     """[n, 1 + k, h, w, c]: each sample followed by its ``k`` nearest training images."""
-    idx, _ = nearest_training_images(samples, train, k)
-    train = np.asarray(train)
-    return np.stack([np.concatenate([s[None], train[i]], axis=0)
-                     for s, i in zip(np.asarray(samples), idx, strict=True)])
+    idx, _ = nearest_training_images(samples, train, k, scale=scale)
+    return np.stack([np.concatenate([s[None], np.asarray(train[i], np.float64) * scale], axis=0)
+                     for s, i in zip(np.asarray(samples, np.float64), idx, strict=True)])
 
 
 def rows_png(rows: np.ndarray | Sequence[np.ndarray], gap: int = 1,
@@ -100,9 +101,10 @@ def latent_walk_png(apply_fn: ApplyFn, start: np.ndarray, end: np.ndarray,
     return rows_png(latent_walk(apply_fn, start, end, steps))
 
 
-def nearest_png(samples: np.ndarray, train: np.ndarray, k: int = 3) -> bytes:
+def nearest_png(samples: np.ndarray, train: np.ndarray, k: int = 3,
+                scale: float = 1.0) -> bytes:
     """Each sample (first column), a gap, then its ``k`` nearest training images."""
-    return rows_png(nearest_rows(samples, train, k), separator_after=0)
+    return rows_png(nearest_rows(samples, train, k, scale), separator_after=0)
 
 
 def canvas_strip_png(canvases: Sequence[np.ndarray]) -> bytes:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from flax.traverse_util import flatten_dict
 
-from models.dcgan import DcganDiscriminator, DcganGenerator, Deconv5x5, pyramid_plan
+from models.architectures.dcgan import DcganDiscriminator, DcganGenerator, Deconv5x5, pyramid_plan
 
 KEY = jax.random.PRNGKey(0)
 Z = 100  # the paper's z

@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from models.dcgan import DcganDiscriminator
-from models.gran import GranGenerator, canvases
+from models.architectures.dcgan import DcganDiscriminator
+from models.architectures.gran import GranGenerator, canvases
 
 KEY = jax.random.PRNGKey(0)
 DIM = 12

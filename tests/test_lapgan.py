@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from models import lapgan
+from models.architectures import lapgan
 
 KEY = jax.random.PRNGKey(0)
 

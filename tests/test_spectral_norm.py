@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from models.infogan import Discriminator
-from models.sngan import SnganDiscriminator
+from models.architectures.infogan import Discriminator
+from models.architectures.sngan import SnganDiscriminator
 from models.spectral_norm import require_kernels, spectral_norm
 
 KEY = jax.random.PRNGKey(0)
@@ -130,7 +130,7 @@ def _count(module, x):
 
 @pytest.mark.parametrize("side, c", [(32, 3), (28, 1), (64, 3)])
 def test_sngan_standard_cnn_parameter_counts(side, c):
-    from models.sngan import SnganGenerator
+    from models.architectures.sngan import SnganGenerator
 
     def deconv(i, o):
         return 16 * i * o + o  # 4x4 kernel + bias

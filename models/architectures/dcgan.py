@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from models.layers import LEAKY_SLOPE, batch_norm, flatten, normal_init
+from models.registry import Architecture, NetFacts, register_architecture
 
 KERNEL = 5  # dcgan_code: every conv and deconv is 5x5, stride 2, pad 2.
 WIDTH = 128  # dcgan_code's ngf = ndf = 128 (the paper's Fig. 1: 1024 maps at 4x4 for 64x64).
@@ -103,10 +104,12 @@ class DcganGenerator(nn.Module):
 
 
 class DcganDiscriminator(nn.Module):
-    """Images [B, h, w, c] in [0, 1] -> logits [B]."""
+    """Images [B, h, w, c] in [0, 1] -> logits [B]. ``use_batch_norm`` False drops D's batch
+    norm (the run's disc_bn, as for every architecture; the paper's D has it)."""
 
     image_shape: tuple[int, int, int]
     width: int = WIDTH
+    use_batch_norm: bool = True
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -116,5 +119,29 @@ class DcganDiscriminator(nn.Module):
         x = nn.leaky_relu(conv5x5(channels)(x), LEAKY_SLOPE)  # no BN on D's input layer
         for _ in range(n - 1):
             channels *= 2
-            x = nn.leaky_relu(batch_norm(train)(conv5x5(channels)(x)), LEAKY_SLOPE)
+            x = conv5x5(channels)(x)
+            x = batch_norm(train)(x) if self.use_batch_norm else x
+            x = nn.leaky_relu(x, LEAKY_SLOPE)
         return nn.Dense(1, use_bias=False, kernel_init=normal_init)(flatten(x))[:, 0]
+
+
+def unsupported_side(image_shape: tuple[int, int, int]) -> str | None:
+    try:
+        pyramid_plan(image_shape)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+@register_architecture("dcgan")
+class Dcgan(Architecture):
+    """DCGAN's G and D (docs/protocol.md §12.1); D's batch norm follows the run's disc_bn."""
+
+    def generator(self, facts: NetFacts) -> nn.Module:
+        return DcganGenerator(tuple(facts.image_shape))
+
+    def discriminator(self, facts: NetFacts) -> nn.Module:
+        return DcganDiscriminator(tuple(facts.image_shape), use_batch_norm=facts.disc_bn)
+
+    def unsupported(self, image_shape: tuple[int, int, int]) -> str | None:
+        return unsupported_side(image_shape)

@@ -15,7 +15,7 @@ output, which the paper calls the previous canvas). The image is sigmoid(sum_t d
 
 f's and g's weights are shared by the steps (the recurrence); their batch norms are one per
 step, because each step's activations have their own statistics and so that every batch
-norm is updated once per G pass as in every other G. D is DCGAN's (``models.dcgan``).
+norm is updated once per G pass as in every other G. D is DCGAN's (``models.architectures.dcgan``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from models.dcgan import pyramid_plan
+from models.architectures.dcgan import DcganDiscriminator, pyramid_plan, unsupported_side
 from models.layers import Deconv, batch_norm, conv, flatten, normal_init
+from models.registry import Architecture, NetFacts, register_architecture
 
 STEPS = 3  # the authors' main_granI_cifar10.py num_steps; the paper also shows T = 5 on LSUN
 WIDTH = 128
@@ -79,3 +80,23 @@ class GranGenerator(nn.Module):
 def canvases(generator: GranGenerator, variables, z: jax.Array) -> list[jax.Array]:
     """The canvas after each step, in inference mode: T images [B, h, w, c] in [0, 1]."""
     return generator.apply(variables, z, train=False, steps_out=True)
+
+
+def drawing_steps(facts: NetFacts) -> int:
+    """T: the run's static option ``steps`` where its model has one (the ``gran`` model), else
+    the authors' 3."""
+    return int(dict(getattr(facts, "options", ()) or ()).get("steps", STEPS))
+
+
+@register_architecture("gran")
+class Gran(Architecture):
+    """GRAN's recurrent G and DCGAN's D (docs/protocol.md §12.4)."""
+
+    def generator(self, facts: NetFacts) -> nn.Module:
+        return GranGenerator(tuple(facts.image_shape), steps=drawing_steps(facts))
+
+    def discriminator(self, facts: NetFacts) -> nn.Module:
+        return DcganDiscriminator(tuple(facts.image_shape), use_batch_norm=facts.disc_bn)
+
+    def unsupported(self, image_shape: tuple[int, int, int]) -> str | None:
+        return unsupported_side(image_shape)

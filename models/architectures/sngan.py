@@ -12,7 +12,7 @@ pfnet-research/chainer-gan-lib's ``common/net.py`` (``DCGANGenerator``,
   spectrally normalised (``models.spectral_norm``); the ``sngan`` model always wraps it.
 
 Weights N(0, 0.02) with biases, as chainer-gan-lib. G's output is (tanh + 1) / 2 and D maps its
-input to 2x - 1, as ``models.dcgan`` does, so both see the paper's [-1, 1].
+input to 2x - 1, as ``models.architectures.dcgan`` does, so both see the paper's [-1, 1].
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 
 from models.layers import Deconv, batch_norm, flatten, normal_init
+from models.registry import Architecture, NetFacts, register_architecture
+from models.spectral_norm import spectral_norm
 
 SNGAN_SLOPE = 0.1  # Miyato et al. 2018, Table 3 caption
 
@@ -79,3 +81,24 @@ class SnganDiscriminator(nn.Module):
         x = nn.leaky_relu(nn.Conv(8 * self.width, (3, 3), padding=((1, 1), (1, 1)),
                                   kernel_init=normal_init)(x), SNGAN_SLOPE)
         return nn.Dense(1, kernel_init=normal_init)(flatten(x))[:, 0]
+
+
+@register_architecture("sngan")
+class Sngan(Architecture):
+    """The SNGAN paper's standard CNN with its D spectrally normalised (docs/protocol.md §12.2);
+    D has no batch norm whatever the run's disc_bn."""
+
+    spectral_norm = True
+
+    def generator(self, facts: NetFacts) -> nn.Module:
+        return SnganGenerator(tuple(facts.image_shape))
+
+    def discriminator(self, facts: NetFacts) -> nn.Module:
+        return spectral_norm(SnganDiscriminator(tuple(facts.image_shape)))
+
+    def unsupported(self, image_shape: tuple[int, int, int]) -> str | None:
+        try:
+            bottom(image_shape)
+        except ValueError as error:
+            return str(error)
+        return None

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from models.layers import flatten, normal_init
+from models.registry import Architecture, NetFacts, register_architecture
 
 LEVELS = 3  # 7 -> 14 -> 28 and 8 -> 16 -> 32 (the paper's CIFAR-10 pyramid)
 WIDTH = 128  # eyescream's --hidden_G / --hidden_D default for the conditional levels
@@ -183,7 +184,8 @@ class ResidualDiscriminator(nn.Module):
 
 
 class LapganDiscriminator(nn.Module):
-    """(bands, conds) -> the logits of every level, concatenated: [L * B], level 0 first.
+    """(bands, conds) -> the logits of every level, concatenated: [L * B], level 0 first. An
+    image batch [B, h, w, c] is read as its own pyramid (:func:`real_inputs`).
 
     A loss that averages over its inputs averages the levels' losses, so one loss on these
     logits is the levels' own losses summed (up to 1/L) with disjoint parameters.
@@ -198,8 +200,31 @@ class LapganDiscriminator(nn.Module):
         self.coarse = CoarseDiscriminator()
         self.fine = [ResidualDiscriminator(self.width) for _ in range(self.levels - 1)]
 
-    def __call__(self, inputs: tuple, train: bool) -> jax.Array:
+    def __call__(self, inputs: tuple | jax.Array, train: bool) -> jax.Array:
+        if not isinstance(inputs, tuple):  # an image batch: D on its own pyramid
+            inputs = real_inputs(inputs, self.levels)
         bands, conds = inputs
         logits = [self.coarse(bands[0])] + [
             d(band, cond) for d, band, cond in zip(self.fine, bands[1:], conds, strict=True)]
         return jnp.concatenate(logits)
+
+
+@register_architecture("lapgan")
+class Lapgan(Architecture):
+    """LAPGAN's pyramid of G and D (docs/protocol.md §12.3). Its D reads a pyramid, not an
+    image, so only the ``multiscale`` family (the ``lapgan`` model) trains it."""
+
+    family = "multiscale"
+
+    def generator(self, facts: NetFacts) -> nn.Module:
+        return LapganGenerator(tuple(facts.image_shape))
+
+    def discriminator(self, facts: NetFacts) -> nn.Module:
+        return LapganDiscriminator(tuple(facts.image_shape))
+
+    def unsupported(self, image_shape: tuple[int, int, int]) -> str | None:
+        try:
+            pyramid_sides(image_shape)
+        except ValueError as error:
+            return str(error)
+        return None
