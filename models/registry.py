@@ -94,6 +94,20 @@ def register_architecture(name: str) -> Callable[[type], type]:
 SPECTRAL_NORM_SUFFIX = "+sn"  # "NAME+sn": NAME with every D layer spectrally normalised
 
 
+# A static model option of the new architectures (docs/protocol.md §12): every layer's width
+# times this factor, for CPU previews; "full" is the paper's.
+WIDTHS = {"full": 1.0, "half": 0.5, "quarter": 0.25}
+
+
+def width_factor(facts: NetFacts) -> float:
+    """The run's ``width`` option (a model option, e.g. ``--option width=quarter``)."""
+    return WIDTHS[dict(getattr(facts, "options", ()) or ()).get("width", "full")]
+
+
+def scaled(width: int, facts: NetFacts) -> int:
+    return max(1, int(round(width * width_factor(facts))))
+
+
 def architecture(name: str) -> Architecture:
     """The registered architecture ``name``, or ``NAME+sn`` (``--spectral-norm``: NAME's G
     and its D spectrally normalised, docs/protocol.md §12.2); a one-line ``ValueError``

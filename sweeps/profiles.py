@@ -48,6 +48,12 @@ PREVIEW_MODEL_OVERRIDES = (
     ("lsgan", (("disc_bn", False),)),
     ("mm_gan", (("disc_bn", False),)),
     ("wgan", (("clip", 0.1),)),
+    # Issue 21's models train at their own author defaults (docs/protocol.md §12; not tried
+    # at lr 1e-3): DCGAN's Adam for DCGAN, GRAN and LAPGAN, SNGAN's (2e-4, 0, 0.9, n_disc 5).
+    ("dcgan", (("lr", 2e-4),)),
+    ("gran", (("lr", 2e-4),)),
+    ("lapgan", (("lr", 2e-4),)),
+    ("sngan", (("lr", 2e-4), ("beta1", 0.0), ("n_disc", 5))),
 )
 
 

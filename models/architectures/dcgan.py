@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from models.layers import LEAKY_SLOPE, batch_norm, flatten, normal_init
-from models.registry import Architecture, NetFacts, register_architecture
+from models.registry import Architecture, NetFacts, register_architecture, scaled
 
 KERNEL = 5  # dcgan_code: every conv and deconv is 5x5, stride 2, pad 2.
 WIDTH = 128  # dcgan_code's ngf = ndf = 128 (the paper's Fig. 1: 1024 maps at 4x4 for 64x64).
@@ -138,10 +138,11 @@ class Dcgan(Architecture):
     """DCGAN's G and D (docs/protocol.md §12.1); D's batch norm follows the run's disc_bn."""
 
     def generator(self, facts: NetFacts) -> nn.Module:
-        return DcganGenerator(tuple(facts.image_shape))
+        return DcganGenerator(tuple(facts.image_shape), width=scaled(WIDTH, facts))
 
     def discriminator(self, facts: NetFacts) -> nn.Module:
-        return DcganDiscriminator(tuple(facts.image_shape), use_batch_norm=facts.disc_bn)
+        return DcganDiscriminator(tuple(facts.image_shape), width=scaled(WIDTH, facts),
+                                  use_batch_norm=facts.disc_bn)
 
     def unsupported(self, image_shape: tuple[int, int, int]) -> str | None:
         return unsupported_side(image_shape)

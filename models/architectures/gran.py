@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from models.architectures.dcgan import DcganDiscriminator, pyramid_plan, unsupported_side
 from models.layers import Deconv, batch_norm, conv, flatten, normal_init
-from models.registry import Architecture, NetFacts, register_architecture
+from models.registry import Architecture, NetFacts, register_architecture, scaled
 
 STEPS = 3  # the authors' main_granI_cifar10.py num_steps; the paper also shows T = 5 on LSUN
 WIDTH = 128
@@ -93,10 +93,12 @@ class Gran(Architecture):
     """GRAN's recurrent G and DCGAN's D (docs/protocol.md §12.4)."""
 
     def generator(self, facts: NetFacts) -> nn.Module:
-        return GranGenerator(tuple(facts.image_shape), steps=drawing_steps(facts))
+        return GranGenerator(tuple(facts.image_shape), steps=drawing_steps(facts),
+                             width=scaled(WIDTH, facts))
 
     def discriminator(self, facts: NetFacts) -> nn.Module:
-        return DcganDiscriminator(tuple(facts.image_shape), use_batch_norm=facts.disc_bn)
+        return DcganDiscriminator(tuple(facts.image_shape), width=scaled(WIDTH, facts),
+                                  use_batch_norm=facts.disc_bn)
 
     def unsupported(self, image_shape: tuple[int, int, int]) -> str | None:
         return unsupported_side(image_shape)

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from models.layers import flatten, normal_init
-from models.registry import Architecture, NetFacts, register_architecture
+from models.registry import Architecture, NetFacts, register_architecture, scaled
 
 LEVELS = 3  # 7 -> 14 -> 28 and 8 -> 16 -> 32 (the paper's CIFAR-10 pyramid)
 WIDTH = 128  # eyescream's --hidden_G / --hidden_D default for the conditional levels
@@ -217,10 +217,10 @@ class Lapgan(Architecture):
     family = "multiscale"
 
     def generator(self, facts: NetFacts) -> nn.Module:
-        return LapganGenerator(tuple(facts.image_shape))
+        return LapganGenerator(tuple(facts.image_shape), width=scaled(WIDTH, facts))
 
     def discriminator(self, facts: NetFacts) -> nn.Module:
-        return LapganDiscriminator(tuple(facts.image_shape))
+        return LapganDiscriminator(tuple(facts.image_shape), width=scaled(WIDTH, facts))
 
     def unsupported(self, image_shape: tuple[int, int, int]) -> str | None:
         try:

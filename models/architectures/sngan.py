@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from models.layers import Deconv, batch_norm, flatten, normal_init
-from models.registry import Architecture, NetFacts, register_architecture
+from models.registry import Architecture, NetFacts, register_architecture, scaled
 from models.spectral_norm import spectral_norm
 
 SNGAN_SLOPE = 0.1  # Miyato et al. 2018, Table 3 caption
@@ -91,10 +91,11 @@ class Sngan(Architecture):
     spectral_norm = True
 
     def generator(self, facts: NetFacts) -> nn.Module:
-        return SnganGenerator(tuple(facts.image_shape))
+        return SnganGenerator(tuple(facts.image_shape), width=scaled(WIDTH, facts))
 
     def discriminator(self, facts: NetFacts) -> nn.Module:
-        return spectral_norm(SnganDiscriminator(tuple(facts.image_shape)))
+        return spectral_norm(SnganDiscriminator(tuple(facts.image_shape),
+                                                width=scaled(WIDTH, facts)))
 
     def unsupported(self, image_shape: tuple[int, int, int]) -> str | None:
         try:

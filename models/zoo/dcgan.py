@@ -2,10 +2,11 @@
 Adam (lr 2e-4, beta1 0.5) and one D update per G update."""
 
 from losses import ns_gan
-from models.registry import Model, register_model
+from models.registry import WIDTHS, Model, register_model
 
 
 @register_model("dcgan")
-def recipe() -> Model:
+def recipe(width: str = "full") -> Model:
     return Model("DCGAN", ns_gan.OBJECTIVE, arch="dcgan",
-                 common={"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True})
+                 common={"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
+                 options={"width": tuple(WIDTHS)})

@@ -3,13 +3,13 @@
 2e-4, beta1 0.5; ours: the authors' optimiser settings are not those of this benchmark)."""
 
 from losses import ns_gan
-from models.registry import Model, register_model
+from models.registry import WIDTHS, Model, register_model
 
 STEPS = ("3", "1", "5")
 
 
 @register_model("gran")
-def recipe(steps: str = "3") -> Model:
+def recipe(steps: str = "3", width: str = "full") -> Model:
     return Model("GRAN", ns_gan.OBJECTIVE, arch="gran",
                  common={"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
-                 options={"steps": STEPS})
+                 options={"steps": STEPS, "width": tuple(WIDTHS)})

@@ -3,11 +3,11 @@ together in one step by the ``multiscale`` family, with the non-saturating loss 
 Adam (lr 2e-4, beta1 0.5; ours: the authors trained with SGD and momentum)."""
 
 from losses import ns_gan
-from models.registry import Model, register_model
+from models.registry import WIDTHS, Model, register_model
 
 
 @register_model("lapgan")
-def recipe() -> Model:
+def recipe(width: str = "full") -> Model:
     return Model("LAPGAN", ns_gan.OBJECTIVE, arch="lapgan", family="multiscale",
                  common={"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": False},
-                 narrow_disc_bn=(False,))
+                 narrow_disc_bn=(False,), options={"width": tuple(WIDTHS)})
