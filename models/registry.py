@@ -20,6 +20,7 @@ import flax.linen as nn
 
 from losses.base import ElboObjective, Objective
 from models.hparams import HParam
+from models.spectral_norm import spectral_norm
 
 Z_DIM = 64  # docs/protocol.md §3.6
 
@@ -94,6 +95,36 @@ def register_architecture(name: str) -> Callable[[type], type]:
 SPECTRAL_NORM_SUFFIX = "+sn"  # "NAME+sn": NAME with every D layer spectrally normalised
 
 
+class SpectralNormArchitecture(Architecture):
+    """An architecture's G, and its D spectrally normalised: ``NAME+sn``
+    (``models.registry.architecture``)."""
+
+    spectral_norm = True
+
+    def __init__(self, base: Architecture):
+        if base.spectral_norm:
+            raise ValueError(f"architecture {base.name!r} already normalises its D spectrally; "
+                             f"drop --spectral-norm")
+        self.base = base
+        self.name = f"{base.name}+sn"
+        self.family = base.family
+
+    def generator(self, facts):
+        return self.base.generator(facts)
+
+    def discriminator(self, facts):
+        return spectral_norm(self.base.discriminator(facts))
+
+    def unsupported(self, image_shape):
+        return self.base.unsupported(image_shape)
+
+
+@functools.cache
+def spectral_normed(base) -> SpectralNormArchitecture:
+    """The one ``NAME+sn`` architecture of the registered architecture ``base``."""
+    return SpectralNormArchitecture(base)
+
+
 # A static model option of the new architectures (docs/protocol.md §12): every layer's width
 # times this factor, for CPU previews; "full" is the paper's.
 WIDTHS = {"full": 1.0, "half": 0.5, "quarter": 0.25}
@@ -113,8 +144,6 @@ def architecture(name: str) -> Architecture:
     and its D spectrally normalised, docs/protocol.md §12.2); a one-line ``ValueError``
     otherwise."""
     if name.endswith(SPECTRAL_NORM_SUFFIX) and name[: -len(SPECTRAL_NORM_SUFFIX)] in ARCHITECTURES:
-        from models.spectral_norm import spectral_normed
-
         return spectral_normed(ARCHITECTURES[name[: -len(SPECTRAL_NORM_SUFFIX)]])
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose one of: "

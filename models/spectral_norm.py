@@ -21,15 +21,11 @@ size; :meth:`SpectralNormed.init` puts the inner network's own initial variables
 
 from __future__ import annotations
 
-import functools
-
 import flax
 import flax.linen as nn
 import jax
 import numpy as np
 from flax.traverse_util import flatten_dict
-
-from models.registry import Architecture
 
 COLLECTION = "batch_stats"  # the collection RunState.batch_stats carries (see the docstring)
 POWER_ITERATIONS = 1  # Miyato et al. 2018, Algorithm 1: one iteration per update
@@ -60,36 +56,6 @@ class SpectralNormed(nn.Module):
 def spectral_norm(discriminator: nn.Module) -> nn.Module:
     """The discriminator with spectral normalisation on all its layers."""
     return SpectralNormed(discriminator)
-
-
-class SpectralNormArchitecture(Architecture):
-    """An architecture's G, and its D spectrally normalised: ``NAME+sn``
-    (``models.registry.architecture``)."""
-
-    spectral_norm = True
-
-    def __init__(self, base: Architecture):
-        if base.spectral_norm:
-            raise ValueError(f"architecture {base.name!r} already normalises its D spectrally; "
-                             f"drop --spectral-norm")
-        self.base = base
-        self.name = f"{base.name}+sn"
-        self.family = base.family
-
-    def generator(self, facts):
-        return self.base.generator(facts)
-
-    def discriminator(self, facts):
-        return spectral_norm(self.base.discriminator(facts))
-
-    def unsupported(self, image_shape):
-        return self.base.unsupported(image_shape)
-
-
-@functools.cache
-def spectral_normed(base) -> SpectralNormArchitecture:
-    """The one ``NAME+sn`` architecture of the registered architecture ``base``."""
-    return SpectralNormArchitecture(base)
 
 
 def normalised_kernels(params: dict) -> int:
