@@ -18,7 +18,7 @@ writing the run's state once per step (``state_bytes``). These are counts, not m
 
 ``python -m benchmark bound [--models ...] [--shapes 28x28x1,...]`` (or ``make bench
 ARGS=--count``) prints the table; counts are cached in ``<cache>/bound/counts.json`` and the
-table counted for the README ships as ``benchmark/bound_counts.json``.
+table counted for docs/speed.md ships as ``benchmark/bound_counts.json``.
 """
 
 from __future__ import annotations

@@ -211,8 +211,7 @@ def failed_values(states, losses: dict, n: int) -> list[str | None]:
     are not finite, else None (healthy, or not recorded)."""
     failed_step = np.asarray(states.failed_step)[:n]
     finite = np.asarray(parameters_finite(states))[:n]
-    index = getattr(states, "failed_value", None)
-    index = np.full(n, -1) if index is None else np.asarray(index)[:n]
+    index = np.asarray(states.failed_value)[:n]
     names = sorted(losses)
     out: list[str | None] = []
     for i in range(n):

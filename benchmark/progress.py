@@ -26,12 +26,12 @@ from benchmark.tasks import Group
 from metrics.registry import METRICS
 from sweeps.profiles import Profile
 
-PRIOR_STEP_SECONDS = 0.16  # one full-width 28x28 run-step on 2 CPU cores (README, Speed)
+PRIOR_STEP_SECONDS = 0.16  # one full-width 28x28 run-step on 2 CPU cores (docs/speed.md)
 BASE_EVAL_SECONDS = 0.5  # sample grid, losses, rows and checkpoint of one run
 
 
 def prior_eval_seconds(kind: tuple[str, ...], profile: Profile) -> float:
-    """A guess of one run's evaluation seconds (2 CPU cores, README "Speed") before any is
+    """A guess of one run's evaluation seconds (2 CPU cores, docs/speed.md) before any is
     measured: each metric's own guess under the profile's settings (``Metric.seconds``), 5 s
     for a metric no longer registered."""
     seconds = BASE_EVAL_SECONDS

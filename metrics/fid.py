@@ -259,7 +259,7 @@ METRIC = Metric(
     applies_to=lambda spec: spec.fid_reference_split is not None,
     evaluate=_evaluate,
     settings=FidSettings(),
-    # Inception at about 10 images/s on 2 CPU cores (README, Speed)
+    # Inception at about 10 images/s on 2 CPU cores (docs/speed.md)
     seconds=lambda settings: 0.1 * settings.samples,
     description="FID, IS and KID against the data set's reference split (docs/protocol.md §7)",
 )

@@ -20,14 +20,14 @@ settings are unknown, so ours are explicit:
    smallest distance seen over all restarts and steps, so it is never worse than the pool.
 
 Defaults and why (measured on 200 test triangles against an NS GAN trained for 1,500 steps,
-2 CPU cores; README): ``pool_size = 8192`` (8192 forward passes, about 4 s on 2 cores),
+2 CPU cores; docs/speed.md): ``pool_size = 8192`` (8192 forward passes, about 4 s on 2 cores),
 ``restarts = 1`` (the pool already screens 8192 random starts; at equal cost, 1 restart x 32
 steps reached a median distance of 4.49 against 4.83 for 2 x 16), ``steps = 32``,
 ``learning_rate = 0.1`` constant (0.1 beat 0.05 and 0.02 at 24 steps; a cosine decay did not
 help: 4.68). A 25x longer search (4 restarts x 200 steps) reached a median of 3.58, so at the
 defaults recall is a lower bound that can be ~0.2 short near delta for a weak generator;
 :data:`THOROUGH_INVERSION` is the longer search for GPUs. 1000 targets x 32 steps is 32,000
-gradient evaluations of G, most of the 60 s budget for N = 1000 on 2 CPU cores.
+gradient evaluations of G, most of the time budget for N = 1000 on 2 CPU cores.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ Our choices, since the paper's were not released:
   Gaussian of sigma ~0.6 px, or with pixel noise of sigma ~0.07 (docs/delta_scale.png).
 * ``DEFAULT_N = 1000`` samples and test triangles: the standard error of a proportion is then
   at most 0.016, below the differences between models that the study reports, and one run
-  costs under a minute on 2 CPU cores (README). The engine may pass a smaller N (CPU profile).
+  costs under a minute on 2 CPU cores (docs/speed.md). The engine may pass a smaller N (CPU
+  profile).
 * The N test triangles are the first N of the test split (fixed, like FID's first 10k), and
   the same key (so the same latents) is used for every run, so runs differ only by G.
 * Curves are reported on ``DELTA_GRID`` = 2^(-3 .. 6 by 1/2) = 0.125 .. 64.
@@ -369,6 +370,6 @@ METRIC = Metric(
     expensive=True,
     description="precision, recall and F1 on the triangles (docs/protocol.md §8)",
     settings=PrecisionRecallSettings(),
-    # 3.5 s + 21 ms per sample on 2 CPU cores, x4 with the thorough inversion (README, Speed)
+    # 3.5 s + 21 ms per sample on 2 CPU cores, x4 with the thorough inversion (docs/speed.md)
     seconds=lambda settings: (3.5 + 0.021 * settings.samples) * (4 if settings.thorough else 1),
 )

@@ -31,8 +31,8 @@ class Deconv(nn.Module):
     It computes exactly what ``flax.linen.ConvTranspose(features, (4, 4), strides=(2, 2),
     padding="SAME")`` computes, with the same (4, 4, in, out) kernel: output pixel
     (2i + a, 2j + b) only meets the kernel taps ``K[a::2, b::2]``. Written this way it avoids
-    the input-dilated convolution whose gradient is very slow on XLA's CPU backend (about 25x
-    slower than this form, measured); on accelerators both forms are fast.
+    the input-dilated convolution whose gradient is very slow on XLA's CPU backend (many times
+    slower than this form; measured: docs/speed.md); on accelerators both forms are fast.
     """
 
     features: int

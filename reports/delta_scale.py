@@ -86,7 +86,7 @@ def delta_scale_figure(*, n: int = 300, seed: int = 0) -> Figure:
     return fig
 
 
-if __name__ == "__main__":  # redraw the README's picture: python -m reports.delta_scale [PATH]
+if __name__ == "__main__":  # docs/fidelity.md's picture: python -m reports.delta_scale [PATH]
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/delta_scale.png")
     delta_scale_figure().savefig(target, dpi=110)
     print(target)

@@ -3,8 +3,8 @@
 ``paper`` is the schedule of docs/protocol.md §4.5 (each data set's step count and checkpoint
 interval, FID on 10,000 samples). ``preview`` is what the default ``make sweep`` uses on a
 machine without an accelerator: a study that shows learning within a quarter of an hour on 2 CPU
-cores (README, "The preview profile"): the study's eight models at full width, but one seed, a
-few hundred steps, and a point of the narrow (phase 2) search space in place of the author
+cores (docs/usage.md, "The preview profile"): the study's eight models at full width, but one
+seed, a few hundred steps, and a point of the narrow (phase 2) search space in place of the author
 defaults: its fixed values (beta1 0.5, n_disc 1, no D batch norm for WGAN-GP and DRAGAN, BEGAN's
 lambda_k 1e-3) and the top of its learning-rate range, 1e-3 (the other author defaults are
 inside its ranges), because at the author learning rates (5e-5 .. 2e-4) nothing moves in the
@@ -39,7 +39,7 @@ MATMUL_PRECISIONS = ("float32", "tf32")
 
 # The preview's per-model points of the narrow space, where the shared one (lr 1e-3, the author
 # defaults otherwise) learned nothing in 300 steps on seed 0 and another narrow value did
-# (README, "The preview profile": 300-step trials, median squared sample distance to the
+# (docs/usage.md, "The preview profile": 300-step trials, median squared sample distance to the
 # triangles): MM GAN and LSGAN without D batch norm (D's BN: 233 and 151 -> 15.5 and 15.0), WGAN
 # clipping at 0.1 (the narrow range is 0.01 .. 1; 188 -> 9.4), BEGAN at lr 2e-4 (all-white
 # samples at 1e-3 -> a blob).

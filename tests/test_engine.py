@@ -118,6 +118,7 @@ def test_a_diverging_run_is_marked_failed_and_its_neighbour_is_unaffected(
     pair, solo = _all_rows(tmp_path / "pair"), _all_rows(tmp_path / "solo")
     bad = pair[pair["run_id"] == wild.run_id]
     assert bad["failed"].all() and (bad["failed_step"] == 0).all(), bad
+    assert (bad["failed_value"] == "g_loss").all()  # its D loss was finite, its G loss not
     # losses: the failing step's D loss (finite; its G update was not) then nothing
     assert np.isfinite(bad["d_loss"].iloc[0]) and np.isnan(bad["d_loss"].iloc[1])
     assert np.isnan(bad["sample_mean"].iloc[-1])  # a failed run has no score

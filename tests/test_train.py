@@ -195,6 +195,9 @@ def test_diverging_run_is_marked_failed_frozen_and_isolated(small_data, initial,
     f = int(failed[1])
     assert 0 <= f <= 1
     assert not np.isfinite(metrics["d_loss"][f, 1]) or not np.isfinite(metrics["g_loss"][f, 1])
+    named = sorted(metrics)[int(states.failed_value[1])]  # the first non-finite, sorted names
+    assert not np.isfinite(metrics[named][f, 1])
+    assert [int(v) for v in np.asarray(states.failed_value)[::2]] == [-1, -1]
     assert history["frozen"] == [t >= f for t in range(6)]  # trained until f, frozen from f
     for i in (0, 2):
         assert trees_equal(run(i, jax.device_get(states)), run(i, healthy_states))
@@ -210,6 +213,8 @@ def test_nan_generator_loss_on_a_generator_step_is_a_failure(small_data, initial
     states, metrics = run_steps(SMALL, states, hparams([DIVERGING_LR], [0.5]), small_data, 2)
     assert np.isfinite(metrics["d_loss"][0, 0]) and np.isnan(metrics["g_loss"][0, 0])
     assert int(states.failed_step[0]) == 0
+    # which value: g_loss, in the sorted logged names (RunState.failed_value)
+    assert sorted(metrics)[int(states.failed_value[0])] == "g_loss"
     assert bool(train.parameters_finite(states)[0])
 
 
@@ -328,7 +333,8 @@ def test_epoch_reshuffle_draws_every_example_once():
     draw = jax.jit(train.minibatch, static_argnums=(2, 4))
     epochs, perms = [], []
     for t in range(15):  # three epochs
-        x, perm = draw(state, data, 1.0, jnp.int32(t), batch)
+        drawn_batch, perm = draw(state, data, 1.0, jnp.int32(t), batch)
+        x = drawn_batch.x
         state = state.replace(perm=perm)
         drawn = np.asarray(x)[:, 0, 0, 0].astype(int)
         assert (np.asarray(x) == drawn[:, None, None, None]).all()
@@ -341,8 +347,10 @@ def test_epoch_reshuffle_draws_every_example_once():
         assert set(drawn) <= set(range(n))
     assert len({tuple(p) for p in perms}) == 3  # a new order every epoch
     # Resuming mid-epoch from the stored order gives the same batch.
-    x, _ = draw(state.replace(perm=jnp.asarray(perms[1])), data, 1.0, jnp.int32(7), batch)
-    np.testing.assert_array_equal(np.asarray(x)[:, 0, 0, 0], epochs[1][2 * batch : 3 * batch])
+    resumed, _ = draw(state.replace(perm=jnp.asarray(perms[1])), data, 1.0, jnp.int32(7),
+                      batch)
+    np.testing.assert_array_equal(np.asarray(resumed.x)[:, 0, 0, 0],
+                                  epochs[1][2 * batch : 3 * batch])
     # Another run key, another order.
     other = state.replace(key=jax.random.PRNGKey(6))
     _, perm = draw(other, data, 1.0, jnp.int32(0), batch)

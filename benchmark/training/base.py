@@ -106,6 +106,9 @@ class RunState:
     extra: dict  # per-loss state, e.g. BEGAN's k
     perm: jax.Array  # int32[num_train], the current epoch's order of the train split
     failed_step: jax.Array  # int32; -1 while healthy, else the first step that was not finite
+    # int32; -1 while healthy, else which logged value (index in sorted name order) was not
+    # finite at failed_step
+    failed_value: jax.Array = -1
 
 
 def matmul_precision(name: str):

@@ -78,7 +78,7 @@ def recompute_generator_stats(states: RunState, z: jax.Array, *, structure: Stru
     Used by the ``preview`` profile: after a few hundred steps the running averages (even
     debiased) still mix in the statistics of G's first steps, when its activations were
     different, and inference-mode samples come out blurrier than G draws in training
-    (measured: README, "The preview profile"). With one batch equal to the evaluation
+    (measured: docs/usage.md, "The preview profile"). With one batch equal to the evaluation
     latents, inference mode reproduces training mode exactly (tested).
     """
     G = family(structure).generator(structure)

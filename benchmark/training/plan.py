@@ -1,13 +1,12 @@
 """How steps are compiled on this backend, hidden behind one :class:`Trainer`.
 
-On accelerators: long ``lax.scan`` segments of every run vmapped together, with real
-branches. On XLA's CPU backend a loop body runs about 8x slower than the same code outside a
-loop (measured: 5.2 s vs 0.64 s per NS GAN step), so there the host calls one step at a time,
-and for n_disc > 1 picks the program with or without the G update. Vmapped convolutions
-become grouped convolutions, which XLA's CPU backend runs slower per run than one run at a
-time (measured: 1.5 vs 2.0 run-steps/s for 3 NS GAN runs), so on CPU the host also calls the
-same one-run program once per run. The engine sees none of this: it asks the trainer to
-advance a group of runs from one step to another.
+On accelerators: long ``lax.scan`` segments of every run vmapped together, with real branches. On
+XLA's CPU backend a loop body runs several times slower than the same code outside a loop, so there
+the host calls one step at a time, and for n_disc > 1 picks the program with or without the G
+update. Vmapped convolutions become grouped convolutions, which XLA's CPU backend runs slower per
+run than one run at a time, so on CPU the host also calls the same one-run program once per run
+(both measured: docs/speed.md). The engine sees none of this: it asks the trainer to advance a group
+of runs from one step to another.
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ def init_run(structure: Structure, num_train: int, seed: jax.Array) -> RunState:
         extra=extra,
         perm=jnp.zeros((num_train,), jnp.int32),
         failed_step=jnp.full((), -1, jnp.int32),
+        failed_value=jnp.full((), -1, jnp.int32),
     )
 
 
@@ -144,30 +145,36 @@ def train_step(
     are drawn beside the images.
 
     ``branch`` chooses how "G step or not" (n_disc > 1) is compiled: a real ``lax.cond``, or
-    the G update computed on every step and kept only on G steps. Both give the same run; the
-    second is faster on XLA's CPU backend, where a convolution inside a conditional runs about
-    3x slower than outside one (measured). ``g_step`` True/False instead fixes the answer at
-    trace time (the caller knows the G schedule): no branch and no wasted G update, at the
-    cost of one more program per structure; the CPU plan (:mod:`benchmark.training.plan`)
-    picks this, asking :meth:`Structure.is_generator_step` on the host.
+    the G update computed on every step and kept only on G steps. Both give the same run; the second
+    is faster on XLA's CPU backend, where a convolution inside a conditional runs slower than
+    outside one (measured: docs/speed.md). ``g_step`` True/False instead fixes the answer at trace
+    time (the caller knows the G schedule): no branch and no wasted G update, at the cost of one
+    more program per structure; the CPU plan (:mod:`benchmark.training.plan`) picks this, asking
+    :meth:`Structure.is_generator_step` on the host.
     """
     batch, perm = minibatch(state, data, scale, t, structure.batch_size, labels)
     state = state.replace(perm=perm)
     new_state, metrics = family_step(structure, state, hp, batch, t, branch, g_step)
-    finite = jnp.all(jnp.stack([jnp.isfinite(v) for k, v in metrics.items() if k != "g_loss"]))
+    # Which logged values are finite, in sorted name order (RunState.failed_value indexes it).
+    ok = {k: jnp.all(jnp.isfinite(v)) for k, v in metrics.items()}
     if "g_loss" in metrics:  # a NaN g_loss means "no G step" only on steps without a G update
         is_g_step = structure.is_generator_step(t) if g_step is None else jnp.asarray(g_step)
-        finite &= jnp.isfinite(metrics["g_loss"]) | ~is_g_step
+        ok["g_loss"] = ok["g_loss"] | ~is_g_step
+    ok = jnp.stack([ok[k] for k in sorted(ok)])
+    finite = jnp.all(ok)
     healthy = (state.failed_step < 0) & finite
     # Keep the new state only if healthy: a branch, not a select of every leaf. Vmapped over
     # runs (a per-run predicate) it becomes that select; for one run on XLA's CPU backend a
     # select reads both states and copies its results into the donated buffers: 10 more passes
     # over the 6.4M-element matrices per NS GAN step than the branch (9% of the step's time).
     new_state = jax.lax.cond(healthy, lambda: new_state, lambda: state)
-    failed_step = jnp.where((state.failed_step < 0) & ~finite, t, state.failed_step)
+    newly_failed = (state.failed_step < 0) & ~finite
+    failed_step = jnp.where(newly_failed, t, state.failed_step)
+    failed_value = jnp.where(newly_failed, jnp.argmin(ok).astype(jnp.int32), state.failed_value)
     # A frozen run logs nothing after the step it failed at (that step's losses are kept).
     metrics = {k: jnp.where(state.failed_step < 0, v, jnp.nan) for k, v in metrics.items()}
-    return new_state.replace(failed_step=failed_step, perm=perm), metrics
+    return new_state.replace(failed_step=failed_step, failed_value=failed_value,
+                             perm=perm), metrics
 
 
 @functools.partial(jax.jit,
@@ -205,7 +212,7 @@ def train_segment(
             # One run (the CPU plan's case): step the run itself rather than vmap over a size-1
             # axis. Same math, but under vmap XLA's CPU backend computes the dense layers'
             # weight gradients transposed, and each Adam fusion reading one re-transposes a
-            # 6.4M-element matrix (measured: 295 vs 185 ms per NS GAN step, 2 cores).
+            # 6.4M-element matrix (measured: docs/speed.md).
             run = jax.tree.map(lambda a: a[0], (states, hps))
             return jax.tree.map(lambda a: a[None], step(*run, data, scale, t))
         return jax.vmap(step, in_axes=(0, 0, None, None, None))(states, hps, data, scale, t)
