@@ -48,12 +48,10 @@ PREVIEW_MODEL_OVERRIDES = (
     ("lsgan", (("disc_bn", False),)),
     ("mm_gan", (("disc_bn", False),)),
     ("wgan", (("clip", 0.1),)),
-    # Issue 21's models train at their own author defaults (docs/protocol.md §12; not tried
-    # at lr 1e-3): DCGAN's Adam for DCGAN, GRAN and LAPGAN, SNGAN's (2e-4, 0, 0.9, n_disc 5).
-    ("dcgan", (("lr", 2e-4),)),
-    ("gran", (("lr", 2e-4),)),
-    ("lapgan", (("lr", 2e-4),)),
-    ("sngan", (("lr", 2e-4), ("beta1", 0.0), ("n_disc", 5))),
+    # SNGAN keeps its own beta1 0 and n_disc 5 (and beta2 0.9) at the preview's lr 1e-3; the
+    # other new models take the shared point (docs/family.md: at their own lr 2e-4 nothing
+    # was learned in 300 steps; DCGAN learns at 1e-3).
+    ("sngan", (("beta1", 0.0), ("n_disc", 5))),
 )
 
 
