@@ -37,7 +37,7 @@ from benchmark.results import MANIFEST, load_rows
 from benchmark.task_files import failure_message, task_states
 from reports.tables import SCORES, format_summary, metric_names, score_description, summary
 from sweeps import profiles
-from sweeps.runs import G_SCHEDULES, Study, make_run
+from sweeps.runs import G_SCHEDULES, Study, make_run, spectral_norm_arch
 from sweeps.studies import build_study, profile_hparams
 
 EPILOG = """Examples:
@@ -273,8 +273,9 @@ def _train_study(args) -> Study:
     for model in args.model:  # the profile's values (preview) replace the author defaults
         own = {**profile_hparams(profile, model), **overrides[model]}
         for seed in args.seeds:
+            arch = spectral_norm_arch(model, args.arch) if args.spectral_norm else args.arch
             runs.append(make_run(model, args.dataset, seed, own, options=dict(args.option),
-                                 g_schedule=args.g_schedule, arch=args.arch))
+                                 g_schedule=args.g_schedule, arch=arch))
     keys = [key for key, _ in args.option]
     for key in dict.fromkeys(k for i, k in enumerate(keys) if k in keys[:i]):
         raise UserError(f"--option {key} is given twice; give each option once")
@@ -294,7 +295,8 @@ def cmd_sweep(args) -> None:
             args.study, profile=_profile(args), datasets=args.datasets, models=args.models,
             seeds=args.seeds, num_configs=args.configs, space=args.space,
             phase1_rows=phase1_rows, phase1_source=str(args.phase1_dir),
-            g_schedule=args.g_schedule, arch=args.arch,
+            g_schedule=args.g_schedule, arch=_archs(args),
+            spectral_norm=args.spectral_norm,
         )
     _run(args, study)
 
@@ -306,6 +308,14 @@ def check_metrics(metrics: list[str] | None) -> None:
     for metric in metrics or ():
         if metric not in known:
             raise UserError(f"unknown metric {metric!r}; choose among: {', '.join(known)}")
+
+
+def _archs(args):
+    """``--arch NAME`` or ``--archs A,B`` (architecture as a study axis), not both."""
+    if args.arch is not None and args.archs is not None:
+        raise UserError("give --arch or --archs, not both (--archs infogan,dcgan trains "
+                        "every model with each)")
+    return args.archs if args.archs is not None else args.arch
 
 
 def cmd_compare(args) -> None:
@@ -420,6 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--arch", default=None,
                    help="architecture of G and D (default: the model's own): "
                    f"{', '.join(model_registry.ARCHITECTURES)}")
+    h.add_argument("--spectral-norm", dest="spectral_norm", action="store_true",
+                   help="spectral normalisation on every layer of D (architecture NAME+sn)")
     _add_common(t)
     hparam_flags.add_flags(h)  # --clip, --lambda, ... from every registered loss, and --hp
     t.set_defaults(func=cmd_train)
@@ -441,6 +453,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--arch", default=None,
                    help="every model's architecture of G and D (default: each model's own): "
                    f"{', '.join(model_registry.ARCHITECTURES)}")
+    s.add_argument("--archs", type=_str_list, default=None, metavar="A,B",
+                   help="train every model with each of these architectures (a study axis; "
+                   "the tables group by model and architecture)")
+    s.add_argument("--spectral-norm", dest="spectral_norm", action="store_true",
+                   help="spectral normalisation on every layer of D (architecture NAME+sn)")
     _add_common(s)
     s.set_defaults(func=cmd_sweep)
 

@@ -56,9 +56,15 @@ from benchmark.training import (
     Structure,
     Trainer,
     default_plan,
+    family,
+    generator_apply,
+    generator_variables,
     init_runs,
     parameters_finite,
 )
+from models import priors
+from models.architectures.gran import GranGenerator, canvases
+from reports import latent
 from sweeps.runs import Study
 
 log = logging.getLogger(__name__)
@@ -178,7 +184,7 @@ def train_group(
             t = e
             trace.phase(group.group_id, "evaluate")
             rows += _evaluate(group, structure, states, losses, evaluator, root, e,
-                              last=e == total)
+                              last=e == total, train_split=(data.train, data.pixel_scale))
             trace.phase(group.group_id, "rows")
             write_rows(rows_path, rows)  # rows first: a crash before the checkpoint retrains
             trace.phase(group.group_id, "checkpoint")
@@ -221,10 +227,12 @@ def failed_values(states, losses: dict, n: int) -> list[str | None]:
     return out
 
 
-def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> list[dict]:
+def _evaluate(group, structure, states, losses, evaluator, root, step, last,
+              train_split=None) -> list[dict]:
     """Score every run of the group at ``step``: result rows and one PNG grid per run. A
     failed run's rows say where (``failed_step``) and, where known, what (``failed_value``)
-    stopped being finite."""
+    stopped being finite. At the last evaluation also each run's latent walk and nearest
+    training images (:func:`_latent_pngs`, given the train split and its pixel scale)."""
     n = len(group.runs)
     failed_step = np.asarray(states.failed_step)[:n]
     finite = np.asarray(parameters_finite(states))[:n]
@@ -236,6 +244,8 @@ def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> 
     metrics = evaluator.metrics(structure, real, last=last)
     eval_seconds = time.perf_counter() - started
     samples = evaluator.samples(structure, real)
+    if last and train_split is not None:
+        _latent_pngs(group, structure, real, failed, *train_split, root)
     rows = []
     for i, run in enumerate(group.runs):
         png = image_grid_png(samples[i])
@@ -256,6 +266,41 @@ def _evaluate(group, structure, states, losses, evaluator, root, step, last) -> 
         row["eval_seconds"] = eval_seconds / n
         rows.append(row)
     return rows
+
+
+# What DCGAN showed about the latent space (docs/protocol.md §13.5), at a run's last evaluation:
+# rows x points of a latent walk, samples x nearest training images; latents from a fixed key
+# (the same for every run), drawn from the model's prior.
+LATENT_KEY, WALK_ROWS, WALK_POINTS, NEAREST_SAMPLES, NEAREST_K = 21, 4, 10, 6, 3
+WALK_PNG, NEAREST_PNG, CANVAS_PNG = "latent_walk.png", "nearest.png", "canvas.png"
+
+
+def _latent_pngs(group, structure, states, failed, train, scale, root) -> None:
+    """``samples/<run_id>/latent_walk.png`` and ``nearest.png`` of every healthy run (and
+    ``canvas.png``, the canvas after each step, for a recurrent G: GRAN)."""
+    key = jax.random.PRNGKey(LATENT_KEY)
+    z_dim, prior = structure.z_dim, structure.recipe.latent
+    ends = np.asarray(priors.sample(key, (2 * WALK_ROWS, z_dim), prior))
+    z = np.asarray(priors.sample(jax.random.fold_in(key, 1), (NEAREST_SAMPLES, z_dim), prior))
+    apply_fn = generator_apply(structure)
+    G = family(structure).generator(structure)
+    variables = generator_variables(states)
+    for i, run in enumerate(group.runs):
+        if failed[i]:
+            continue
+        mine = jax.tree.map(lambda a, i=i: a[i], variables)
+
+        def sample(zs, mine=mine):
+            return np.asarray(apply_fn(mine, jnp.asarray(zs, jnp.float32)))
+
+        folder = root / "samples" / run.run_id
+        atomic_write(folder / WALK_PNG, latent.latent_walk_png(
+            sample, ends[:WALK_ROWS], ends[WALK_ROWS:], WALK_POINTS))
+        atomic_write(folder / NEAREST_PNG, latent.nearest_png(sample(z), train, NEAREST_K,
+                                                             scale=scale))
+        if isinstance(G, GranGenerator):
+            strip = [np.asarray(c) for c in canvases(G, mine, jnp.asarray(z, jnp.float32))]
+            atomic_write(folder / CANVAS_PNG, latent.canvas_strip_png(strip))
 
 
 @dataclasses.dataclass(frozen=True)

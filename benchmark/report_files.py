@@ -52,4 +52,19 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None,
     for name, figure in report.figures.items():
         atomic_write(out / name, plots.png(figure))
         written.append(out / name)
+    written += _latent_pngs(results_dir, df, out)
+    return written
+
+
+def _latent_pngs(results_dir: Path, df: pd.DataFrame, out: Path) -> list[Path]:
+    """Beside the montage, each montage run's latent walk, nearest training images and (GRAN)
+    canvas strip (docs/protocol.md §13.5): ``latent_walk_<dataset>_<model>.png``, ..."""
+    written = []
+    for pick in montage_runs(df, data.titles()).itertuples():
+        for kind in ("latent_walk", "nearest", "canvas"):
+            path = results_dir / "samples" / pick.run_id / f"{kind}.png"
+            if path.is_file():
+                target = out / f"{kind}_{pick.dataset}_{pick.model}.png"
+                atomic_write(target, path.read_bytes())
+                written.append(target)
     return written

@@ -20,6 +20,7 @@ import flax.linen as nn
 
 from losses.base import ElboObjective, Objective
 from models.hparams import HParam
+from models.spectral_norm import spectral_norm
 
 Z_DIM = 64  # docs/protocol.md §3.6
 
@@ -55,6 +56,8 @@ class Architecture:
     # True: G and D take the labels, ``G(z, train=..., labels=y)``, ``D(x, train=...,
     # labels=y)`` (a conditional architecture; its models need labels)
     conditional: bool = False
+    spectral_norm: bool = False  # whether D is spectrally normalised (docs/protocol.md §13.2)
+    family: str | None = None  # the only family that can train it (LAPGAN's pyramid), or None
 
     def generator(self, facts: NetFacts) -> nn.Module:
         raise NotImplementedError
@@ -89,11 +92,63 @@ def register_architecture(name: str) -> Callable[[type], type]:
     return register
 
 
+SPECTRAL_NORM_SUFFIX = "+sn"  # "NAME+sn": NAME with every D layer spectrally normalised
+
+
+class SpectralNormArchitecture(Architecture):
+    """An architecture's G, and its D spectrally normalised: ``NAME+sn``
+    (``models.registry.architecture``)."""
+
+    spectral_norm = True
+
+    def __init__(self, base: Architecture):
+        if base.spectral_norm:
+            raise ValueError(f"architecture {base.name!r} already normalises its D spectrally; "
+                             f"drop --spectral-norm")
+        self.base = base
+        self.name = f"{base.name}+sn"
+        self.family = base.family
+
+    def generator(self, facts):
+        return self.base.generator(facts)
+
+    def discriminator(self, facts):
+        return spectral_norm(self.base.discriminator(facts))
+
+    def unsupported(self, image_shape):
+        return self.base.unsupported(image_shape)
+
+
+@functools.cache
+def spectral_normed(base) -> SpectralNormArchitecture:
+    """The one ``NAME+sn`` architecture of the registered architecture ``base``."""
+    return SpectralNormArchitecture(base)
+
+
+# A static model option of the new architectures (docs/protocol.md §13): every layer's width
+# times this factor, for CPU previews; "full" is the paper's.
+WIDTHS = {"full": 1.0, "half": 0.5, "quarter": 0.25}
+
+
+def width_factor(facts: NetFacts) -> float:
+    """The run's ``width`` option (a model option, e.g. ``--option width=quarter``)."""
+    return WIDTHS[dict(getattr(facts, "options", ()) or ()).get("width", "full")]
+
+
+def scaled(width: int, facts: NetFacts) -> int:
+    return max(1, int(round(width * width_factor(facts))))
+
+
 def architecture(name: str) -> Architecture:
-    """The registered architecture ``name``; a one-line ``ValueError`` otherwise."""
+    """The registered architecture ``name``, or ``NAME+sn`` (``--spectral-norm``: NAME's G
+    and its D spectrally normalised, docs/protocol.md §13.2); a one-line ``ValueError``
+    otherwise."""
+    if name.endswith(SPECTRAL_NORM_SUFFIX) and name[: -len(SPECTRAL_NORM_SUFFIX)] in ARCHITECTURES:
+        return spectral_normed(ARCHITECTURES[name[: -len(SPECTRAL_NORM_SUFFIX)]])
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose one of: "
-                         f"{', '.join(ARCHITECTURES)}")
+                         f"{', '.join(ARCHITECTURES)} (each also as NAME{SPECTRAL_NORM_SUFFIX}, "
+                         f"--spectral-norm)")
     return ARCHITECTURES[name]
 
 

@@ -136,9 +136,10 @@ def summary(df: pd.DataFrame, metrics=None, titles: Titles = None,
     final = final_rows(df, score)
     names = _present_metrics(final, metrics)
     records = []
-    for (dataset, model), group in final.groupby(["dataset", "model"], sort=False):
+    keys = ["dataset", "model"] + (["arch"] if "arch" in final else [])
+    for key, group in final.groupby(keys, sort=False, dropna=False):
         failed = group["failed"].eq(True) if "failed" in group else None
-        rec = {"dataset": dataset, "model": model, "n_runs": len(group),
+        rec = {**dict(zip(keys, key, strict=True)), "n_runs": len(group),
                "n_failed": int(failed.sum()) if failed is not None else 0}
         healthy = group if failed is None else group[~failed]
         for m in names:
@@ -157,7 +158,26 @@ def summary(df: pd.DataFrame, metrics=None, titles: Titles = None,
         return out
     out["_d"] = out["dataset"].map(dataset_order(out["dataset"], titles).index)
     out["_m"] = out["model"].map(model_order(out["model"]).index)
-    return out.sort_values(["_d", "_m"]).drop(columns=["_d", "_m"]).reset_index(drop=True)
+    order = ["_d", "_m"]
+    if "arch" in out:  # the model's own architecture first, then the others by name
+        out["_a"] = [(0, "") if is_default_arch(m, a) else (1, str(a))
+                     for m, a in zip(out["model"], out["arch"], strict=True)]
+        order.append("_a")
+    return out.sort_values(order, kind="stable").drop(columns=order).reset_index(drop=True)
+
+
+def is_default_arch(model: str, arch) -> bool:
+    """Whether ``arch`` is ``model``'s own architecture (or not recorded)."""
+    if not isinstance(arch, str) or model not in model_registry.RECIPES:
+        return True
+    return arch == model_registry.get(model).arch
+
+
+def row_title(model: str, arch=None) -> str:
+    """A table row's name: the model's title, and its architecture where it is not the
+    model's own (``NS GAN [dcgan]``)."""
+    title = model_title(model)
+    return title if is_default_arch(model, arch) else f"{title} [{arch}]"
 
 
 def _qualifiers(metrics) -> list[str]:
@@ -219,7 +239,8 @@ def format_summary(table: pd.DataFrame, titles: Titles = None) -> str:
         lines = [f"### {dataset_title(dataset, titles)}{feature}", "",
                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for _, row in part.iterrows():
-            cells = [model_title(row["model"]), f"{row['n_runs']} ({row['n_failed']})"]
+            cells = [row_title(row["model"], row.get("arch")),
+                     f"{row['n_runs']} ({row['n_failed']})"]
             cells += [format_cell(row[f"{m}_mean"], row[f"{m}_std"], m) for m in metrics]
             lines.append("| " + " | ".join(cells) + " |")
         blocks.append("\n".join(lines))

@@ -103,8 +103,18 @@ def make_run(
     options = {k: v for k, v in (options or {}).items()
                if v != loss.options[k][0]}
     if arch is not None:
-        models.architecture(arch)  # a one-line error for an unknown name
+        chosen = models.architecture(arch)  # a one-line error for an unknown name
+        if chosen.spectral_norm and loss.family == "vae":
+            raise ValueError(f"the {loss.title} has no discriminator to normalise spectrally "
+                             f"(its encoder sits where D sits); drop --spectral-norm")
         arch = None if arch == loss.arch else arch
+    needs = models.architecture(arch or loss.arch).family
+    if needs is not None and needs != loss.family:
+        raise ValueError(f"architecture {arch!r} is trained only by the {needs} family; choose "
+                         f"another --arch for {model!r}")
+    if loss.family == "multiscale" and needs != "multiscale":
+        raise ValueError(f"model {model!r} trains a pyramid of GANs; its architecture is "
+                         f"{loss.arch!r}: drop --arch {arch}")
     values = dict(loss.defaults)
     for key, value in (overrides or {}).items():
         if key not in values:
@@ -143,6 +153,13 @@ def make_run(
         n_disc=int(n_disc), disc_bn=disc_bn, config=config,
         options=tuple(sorted((options or {}).items())), g_schedule=g_schedule, arch=arch,
     )
+
+
+def spectral_norm_arch(model: str, arch: str | None) -> str:
+    """``--spectral-norm``: the run's architecture (``arch``, else the model's) with its D
+    spectrally normalised (``NAME+sn``, docs/protocol.md §13.2)."""
+    base = arch or models.get(model).arch
+    return base if base.endswith(models.registry.SPECTRAL_NORM_SUFFIX) else f"{base}+sn"
 
 
 def has_generator_steps(model: str) -> bool:

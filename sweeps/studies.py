@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -30,7 +31,14 @@ from metrics import scores as run_score
 from metrics.columns import selection_columns
 from models.hparams import Fixed
 from sweeps.profiles import Profile, resolve
-from sweeps.runs import DEFAULT_G_SCHEDULE, RunSpec, Study, has_generator_steps, make_run
+from sweeps.runs import (
+    DEFAULT_G_SCHEDULE,
+    RunSpec,
+    Study,
+    has_generator_steps,
+    make_run,
+    spectral_norm_arch,
+)
 from sweeps.spaces import SPACES, sample_configs, search_space
 from sweeps.v1_sampler import V1_MODELS, v1_configs
 
@@ -116,7 +124,8 @@ def build_study(
     config_seed: int = 0,
     sampler: str | None = None,
     g_schedule: str = DEFAULT_G_SCHEDULE,
-    arch: str | None = None,
+    arch: str | Sequence[str] | None = None,
+    spectral_norm: bool = False,
 ) -> Study:
     """The study ``name`` with any given argument overriding its defaults (see module doc).
 
@@ -128,9 +137,11 @@ def build_study(
     the study's sampler (config_seed applies to "project" only); ``phase1_rows`` are the
     result rows phase 3 selects from (``phase1_source`` names them in messages);
     ``g_schedule`` is every GAN's G schedule (``sweeps.runs.G_SCHEDULES``; the VAE has none;
-    phase 3 keeps each selected row's); ``arch`` is every model's architecture (None: each
-    model's own; phase 3 keeps each selected row's). Data-set names are checked by the caller, which
-    knows the data sets. Raises a one-line ``ValueError`` on bad input.
+    phase 3 keeps each selected row's); ``arch`` is every model's architecture, or a list of
+    them, each run with every one (an axis of the study; None: each model's own; phase 3
+    keeps each selected row's); ``spectral_norm`` normalises every run's D spectrally.
+    Data-set names are checked by the caller, which knows the data sets. Raises a one-line
+    ``ValueError`` on bad input.
     """
     if name not in STUDIES:
         raise ValueError(f"unknown study {name!r}; choose one of: {', '.join(STUDIES)}")
@@ -157,9 +168,9 @@ def build_study(
         if num_configs is not None or space is not None:
             raise ValueError("phase3 retrains the best phase-1 configuration; drop --configs "
                             "and --space")
-        if g_schedule != DEFAULT_G_SCHEDULE or arch is not None:
+        if g_schedule != DEFAULT_G_SCHEDULE or arch is not None or spectral_norm:
             raise ValueError("phase3 retrains each selected run with its own G schedule and "
-                            "architecture; drop --g-schedule and --arch")
+                            "architecture; drop --g-schedule, --arch(s) and --spectral-norm")
         runs = phase3_runs(phase1_rows, phase1_source, models=models, datasets=datasets,
                            seeds=seeds,
                            explicit_models=explicit_models,
@@ -182,6 +193,7 @@ def build_study(
                         "configurations use --study custom --space wide (or narrow)")
     schedules = {m: g_schedule if has_generator_steps(m) else DEFAULT_G_SCHEDULE
                  for m in models}
+    archs = [arch] if arch is None or isinstance(arch, str) else _unique(arch, "architectures")
     runs: list[RunSpec] = []
     for dataset in datasets:
         for model in models:
@@ -192,9 +204,12 @@ def build_study(
             for index, overrides in enumerate(configs):
                 if space == "default":  # the profile's values replace the author defaults
                     overrides = {**profile_hparams(profile, model), **overrides}
-                for seed in seeds:
-                    runs.append(make_run(model, dataset, int(seed), overrides, config=index,
-                                         g_schedule=schedules[model], arch=arch))
+                for a in archs:
+                    a = spectral_norm_arch(model, a) if spectral_norm else a
+                    for seed in seeds:
+                        runs.append(make_run(model, dataset, int(seed), overrides,
+                                             config=index, g_schedule=schedules[model],
+                                             arch=a))
     return Study(name, tuple(runs), profile)
 
 

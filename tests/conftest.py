@@ -31,6 +31,11 @@ AUTHOR_DEFAULTS = {  # docs/protocol.md §2.8
     "vae": {"lr": 5e-5, "beta1": 0.5, "disc_bn": True},  # encoder BN; no n_disc
     "hinge": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},  # not in the paper
     "rsgan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},  # not in the paper
+    # issue 21's models (docs/protocol.md §13.6), not in the paper
+    "dcgan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
+    "sngan": {"lr": 2e-4, "beta1": 0.0, "n_disc": 5, "disc_bn": False, "beta2": 0.9},
+    "gran": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
+    "lapgan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": False},
 }
 
 

@@ -324,7 +324,7 @@ def test_recomputed_bn_statistics_reproduce_training_mode(model):
     structure = train.Structure.of(make_run(model, "triangles", 0), (28, 28, 1))
     states = train.init_runs(structure, 1000, np.array([0, 1], np.uint32))
     G = train.family(structure).generator(structure)
-    z = priors.sample(jax.random.PRNGKey(3), (2, 64, structure.z_dim), structure.loss.latent)
+    z = priors.sample(jax.random.PRNGKey(3), (2, 64, structure.z_dim), structure.recipe.latent)
     fixed = train.recompute_generator_stats(states, z[:1], structure=structure)
     inference = train.generate(fixed, z[0], structure=structure)
     for run in range(2):

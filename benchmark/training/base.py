@@ -123,8 +123,10 @@ def matmul_precision(name: str):
 
 
 def adam(hp: Mapping[str, jax.Array]) -> optax.GradientTransformation:
-    """Adam(lr, beta1, 0.999, 1e-8) with this run's (traced) lr and beta1; no decay."""
-    return optax.adam(hp["lr"], b1=hp["beta1"], b2=ADAM_B2, eps=ADAM_EPS)
+    """Adam(lr, beta1, beta2, 1e-8) with this run's (traced) lr and beta1; no decay. beta2 is
+    0.999 (§4.1) unless the model has it as a hyperparameter (SNGAN's 0.9, §13.2)."""
+    b2 = hp["beta2"] if "beta2" in hp else ADAM_B2
+    return optax.adam(hp["lr"], b1=hp["beta1"], b2=b2, eps=ADAM_EPS)
 
 
 def apply_train(module: nn.Module, params, stats, *args, **kwargs):
