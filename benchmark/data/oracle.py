@@ -45,12 +45,10 @@ class Oracle:
     sha256: str | None = None
 
 
-def _reconstruct():
-    try:
-        from numpy._core.multiarray import _reconstruct as found  # numpy >= 2
-    except ImportError:  # pragma: no cover - numpy 1
-        from numpy.core.multiarray import _reconstruct as found
-    return found
+try:  # the one global an array pickle names: numpy's array reconstruction
+    from numpy._core.multiarray import _reconstruct as _RECONSTRUCT  # numpy >= 2
+except ImportError:  # pragma: no cover - numpy 1
+    from numpy.core.multiarray import _reconstruct as _RECONSTRUCT
 
 
 class Refused(pickle.UnpicklingError):
@@ -63,7 +61,7 @@ class ArrayUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in {("numpy.core.multiarray", "_reconstruct"),
                               ("numpy._core.multiarray", "_reconstruct")}:
-            return _reconstruct()
+            return _RECONSTRUCT
         if module == "numpy" and name in ("ndarray", "dtype"):
             return getattr(np, name)
         raise Refused(f"it names {module}.{name}, not a numpy array")
