@@ -178,7 +178,7 @@ def _evaluate(generators: Generators, context: EvalContext) -> dict[str, Any]:
 METRIC = Metric(
     name="encoder",
     columns=ENCODER_COLUMNS,
-    applies_to=lambda spec: True,
+    applies_to=lambda spec: "labels" in spec.offers,  # 1-NN and probe need labels
     evaluate=_evaluate,
     expensive=True,
     settings=EncoderSettings(),

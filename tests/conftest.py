@@ -36,6 +36,13 @@ AUTHOR_DEFAULTS = {  # docs/protocol.md §2.8
     "sngan": {"lr": 2e-4, "beta1": 0.0, "n_disc": 5, "disc_bn": False, "beta2": 0.9},
     "gran": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
     "lapgan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": False},
+    # issues 20 and 22's models (docs/protocol.md §12), not in the paper
+    "cgan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
+    "acgan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
+    "infogan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True,
+                "lambda_category": 1.0, "lambda_continuous": 1.0},
+    "bigan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
+    "vaegan": {"lr": 3e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True, "gamma": 0.01},
 }
 
 

@@ -64,7 +64,7 @@ def trained(monkeypatch):
     seen: list[tuple[str, int]] = []
     real = engine.Trainer.advance
 
-    def advance(self, states, hps, images, scale, start, stop, on_segment=None):
+    def advance(self, states, hps, images, scale, start, stop, on_segment=None, labels=None):
         seen.append((self.structure.model, start, stop))
         return real(self, states, hps, images, scale, start, stop, on_segment)
 

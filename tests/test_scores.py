@@ -5,6 +5,7 @@ scores import without JAX. No training."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -132,13 +133,11 @@ def test_columns_declared_without_jax_match_the_registry():
     assert list(columns.DECLARED) == list(METRICS)
     for name, metric in METRICS.items():
         assert metric.columns == columns.DECLARED[name]
-        assert dataclasses_fields(metric.settings) <= {"samples", "thorough"}
-
-
-def dataclasses_fields(settings) -> set[str]:
-    import dataclasses
-
-    return {f.name for f in dataclasses.fields(settings)}
+        # a metric's settings: a frozen dataclass whose every field has a default
+        assert metric.settings.__dataclass_params__.frozen
+        assert all(f.default is not dataclasses.MISSING
+                   or f.default_factory is not dataclasses.MISSING
+                   for f in dataclasses.fields(metric.settings)), name
 
 
 def test_reports_and_sweeps_do_not_import_the_metric_registry():
