@@ -118,17 +118,21 @@ def _trainer_step(study: Study, data_dir) -> Callable[[Group, int, int], None]:
             data = datasets.load(group.dataset, data_dir=data_dir)
             loaded[group.dataset] = (data, jax.device_put(data.train))  # as the engine
         data, images = loaded[group.dataset]
+        labels = None
         if group.group_id not in live:
             live.clear()
             run = group.runs[0]
-            structure = Structure.of(run, data.image_shape)
+            structure = Structure.of(run, data.image_shape, data.num_classes)
             states = init_runs(structure, data.train.shape[0], np.array([run.seed], np.uint32))
             hps = {k: jnp.asarray([v], jnp.float32) for k, v in sorted(run.hp.items())}
+            if "labels" in structure.recipe.needs:  # as the engine: the train labels too
+                labels = jax.device_put(data.labels("train"))
             live[group.group_id] = (Trainer(structure, default_plan(),
-                                            study.profile.matmul_precision), states, hps)
-        trainer, states, hps = live[group.group_id]
-        states, _ = trainer.advance(states, hps, images, data.pixel_scale, start, stop)
-        live[group.group_id] = (trainer, states, hps)
+                                            study.profile.matmul_precision), states, hps, labels)
+        trainer, states, hps, labels = live[group.group_id]
+        states, _ = trainer.advance(states, hps, images, data.pixel_scale, start, stop,
+                                    labels=labels)
+        live[group.group_id] = (trainer, states, hps, labels)
 
     return step
 
