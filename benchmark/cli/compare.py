@@ -25,8 +25,8 @@ model). Runs the baselines hold beyond the comparison (other seeds, configuratio
 sets) are left out, with a note.
 
 :func:`plan_comparison` checks all this and writes nothing; the command line then trains
-:attr:`Plan.study` like any study (resumable) and :func:`write_comparison` writes the report
-of ``reports.compare`` (markdown, CSV, PNGs) through :func:`benchmark.io.atomic_write`.
+:attr:`ComparisonPlan.study` like any study (resumable) and :func:`write_comparison` writes the
+report of ``reports.compare`` (markdown, CSV, PNGs) through :func:`benchmark.io.atomic_write`.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class BaselineStudy:
 
 
 @dataclasses.dataclass(frozen=True)
-class Plan:
+class ComparisonPlan:
     """What a comparison reuses and what it trains (:func:`plan_comparison`)."""
 
     new_model: str
@@ -268,7 +268,7 @@ def plan_comparison(
     space: str | None = None,
     overrides: dict[str, Any] | None = None,
     fid_feature: str = "auto",
-) -> Plan:
+) -> ComparisonPlan:
     """Check the baselines against the protocol and decide what to train; writes nothing.
 
     ``profile``: a ``sweeps.profiles.Profile``. ``models``: the baseline models (default:
@@ -338,7 +338,7 @@ def plan_comparison(
     runs = [(_with_overrides(r, overrides) if overrides else r) if r.model == new_model else r
             for r in full.runs if r.model == new_model or r.model in trained]
     own = Study(f"compare_{new_model}", tuple(runs), full.profile)
-    return Plan(
+    return ComparisonPlan(
         new_model=new_model, study_name=study, study=own, baselines=tuple(chosen),
         sources=sources, trained=tuple(trained), baseline_rows=rows, datasets=study_datasets,
         configs=tuple(sorted({r.config for r in full.runs})),
@@ -347,7 +347,7 @@ def plan_comparison(
     )
 
 
-def comparison_rows(plan: Plan, results_dir: str | Path) -> pd.DataFrame:
+def comparison_rows(plan: ComparisonPlan, results_dir: str | Path) -> pd.DataFrame:
     """The reused baseline rows and the rows the comparison trained, as one frame."""
     own = load_rows(results_dir)
     own = own[own["run_id"].isin({r.run_id for r in plan.study.runs})]
@@ -363,7 +363,7 @@ def comparison_rows(plan: Plan, results_dir: str | Path) -> pd.DataFrame:
     return rows
 
 
-def protocol_markdown(plan: Plan, results_dir: str | Path) -> str:
+def protocol_markdown(plan: ComparisonPlan, results_dir: str | Path) -> str:
     """The report's last section: what was compared, reused and trained, under what."""
     titles = data.titles()
     profile = plan.study.profile
@@ -393,7 +393,7 @@ def protocol_markdown(plan: Plan, results_dir: str | Path) -> str:
 
 
 def write_comparison(
-    plan: Plan,
+    plan: ComparisonPlan,
     results_dir: str | Path,
     out_dir: str | Path | None = None,
     *,
