@@ -62,7 +62,7 @@ gpu-check:  ## the prepared GPU check within a budget: make gpu-check ARGS="--bu
 	PYTHONPATH=$(CURDIR):/tmp/gpu-check-site $(PYTHON) -m benchmark.tools.gpu_check $(ARGS)
 
 bench-peer: $(VENV)/.installed-test  ## our NS GAN step vs the PyTorch peer (one run each, CPU)
-	$(PY) -m benchmark.tools.bench_peer $(ARGS)
+	$(PY) -m benchmark bench-peer $(ARGS)
 
 report: $(VENV)/.installed  ## tables and plots of a study: make report ARGS=results/default_preview
 	$(PY) -m benchmark report $(ARGS)

@@ -1,4 +1,5 @@
-"""The command line: ``python -m benchmark {train,sweep,compare,report,bench} ...``.
+"""The command line: ``python -m benchmark {train,sweep,compare,report,status} ...`` and the
+tools' verbs (``bench``, ``bench-peer``, ``chaos``, ... of :data:`PASSTHROUGH`).
 
 Every user mistake (unknown names, out-of-range values, a results directory holding another
 study, a corrupted cache) is a :class:`~benchmark.errors.UserError`: one line on stderr
@@ -22,6 +23,7 @@ from benchmark import data
 from benchmark.cli import compare, hparam_flags
 from benchmark.cli.report_files import MONTAGE, write_report
 from benchmark.errors import OneLineParser, UserError, user_input
+from benchmark.evaluation import fid_features
 from benchmark.io import cache_dir
 from benchmark.runner import step_budget
 from benchmark.runner.engine import (
@@ -33,7 +35,17 @@ from benchmark.runner.engine import (
 from benchmark.runner.executors import EXECUTORS, MissingExtra, make_executor
 from benchmark.runner.results import MANIFEST, load_rows
 from benchmark.runner.task_files import failure_message, task_states
-from benchmark.tools import bench, bound, gpu_check, planning
+from benchmark.tools import (
+    bench,
+    bench_fid,
+    bench_peer,
+    bench_prf,
+    bound,
+    chaos,
+    gpu_check,
+    planning,
+    seqgan_preview,
+)
 from reports.tables import SCORES, format_summary, metric_names, score_description, summary
 from sweeps import profiles
 from sweeps.runs import G_SCHEDULES, Study, make_run, spectral_norm_arch
@@ -50,6 +62,9 @@ EPILOG = """Examples:
   python -m benchmark bound --models ns_gan --shapes 28x28x1   # counted, not measured
   python -m benchmark plan --study all --gpu h100
   python -m benchmark gpu-check --budget 480
+  python -m benchmark bench-peer --steps 40          # our step against the PyTorch peer's
+  python -m benchmark chaos --kills 10               # kill and resume a smoke study
+  python -m benchmark COMMAND --help                 # each command explains itself
 """
 
 
@@ -395,10 +410,6 @@ def _status(results_dir: Path, show_all: bool) -> None:
             print(line)
 
 
-def cmd_bench(args, rest: list[str]) -> None:
-    bench.main(rest)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="python -m benchmark",
@@ -515,12 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--all", action="store_true", help="list done tasks too")
     st.set_defaults(func=cmd_status)
 
-    b = sub.add_parser("bench", help="training throughput (run-steps/s) with 1..64 runs",
-                       add_help=False)
-    b.set_defaults(func=cmd_bench)
-    for verb, (_, text) in PASSTHROUGH.items():
-        if verb != "bench":
-            sub.add_parser(verb, help=text, add_help=False)
+    for verb, (_, text) in PASSTHROUGH.items():  # each parses its own arguments and --help
+        sub.add_parser(verb, help=text, add_help=False)
     return parser
 
 
@@ -533,11 +540,23 @@ PASSTHROUGH = {
              "of a study on a named GPU"),
     "gpu-check": (gpu_check.main, "the prepared GPU check: throughput, memory, peer, "
                   "FID speed within a time budget"),
+    "bench-peer": (bench_peer.main, "our NS GAN step against the PyTorch peer's, one run "
+                   "each, alternated (run-steps/s)"),
+    "bench-fid": (bench_fid.main, "Inception feature speed: ours (JAX) against pytorch-fid "
+                  "(images/s)"),
+    "bench-prf": (bench_prf.main, "time precision/recall/F1 of one generator on the "
+                  "triangles for several sample counts"),
+    "chaos": (chaos.main, "kill a smoke study's process (or Ray worker) in random phases, "
+              "resume it, and check every task ran once with the rows unchanged"),
+    "seqgan-preview": (seqgan_preview.main, "SeqGAN on its oracle: a short preview, or the "
+                       "paper schedule projected from timed pieces"),
+    "fid-lenet": (fid_features.main, "train the FID-LeNet classifier of MNIST or "
+                  "Fashion-MNIST once (FID-LeNet without the Inception weights)"),
 }
 
 
-def _passthrough(verb: str, rest: list[str]) -> None:
-    PASSTHROUGH[verb][0](rest)
+def _passthrough(verb: str, rest: list[str]) -> int:
+    return PASSTHROUGH[verb][0](rest) or 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -547,8 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         if argv and argv[0] in PASSTHROUGH:
-            _passthrough(argv[0], argv[1:])
-            return 0
+            return _passthrough(argv[0], argv[1:])
         args = parser.parse_args(argv)
         args.func(args)
     except UserError as err:

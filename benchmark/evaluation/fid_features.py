@@ -13,13 +13,12 @@ and networks; this module finds, downloads, checks and caches what they need:
   ``<cache>/fid_stats/`` keyed by data set, split, n, feature, preprocessing and weights,
   and refused when made from other images.
 
-Train FID-LeNet ahead of a study: ``python -m benchmark.evaluation.fid_features --dataset mnist
+Train FID-LeNet ahead of a study: ``python -m benchmark fid-lenet --dataset mnist
 --data-dir DIR``.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import hashlib
@@ -34,7 +33,7 @@ from jax import lax
 from jax.sharding import Mesh
 
 from benchmark.data import mnist, real
-from benchmark.errors import UserError
+from benchmark.errors import OneLineParser, UserError
 from benchmark.io import atomic_writer, cache_dir
 from metrics import features, fid, lenet
 from metrics.frechet import Statistics
@@ -259,8 +258,8 @@ def reference_statistics(
 
 def main(argv: list[str] | None = None) -> None:
     """Train (or re-train) the FID-LeNet classifier of one data set and report its accuracy."""
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmark.evaluation.fid_features",
+    parser = OneLineParser(
+        prog="python -m benchmark fid-lenet",
         description="Train the FID-LeNet classifier of MNIST or Fashion-MNIST once, so that "
         "studies on those data sets can report FID-LeNet without the Inception weights.")
     parser.add_argument("--dataset", choices=lenet.DATASETS, default="mnist")
@@ -275,9 +274,6 @@ def main(argv: list[str] | None = None) -> None:
     print(f"FID-LeNet {args.dataset}: test accuracy {meta['test_accuracy']:.4f}, weights "
           f"{_lenet_path(args.dataset, config)} (sha256 {meta['sha256'][:16]})")
 
-
-if __name__ == "__main__":
-    main()
 
 
 __all__ = ["get_extractor", "inception_extractor", "lenet_extractor", "lenet_params",

@@ -147,6 +147,3 @@ def main(argv: list[str] | None = None) -> None:
             "fid_images_per_s": {}}, indent=1) + "\n")
         print(f"wrote {args.save} (python -m benchmark plan --throughput {args.save})")
 
-
-if __name__ == "__main__":
-    main()

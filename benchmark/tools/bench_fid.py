@@ -2,19 +2,18 @@
 
 Images per second of pool_3 extraction at 299x299, float32, the same batch size and machine
 for both (docs/speed.md). Timing only: random weights are used when the published file
-is absent (the speed does not depend on the values). ``python -m benchmark.tools.bench_fid``.
+is absent (the speed does not depend on the values). ``python -m benchmark bench-fid``.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmark.errors import UserError, positive_int
+from benchmark.errors import OneLineParser, UserError, positive_int
 from benchmark.evaluation import fid_features
 from metrics import features, inception
 
@@ -76,7 +75,8 @@ def bench_pytorch_fid(images: np.ndarray, batches: int) -> float | None:
 
 def main(argv: list[str] | None = None) -> None:
     """Print images/s of both implementations at one batch size."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m benchmark bench-fid",
+                           description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--batches", type=positive_int, default=3)
     args = parser.parse_args(argv)
@@ -91,6 +91,3 @@ def main(argv: list[str] | None = None) -> None:
     else:
         print(f"pytorch-fid (torch) : {theirs:8.1f} images/s   ratio {ours / theirs:.2f}x")
 
-
-if __name__ == "__main__":
-    main()

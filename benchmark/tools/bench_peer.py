@@ -1,6 +1,6 @@
 """Our training step against the PyTorch peer, side by side: run-steps/s of both, one run each.
 
-``python -m benchmark.tools.bench_peer`` (or ``make bench-peer``) runs ``python -m benchmark bench
+``python -m benchmark bench-peer`` (or ``make bench-peer``) runs ``python -m benchmark bench
 --runs 1`` and then the peer script (``peer_torch.py 1 STEPS``, the same NS GAN step at batch
 64 in eager PyTorch, one run per process) on the same device, each in a fresh process, and
 prints both figures. ``--rounds N`` alternates the two N times and also prints the medians
@@ -12,7 +12,6 @@ or ``$GAN_BENCHMARK_PEER`` points elsewhere.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import statistics
@@ -20,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmark.errors import positive_int
+from benchmark.errors import OneLineParser, positive_int
 
 PEER_NAME = Path("shared") / "tools" / "peer_torch.py"
 
@@ -60,8 +59,8 @@ def peer(script: Path, steps: int, device: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.tools.bench_peer",
-                                     description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m benchmark bench-peer",
+                           description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=positive_int, default=40,
                         help="timed steps of each side (default 40, the peer's usual)")
     parser.add_argument("--rounds", type=positive_int, default=1,
@@ -91,6 +90,3 @@ def main(argv: list[str] | None = None) -> None:
         print(f"median of {args.rounds}: ours {a:.2f} run-steps/s, peer {b:.2f} run-steps/s, "
               f"ratio {a / b:.2f}")
 
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Benchmark: seconds to score one generator with precision, recall and F1 (docs/speed.md).
 
-``python -m benchmark.tools.bench_prf [--n 100,250,1000] [--variables G.pkl]`` times
+``python -m benchmark bench-prf [--n 100,250,1000] [--variables G.pkl]`` times
 :func:`metrics.precision_recall.evaluate_generators` for one InfoGAN generator on the
 triangles: a randomly initialised one, or the pickled flax variables of a trained one. The
 first call at every N includes compilation and is reported apart (the engine pays it once per
@@ -9,7 +9,6 @@ process and shape). The target is N = 1000 in <= 60 s on 2 CPU cores.
 
 from __future__ import annotations
 
-import argparse
 import pickle
 import time
 
@@ -18,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmark.data import triangles
-from benchmark.errors import positive_ints
+from benchmark.errors import OneLineParser, positive_ints
 from metrics import precision_recall as prf
 from metrics import triangle_manifold
 from models.architectures.infogan import Generator
@@ -39,7 +38,8 @@ def _generator(path: str | None):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m benchmark bench-prf",
+                           description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=positive_ints, default=[100, 250, 1000],
                         help="comma-separated sample counts N")
     parser.add_argument("--variables", default=None, help="pickled G variables (default: random)")
@@ -76,6 +76,3 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
 
-
-if __name__ == "__main__":
-    main()

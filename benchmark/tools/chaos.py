@@ -1,7 +1,7 @@
 """Chaos, measured: SIGKILL a study in each of its phases, resume it, and compare the final
 rows with an uninterrupted run's (issue: "nothing lost, nothing repeated").
 
-``python -m benchmark.tools.chaos [--kills 10] [--seed 0] [--ray]`` trains a small smoke study
+``python -m benchmark chaos [--kills 10] [--seed 0] [--ray]`` trains a small smoke study
 (three models x two seeds on the triangles) once without interruption, then again in a second
 directory, killing it ``--kills`` times and letting the last attempt finish. The study traces
 the phases it enters (``benchmark.runner.trace``: training, evaluation, the rows write, the
@@ -17,7 +17,6 @@ final rows equal the uninterrupted run's, and exits 1 if they do not.
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import signal
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.errors import positive_int
+from benchmark.errors import OneLineParser, positive_int
 from benchmark.runner import trace
 from benchmark.runner.results import load_rows
 
@@ -98,8 +97,8 @@ def landed(path: Path, pid: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.tools.chaos",
-                                     description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m benchmark chaos",
+                           description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=positive_int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ray", action="store_true",
@@ -166,6 +165,3 @@ def main(argv: list[str] | None = None) -> int:
           f"leftover checkpoint folders: {sum(1 for _ in root.glob('groups/*/checkpoints'))}")
     return 0 if same else 1
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """The SeqGAN CPU preview: MLE and SeqGAN on the oracle, phase by phase, with wall times.
 
-``python -m benchmark.tools.seqgan_preview [--data-dir DIR] [--seeds N] [--profile preview|paper]``
+``python -m benchmark seqgan-preview [--data-dir DIR] [--seeds N] [--profile preview|paper]``
 prints NLL-oracle (and NLL-test) of a random generator, of the MLE-pretrained generator and
 after adversarial batches, beside the paper's Table 1 and the original code's log
 (docs/protocol.md §11.5), and projects the full schedule's time from the measured step rates.
@@ -168,7 +168,7 @@ def project(rates: dict[str, float], sched: sg.Schedule = sg.PAPER) -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog="python -m benchmark.tools.seqgan_preview", description=__doc__)
+    parser = OneLineParser(prog="python -m benchmark seqgan-preview", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="preview")
     parser.add_argument("--seeds", type=int, default=2)
@@ -199,6 +199,3 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps(result | {"rows": rows(result)}, indent=1))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
