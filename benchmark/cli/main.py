@@ -153,14 +153,14 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    "MNIST and Fashion-MNIST), none, or auto = inception, else lenet when the "
                    "Inception weights cannot be obtained (default: auto)")
     g.add_argument("--keep-checkpoints", action="store_true",
-                   help="keep each group's final orbax checkpoint (about 160 MB per 28x28 run) "
-                   "instead of deleting it once the group is finished")
+                   help="keep each task's final orbax checkpoint (about 160 MB per 28x28 run) "
+                   "instead of deleting it once the task is finished")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     x = p.add_argument_group(
-        "where it runs (every group of runs is a task; any number of processes, Ray workers "
+        "where it runs (a task: the runs trained together; any number of processes, Ray workers "
         "or SLURM array tasks can share one results directory)")
     x.add_argument("--executor", choices=tuple(EXECUTORS), default="local",
-                   help="local: this process (default); ray: one Ray task per group "
+                   help="local: this process (default); ray: one Ray task per study task "
                    "(pip install 'gan-benchmark[ray]'); slurm: one SLURM job array through "
                    "submitit (pip install 'gan-benchmark[slurm]')")
     x.add_argument("--ray-address", default=None,

@@ -1,4 +1,4 @@
-"""What is measured at every evaluation step of a group of runs: every registered metric
+"""What is measured at every evaluation step of a task's runs: every registered metric
 (:mod:`metrics.registry`) that applies to the data set, and the sample grids.
 
 Samples come from each run's G in inference mode on fixed evaluation latents, the same for
@@ -71,7 +71,7 @@ def due_metrics(spec: DatasetSpec, profile: Profile, last: bool) -> list[Metric]
 
 @dataclasses.dataclass
 class Evaluator:
-    """Scores the generators of a group of runs on one data set.
+    """Scores the generators of a task's runs on one data set.
 
     ``fid_feature``: "inception" (the paper's FID; the weights are downloaded and
     checksummed on first use), "lenet" (FID-LeNet, MNIST and Fashion-MNIST only), "none", or

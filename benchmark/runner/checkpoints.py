@@ -1,4 +1,4 @@
-"""Checkpoints of a group of runs with orbax, so an interrupted study resumes where it stopped."""
+"""Checkpoints of a task's runs with orbax, so an interrupted study resumes where it stopped."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import orbax.checkpoint as ocp
 
 
-class GroupCheckpoints:
-    """The latest evaluation's states of one group (orbax writes each step atomically)."""
+class TaskCheckpoints:
+    """The latest evaluation's states of one task (orbax writes each step atomically)."""
 
     def __init__(self, directory: Path, max_to_keep: int = 1):
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,

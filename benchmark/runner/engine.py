@@ -1,18 +1,18 @@
-"""Running a study: groups of runs trained together, evaluated, checkpointed and resumed.
+"""Running a study: tasks (runs trained together) trained, evaluated, checkpointed, resumed.
 
-A study is a list of independent tasks, one per group of runs (``benchmark.runner.tasks``). A task
+A study is a list of independent tasks, each the runs of one program (``runner.tasks``). A task
 is idempotent (finished: skipped; interrupted: resumed from its checkpoint) and leased before
 it runs (``benchmark.runner.leases``), so any number of processes, Ray workers or SLURM array tasks
 can share one results directory and none trains a task another is training. The loop of one
 task (one obvious place for it, like flax's ``train_and_evaluate``)::
 
-    restore the group's latest checkpoint, or initialise its runs from their seeds
+    restore the task's latest checkpoint, or initialise its runs from their seeds
     for each evaluation step:
-        advance every run of the group to it (benchmark.training.Trainer)
+        advance every run of the task to it (benchmark.training.Trainer)
         score the runs, write PNG grids and result rows, checkpoint
     mark the task done, delete its checkpoint
 
-Data sets live on the device and batches are drawn there; the runs of a group are vmapped
+Data sets live on the device and batches are drawn there; the runs of a task are vmapped
 inside one jit (or, on CPU, called one by one: the trainer's plan), and sharded over every
 local device along the runs axis. Rows are written before the checkpoint of the same step; on
 resume, rows after the checkpoint are dropped and retrained, which gives the same values
@@ -30,6 +30,7 @@ import os
 import shutil
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,11 +48,11 @@ from benchmark.errors import UserError
 from benchmark.evaluation.evaluator import FID_FEATURES, Evaluator, fid_reference_split
 from benchmark.io import atomic_write
 from benchmark.runner import task_files, trace
-from benchmark.runner.checkpoints import GroupCheckpoints
+from benchmark.runner.checkpoints import TaskCheckpoints
 from benchmark.runner.leases import TaskLease
 from benchmark.runner.progress import StudyProgress, study_work
 from benchmark.runner.results import image_grid_png, prepare_study_dir, read_rows, write_rows
-from benchmark.runner.tasks import Group, group_runs
+from benchmark.runner.tasks import Task, make_tasks
 from benchmark.training import (
     Plan,
     Structure,
@@ -98,12 +99,12 @@ def enable_compilation_cache(directory: Path) -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
-def _group_dir(root: Path, group: Group) -> Path:
-    return root / "groups" / group.group_id
+def _task_dir(root: Path, task: Task) -> Path:
+    return root / "groups" / task.task_id
 
 
-def train_group(
-    group: Group,
+def train_task(
+    task: Task,
     data: ImageDataset,
     study: Study,
     root: Path,
@@ -114,29 +115,33 @@ def train_group(
     mesh: Mesh | None = None,
     train_images: jax.Array | None = None,
     train_labels: jax.Array | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Train, evaluate and checkpoint one group; returns all its result rows.
+    """Train, evaluate and checkpoint one task; returns all its result rows.
 
-    ``train_images``: the train split already on the device(s) (shared by every group of a
+    ``train_images``: the train split already on the device(s) (shared by every task of a
     data set); put there from ``data`` when not given; ``train_labels`` likewise, the train
     split's labels, handed to the step where the model needs them. ``progress`` hears of
     every segment
     trained, every evaluation done and the work an earlier call did (already started on this
-    group).
+    task).
 
-    The group's checkpoint (its latest evaluation) exists while it trains, so that an
-    interrupted group resumes there (the caller deletes it once the group is done). Rows are
+    The task's checkpoint (its latest evaluation) exists while it trains, so that an
+    interrupted task resumes there (the caller deletes it once the task is done). Rows are
     kept up to the last evaluation that every run completed; a damaged rows file that lost
-    rows before the checkpoint is trained again from step 0.
+    rows before the checkpoint is trained again from step 0. ``on_phase(name)`` hears of each
+    phase entered (train, evaluate, rows, checkpoint): the chaos script's trace
+    (:func:`benchmark.runner.trace.hook`).
     """
+    enter = on_phase or _no_phase
     profile = study.profile
-    spec = datasets.get(group.dataset)
+    spec = datasets.get(task.dataset)
     total, evals = profile.schedule(spec.train_steps, spec.eval_every)
-    gdir = _group_dir(root, group)
+    gdir = _task_dir(root, task)
     rows_path = gdir / "rows.jsonl"
-    structure = Structure.of(group.runs[0], data.image_shape, data.num_classes)
+    structure = Structure.of(task.runs[0], data.image_shape, data.num_classes)
     needs_labels = "labels" in structure.recipe.needs
-    runs = group.runs
+    runs = task.runs
     padded = devices.padded(len(runs), mesh)
     index = np.minimum(np.arange(padded), len(runs) - 1)  # extra runs repeat the last one
 
@@ -147,15 +152,15 @@ def train_group(
             progress.skipped(len(runs) * total, len(evals))
         return rows  # finished earlier
     checkpoint_dir = gdir / "checkpoints"
-    ckpts = GroupCheckpoints(checkpoint_dir)
+    ckpts = TaskCheckpoints(checkpoint_dir)
     try:
         start = ckpts.latest_step() or 0
         if start > complete:  # rows before the checkpoint were lost: retrain from the start
-            log.warning("%s lacks rows before its checkpoint at step %d; the group is trained "
+            log.warning("%s lacks rows before its checkpoint at step %d; the task is trained "
                         "again from step 0", rows_path, start)
             ckpts.close()
             shutil.rmtree(checkpoint_dir, ignore_errors=True)
-            ckpts = GroupCheckpoints(checkpoint_dir)
+            ckpts = TaskCheckpoints(checkpoint_dir)
             start = 0
         rows = [r for r in rows if r["step"] <= start]
 
@@ -166,7 +171,7 @@ def train_group(
         states = devices.shard(init_runs(structure, data.train.shape[0], seeds), mesh)
         if start > 0:
             states = ckpts.restore(start, like=states)
-            log.info("%s: resumed at step %d", group.group_id, start)
+            log.info("%s: resumed at step %d", task.task_id, start)
         if progress and start:
             progress.skipped(len(runs) * start, sum(e <= start for e in evals))
         if train_images is None:
@@ -179,22 +184,26 @@ def train_group(
         on_segment = (lambda steps: progress.trained(len(runs) * steps)) if progress else None
         t = start
         for e in (e for e in evals if e > start):
-            trace.phase(group.group_id, "train")
+            enter("train")
             states, losses = trainer.advance(states, hps, train_images, data.pixel_scale, t, e,
                                              on_segment, labels=train_labels)
             t = e
-            trace.phase(group.group_id, "evaluate")
-            rows += _evaluate(group, structure, states, losses, evaluator, root, e,
+            enter("evaluate")
+            rows += _evaluate(task, structure, states, losses, evaluator, root, e,
                               last=e == total, train_split=(data.train, data.pixel_scale))
-            trace.phase(group.group_id, "rows")
+            enter("rows")
             write_rows(rows_path, rows)  # rows first: a crash before the checkpoint retrains
-            trace.phase(group.group_id, "checkpoint")
+            enter("checkpoint")
             ckpts.save(e, states)
             if progress:
                 progress.evaluated(e)
     finally:
         ckpts.close()
     return rows
+
+
+def _no_phase(name: str) -> None:
+    """``on_phase`` when nobody traces."""
 
 
 def complete_until(rows: list[dict], runs, evals: list[int]) -> int:
@@ -228,13 +237,13 @@ def failed_values(states, losses: dict, n: int) -> list[str | None]:
     return out
 
 
-def _evaluate(group, structure, states, losses, evaluator, root, step, last,
+def _evaluate(task, structure, states, losses, evaluator, root, step, last,
               train_split=None) -> list[dict]:
-    """Score every run of the group at ``step``: result rows and one PNG grid per run. A
+    """Score every run of the task at ``step``: result rows and one PNG grid per run. A
     failed run's rows say where (``failed_step``) and, where known, what (``failed_value``)
     stopped being finite. At the last evaluation also each run's latent walk and nearest
     training images (:func:`_latent_pngs`, given the train split and its pixel scale)."""
-    n = len(group.runs)
+    n = len(task.runs)
     failed_step = np.asarray(states.failed_step)[:n]
     finite = np.asarray(parameters_finite(states))[:n]
     failed = (failed_step >= 0) | ~finite
@@ -246,9 +255,9 @@ def _evaluate(group, structure, states, losses, evaluator, root, step, last,
     eval_seconds = time.perf_counter() - started
     samples = evaluator.samples(structure, real)
     if last and train_split is not None:
-        _latent_pngs(group, structure, real, failed, *train_split, root)
+        _latent_pngs(task, structure, real, failed, *train_split, root)
     rows = []
-    for i, run in enumerate(group.runs):
+    for i, run in enumerate(task.runs):
         png = image_grid_png(samples[i])
         atomic_write(root / "samples" / run.run_id / f"step_{step:06d}.png", png)
         row = {**run.columns(), "profile": evaluator.profile.name, "step": step, "final": last,
@@ -276,7 +285,7 @@ LATENT_KEY, WALK_ROWS, WALK_POINTS, NEAREST_SAMPLES, NEAREST_K = 21, 4, 10, 6, 3
 WALK_PNG, NEAREST_PNG, CANVAS_PNG = "latent_walk.png", "nearest.png", "canvas.png"
 
 
-def _latent_pngs(group, structure, states, failed, train, scale, root) -> None:
+def _latent_pngs(task, structure, states, failed, train, scale, root) -> None:
     """``samples/<run_id>/latent_walk.png`` and ``nearest.png`` of every healthy run (and
     ``canvas.png``, the canvas after each step, for a recurrent G: GRAN)."""
     key = jax.random.PRNGKey(LATENT_KEY)
@@ -286,7 +295,7 @@ def _latent_pngs(group, structure, states, failed, train, scale, root) -> None:
     apply_fn = generator_apply(structure)
     G = family(structure).generator(structure)
     variables = generator_variables(states)
-    for i, run in enumerate(group.runs):
+    for i, run in enumerate(task.runs):
         if failed[i]:
             continue
         mine = jax.tree.map(lambda a, i=i: a[i], variables)
@@ -334,7 +343,7 @@ def fingerprint(study: Study, settings: Settings) -> str:
 
 
 class TaskRunner:
-    """Runs the tasks (groups) of one study, one call per task: ``runner(task_id)``.
+    """Runs the tasks of one study, one call per task: ``runner(task_id)``.
 
     Picklable, so an executor can ship it to Ray workers or SLURM jobs; what it loads (data
     sets, their device copies, the evaluators) is cached per process and never pickled.
@@ -344,9 +353,9 @@ class TaskRunner:
 
     def __init__(self, study: Study, root: Path, settings: Settings):
         self.study, self.root, self.settings = study, Path(root), settings
-        self.groups = {g.group_id: g for g in
-                       sorted(group_runs(study.runs, study.profile.max_group),
-                              key=lambda g: g.dataset)}  # one data set on the device at a time
+        self.tasks = {g.task_id: g for g in
+                      sorted(make_tasks(study.runs, study.profile.max_group),
+                             key=lambda g: g.dataset)}  # one data set on the device at a time
         self.progress: StudyProgress | None = None  # the study's bar, in this process
         self._loaded: dict[str, ImageDataset] = {}
         self._device: tuple[str, jax.Array, Evaluator] | None = None
@@ -359,10 +368,10 @@ class TaskRunner:
 
     def steps(self, task_id: str) -> int:
         """Run-steps of a task (its runs times the profile's steps on its data set)."""
-        group = self.groups[task_id]
-        spec = datasets.get(group.dataset)
-        return len(group.runs) * self.study.profile.schedule(spec.train_steps,
-                                                             spec.eval_every)[0]
+        task = self.tasks[task_id]
+        spec = datasets.get(task.dataset)
+        return len(task.runs) * self.study.profile.schedule(spec.train_steps,
+                                                            spec.eval_every)[0]
 
     def load(self, dataset: str) -> ImageDataset:
         if dataset not in self._loaded:
@@ -388,16 +397,16 @@ class TaskRunner:
         """Marked done and its rows complete (a damaged rows file reopens the task)."""
         if not task_files.is_done(self.root, task_id):
             return False
-        group = self.groups[task_id]
-        spec = datasets.get(group.dataset)
+        task = self.tasks[task_id]
+        spec = datasets.get(task.dataset)
         total, evals = self.study.profile.schedule(spec.train_steps, spec.eval_every)
-        rows = read_rows(_group_dir(self.root, group) / "rows.jsonl")
-        return complete_until(rows, group.runs, evals) == total
+        rows = read_rows(_task_dir(self.root, task) / "rows.jsonl")
+        return complete_until(rows, task.runs, evals) == total
 
     def _clean(self, task_id: str) -> None:
         """A finished task's checkpoints go (a 28x28 run's full state is ~160 MB)."""
         if not self.settings.keep_checkpoints:
-            shutil.rmtree(_group_dir(self.root, self.groups[task_id]) / "checkpoints",
+            shutil.rmtree(_task_dir(self.root, self.tasks[task_id]) / "checkpoints",
                           ignore_errors=True)
 
     def __call__(self, task_id: str) -> str:
@@ -416,17 +425,20 @@ class TaskRunner:
                     self.progress.skip_rest()
                 return "done"
             task_files.clear_markers(self.root, task_id)
-            group = self.groups[task_id]
-            train_images, train_labels, evaluator = self._on_device(group.dataset)
+            task = self.tasks[task_id]
+            train_images, train_labels, evaluator = self._on_device(task.dataset)
+            on_phase = trace.hook(task_id)  # the chaos script's trace, when it asks for one
             try:
-                train_group(group, self.load(group.dataset), self.study, self.root,
-                            evaluator=evaluator, plan=self.settings.plan or default_plan(),
-                            progress=self.progress, mesh=devices.local_mesh(),
-                            train_images=train_images, train_labels=train_labels)
+                train_task(task, self.load(task.dataset), self.study, self.root,
+                           evaluator=evaluator, plan=self.settings.plan or default_plan(),
+                           progress=self.progress, mesh=devices.local_mesh(),
+                           train_images=train_images, train_labels=train_labels,
+                           on_phase=on_phase)
             except Exception:
                 task_files.mark_failed(self.root, task_id, traceback.format_exc())
                 raise
-            trace.phase(task_id, "done")
+            if on_phase:
+                on_phase("done")
             task_files.mark_done(self.root, task_id)
             self._clean(task_id)
         return "trained"
@@ -472,16 +484,16 @@ def run_study(
     check_results_dir(root)
     check_study(study)
     runner = TaskRunner(study, root, settings)
-    for group in runner.groups.values():  # unknown names and missing data fail first
-        fid_reference_split(datasets.get(group.dataset), study.profile.fid_reference)
-        runner.load(group.dataset)
+    for task in runner.tasks.values():  # unknown names and missing data fail first
+        fid_reference_split(datasets.get(task.dataset), study.profile.fid_reference)
+        runner.load(task.dataset)
     prepare_study_dir(root, study.name, fingerprint(study, settings), {
         "profile": dataclasses.asdict(study.profile),
         "settings": settings.results_fields(),
-        "tasks": {task: [r.run_id for r in g.runs] for task, g in runner.groups.items()},
+        "tasks": {task: [r.run_id for r in g.runs] for task, g in runner.tasks.items()},
         "runs": [r.columns() for r in study.runs],
     })
-    tasks = list(runner.groups)
+    tasks = list(runner.tasks)
     if executor is not None:
         outcomes = executor.run(task_files.unfinished(root, tasks), runner, progress=progress)
         failed = [o for o in outcomes.values() if o.status == "failed"]
@@ -490,7 +502,7 @@ def run_study(
                             f"{failed[0].error}; see {root}/groups/<task>/FAILED, and rerun "
                             "the same command to retry them")
     # one bar over training and evaluation, in run-steps (benchmark.runner.progress)
-    bar = StudyProgress(study_work(list(runner.groups.values()), study.profile),
+    bar = StudyProgress(study_work(list(runner.tasks.values()), study.profile),
                         study.profile, enabled=progress)
     runner.progress = bar
     try:
@@ -521,8 +533,8 @@ def _run_here(runner: TaskRunner, tasks: list[str], bar: StudyProgress) -> None:
 def study_final_rows(root: Path, runner: TaskRunner) -> pd.DataFrame:
     """The last evaluation of every run, read from the results directory."""
     rows = []
-    for group in runner.groups.values():
-        rows += read_rows(_group_dir(root, group) / "rows.jsonl")
+    for task in runner.tasks.values():
+        rows += read_rows(_task_dir(root, task) / "rows.jsonl")
     frame = pd.DataFrame(rows)
     return frame[frame["final"]].reset_index(drop=True)
 

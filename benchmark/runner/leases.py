@@ -1,6 +1,6 @@
 """Safe sharing of one results directory by any number of processes, Ray workers or SLURM jobs.
 
-A task (one group of runs) is *leased* before it runs, so that no task is trained twice at
+A task (runs trained together) is *leased* before it runs, so that no task is trained twice at
 once::
 
     lease = TaskLease.try_acquire(study_dir, task_id)   # None: someone alive holds it

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from benchmark import data as datasets
 from benchmark.evaluation.evaluator import due_metrics
-from benchmark.runner.tasks import Group
+from benchmark.runner.tasks import Task
 from metrics.registry import METRICS
 from sweeps.profiles import Profile
 
@@ -43,10 +43,10 @@ def prior_eval_seconds(kind: tuple[str, ...], profile: Profile) -> float:
 
 
 @dataclasses.dataclass
-class GroupWork:
-    """What one group still has to do: its runs' training steps and evaluations."""
+class TaskWork:
+    """What one task still has to do: its runs' training steps and evaluations."""
 
-    group_id: str
+    task_id: str
     runs: int
     total: int  # training steps per run
     evals: list[int]  # evaluation steps
@@ -55,33 +55,33 @@ class GroupWork:
     evaluated: int = 0  # evaluations done
 
 
-def study_work(groups: Sequence[Group], profile: Profile) -> list[GroupWork]:
-    """Every group's schedule and the metrics due at each of its evaluations."""
+def study_work(tasks: Sequence[Task], profile: Profile) -> list[TaskWork]:
+    """Every task's schedule and the metrics due at each of its evaluations."""
     work = []
-    for g in groups:
+    for g in tasks:
         spec = datasets.get(g.dataset)
         total, evals = profile.schedule(spec.train_steps, spec.eval_every)
         kinds = [tuple(m.name for m in due_metrics(spec, profile, last=e == total))
                  for e in evals]
-        work.append(GroupWork(g.group_id, len(g.runs), total, evals, kinds))
+        work.append(TaskWork(g.task_id, len(g.runs), total, evals, kinds))
     return work
 
 
 class StudyProgress:
     """One bar over a study's training and evaluation (see module doc).
 
-    The engine calls :meth:`start` before each group, :meth:`trained` after each compiled
+    The engine calls :meth:`start` before each task, :meth:`trained` after each compiled
     segment, :meth:`evaluated` after each evaluation (rows and checkpoint written),
-    :meth:`skipped` for work a resumed group did earlier and :meth:`skip_rest` for a group
+    :meth:`skipped` for work a resumed task did earlier and :meth:`skip_rest` for a task
     finished earlier or by another process. ``enabled=False``
     keeps the bookkeeping without drawing.
     """
 
-    def __init__(self, work: Sequence[GroupWork], profile: Profile, enabled: bool = True):
-        self.work = {w.group_id: w for w in work}
+    def __init__(self, work: Sequence[TaskWork], profile: Profile, enabled: bool = True):
+        self.work = {w.task_id: w for w in work}
         self.profile = profile
         self.done = 0.0  # units (run-step equivalents) done
-        self.current: GroupWork | None = None
+        self.current: TaskWork | None = None
         self._train_seconds = 0.0
         self._train_steps = 0
         self._eval_seconds: dict[tuple[str, ...], float] = {}  # latest, per run
@@ -118,11 +118,11 @@ class StudyProgress:
 
     # --- events ------------------------------------------------------------------------------
 
-    def start(self, group_id: str) -> None:
-        self.current = self.work[group_id]
+    def start(self, task_id: str) -> None:
+        self.current = self.work[task_id]
         self._clock = time.perf_counter()
         if self._bar is not None:
-            self._bar.set_postfix_str(group_id, refresh=True)
+            self._bar.set_postfix_str(task_id, refresh=True)
 
     def _elapsed(self) -> float:
         now = time.perf_counter()
@@ -144,7 +144,7 @@ class StudyProgress:
         self._advance(weight)
 
     def skipped(self, run_steps: int, evaluations: int) -> None:
-        """Work done by an earlier call (a resumed or finished group): counted, not timed."""
+        """Work done by an earlier call (a resumed or finished task): counted, not timed."""
         w = self.current
         units = run_steps + sum(w.runs * self.eval_weight(k)
                                 for k in w.kinds[w.evaluated:w.evaluated + evaluations])
@@ -154,7 +154,7 @@ class StudyProgress:
         self._advance(units)
 
     def skip_rest(self) -> None:
-        """The current group was finished by an earlier call or another process."""
+        """The current task was finished by an earlier call or another process."""
         w = self.current
         self.skipped(w.runs * w.total - w.trained, len(w.evals) - w.evaluated)
 

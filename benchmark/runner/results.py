@@ -3,8 +3,8 @@
 Layout of a study directory::
 
     study.json                      name, fingerprint and runs of the study (guards reuse)
-    groups/<group_id>/rows.jsonl    one row per (run, evaluation), every hyperparameter a column
-    groups/<group_id>/checkpoints/  orbax checkpoints of the group's runs (for resuming)
+    groups/<task_id>/rows.jsonl    one row per (run, evaluation), every hyperparameter a column
+    groups/<task_id>/checkpoints/  orbax checkpoints of the task's runs (for resuming)
     samples/<run_id>/step_XXXXXX.png  a grid of samples per run and evaluation
 
 Aggregation is a glob and a ``pandas.concat`` (:func:`load_rows`).
@@ -115,7 +115,7 @@ def load_rows(root: str | Path) -> pd.DataFrame:
 
 
 def _study_of(rows_file: Path, root: Path) -> str:
-    """The study directory of ``<study>/groups/<group_id>/rows.jsonl``, relative to root."""
+    """The study directory of ``<study>/groups/<task_id>/rows.jsonl``, relative to root."""
     study = rows_file.parent.parent.parent if rows_file.parent.parent.name == "groups" else (
         rows_file.parent)
     try:

@@ -1,6 +1,6 @@
 """The state of a study's tasks, from the files in its directory (no database, no server).
 
-Per task (a group of runs) under ``study_dir/groups/<task_id>/``::
+Per task (runs trained together) under ``study_dir/groups/<task_id>/``::
 
     rows.jsonl   its result rows (written atomically by the engine)
     DONE         written atomically after the last rows: the task is finished

@@ -7,7 +7,7 @@ backend, usually the CPU) exactly as the engine compiles it, one step per call, 
 (arguments, outputs, temporaries). Each is counted for one run and for ``VMAPPED`` runs
 vmapped, and reported per run-step; a model with n_disc > 1 is counted with and without the G
 update and weighted by the share of steps that have one (1 / n_disc). Memory grows linearly
-with the runs of a group: ``fixed + per_run * R``, from the two counts, gives the largest R
+with the runs of a task: ``fixed + per_run * R``, from the two counts, gives the largest R
 that fits a device.
 
 Set against a GPU's published peaks (:data:`PEAKS`) this gives two lower bounds on a
@@ -112,7 +112,7 @@ class Count:
     transcendentals: float
     state_bytes: float  # one run's state (parameters, Adam moments, BN, perm, ...)
     fixed_bytes: float  # device memory that does not grow with R (the data set, ...)
-    per_run_bytes: float  # device memory per run of a group (state in and out, temporaries)
+    per_run_bytes: float  # device memory per run of a task (state in and out, temporaries)
     num_train: int
     compile_s: float  # seconds this machine took to compile every program of the count
     backend: str

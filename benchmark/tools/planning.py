@@ -32,7 +32,7 @@ from benchmark import data as datasets
 from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.evaluation.evaluator import due_metrics
 from benchmark.io import atomic_write
-from benchmark.runner.tasks import group_runs
+from benchmark.runner.tasks import make_tasks
 from benchmark.tools import bound
 from metrics.columns import PrecisionRecallSettings
 from metrics.inversion import THOROUGH_INVERSION, InversionConfig
@@ -126,7 +126,7 @@ def plan_study(study: Study, *, gpu: bound.Peak, precision: str,
     """One :class:`Line` per (data set, model) of ``study``."""
     profile = study.profile
     peak_precision = {"float32": "fp32", "tf32": "tf32"}[precision]
-    groups = group_runs(study.runs, profile.max_group)
+    groups = make_tasks(study.runs, profile.max_group)
     keys = dict.fromkeys((g.dataset, g.runs[0].model) for g in groups)
     shapes = {d: tuple(datasets.get(d).image_shape) for d, _ in keys}
     counts = {c.key: c for c in bound.counts_for(sorted({m for _, m in keys}),

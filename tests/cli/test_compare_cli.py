@@ -70,15 +70,15 @@ def trained(monkeypatch):
         return real(self, states, hps, images, scale, start, stop, on_segment)
 
     monkeypatch.setattr(engine.Trainer, "advance", advance)
-    groups: list[tuple[str, tuple[int, ...]]] = []
-    real_group = engine.train_group
+    tasks: list[tuple[str, tuple[int, ...]]] = []
+    real_task = engine.train_task
 
-    def train_group(group, *args, **kwargs):
-        groups.append((group.runs[0].model, tuple(r.seed for r in group.runs)))
-        return real_group(group, *args, **kwargs)
+    def train_task(task, *args, **kwargs):
+        tasks.append((task.runs[0].model, tuple(r.seed for r in task.runs)))
+        return real_task(task, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "train_group", train_group)
-    return {"advance": seen, "groups": groups}
+    monkeypatch.setattr(engine, "train_task", train_task)
+    return {"advance": seen, "tasks": tasks}
 
 
 def test_compare_reuses_the_baselines_and_writes_every_section(
@@ -90,7 +90,7 @@ def test_compare_reuses_the_baselines_and_writes_every_section(
     assert cli.main(args) == 0
     printed = capsys.readouterr().out
     # only the new model was trained; the baselines' files are untouched
-    assert {g[0] for g in trained["groups"]} == {"hinge"} and trained["advance"]
+    assert {g[0] for g in trained["tasks"]} == {"hinge"} and trained["advance"]
     assert {a[0] for a in trained["advance"]} == {"hinge"}
     assert _files(baselines) == before
     rows = load_rows(out)
@@ -128,7 +128,7 @@ def test_fewer_than_two_runs_on_a_side_gives_means_and_no_test(
     assert cli.main(["compare", "--model", "hinge", "--baselines", str(baselines), "--seeds",
                      "0", "--results-dir", str(out), *SMOKE]) == 0
     printed = capsys.readouterr().out
-    assert trained["groups"] == [("hinge", (0,))]
+    assert trained["tasks"] == [("hinge", (0,))]
     # NS GAN's seed 1 is not part of this protocol: left out, and said so
     assert "note: " in printed and "ns_gan_triangles_c000_s1" in printed
     assert "No test possible (n < 2) between Hinge GAN and NS GAN on Triangles" in printed

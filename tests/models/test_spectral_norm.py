@@ -96,14 +96,14 @@ def test_init_keeps_the_raw_kernels_of_the_inner_network():
 
 
 def test_u_survives_a_checkpoint_bit_exactly(tmp_path):
-    from benchmark.runner.checkpoints import GroupCheckpoints
+    from benchmark.runner.checkpoints import TaskCheckpoints
 
     D = spectral_norm(Discriminator(use_batch_norm=False))
     x = jax.random.uniform(KEY, (2, 28, 28, 1))
     variables = D.init(KEY, x, train=True)
     _, updates = D.apply(variables, x, train=True, mutable=["batch_stats"])
     state = {"batch_stats": dict(updates["batch_stats"])}
-    ckpt = GroupCheckpoints(tmp_path / "ckpt")
+    ckpt = TaskCheckpoints(tmp_path / "ckpt")
     ckpt.save(3, state)
     restored = ckpt.restore(3, state)
     ckpt.close()

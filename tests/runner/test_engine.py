@@ -18,7 +18,7 @@ from benchmark.cli import main as cli
 from benchmark.errors import UserError
 from benchmark.evaluation.evaluator import Evaluator
 from benchmark.runner import engine, trace
-from benchmark.runner.checkpoints import GroupCheckpoints
+from benchmark.runner.checkpoints import TaskCheckpoints
 from benchmark.runner.progress import StudyProgress
 from benchmark.runner.results import load_rows
 from sweeps.profiles import Profile
@@ -49,7 +49,7 @@ def test_study_writes_rows_samples_and_resumes_to_the_same_result(
     final = engine.run_study(study, tmp_path / "a", progress=False)
     monkeypatch.delenv(trace.ENV)
     phases = [(task, name) for _, _, task, name in trace.read(tmp_path / "trace")]
-    (task,) = {task for task, _ in phases}  # the two seeds are one group, one task
+    (task,) = {task for task, _ in phases}  # the two seeds are one task, one task
     assert [name for _, name in phases] == ["train", "evaluate", "rows", "checkpoint"] * 2 + [
         "done"]
     assert sorted(final["run_id"]) == sorted(r.run_id for r in study.runs)
@@ -63,21 +63,21 @@ def test_study_writes_rows_samples_and_resumes_to_the_same_result(
     assert rows["d_loss"].notna().all() and rows["g_loss"].notna().all()
     pngs = sorted((tmp_path / "a" / "samples").glob("*/step_*.png"))
     assert len(pngs) == 4 and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
-    # a finished group's checkpoint is deleted (the rows hold the results)
+    # a finished task's checkpoint is deleted (the rows hold the results)
     assert not list((tmp_path / "a").glob("groups/*/checkpoints/*"))
 
     # Interrupted right after the first checkpoint, then resumed: the same rows and PNGs.
-    real_save = GroupCheckpoints.save
+    real_save = TaskCheckpoints.save
 
     def save_then_crash(self, step, state):
         real_save(self, step, state)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(GroupCheckpoints, "save", save_then_crash)
+    monkeypatch.setattr(TaskCheckpoints, "save", save_then_crash)
     with pytest.raises(KeyboardInterrupt):
         engine.run_study(study, tmp_path / "b", progress=False)
     assert list(load_rows(tmp_path / "b")["step"]) == [2, 2]
-    monkeypatch.setattr(GroupCheckpoints, "save", real_save)
+    monkeypatch.setattr(TaskCheckpoints, "save", real_save)
     engine.run_study(study, tmp_path / "b", progress=False)
     pd.testing.assert_frame_equal(_all_rows(tmp_path / "a"), _all_rows(tmp_path / "b"),
                                   check_exact=True)  # bitwise on CPU
@@ -91,11 +91,11 @@ def test_study_writes_rows_samples_and_resumes_to_the_same_result(
             raise KeyboardInterrupt
         real_save(self, step, state)
 
-    monkeypatch.setattr(GroupCheckpoints, "save", crash_at_4)
+    monkeypatch.setattr(TaskCheckpoints, "save", crash_at_4)
     with pytest.raises(KeyboardInterrupt):
         engine.run_study(study, tmp_path / "c", progress=False)
     assert list(load_rows(tmp_path / "c")["step"]) == [2, 2, 4, 4]
-    monkeypatch.setattr(GroupCheckpoints, "save", real_save)
+    monkeypatch.setattr(TaskCheckpoints, "save", real_save)
     engine.run_study(study, tmp_path / "c", progress=False)
     pd.testing.assert_frame_equal(_all_rows(tmp_path / "a"), _all_rows(tmp_path / "c"),
                                   check_exact=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from benchmark.runner import progress as bar_module
-from benchmark.runner.progress import GroupWork, StudyProgress, prior_eval_seconds, study_work
-from benchmark.runner.tasks import group_runs
+from benchmark.runner.progress import StudyProgress, TaskWork, prior_eval_seconds, study_work
+from benchmark.runner.tasks import make_tasks
 from sweeps.profiles import PROFILES
 from sweeps.studies import build_study
 
@@ -15,13 +15,13 @@ PRF = ("precision_recall",)
 
 
 def _work():
-    return [GroupWork("a", runs=2, total=4, evals=[2, 4], kinds=[(), PRF]),
-            GroupWork("b", runs=1, total=4, evals=[2, 4], kinds=[(), PRF])]
+    return [TaskWork("a", runs=2, total=4, evals=[2, 4], kinds=[(), PRF]),
+            TaskWork("b", runs=1, total=4, evals=[2, 4], kinds=[(), PRF])]
 
 
 def test_study_work_lists_the_metrics_due_at_each_evaluation():
     study = build_study("default", profile="preview", models=["ns_gan", "vae"])
-    work = study_work(group_runs(study.runs, 256), study.profile)
+    work = study_work(make_tasks(study.runs, 256), study.profile)
     assert [w.runs for w in work] == [1, 1]
     for w in work:
         assert w.total == 400 and w.evals == [100, 200, 300, 400]
@@ -56,7 +56,7 @@ def test_bar_reaches_the_end_only_after_the_last_evaluation(monkeypatch):
     assert p.step_seconds() == 0.5 and p.eval_weight(()) == pytest.approx(1.0)
     tick(1.0)
     p.trained(2)
-    assert p.remaining() == pytest.approx(20.0)  # only group b's last evaluation is left
+    assert p.remaining() == pytest.approx(20.0)  # only task b's last evaluation is left
     assert p.fraction < 1.0
     tick(10.0)
     p.evaluated(4)
@@ -67,8 +67,8 @@ def test_bar_reaches_the_end_only_after_the_last_evaluation(monkeypatch):
 
 def test_the_drawn_bar_ends_at_its_total(monkeypatch):
     p = StudyProgress(_work(), PROFILES["smoke"], enabled=True)
-    for group, runs in (("a", 2), ("b", 1)):
-        p.start(group)
+    for task, runs in (("a", 2), ("b", 1)):
+        p.start(task)
         for step in (2, 4):
             p.trained(2 * runs)
             assert p._bar.n < p._bar.total
@@ -87,8 +87,8 @@ def test_the_drawn_total_is_fixed_up_front_and_the_position_never_moves_back(mon
     up_front = p.total
     assert up_front == round(p.remaining())
     seen = []
-    for group, runs in (("a", 2), ("b", 1)):
-        p.start(group)
+    for task, runs in (("a", 2), ("b", 1)):
+        p.start(task)
         for step in (2, 4):
             clock[0] += 1.6 * 2 * runs  # 1.6 s per run-step: 10x the prior
             p.trained(2 * runs)

@@ -72,7 +72,7 @@ def test_two_and_four_processes_share_one_directory(tmp_path, cheap_metrics):
     for n in (2, 4):
         trained = _processes(n, tmp_path / f"p{n}")
         assert sorted(trained) == sorted(engine.TaskRunner(
-            _tasks_study(), tmp_path, engine.Settings()).groups)  # each task exactly once
+            _tasks_study(), tmp_path, engine.Settings()).tasks)  # each task exactly once
         pd.testing.assert_frame_equal(_all_rows(tmp_path / f"p{n}"), single, check_exact=True)
         manifest = json.loads((tmp_path / f"p{n}" / "study.json").read_text())
         assert len(manifest["tasks"]) == len(MODELS)
@@ -104,12 +104,12 @@ def test_checkpoints_of_finished_tasks_go_whatever_moment_the_kill_came(
     monkeypatch.setattr(engine.TaskRunner, "_clean", killed)
     with pytest.raises(KeyboardInterrupt):
         engine.run_study(study, tmp_path / "a", progress=False)
-    group = next((tmp_path / "a" / "groups").iterdir())
-    assert task_files.is_done(tmp_path / "a", group.name)
-    assert list((group / "checkpoints").iterdir())  # left behind by the kill
+    task = next((tmp_path / "a" / "groups").iterdir())
+    assert task_files.is_done(tmp_path / "a", task.name)
+    assert list((task / "checkpoints").iterdir())  # left behind by the kill
     monkeypatch.setattr(engine.TaskRunner, "_clean", clean)
     engine.run_study(study, tmp_path / "a", progress=False)
-    assert not (group / "checkpoints").exists()
+    assert not (task / "checkpoints").exists()
 
 
 def test_every_option_that_changes_results_is_in_the_fingerprint(tmp_path, cheap_metrics):

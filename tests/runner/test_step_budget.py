@@ -11,7 +11,7 @@ import pytest
 from benchmark.runner import step_budget
 from benchmark.runner.progress import PRIOR_STEP_SECONDS, prior_eval_seconds
 from benchmark.runner.results import MANIFEST
-from benchmark.runner.tasks import group_runs
+from benchmark.runner.tasks import make_tasks
 from sweeps.studies import build_study
 
 
@@ -24,14 +24,14 @@ class FakeClock:
 
 
 def _fake_step(clock, compile_s, step_s):
-    """A ``step(group, start, stop)`` that advances the fake clock: ``compile_s`` on a group's
+    """A ``step(task, start, stop)`` that advances the fake clock: ``compile_s`` on a task's
     first step, then ``step_s[model]`` per step."""
     seen = set()
 
-    def step(group, start, stop):
-        model = group.runs[0].model
-        if group.group_id not in seen:
-            seen.add(group.group_id)
+    def step(task, start, stop):
+        model = task.runs[0].model
+        if task.task_id not in seen:
+            seen.add(task.task_id)
             clock.now += compile_s
             start += 1
         clock.now += (stop - start) * step_s[model]
@@ -62,10 +62,10 @@ def test_choose_steps_takes_the_most_steps_that_fit():
 def test_measure_times_the_steps_after_the_compiling_one():
     clock = FakeClock()
     study = build_study("default", profile="preview", models=["ns_gan", "wgan_gp"])
-    groups = group_runs(study.runs, study.profile.max_group)
-    probes = step_budget.measure(groups, _fake_step(clock, 8.0, {"ns_gan": 0.25,
-                                                                 "wgan_gp": 0.5}), clock)
-    # the fake's first step of a group is its compilation alone
+    tasks = make_tasks(study.runs, study.profile.max_group)
+    probes = step_budget.measure(tasks, _fake_step(clock, 8.0, {"ns_gan": 0.25,
+                                                                "wgan_gp": 0.5}), clock)
+    # the fake's first step of a task is its compilation alone
     assert [(p.runs, p.compile_s, p.step_s) for p in probes] == [(1, 8.0, 0.25),
                                                                   (1, 8.0, 0.5)]
     assert clock.now == 2 * 8.0 + step_budget.PROBE_STEPS * (0.25 + 0.5)
@@ -73,14 +73,14 @@ def test_measure_times_the_steps_after_the_compiling_one():
 
 def test_evaluations_scale_with_how_much_slower_this_machine_trains():
     study = build_study("default", profile="preview", models=["ns_gan"])
-    groups = group_runs(study.runs, study.profile.max_group)
+    tasks = make_tasks(study.runs, study.profile.max_group)
     slow = [step_budget.Probe("g", 1, 1.0, 2 * PRIOR_STEP_SECONDS)]
-    seconds = step_budget.eval_estimate(groups, study.profile, slow)
+    seconds = step_budget.eval_estimate(tasks, study.profile, slow)
     # preview: evaluations at 100, 200, 300 (nothing due but the basics), 300 is the last (P/R/F1)
     prf = prior_eval_seconds(("precision_recall",), study.profile)
     assert seconds(300) == pytest.approx(2 * (2 * prior_eval_seconds((), study.profile) + prf))
     fast = [step_budget.Probe("g", 1, 1.0, PRIOR_STEP_SECONDS / 4)]  # never below the prior
-    assert step_budget.eval_estimate(groups, study.profile, fast)(300) == pytest.approx(
+    assert step_budget.eval_estimate(tasks, study.profile, fast)(300) == pytest.approx(
         seconds(300) / 2)
 
 

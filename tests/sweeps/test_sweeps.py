@@ -93,7 +93,7 @@ def test_g_schedule_is_recorded_grouped_and_fingerprinted():
     """The G schedule (docs/protocol.md §9.3) changes the compiled program and the results:
     it is in the run's id (when not v1's), its structure key, its columns and the study's
     fingerprint; the VAE has none."""
-    from benchmark.runner.tasks import group_runs
+    from benchmark.runner.tasks import make_tasks
     from sweeps.runs import Study
 
     v1, modulo = make_run("wgan", "mnist", 0), make_run("wgan", "mnist", 0, g_schedule="modulo")
@@ -101,7 +101,7 @@ def test_g_schedule_is_recorded_grouped_and_fingerprinted():
     assert v1.columns()["g_schedule"] == "v1" and modulo.columns()["g_schedule"] == "modulo"
     assert v1.run_id == "wgan_mnist_c000_s0" and modulo.run_id == "wgan_gsched-modulo_mnist_c000_s0"
     assert v1.structure_key != modulo.structure_key
-    assert len(group_runs((v1, modulo), 8)) == 2
+    assert len(make_tasks((v1, modulo), 8)) == 2
     profile = build_study("default", profile="smoke").profile
     assert Study("s", (v1,), profile).fingerprint() != Study("s", (modulo,), profile).fingerprint()
     with pytest.raises(ValueError, match="unknown G schedule"):

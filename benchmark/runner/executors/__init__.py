@@ -1,4 +1,4 @@
-"""Executors: how the tasks of a study (its groups of runs) are run.
+"""Executors: how the tasks of a study (each the runs trained together) are run.
 
 Each one maps a task function over task ids and reports a :class:`TaskOutcome` per task::
 
