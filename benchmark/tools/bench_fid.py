@@ -76,9 +76,11 @@ def bench_pytorch_fid(images: np.ndarray, batches: int) -> float | None:
 def main(argv: list[str] | None = None) -> None:
     """Print images/s of both implementations at one batch size."""
     parser = OneLineParser(prog="python -m benchmark bench-fid",
-                           description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=positive_int, default=32)
-    parser.add_argument("--batches", type=positive_int, default=3)
+                           description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch-size", type=positive_int, default=32,
+                        help="images per batch (default 32)")
+    parser.add_argument("--batches", type=positive_int, default=3,
+                        help="timed batches after a warm-up one (default 3)")
     args = parser.parse_args(argv)
     images = np.random.default_rng(0).random((args.batch_size, 299, 299, 3), dtype=np.float32)
     ours = bench_ours(images, args.batches)

@@ -60,7 +60,7 @@ def peer(script: Path, steps: int, device: str) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(prog="python -m benchmark bench-peer",
-                           description=__doc__.splitlines()[0])
+                           description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=positive_int, default=40,
                         help="timed steps of each side (default 40, the peer's usual)")
     parser.add_argument("--rounds", type=positive_int, default=1,

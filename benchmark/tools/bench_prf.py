@@ -39,7 +39,7 @@ def _generator(path: str | None):
 
 def main(argv: list[str] | None = None) -> None:
     parser = OneLineParser(prog="python -m benchmark bench-prf",
-                           description=__doc__.splitlines()[0])
+                           description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=positive_ints, default=[100, 250, 1000],
                         help="comma-separated sample counts N")
     parser.add_argument("--variables", default=None, help="pickled G variables (default: random)")

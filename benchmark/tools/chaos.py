@@ -98,12 +98,15 @@ def landed(path: Path, pid: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m benchmark chaos",
-                           description=__doc__.splitlines()[0])
-    parser.add_argument("--kills", type=positive_int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
+                           description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kills", type=positive_int, default=10,
+                        help="kills before the last attempt is let finish (default 10)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the phases and moments chosen to kill (default 0)")
     parser.add_argument("--ray", action="store_true",
                         help="kill the Ray worker in the phase, not the study's process")
-    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the two studies and traces go (default: a new temp dir)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="chaos-"))
