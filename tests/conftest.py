@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from benchmark.evaluation import Evaluator
+from benchmark.evaluation.evaluator import Evaluator
 from metrics.base import Column, Metric
 
 # ../shared/data beside the checkout (CI and this workplace), or $GAN_BENCHMARK_SHARED_DATA.
