@@ -58,10 +58,14 @@ def test_the_labelled_batch_stays_aligned_and_the_subset_is_kept():
     images = _index_images(n)
     structure = train.Structure("ssgan", (8, 8, 1), disc_bn=False, batch_size=16,
                                 num_classes=classes)
-    state = train.init_run(structure, n, 5)
-    assert state.extra["labelled"].shape == (classes * ssgan.LABELS_PER_CLASS,)
+    _, extra = semi_supervised.init_optimizer(structure, {"generator": {}, "discriminator": {}})
+    assert extra["labelled"].shape == (classes * ssgan.LABELS_PER_CLASS,)
+    # what draw reads of a run's state: its root key and extra (no networks needed)
+    state = train.RunState(key=jax.random.PRNGKey(5), params={}, batch_stats={}, opt_state={},
+                           extra=extra, perm=jnp.zeros((n,), jnp.int32),
+                           failed_step=jnp.int32(-1))
     batch = train.Batch(jnp.zeros((16, 8, 8, 1)))
-    draw = semi_supervised.draw
+    draw = jax.jit(semi_supervised.draw, static_argnums=0)
     state0, b0 = draw(structure, state, batch, jnp.asarray(images), 1.0, jnp.asarray(labels), 0)
     subset = np.asarray(state0.extra["labelled"])
     expected = semi_supervised.labelled_subset(structure, state.key, jnp.asarray(labels))
