@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from losses.base import Objective, Outputs
@@ -59,19 +58,22 @@ def log_metrics(extra, out: Outputs, hp) -> dict[str, jax.Array]:
     return {"labelled_error": jnp.mean(predicted != out.aux_real["labelled_y"])}
 
 
+# G draws its own z, as the authors' G function samples fresh noise at every call.
 OBJECTIVE = Objective(discriminator_loss, generator_loss, generator_sees_real=True,
-                      log_metrics=log_metrics)
+                      fresh_z_for_generator=True, log_metrics=log_metrics)
 
 
-def labelled_indices(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
-    """The fixed labelled subset: ``per_class`` indices of each class, the first of each class
-    in a permutation drawn from ``seed`` (as the authors' script selects ``txs, tys``)."""
-    labels = np.asarray(labels)
-    order = np.random.RandomState(seed).permutation(labels.shape[0])
-    picked = []
-    for c in np.unique(labels):
-        members = order[labels[order] == c][:per_class]
-        if members.shape[0] < per_class:
-            raise ValueError(f"class {c} has {members.shape[0]} images, fewer than {per_class}")
-        picked.append(members)
-    return np.sort(np.concatenate(picked))
+def labelled_indices(key: jax.Array, labels: jax.Array, num_classes: int,
+                     per_class: int = LABELS_PER_CLASS) -> jax.Array:
+    """The fixed labelled subset, class-major [num_classes * per_class]: the first
+    ``per_class`` indices of each class in a permutation drawn from ``key``, as the authors'
+    script selects ``txs, tys`` (docs/protocol.md §12.4); pure, so it runs on the device. A
+    class with fewer than ``per_class`` images repeats its last one (none: the subset is
+    wrong; the data sets with labels have thousands per class)."""
+    order = jax.random.permutation(key, labels.shape[0])
+    in_order = jnp.take(labels, order).astype(jnp.int32)
+    grouped = jnp.argsort(in_order, stable=True)  # by class, permutation order within one
+    counts = jnp.bincount(in_order, length=num_classes)
+    starts = jnp.cumsum(counts) - counts
+    offsets = jnp.minimum(jnp.arange(per_class)[None, :], jnp.maximum(counts - 1, 0)[:, None])
+    return jnp.take(order, jnp.take(grouped, starts[:, None] + offsets)).reshape(-1)

@@ -32,7 +32,9 @@ class Generators:
     ``codes``: where G's labels are a categorical code it learned without labels (InfoGAN),
     the number of code values (``num_classes`` is then None). ``encode_fn(variables, x) ->
     codes [n, d]``: the runs' encoder in inference mode (its mean for a stochastic one), on
-    the same variables, or None for a model without one.
+    the same variables, or None for a model without one. ``classify_fn(d_variables, x) ->
+    class logits [n, K]``: the runs' D in inference mode where it is trained as a classifier
+    (the semi-supervised GAN), on ``discriminator_variables`` (leading runs axis R); else None.
     """
 
     apply_fn: Callable[..., jax.Array]
@@ -42,6 +44,8 @@ class Generators:
     num_classes: int | None = None
     codes: int | None = None
     encode_fn: Callable[[Any, jax.Array], jax.Array] | None = None
+    classify_fn: Callable[[Any, jax.Array], jax.Array] | None = None
+    discriminator_variables: Any = None
 
     def latents(self, key: jax.Array, n: int) -> jax.Array:
         """``n`` latents of the runs' prior, the same for every run."""
@@ -78,6 +82,7 @@ class DatasetFacts(Protocol):
 
     name: str
     fid_reference_split: str | None
+    offers: frozenset[str]  # "images", and "labels" where the data set has classes
 
 
 @dataclasses.dataclass(frozen=True)

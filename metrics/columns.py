@@ -135,6 +135,17 @@ ENCODER_COLUMNS = (
 )
 
 
+# --- the semi-supervised GAN's D as a classifier (metrics/semi_supervised.py; §12.7) ---------
+
+SEMI_SUPERVISED_COLUMNS = (
+    Column("test_errors", higher_is_better=False, decimals=0, title="test errors",
+           description="test images D misclassifies (semi-supervised GAN; Salimans et al. "
+           "2016 count them of 10,000)"),
+    Column("test_error", higher_is_better=False, decimals=4, title="test error",
+           description="fraction of test images D misclassifies (semi-supervised GAN)"),
+)
+
+
 # Every registered metric's columns by metric name, in registry order (metrics/registry.py has
 # the same names in the same order; tests/reports/test_reports.py checks it).
 DECLARED: dict[str, tuple[Column, ...]] = {
@@ -142,6 +153,7 @@ DECLARED: dict[str, tuple[Column, ...]] = {
     "precision_recall": PRECISION_RECALL_COLUMNS,
     "conditional": CONDITIONAL_COLUMNS,
     "encoder": ENCODER_COLUMNS,
+    "semi_supervised": SEMI_SUPERVISED_COLUMNS,
 }
 
 

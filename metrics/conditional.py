@@ -169,7 +169,7 @@ def _evaluate(generators: Generators, context: EvalContext) -> dict[str, Any]:
 METRIC = Metric(
     name="conditional",
     columns=CONDITIONAL_COLUMNS,
-    applies_to=lambda spec: spec.name in lenet.DATASETS,
+    applies_to=lambda spec: spec.name in lenet.CLASSIFIER_DATASETS,
     evaluate=_evaluate,
     settings=ConditionalSettings(),
     seconds=lambda settings: 2.0 + 0.002 * 10 * settings.per_class,

@@ -23,8 +23,12 @@ import optax
 
 from metrics.features import FeatureExtractor
 
-DATASETS = ("mnist", "fashion_mnist")
+DATASETS = ("mnist", "fashion_mnist")  # FID-LeNet's (the features of FID)
+# The classifier of class accuracy (docs/protocol.md §12.7): the same network and recipe, also
+# on CIFAR-10 where its files are given.
+CLASSIFIER_DATASETS = (*DATASETS, "cifar10")
 IMAGE_SHAPE = (28, 28, 1)
+IMAGE_SHAPES = {"mnist": IMAGE_SHAPE, "fashion_mnist": IMAGE_SHAPE, "cifar10": (32, 32, 3)}
 FEATURE_DIM = 128
 
 
@@ -70,12 +74,13 @@ def _loss(params: Any, images: jax.Array, labels: jax.Array) -> jax.Array:
 def train(images: np.ndarray, labels: np.ndarray, config: LeNetConfig = LeNetConfig()) -> dict:
     """Adam on cross-entropy; the whole run is a pure function of ``config.seed``.
 
-    ``images`` are uint8 NHWC; every epoch visits a fresh permutation drawn from the key
-    (the last partial batch dropped), one jitted step per batch.
+    ``images`` are uint8 NHWC of any size (28x28x1, CIFAR-10's 32x32x3); every epoch visits
+    a fresh permutation drawn from the key (the last partial batch dropped), one jitted step
+    per batch.
     """
     key = jax.random.key(config.seed)
     init_key, key = jax.random.split(key)
-    params = LeNet().init(init_key, jnp.zeros((1, *IMAGE_SHAPE)))
+    params = LeNet().init(init_key, jnp.zeros((1, *images.shape[1:])))
     optimizer = optax.adam(config.learning_rate)
 
     @jax.jit
@@ -96,7 +101,8 @@ def train(images: np.ndarray, labels: np.ndarray, config: LeNetConfig = LeNetCon
 
 
 def features(params: Any, images: jax.Array) -> tuple[jax.Array, None]:
-    """Penultimate (128-d) features of [n, 28, 28, 1] images in [0, 1]; no logits."""
+    """Penultimate (128-d) features of [n, h, w, c] images in [0, 1] (the shape the
+    classifier was trained on); no logits."""
     feats, _ = LeNet().apply(params, images.astype(jnp.float32))
     return feats, None
 
@@ -121,9 +127,11 @@ def params_sha256(flat: dict[str, np.ndarray]) -> str:
     return hashlib.sha256(b"".join(flat[k].tobytes() for k in sorted(flat))).hexdigest()
 
 
-def unflatten_params(flat: dict[str, np.ndarray]) -> Any:
-    """The parameter tree of :func:`flatten_params`' output; ValueError if it does not fit."""
-    template = LeNet().init(jax.random.key(0), jnp.zeros((1, *IMAGE_SHAPE)))
+def unflatten_params(flat: dict[str, np.ndarray],
+                     image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> Any:
+    """The parameter tree of :func:`flatten_params`' output for a classifier of
+    ``image_shape`` images; ValueError if it does not fit."""
+    template = LeNet().init(jax.random.key(0), jnp.zeros((1, *image_shape)))
     paths = jax.tree_util.tree_flatten_with_path(template)[0]
     treedef = jax.tree_util.tree_structure(template)
     try:

@@ -85,21 +85,37 @@ def strip(samples: np.ndarray, gap: int = 1) -> np.ndarray:
     return out
 
 
+def grid(samples: np.ndarray, gap: int = 1) -> np.ndarray:
+    """Rows of images [r, n, h, w, c] in [0, 1] as one image: each row a :func:`strip`, the
+    rows ``gap`` white pixels apart: [r h + (r - 1) gap, W, c]."""
+    samples = np.asarray(samples, np.float32)
+    if samples.ndim != 5:
+        raise ValueError(f"samples must be an [r, n, h, w, c] array, got shape {samples.shape}")
+    strips = [strip(row, gap) for row in samples]
+    white = np.ones((gap, *strips[0].shape[1:]), np.float32)
+    return np.concatenate([part for s in strips for part in (s, white)][:-1], axis=0)
+
+
 def sample_montage(rows: Sequence[tuple[str, np.ndarray]],
                    per_row: int = SAMPLES_PER_ROW) -> Figure:
     """One labelled row per entry of ``rows`` (label, samples [n, h, w, c] in [0, 1]): the
-    first ``per_row`` samples side by side, the label on the left. Returns the figure (one
-    axes per row, its y label the row's label)."""
+    first ``per_row`` samples side by side, the label on the left. Samples [r, n, h, w, c]
+    (a conditional model's: one row per class, docs/protocol.md §12.7) are drawn as a grid of
+    r rows of their first ``per_row``. Returns the figure (one axes per entry, its y label the
+    entry's label)."""
     if not rows:
         raise ValueError("no samples to draw; the study has no evaluated run yet")
-    strips = [strip(np.asarray(s)[:per_row]) for _, s in rows]
-    height, width = max(s.shape[0] for s in strips), max(s.shape[1] for s in strips)
+    images = [np.asarray(s) for _, s in rows]
+    strips = [grid(s[:, :per_row]) if s.ndim == 5 else strip(s[:per_row]) for s in images]
+    width = max(s.shape[1] for s in strips)
     inch = 0.018  # per pixel: a 28x28 sample is half an inch
-    fig = Figure(figsize=(1.6 + width * inch, 0.15 + len(rows) * (height * inch + 0.12)),
+    heights = [s.shape[0] for s in strips]
+    fig = Figure(figsize=(1.6 + width * inch, 0.15 + sum(h * inch + 0.12 for h in heights)),
                  layout="constrained")
     FigureCanvasAgg(fig)
+    spec = fig.add_gridspec(len(rows), 1, height_ratios=heights)
     for i, ((label, _), image) in enumerate(zip(rows, strips, strict=True)):
-        ax = fig.add_subplot(len(rows), 1, i + 1)
+        ax = fig.add_subplot(spec[i, 0])
         gray = image.shape[-1] == 1
         ax.imshow(image[..., 0] if gray else image, cmap="gray" if gray else None, vmin=0.0,
                   vmax=1.0, interpolation="nearest", aspect="equal")

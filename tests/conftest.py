@@ -43,6 +43,8 @@ AUTHOR_DEFAULTS = {  # docs/protocol.md §2.8
                 "lambda_category": 1.0, "lambda_continuous": 1.0},
     "bigan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
     "vaegan": {"lr": 3e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True, "gamma": 0.01},
+    "ssgan": {"lr": 3e-3, "beta1": 0.5, "n_disc": 1, "disc_bn": False,
+              "unsupervised_weight": 0.5},
 }
 
 

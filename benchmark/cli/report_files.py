@@ -7,11 +7,13 @@ the content with the registered data sets' titles, and writes each file atomical
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+import models
 from benchmark import data
 from benchmark.io import atomic_write
 from benchmark.runner.results import load_rows, read_image_grid
@@ -21,17 +23,42 @@ from reports.montage import montage_runs
 SUMMARY, MONTAGE = "summary.md", "samples.png"
 
 
+def class_rows(model: str, arch: str | None) -> str | None:
+    """What the rows of a run's sample grid are where its G is asked for classes or codes
+    (a conditional architecture: K x K samples, class-major; docs/protocol.md §12.7):
+    "classes", "code values" (a model that needs no labels: InfoGAN), or None."""
+    try:
+        recipe = models.get(model)
+        conditional = models.architecture(arch if isinstance(arch, str) else
+                                          recipe.arch).conditional
+    except ValueError:  # a model or architecture registered elsewhere (a test's toy)
+        return None
+    if not conditional:
+        return None
+    return "classes" if "labels" in recipe.needs else "code values"
+
+
 def montage_samples(results_dir: Path, df: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
     """(label, samples) of each model's montage row: the PNG grid its run wrote at its last
-    evaluation (``<study>/samples/<run_id>/step_XXXXXX.png``), cut back into images. Runs
-    whose grid is missing (written elsewhere, or deleted) are left out."""
+    evaluation (``<study>/samples/<run_id>/step_XXXXXX.png``), cut back into images; a
+    conditional model's K x K grid as [K, K, h, w, c], one row per class or code value
+    (:func:`class_rows`). Runs whose grid is missing (written elsewhere, or deleted) are
+    left out."""
     rows = []
+    archs = dict(zip(df["run_id"], df["arch"], strict=True)) if "arch" in df else {}
     for pick in montage_runs(df, data.titles()).itertuples():
         study = results_dir / str(getattr(pick, "study", None) or ".")
         path = study / "samples" / pick.run_id / f"step_{pick.step:06d}.png"
-        if path.is_file():
-            shape = data.get(pick.dataset).image_shape
-            rows.append((pick.label, read_image_grid(path.read_bytes(), shape)))
+        if not path.is_file():
+            continue
+        shape = data.get(pick.dataset).image_shape
+        samples = read_image_grid(path.read_bytes(), shape)
+        label, per = pick.label, class_rows(pick.model, archs.get(pick.run_id))
+        k = int(round(math.sqrt(samples.shape[0])))
+        if per is not None and k * k == samples.shape[0]:
+            samples = samples.reshape(k, k, *shape)
+            label = f"{label}\nrows: {per} 0-{k - 1}"
+        rows.append((label, samples))
     return rows
 
 

@@ -34,7 +34,13 @@ from benchmark.training import (
     matmul_precision,
     recompute_generator_stats,
 )
-from benchmark.training.generators import generator_codes, generator_encode
+from benchmark.training.generators import (
+    discriminator_classify,
+    discriminator_variables,
+    generator_classes,
+    generator_codes,
+    generator_encode,
+)
 from metrics import lenet
 from metrics.base import EvalContext, Generators, Metric
 from metrics.fid import FidReference
@@ -131,7 +137,7 @@ class Evaluator:
     def samples(self, structure: Structure, states: RunState) -> np.ndarray:
         """[runs, grid, h, w, c] samples for the PNG grids. A G asked for classes (or codes)
         shows K x K samples, class-major: one row per class (docs/protocol.md §12.7)."""
-        classes = structure.num_classes or generator_codes(structure)
+        classes = generator_classes(structure) or generator_codes(structure)
         z = self.latents(structure, classes * classes if classes else self.profile.grid_size)
         with matmul_precision(self.profile.matmul_precision):
             return np.asarray(generate(states, z, structure=structure))
@@ -143,9 +149,11 @@ class Evaluator:
             return {}
         generators = Generators(generator_apply(structure), generator_variables(states),
                                 structure.z_dim, structure.recipe.latent,
-                                num_classes=structure.num_classes,
+                                num_classes=generator_classes(structure),
                                 codes=generator_codes(structure),
-                                encode_fn=generator_encode(structure))
+                                encode_fn=generator_encode(structure),
+                                classify_fn=discriminator_classify(structure),
+                                discriminator_variables=discriminator_variables(states))
         out: dict[str, Any] = {}
         with matmul_precision(self.profile.matmul_precision):
             for metric in due:
@@ -168,7 +176,7 @@ class Evaluator:
     def classifier(self) -> Any:
         """The data set's FID-LeNet classifier and its metadata (trained once, cached), or
         None where the data set has none (docs/protocol.md §7.5, §12.7)."""
-        if self.dataset not in lenet.DATASETS:
+        if self.dataset not in lenet.CLASSIFIER_DATASETS:
             return None
         return fid_features.lenet_params(self.dataset, self.data_dir)
 

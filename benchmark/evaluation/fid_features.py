@@ -32,7 +32,7 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh
 
-from benchmark.data import mnist, real
+from benchmark.data import cifar10, mnist, real
 from benchmark.errors import OneLineParser, UserError
 from benchmark.io import atomic_writer, cache_dir
 from metrics import features, fid, lenet
@@ -141,12 +141,18 @@ def inception_extractor(
 
 
 def _read_labelled(dataset: str, data_dir: str | Path | None, split: str):
+    """A split's uint8 NHWC images and int32 labels from the data set's files: the IDX files
+    of MNIST and Fashion-MNIST, CIFAR-10's pickled batches (archive or folder)."""
     folder = data_dir or os.environ.get(real.ENV_DATA_DIR)
+    hint = cifar10.LAYOUT_HINT if dataset == "cifar10" else mnist.layout_hint(dataset)
     if not folder:
         raise UserError(
-            f"FID-LeNet for {dataset} is not trained yet and needs the labelled IDX files: "
-            f"pass data_dir=DIR or set ${real.ENV_DATA_DIR} ({mnist.layout_hint(dataset)})"
+            f"FID-LeNet for {dataset} is not trained yet and needs the labelled files: "
+            f"pass data_dir=DIR or set ${real.ENV_DATA_DIR} ({hint})"
         )
+    if dataset == "cifar10":
+        splits, labels, _ = cifar10.read_images(Path(folder).expanduser())
+        return splits[split], labels[split].astype(np.int32)
     images, labels, _ = mnist.read_split(Path(folder).expanduser(), dataset, split)
     return images, labels.astype(np.int32)
 
@@ -164,10 +170,11 @@ def lenet_params(
     retrain: bool = False,
 ) -> tuple[Any, dict]:
     """The trained FID-LeNet classifier of ``dataset`` (cached) and its metadata (test
-    accuracy, sha256)."""
-    if dataset not in lenet.DATASETS:
-        raise UserError(f"FID-LeNet exists for {', '.join(lenet.DATASETS)}, not {dataset!r}; "
-                        "use feature='inception'")
+    accuracy, sha256): MNIST, Fashion-MNIST, and CIFAR-10 (the class-accuracy classifier,
+    docs/protocol.md §12.7; its features are not used for FID)."""
+    if dataset not in lenet.CLASSIFIER_DATASETS:
+        raise UserError(f"FID-LeNet exists for {', '.join(lenet.CLASSIFIER_DATASETS)}, not "
+                        f"{dataset!r}; use feature='inception'")
     config = config or lenet.default_config(dataset)
     path = _lenet_path(dataset, config)
     if path.is_file() and not retrain:
@@ -188,7 +195,7 @@ def lenet_params(
         with atomic_writer(path) as f:
             np.savez(f, meta=np.array(json.dumps(meta)), **flat)
     try:
-        return lenet.unflatten_params(flat), meta
+        return lenet.unflatten_params(flat, lenet.IMAGE_SHAPES[dataset]), meta
     except ValueError:
         raise UserError(f"cached FID-LeNet {path} is stale; delete it to retrain") from None
 
@@ -198,7 +205,12 @@ def lenet_extractor(
     data_dir: str | Path | None = None,
     config: lenet.LeNetConfig | None = None,
 ) -> features.FeatureExtractor:
-    """The FID-LeNet extractor of ``dataset`` (trained once, then cached)."""
+    """The FID-LeNet extractor of ``dataset`` (trained once, then cached): MNIST and
+    Fashion-MNIST only (FID-LeNet is their domain FID, docs/protocol.md §7.5)."""
+    if dataset not in lenet.DATASETS:
+        raise UserError(f"FID-LeNet exists for {', '.join(lenet.DATASETS)}, not {dataset!r} "
+                        "(CIFAR-10's classifier scores class accuracy only); use "
+                        "feature='inception'")
     params, meta = lenet_params(dataset, data_dir, config)
     return lenet.extractor(params, dataset, meta["sha256"])
 
@@ -262,8 +274,9 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m benchmark fid-lenet",
         description="Train the FID-LeNet classifier of MNIST or Fashion-MNIST once, so that "
         "studies on those data sets can report FID-LeNet without the Inception weights.")
-    parser.add_argument("--dataset", choices=lenet.DATASETS, default="mnist")
-    parser.add_argument("--data-dir", default=None, help="folder with the IDX .gz files")
+    parser.add_argument("--dataset", choices=lenet.CLASSIFIER_DATASETS, default="mnist")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder with the IDX .gz files (CIFAR-10: its archive or folder)")
     parser.add_argument("--epochs", type=int, default=None, help="default: per data set")
     parser.add_argument("--seed", type=int, default=lenet.LeNetConfig.seed)
     parser.add_argument("--retrain", action="store_true")

@@ -118,17 +118,21 @@ def _trainer_step(study: Study, data_dir) -> Callable[[Task, int, int], None]:
             data = datasets.load(task.dataset, data_dir=data_dir)
             loaded[task.dataset] = (data, jax.device_put(data.train))  # as the engine
         data, images = loaded[task.dataset]
+        labels = None
         if task.task_id not in live:
             live.clear()
             run = task.runs[0]
-            structure = Structure.of(run, data.image_shape)
+            structure = Structure.of(run, data.image_shape, data.num_classes)
             states = init_runs(structure, data.train.shape[0], np.array([run.seed], np.uint32))
             hps = {k: jnp.asarray([v], jnp.float32) for k, v in sorted(run.hp.items())}
+            if "labels" in structure.recipe.needs:  # as the engine: the train labels too
+                labels = jax.device_put(data.labels("train"))
             live[task.task_id] = (Trainer(structure, default_plan(),
-                                          study.profile.matmul_precision), states, hps)
-        trainer, states, hps = live[task.task_id]
-        states, _ = trainer.advance(states, hps, images, data.pixel_scale, start, stop)
-        live[task.task_id] = (trainer, states, hps)
+                                          study.profile.matmul_precision), states, hps, labels)
+        trainer, states, hps, labels = live[task.task_id]
+        states, _ = trainer.advance(states, hps, images, data.pixel_scale, start, stop,
+                                    labels=labels)
+        live[task.task_id] = (trainer, states, hps, labels)
 
     return step
 

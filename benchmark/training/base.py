@@ -21,8 +21,8 @@ import models
 from models.registry import Architecture, Model
 from sweeps.runs import DEFAULT_G_SCHEDULE, RunSpec
 
-# Streams folded into a run's key.
-INIT, STEPS, SHUFFLE = 0, 1, 2
+# Streams folded into a run's key (LABELLED: the semi-supervised family's labelled subset).
+INIT, STEPS, SHUFFLE, LABELLED = 0, 1, 2, 3
 # sweeps.profiles.MATMUL_PRECISIONS -> jax's default_matmul_precision for float32 operands.
 JAX_MATMUL_PRECISION = {"float32": "float32", "tf32": "tensorfloat32"}
 ADAM_B2, ADAM_EPS = 0.999, 1e-8  # docs/protocol.md §4.1
@@ -145,6 +145,10 @@ class Batch:
 
     x: jax.Array
     y: jax.Array | None = None
+    # A second, labelled minibatch drawn by the family (``Family.draw``: the semi-supervised
+    # family's, from its fixed labelled subset), or None.
+    labelled_x: jax.Array | None = None
+    labelled_y: jax.Array | None = None
 
 
 Metrics = dict[str, jax.Array]
@@ -154,6 +158,9 @@ Update = Callable[..., tuple[RunState, Metrics, Any]]
 GeneratorUpdate = Callable[..., tuple[RunState, Metrics]]
 # after_step(structure, state, hp, batch, t, carry, metrics) -> (state, metrics): every step.
 AfterStep = Callable[..., tuple[RunState, Metrics]]
+# draw(structure, state, batch, data, scale, labels, t) -> (state, batch): every step, before
+# the updates; what the family draws from the train split besides the minibatch.
+Draw = Callable[..., tuple[RunState, Batch]]
 
 
 def generator_module(structure: Structure) -> nn.Module:
@@ -180,6 +187,10 @@ class Family:
     ``generator_bn_updates(structure, steps)`` counts G's batch-norm updates in ``steps``
     steps. ``generator``/``discriminator`` build the networks (default: the
     structure's architecture's; the VAE's decoder and encoder sit where G and D sit).
+    ``draw`` (optional) adds to the step's minibatch from the device-resident train split
+    and its labels (the semi-supervised family's labelled batch); ``classifies``: D is trained
+    as a K-class classifier, its ``"class_logits"`` head scored on the test split
+    (``metrics.semi_supervised``).
     """
 
     name: str
@@ -190,3 +201,5 @@ class Family:
     after_step: AfterStep | None = None
     generator: Callable[[Structure], nn.Module] = generator_module
     discriminator: Callable[[Structure], nn.Module] = discriminator_module
+    draw: Draw | None = None
+    classifies: bool = False

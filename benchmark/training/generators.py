@@ -49,6 +49,35 @@ def _generator_encode(G: nn.Module):
     return encode_fn
 
 
+def discriminator_classify(structure: Structure):
+    """``classify_fn(variables, x) -> class logits [n, K]`` of a D its family trains as a
+    classifier (``Family.classifies``: its "class_logits" head, inference mode), on D's
+    variables; else None."""
+    trains = family(structure)
+    return _discriminator_classify(trains.discriminator(structure)) if trains.classifies else None
+
+
+@functools.cache
+def _discriminator_classify(D: nn.Module):
+    def classify_fn(variables, x):
+        return D.apply(variables, x, train=False)[1]["class_logits"]
+
+    return classify_fn
+
+
+def discriminator_variables(states: RunState) -> dict:
+    """The batched D variables {"params", "batch_stats"} of a group of runs."""
+    return {"params": states.params["discriminator"],
+            "batch_stats": states.batch_stats["discriminator"]}
+
+
+def generator_classes(structure: Structure) -> int | None:
+    """The number of classes a G can be asked for (a conditional architecture trained on the
+    data set's labels); None otherwise, also for a model that needs labels only for its D
+    (the semi-supervised GAN)."""
+    return structure.num_classes if structure.architecture.conditional else None
+
+
 def generator_codes(structure: Structure) -> int | None:
     """The number of values of the categorical code a G takes as its labels without being
     trained on labels (InfoGAN: a conditional architecture in a model that needs no labels);

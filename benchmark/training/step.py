@@ -141,8 +141,8 @@ def train_step(
 ):
     """One step of one run. A run whose losses stop being finite is frozen and marked failed.
 
-    The minibatch, then :func:`family_step`; ``labels`` (the train split's, on the device)
-    are drawn beside the images.
+    The minibatch (and what the family's ``draw`` adds), then :func:`family_step`; ``labels``
+    (the train split's, on the device) are drawn beside the images.
 
     ``branch`` chooses how "G step or not" (n_disc > 1) is compiled: a real ``lax.cond``, or
     the G update computed on every step and kept only on G steps. Both give the same run; the second
@@ -154,6 +154,9 @@ def train_step(
     """
     batch, perm = minibatch(state, data, scale, t, structure.batch_size, labels)
     state = state.replace(perm=perm)
+    draw = family(structure).draw
+    if draw is not None:  # e.g. the semi-supervised family's labelled batch
+        state, batch = draw(structure, state, batch, data, scale, labels, t)
     new_state, metrics = family_step(structure, state, hp, batch, t, branch, g_step)
     # Which logged values are finite, in sorted name order (RunState.failed_value indexes it).
     ok = {k: jnp.all(jnp.isfinite(v)) for k, v in metrics.items()}

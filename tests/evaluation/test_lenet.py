@@ -102,3 +102,30 @@ def test_generator_fid_lenet_and_bad_input(mnist_classifier, tmp_path, monkeypat
     monkeypatch.delenv("GAN_BENCHMARK_DATA_DIR", raising=False)
     with pytest.raises(UserError, match="not trained yet"):
         lenet_params("mnist")
+
+
+def test_the_classifier_trains_on_cifar10_files(tmp_path, monkeypatch):
+    """The class-accuracy classifier on CIFAR-10 (docs/protocol.md §12.7): the same network and
+    recipe, read from CIFAR-10's own pickled batches (tiny fake files in the real format)."""
+    from benchmark.data import cifar10
+    from metrics import conditional
+    from tests.data.test_data_files import SIZES, _write_cifar_folder
+
+    _write_cifar_folder(tmp_path / "data")
+    monkeypatch.setenv("GAN_BENCHMARK_CACHE", str(tmp_path / "cache"))
+    config = lenet.LeNetConfig(epochs=2, batch_size=2, seed=0)
+    params, meta = lenet_params("cifar10", tmp_path / "data", config)
+    images, labels = fid_features._read_labelled("cifar10", tmp_path / "data", "test")
+    splits, stored_labels, _ = cifar10.read_images(tmp_path / "data")
+    np.testing.assert_array_equal(images, splits["test"])  # the reader's images and labels
+    np.testing.assert_array_equal(labels, stored_labels["test"])
+    assert images.shape == (SIZES["test_batch"], 32, 32, 3)
+    assert meta["test_accuracy"] == pytest.approx(lenet.accuracy(params, images, labels))
+    assert params["params"]["fc1"]["kernel"].shape == (8 * 8 * 32, lenet.FEATURE_DIM)
+    again, _ = lenet_params("cifar10", tmp_path / "data", config)  # the cached weights
+    jax.tree.map(np.testing.assert_array_equal, params, again)
+    feats, _ = lenet.features(params, jnp.asarray(images, jnp.float32) / 255)
+    assert feats.shape == (SIZES["test_batch"], lenet.FEATURE_DIM)
+    assert conditional.METRIC.applies_to(cifar10.CIFAR10)
+    with pytest.raises(UserError, match="FID-LeNet exists for"):
+        lenet_extractor("cifar10", tmp_path / "data", config)

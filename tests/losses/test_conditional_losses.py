@@ -47,19 +47,13 @@ def test_ssgan_unsupervised_loss_equals_its_closed_form():
     assert float(d) == pytest.approx(ce + 0.5 * closed, rel=1e-5)
 
 
-def test_ssgan_feature_matching_and_labelled_subset():
+def test_ssgan_feature_matching():
     f = jnp.asarray(RNG.normal(size=(8, 5)))
     out = Outputs(None, jnp.zeros(8), aux_real={"features": f}, aux_fake={"features": f[::-1]})
     assert float(ssgan.generator_loss(out, {}, {})) == pytest.approx(0.0, abs=1e-12)
     out = out.replace(aux_fake={"features": f + 2.0})
     assert float(ssgan.generator_loss(out, {}, {})) == pytest.approx(4.0, rel=1e-6)
-    labels = RNG.randint(0, 10, 1000)
-    picked = ssgan.labelled_indices(labels, 10, seed=3)
-    assert picked.shape == (100,) and np.all(np.bincount(labels[picked]) == 10)
-    np.testing.assert_array_equal(picked, ssgan.labelled_indices(labels, 10, seed=3))
-    assert not np.array_equal(picked, ssgan.labelled_indices(labels, 10, seed=4))
-    with pytest.raises(ValueError, match="fewer than"):
-        ssgan.labelled_indices(labels[:20], 10, seed=0)
+    # the labelled subset: tests/test_ssgan.py
 
 
 def test_acgan_losses_are_the_papers_l_s_and_l_c():

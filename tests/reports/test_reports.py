@@ -266,3 +266,39 @@ def test_write_report_draws_the_montage_from_the_sample_grids(tmp_path):
     assert paths[0] == results / "report" / "summary.md"
     assert results / "report" / "samples.png" in paths
     assert "![samples of every model](samples.png)" in paths[0].read_text()
+
+
+def test_conditional_models_montage_as_a_grid_one_row_per_class(tmp_path):
+    """A conditional G's 10 x 10 grid (class-major) is drawn in the montage as 10 rows, one
+    per class (InfoGAN: per code value); an unconditional model's stays one strip."""
+    from benchmark.cli.report_files import montage_samples
+
+    rows, results = [], tmp_path / "results"
+    for model, n in (("cgan", 100), ("infogan", 100), ("ns_gan", 16)):
+        run = make_run(model, "mnist", 0)
+        rows.append({**run.columns(), "step": 4, "final": True, "failed": False,
+                     "d_loss": 0.1, "fid": 1.0})
+        # sample i is in row i // sqrt(n) of the grid: its pixels say which
+        k = int(math.isqrt(n))
+        images = np.repeat(np.arange(n) // k, 28 * 28).reshape(n, 28, 28, 1) / (k - 1)
+        (results / "samples" / run.run_id).mkdir(parents=True)
+        (results / "samples" / run.run_id / "step_000004.png").write_bytes(
+            image_grid_png(images.astype(np.float32)))
+    write_rows(results / "groups" / "g" / "rows.jsonl", rows)
+    from benchmark.runner.results import load_rows
+
+    picked = dict(montage_samples(results, load_rows(results)))
+    by_model = {label.split("\n")[0]: (label, s) for label, s in picked.items()}
+    cgan_label, cgan = by_model[tables.model_title("cgan")]
+    assert cgan.shape == (10, 10, 28, 28, 1) and "rows: classes 0-9" in cgan_label
+    np.testing.assert_allclose(cgan.mean(axis=(1, 2, 3, 4)), np.arange(10) / 9, atol=1 / 255)
+    info_label, info = by_model[tables.model_title("infogan")]
+    assert info.shape == (10, 10, 28, 28, 1) and "rows: code values 0-9" in info_label
+    assert by_model[tables.model_title("ns_gan")][1].shape == (16, 28, 28, 1)
+    fig = montage.sample_montage(list(picked.items()), per_row=10)
+    shapes = {ax.get_ylabel().split("\n")[0]: ax.get_images()[0].get_array().shape
+              for ax in fig.axes}
+    assert shapes == {tables.model_title("cgan"): (10 * 29 - 1, 10 * 29 - 1),
+                      tables.model_title("infogan"): (10 * 29 - 1, 10 * 29 - 1),
+                      tables.model_title("ns_gan"): (28, 10 * 29 - 1)}
+    assert (results / "report" / "samples.png") in write_report(results)

@@ -15,7 +15,7 @@ from benchmark.training import Structure, train
 @pytest.mark.slow  # one compilation per model: 1-2 min each on the shared 2 cores
 @pytest.mark.parametrize("name,options", [("cgan", ()), ("acgan", ()), ("infogan", ()),
                                           ("bigan", ()), ("bigan", (("encoder", "stochastic"),)),
-                                          ("vaegan", ())])
+                                          ("vaegan", ()), ("ssgan", ())])
 def test_model_trains_two_steps(name, options):
     rng = np.random.RandomState(0)
     data = jnp.asarray(rng.randint(0, 256, (32, 28, 28, 1)).astype(np.uint8))
