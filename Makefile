@@ -59,10 +59,10 @@ gpu-stage:  ## stage for the GPU machine: .carry/peer_torch.py (../shared/tools)
 
 gpu-check:  ## the prepared GPU check within a budget: make gpu-check ARGS="--budget 480"
 	$(if $(wildcard .whl/*.whl),$(PYTHON) -m pip install -q --no-index --no-deps --no-compile --target /tmp/gpu-check-site .whl/*.whl &&) \
-	PYTHONPATH=$(CURDIR):/tmp/gpu-check-site $(PYTHON) -m benchmark.gpu_check $(ARGS)
+	PYTHONPATH=$(CURDIR):/tmp/gpu-check-site $(PYTHON) -m benchmark.tools.gpu_check $(ARGS)
 
 bench-peer: $(VENV)/.installed-test  ## our NS GAN step vs the PyTorch peer (one run each, CPU)
-	$(PY) -m benchmark.bench_peer $(ARGS)
+	$(PY) -m benchmark bench-peer $(ARGS)
 
 report: $(VENV)/.installed  ## tables and plots of a study: make report ARGS=results/default_preview
 	$(PY) -m benchmark report $(ARGS)
@@ -73,7 +73,7 @@ compare: $(VENV)/.installed  ## a new loss against baselines: make compare MODEL
 
 notebooks: $(VENV)/.installed-notebooks  ## execute the report notebooks: make notebooks RESULTS=results/default_preview
 	@test -n "$(RESULTS)" || { echo "make notebooks: give RESULTS=DIR, e.g. make notebooks RESULTS=results/default_preview" >&2; exit 2; }
-	$(PY) -m benchmark.notebooks $(RESULTS) $(ARGS)
+	$(PY) -m benchmark.cli.notebooks $(RESULTS) $(ARGS)
 
 clean-results:  ## delete results/ (studies' rows, samples and checkpoints)
 	rm -rf results

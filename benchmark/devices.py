@@ -1,6 +1,6 @@
 """The one device-mesh helper: work spread over every local device along one axis.
 
-The engine shards a group's runs over it, the evaluation shards FID feature batches over it;
+The engine shards a task's runs over it, the evaluation shards FID feature batches over it;
 with a single device there is no mesh and arrays stay where JAX puts them.
 """
 

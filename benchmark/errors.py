@@ -2,7 +2,7 @@
 
 Library layers below ``benchmark`` (models, losses, metrics, sweeps, reports) raise ordinary
 ``ValueError``s with one-line messages; :class:`UserError` is a ``ValueError`` too, so the
-command line turns both into one line on stderr and exit status 2 (``benchmark.cli``).
+command line turns both into one line on stderr and exit status 2 (``benchmark.cli.main``).
 """
 
 import argparse

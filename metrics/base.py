@@ -3,7 +3,7 @@
 A :class:`Metric` scores the generators of a group of runs at one evaluation step and
 returns one value per run for each of its :class:`Column`s. Its evaluation function sees only
 arrays, networks and generators (:class:`Generators`, :class:`EvalContext`); the caller
-(``benchmark.evaluation``) builds those, with any cached resources (FID's reference).
+(``benchmark.evaluation.evaluator``) builds those, with any cached resources (FID's reference).
 A metric declares its settings (a frozen dataclass of defaults, JAX-free in
 :mod:`metrics.columns`); a profile changes them by metric name (``Profile.metric_settings``).
 """

@@ -136,7 +136,7 @@ ENCODER_COLUMNS = (
 
 
 # Every registered metric's columns by metric name, in registry order (metrics/registry.py has
-# the same names in the same order; tests/test_reports.py checks it).
+# the same names in the same order; tests/reports/test_reports.py checks it).
 DECLARED: dict[str, tuple[Column, ...]] = {
     "fid": FID_COLUMNS,
     "precision_recall": PRECISION_RECALL_COLUMNS,

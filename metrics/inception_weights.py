@@ -6,7 +6,7 @@ sha256). This module reads that PyTorch file without torch and without executing
 code: a restricted unpickler resolves only the handful of names a state dict needs (to our
 own pure functions), and the tensor bytes are read from the zip archive (torch >= 1.6) or
 the legacy stream format. Finding, downloading, checking and caching the file is the
-caller's (``benchmark.fid_features``).
+caller's (``benchmark.evaluation.fid_features``).
 """
 
 from __future__ import annotations

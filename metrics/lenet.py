@@ -4,7 +4,7 @@ Where the Inception weights cannot be had, real-data studies on the 28x28 data s
 scored with the penultimate features (128-d) of a small LeNet-style classifier that the
 project trains itself, deterministically (a fixed PRNG key, fixed epochs), on the train
 split of the data set (docs/protocol.md §7.5). The caller caches the trained weights
-(``benchmark.fid_features``); their sha256 identifies them in reference-statistics cache
+(``benchmark.evaluation.fid_features``); their sha256 identifies them in reference-statistics cache
 keys. FID-LeNet values are comparable only with other FID-LeNet values of the same
 classifier, never with the paper's Inception FID.
 """

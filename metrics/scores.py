@@ -2,7 +2,8 @@
 notebooks and phase 3's selection call, so they agree on any folder of results.
 
 A run is keyed by (study, run_id), never by run id alone: a folder of several studies holds the
-same run id once per study (``benchmark.results.load_rows`` adds the ``study`` column). Policies
+same run id once per study (``benchmark.runner.results.load_rows`` adds the ``study``
+column). Policies
 (docs/protocol.md §6.6, §4.7):
 
 - ``last``: the run's last evaluation;

@@ -2,7 +2,7 @@
 frame of result rows, assembled into one report by :func:`build_report`.
 
 Nothing here reads or writes files: ``python -m benchmark report RESULTS_DIR`` loads the rows,
-calls :func:`build_report` and writes what it returns (``benchmark.report_files``).
+calls :func:`build_report` and writes what it returns (``benchmark.cli.report_files``).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ baselines, effect sizes, one plain sentence per baseline, the budget curve of a 
 paper's Fig. 4) and the per-run scores as box and strip plots.
 
 The verdict is Welch's t-test, two-sided, Holm-corrected across the baselines of one data set
-and metric, at ``alpha`` (0.05). Works on the frame of ``benchmark.results.load_rows``; returns
-content (a DataFrame, strings, matplotlib Figures) and writes nothing.
+and metric, at ``alpha`` (0.05). Works on the frame of ``benchmark.runner.results.load_rows``;
+returns content (a DataFrame, strings, matplotlib Figures) and writes nothing.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 (data set, model): its first run (lowest configuration, then seed) at its last evaluation, with
 a label (the model's title and the score phase 3 selects on). :func:`sample_montage` draws
 the rows from sample arrays. Nothing here reads files: the caller reads the sample grids
-(``benchmark.report_files``) and passes arrays.
+(``benchmark.cli.report_files``) and passes arrays.
 """
 
 from __future__ import annotations

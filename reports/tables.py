@@ -1,7 +1,7 @@
 """Result tables: per-run final values, mean and std per (data set, model), and the paper's
 headline FID table (docs/protocol.md §6.9) to compare against.
 
-Input is a frame of result rows, one per (run, evaluation) (``benchmark.results.load_rows``).
+Input is a frame of result rows, one per (run, evaluation) (``benchmark.runner.results.load_rows``).
 Each metric column's direction and format come from the metric registry
 (:mod:`metrics.columns`, JAX-free); each run's value is :func:`metrics.scores.run_scores`
 (runs keyed by study and run id); data-set titles are given by the caller (``titles``: name ->

@@ -2,7 +2,8 @@
 
 A :class:`RunSpec` is one run: model, data set, seed and every hyperparameter. Runs that share
 a :attr:`RunSpec.structure_key` (model, n_disc, D batch norm, static options, G schedule,
-architecture) on one data set are trained together in one compiled program (``benchmark.tasks``).
+architecture) on one data set are trained together in one compiled program
+(``benchmark.runner.tasks``).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from benchmark.evaluation import Evaluator  # noqa: E402
+from benchmark.evaluation.evaluator import Evaluator  # noqa: E402
 from metrics.base import Column, Metric  # noqa: E402
 
 # ../shared/data beside the checkout (CI and this workplace), or $GAN_BENCHMARK_SHARED_DATA.

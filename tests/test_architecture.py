@@ -13,9 +13,10 @@ from importlinter.application.use_cases import lint_imports
 from importlinter.configuration import configure
 from PIL import Image
 
-from benchmark import cli, data
+from benchmark import data
+from benchmark.cli import main as cli
 from benchmark.data import DatasetSpec, ImageDataset
-from benchmark.results import load_rows
+from benchmark.runner.results import load_rows
 from metrics.registry import METRICS
 from tests.conftest import mean_pixel_metric
 
@@ -24,7 +25,7 @@ PACKAGES = ("benchmark", "models", "losses", "metrics", "sweeps", "reports")
 # Imported inside functions on purpose: optional extras, heavy peers of the benchmarks, and
 # the one project module that exists only for an optional extra (it imports submitit).
 OPTIONAL = {"tensorflow_datasets", "torch", "torchvision", "pytorch_fid", "ray", "submitit",
-            "benchmark.executors._requeue"}
+            "benchmark.runner.executors._requeue"}
 
 
 def test_import_contracts_of_pyproject_are_kept(monkeypatch):

@@ -1,4 +1,4 @@
-"""The trained generators of a group of runs, as the metrics and sample grids see them."""
+"""The trained generators of a task's runs, as the metrics and sample grids see them."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def generator_codes(structure: Structure) -> int | None:
 
 
 def generator_variables(states: RunState) -> dict:
-    """The batched G variables {"params", "batch_stats"} of a group of runs."""
+    """The batched G variables {"params", "batch_stats"} of a task's runs."""
     return {"params": states.params["generator"],
             "batch_stats": states.batch_stats["generator"]}
 

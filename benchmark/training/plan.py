@@ -5,7 +5,7 @@ XLA's CPU backend a loop body runs several times slower than the same code outsi
 the host calls one step at a time, and for n_disc > 1 picks the program with or without the G
 update. Vmapped convolutions become grouped convolutions, which XLA's CPU backend runs slower per
 run than one run at a time, so on CPU the host also calls the same one-run program once per run
-(both measured: docs/speed.md). The engine sees none of this: it asks the trainer to advance a group
+(both measured: docs/speed.md). The engine sees none of this: it asks the trainer to advance a task
 of runs from one step to another.
 """
 

@@ -1,0 +1,182 @@
+"""A profile that fits a time budget: the preview sizes its steps to the machine it runs on
+(docs/speed.md, "The preview's quarter hour").
+
+Before training, every task of the study is compiled and timed for a few steps (the
+compiled programs stay in the process, so only those few steps are extra work). From the
+measured seconds per run-step of each task and a guess of the evaluations' time (the
+progress bar's prior, :func:`benchmark.runner.progress.prior_eval_seconds`, scaled by how much
+slower than the reference machine this one trains), :func:`choose_steps` picks the most steps
+of the profile's ladder (its steps, then ``GRANULARITY`` fewer at a time, never below half)
+that fit the budget. The choice is a pure function of the measured rates: the same rates
+give the same steps. So a preview's results depend on the machine's speed through the chosen
+step count only, and that count is recorded: the study's profile is renamed
+``preview[steps=N]`` when N is below the profile's steps (every row's ``profile`` column, the
+manifest) and the command prints the measured rates; nothing else is written. A rerun of the
+same command reuses the recorded choice (it resumes the same study); ``--steps`` turns the
+budget off, and so does an executor (Ray, SLURM: the workers are other machines).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmark import data as datasets
+from benchmark.runner.progress import PRIOR_STEP_SECONDS, prior_eval_seconds, study_work
+from benchmark.runner.results import MANIFEST
+from benchmark.runner.tasks import Task, make_tasks
+from benchmark.training import Structure, Trainer, default_plan, init_runs
+from sweeps.profiles import Profile
+from sweeps.runs import Study
+
+# Seconds from the start of the measurement to the last evaluation, per profile; the rest of
+# the quarter hour is start-up, data, the report and the margin (docs/speed.md).
+BUDGETS: dict[str, float] = {"preview": 780.0}
+GRANULARITY = 25  # steps are chosen in multiples of this
+PROBE_STEPS = 3  # timed steps per task, after the first (compiling) one
+OVERHEAD_S = 20.0  # evaluation programs' first compilations, rows, checkpoints' first save
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """One task's measurement: its runs and seconds per step of one run."""
+
+    task_id: str
+    runs: int
+    compile_s: float  # the first step (compilation included)
+    step_s: float
+
+
+def ladder(nominal: int, granularity: int = GRANULARITY) -> list[int]:
+    """The candidate step counts, most first: ``nominal``, then down by ``granularity`` to
+    half of it."""
+    floor = max(granularity, nominal // 2)
+    steps = [nominal] + list(range((nominal - 1) // granularity * granularity, floor - 1,
+                                   -granularity))
+    return [s for s in steps if s >= floor] or [nominal]
+
+
+def choose_steps(nominal: int, probes: Sequence[Probe], spent_s: float, budget_s: float,
+                 eval_seconds: Callable[[int], float]) -> int:
+    """The most steps of :func:`ladder` whose projected time fits ``budget_s``: what was
+    spent measuring, every run's steps at its task's measured rate, the evaluations
+    (``eval_seconds(steps)``) and ``OVERHEAD_S``; the ladder's last when none fits."""
+    options = ladder(nominal)
+    for steps in options:
+        train = sum(p.runs * steps * p.step_s for p in probes)
+        if spent_s + train + eval_seconds(steps) + OVERHEAD_S <= budget_s:
+            return steps
+    return options[-1]
+
+
+def eval_estimate(tasks: Sequence[Task], profile: Profile, probes: Sequence[Probe]):
+    """``steps -> seconds`` of every evaluation of the study: the progress bar's prior per
+    run and kind, times this machine's median seconds per run-step over the reference's."""
+    slower = max(1.0, statistics.median(p.step_s for p in probes) / PRIOR_STEP_SECONDS) \
+        if probes else 1.0
+
+    def seconds(steps: int) -> float:
+        work = study_work(tasks, dataclasses.replace(profile, steps=steps))
+        return slower * sum(w.runs * prior_eval_seconds(kind, profile)
+                            for w in work for kind in w.kinds)
+
+    return seconds
+
+
+def measure(tasks: Sequence[Task], step: Callable[[Task, int, int], None],
+            clock: Callable[[], float] = time.perf_counter) -> list[Probe]:
+    """Time each task: ``step(task, start, stop)`` trains one of its runs from ``start`` to
+    ``stop``; the first step compiles, the next ``PROBE_STEPS`` are timed."""
+    probes = []
+    for task in tasks:
+        t0 = clock()
+        step(task, 0, 1)
+        t1 = clock()
+        step(task, 1, 1 + PROBE_STEPS)
+        t2 = clock()
+        probes.append(Probe(task.task_id, len(task.runs), t1 - t0, (t2 - t1) / PROBE_STEPS))
+    return probes
+
+
+def _trainer_step(study: Study, data_dir) -> Callable[[Task, int, int], None]:
+    """Train one run of a task as the engine will (same program, same data), kept between
+    calls for the same task."""
+    loaded: dict[str, tuple] = {}  # data set -> (ImageDataset, its train split on the device)
+    live: dict[str, tuple] = {}  # the task being measured only (a run's state is ~160 MB)
+
+    def step(task: Task, start: int, stop: int) -> None:
+        if task.dataset not in loaded:
+            loaded.clear()
+            data = datasets.load(task.dataset, data_dir=data_dir)
+            loaded[task.dataset] = (data, jax.device_put(data.train))  # as the engine
+        data, images = loaded[task.dataset]
+        if task.task_id not in live:
+            live.clear()
+            run = task.runs[0]
+            structure = Structure.of(run, data.image_shape)
+            states = init_runs(structure, data.train.shape[0], np.array([run.seed], np.uint32))
+            hps = {k: jnp.asarray([v], jnp.float32) for k, v in sorted(run.hp.items())}
+            live[task.task_id] = (Trainer(structure, default_plan(),
+                                          study.profile.matmul_precision), states, hps)
+        trainer, states, hps = live[task.task_id]
+        states, _ = trainer.advance(states, hps, images, data.pixel_scale, start, stop)
+        live[task.task_id] = (trainer, states, hps)
+
+    return step
+
+
+def recorded_steps(out: Path, profile: Profile) -> int | None:
+    """The steps an earlier run of this study chose (from its manifest), if any."""
+    try:
+        found = json.loads((out / MANIFEST).read_text())["profile"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    name = str(found.get("name", ""))
+    if name.partition("[")[0] != profile.name or not isinstance(found.get("steps"), int):
+        return None
+    return found["steps"]
+
+
+def budgeted(profile: Profile, steps: int) -> Profile:
+    """``profile`` at ``steps``, renamed ``name[steps=N]`` when that is below its own."""
+    if steps == profile.steps:
+        return profile
+    return dataclasses.replace(profile, steps=steps, name=f"{profile.name}[steps={steps}]")
+
+
+def fit(study: Study, out: Path, *, data_dir=None, log: Callable[[str], None] = print,
+        clock: Callable[[], float] = time.perf_counter,
+        step: Callable[[Task, int, int], None] | None = None) -> Study:
+    """``study`` with its profile's steps fitted to the profile's budget (module doc); the
+    study itself where the profile has no budget or fixed steps."""
+    profile = study.profile
+    budget = BUDGETS.get(profile.name)
+    if budget is None or profile.steps is None:
+        return study
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        return study  # not a study directory: the engine refuses it before writing anything
+    again = recorded_steps(out, profile)
+    if again is not None:
+        log(f"{profile.name}: {again} steps, as chosen when this study started ({out / MANIFEST})")
+        return dataclasses.replace(study, profile=budgeted(profile, again))
+    tasks = make_tasks(study.runs, profile.max_group)
+    started = clock()
+    probes = measure(tasks, step or _trainer_step(study, data_dir), clock)
+    spent = clock() - started
+    steps = choose_steps(profile.steps, probes, spent, budget,
+                         eval_estimate(tasks, profile, probes))
+    rates = [1 / p.step_s for p in probes if p.step_s > 0]
+    rate = statistics.median(rates) if rates else float("inf")
+    each = ", ".join(f"{p.task_id} {1 / p.step_s:.1f}" for p in probes if p.step_s > 0)
+    log(f"{profile.name}: measured {rate:.1f} run-steps/s (median; {each}) in {spent:.0f} s; "
+        f"{steps} of {profile.steps} steps fit its {budget / 60:.0f}-minute budget"
+        + ("" if steps == profile.steps else f" (rows say {profile.name}[steps={steps}])"))
+    return dataclasses.replace(study, profile=budgeted(profile, steps))

@@ -1,0 +1,181 @@
+"""One results directory shared by several processes, Ray workers or SLURM array tasks:
+every task trained once, rows equal to one process's, nothing lost, nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmark.errors import UserError
+from benchmark.runner import engine, task_files
+from sweeps.runs import Study, make_run
+from tests.runner.test_engine import TINY, _all_rows, _study
+
+REPO = Path(__file__).resolve().parents[2]
+MODELS = ("ns_gan", "lsgan", "mm_gan")
+
+# A study of three one-run tasks with a cheap exact metric, trained by one process that
+# prints every task it trained.
+SCRIPT = """
+import sys
+sys.path.insert(0, {repo!r})
+from benchmark.runner import engine
+from benchmark.evaluation.evaluator import Evaluator
+from tests.conftest import sample_mean_metrics
+from tests.runner.test_sharing import _tasks_study
+Evaluator.metrics = sample_mean_metrics
+engine.POLL_SECONDS = 0.5
+call = engine.TaskRunner.__call__
+def traced(self, task):
+    outcome = call(self, task)
+    if outcome == "trained":
+        print("TRAINED", task, flush=True)
+    return outcome
+engine.TaskRunner.__call__ = traced
+engine.run_study(_tasks_study(), sys.argv[1], progress=False)
+print("FINISHED", flush=True)
+"""
+
+
+def _tasks_study() -> Study:
+    return Study("share", tuple(make_run(m, "triangles", 0) for m in MODELS), TINY)
+
+
+def _processes(n: int, root: Path) -> list[str]:
+    script = SCRIPT.format(repo=str(REPO))
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(root)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(n)]
+    outputs = []
+    for p in procs:
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-3000:]
+        assert "FINISHED" in out
+        outputs.append(out)
+    return [line.split()[1] for out in outputs for line in out.splitlines()
+            if line.startswith("TRAINED")]
+
+
+def test_two_and_four_processes_share_one_directory(tmp_path, cheap_metrics):
+    engine.run_study(_tasks_study(), tmp_path / "one", progress=False)
+    single = _all_rows(tmp_path / "one")
+    for n in (2, 4):
+        trained = _processes(n, tmp_path / f"p{n}")
+        assert sorted(trained) == sorted(engine.TaskRunner(
+            _tasks_study(), tmp_path, engine.Settings()).tasks)  # each task exactly once
+        pd.testing.assert_frame_equal(_all_rows(tmp_path / f"p{n}"), single, check_exact=True)
+        manifest = json.loads((tmp_path / f"p{n}" / "study.json").read_text())
+        assert len(manifest["tasks"]) == len(MODELS)
+
+
+def test_a_damaged_rows_file_is_recovered_with_a_warning(tmp_path, cheap_metrics, caplog):
+    study = _study()
+    engine.run_study(study, tmp_path / "a", progress=False)
+    before = _all_rows(tmp_path / "a")
+    rows_path = next((tmp_path / "a" / "groups").glob("*/rows.jsonl"))
+    lines = rows_path.read_text().splitlines()
+    lines[1] = lines[1][:20] + "\x00garbage"  # a row of step 2 damaged
+    rows_path.write_text("\n".join(lines) + "\n")
+    with caplog.at_level(logging.WARNING):
+        engine.run_study(study, tmp_path / "a", progress=False)
+    assert any(str(rows_path) in r.getMessage() and "damaged" in r.getMessage()
+               for r in caplog.records)
+    pd.testing.assert_frame_equal(_all_rows(tmp_path / "a"), before, check_exact=True)
+
+
+def test_checkpoints_of_finished_tasks_go_whatever_moment_the_kill_came(
+        tmp_path, cheap_metrics, monkeypatch):
+    study = _study()
+    clean = engine.TaskRunner._clean
+
+    def killed(self, task_id):
+        raise KeyboardInterrupt  # between "done" and the clean-up
+
+    monkeypatch.setattr(engine.TaskRunner, "_clean", killed)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run_study(study, tmp_path / "a", progress=False)
+    task = next((tmp_path / "a" / "groups").iterdir())
+    assert task_files.is_done(tmp_path / "a", task.name)
+    assert list((task / "checkpoints").iterdir())  # left behind by the kill
+    monkeypatch.setattr(engine.TaskRunner, "_clean", clean)
+    engine.run_study(study, tmp_path / "a", progress=False)
+    assert not (task / "checkpoints").exists()
+
+
+def test_every_option_that_changes_results_is_in_the_fingerprint(tmp_path, cheap_metrics):
+    engine.run_study(_study(), tmp_path / "a", progress=False, fid_feature="none")
+    with pytest.raises(UserError, match="another configuration"):
+        engine.run_study(_study(), tmp_path / "a", progress=False, fid_feature="lenet")
+    engine.run_study(_study(), tmp_path / "a", progress=False, fid_feature="none",
+                     keep_checkpoints=True)  # does not change results: resumes
+
+
+class _DieOnce:
+    """A task function whose first attempt is SIGKILLed in the middle of training."""
+
+    def __init__(self, runner, marker: Path):
+        self.runner, self.marker = runner, marker
+
+    def __call__(self, task_id: str):
+        if not self.marker.exists():
+            self.marker.write_text(task_id)
+            threading.Timer(4.0, os.kill, (os.getpid(), signal.SIGKILL)).start()
+        return self.runner(task_id)
+
+
+def test_ray_retries_a_killed_worker_and_the_rows_equal_a_local_run(tmp_path):
+    ray = pytest.importorskip("ray")
+    from benchmark.runner.executors import RayExecutor
+
+    study = _study()
+    engine.run_study(study, tmp_path / "local", progress=False)
+    root = tmp_path / "ray"
+    runner = engine.TaskRunner(study, root, engine.Settings())
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}})
+    try:
+        # the study's own driver: the manifest, then the tasks on Ray with one worker killed
+        engine.run_study(Study(study.name, study.runs, study.profile), root, progress=False,
+                         executor=_Executor(RayExecutor(max_retries=2),
+                                            _DieOnce(runner, tmp_path / "killed")))
+    finally:
+        ray.shutdown()
+    assert (tmp_path / "killed").exists()
+    pd.testing.assert_frame_equal(_all_rows(root), _all_rows(tmp_path / "local"),
+                                  check_exact=True)
+
+
+class _Executor:
+    """An executor that runs its own task function instead of the study's runner."""
+
+    def __init__(self, inner, fn):
+        self.inner, self.fn = inner, fn
+
+    def run(self, tasks, fn, *, progress=True):
+        return self.inner.run(tasks, self.fn, progress=progress)
+
+
+def test_a_study_through_submitits_local_executor(tmp_path):
+    pytest.importorskip("submitit")
+    from benchmark.runner.executors import SlurmExecutor
+
+    study = _study()
+    engine.run_study(study, tmp_path / "local", progress=False)
+    root = tmp_path / "slurm"
+    executor = SlurmExecutor(root / "slurm", cluster="local", array_parallelism=2)
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    engine.run_study(study, root, progress=False, executor=executor)
+    pd.testing.assert_frame_equal(_all_rows(root), _all_rows(tmp_path / "local"),
+                                  check_exact=True)
+    assert task_files.task_states(root, [p.name for p in (root / "groups").iterdir()]) \
+        == {p.name: "done" for p in (root / "groups").iterdir()}

@@ -1,0 +1,120 @@
+"""The preview's step budget (benchmark.runner.step_budget) with a fake clock: what is measured, the
+steps chosen for known rates, the choice recorded in the profile's name and reused on a
+rerun. Nothing is compiled or timed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmark.runner import step_budget
+from benchmark.runner.progress import PRIOR_STEP_SECONDS, prior_eval_seconds
+from benchmark.runner.results import MANIFEST
+from benchmark.runner.tasks import make_tasks
+from sweeps.studies import build_study
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _fake_step(clock, compile_s, step_s):
+    """A ``step(task, start, stop)`` that advances the fake clock: ``compile_s`` on a task's
+    first step, then ``step_s[model]`` per step."""
+    seen = set()
+
+    def step(task, start, stop):
+        model = task.runs[0].model
+        if task.task_id not in seen:
+            seen.add(task.task_id)
+            clock.now += compile_s
+            start += 1
+        clock.now += (stop - start) * step_s[model]
+
+    return step
+
+
+def test_ladder_goes_down_in_quarter_hundreds_to_half():
+    assert step_budget.ladder(400) == [400, 375, 350, 325, 300, 275, 250, 225, 200]
+    assert step_budget.ladder(390)[:2] == [390, 375]
+    assert step_budget.ladder(30) == [30, 25]
+
+
+def test_choose_steps_takes_the_most_steps_that_fit():
+    probes = [step_budget.Probe("a", 1, 4.0, 0.5), step_budget.Probe("b", 2, 4.0, 0.25)]
+    # per step: 1 x 0.5 + 2 x 0.25 = 1.0 s; spent 10 s, overhead 20 s, evaluations 1 s/100 steps
+    evals = lambda steps: steps / 100  # noqa: E731
+    fits = lambda steps: 10 + steps * 1.0 + steps / 100 + step_budget.OVERHEAD_S  # noqa: E731
+    assert step_budget.choose_steps(400, probes, 10.0, fits(400), evals) == 400
+    assert step_budget.choose_steps(400, probes, 10.0, fits(300), evals) == 300
+    assert step_budget.choose_steps(400, probes, 10.0, fits(300) - 0.01, evals) == 275
+    assert step_budget.choose_steps(400, probes, 10.0, 1.0, evals) == 200  # never below half
+    # the same rates give the same steps, whatever the clock said when
+    assert len({step_budget.choose_steps(400, probes, 10.0, fits(333), evals)
+                for _ in range(3)}) == 1
+
+
+def test_measure_times_the_steps_after_the_compiling_one():
+    clock = FakeClock()
+    study = build_study("default", profile="preview", models=["ns_gan", "wgan_gp"])
+    tasks = make_tasks(study.runs, study.profile.max_group)
+    probes = step_budget.measure(tasks, _fake_step(clock, 8.0, {"ns_gan": 0.25,
+                                                                "wgan_gp": 0.5}), clock)
+    # the fake's first step of a task is its compilation alone
+    assert [(p.runs, p.compile_s, p.step_s) for p in probes] == [(1, 8.0, 0.25),
+                                                                  (1, 8.0, 0.5)]
+    assert clock.now == 2 * 8.0 + step_budget.PROBE_STEPS * (0.25 + 0.5)
+
+
+def test_evaluations_scale_with_how_much_slower_this_machine_trains():
+    study = build_study("default", profile="preview", models=["ns_gan"])
+    tasks = make_tasks(study.runs, study.profile.max_group)
+    slow = [step_budget.Probe("g", 1, 1.0, 2 * PRIOR_STEP_SECONDS)]
+    seconds = step_budget.eval_estimate(tasks, study.profile, slow)
+    # preview: evaluations at 100, 200, 300 (nothing due but the basics), 300 is the last (P/R/F1)
+    prf = prior_eval_seconds(("precision_recall",), study.profile)
+    assert seconds(300) == pytest.approx(2 * (2 * prior_eval_seconds((), study.profile) + prf))
+    fast = [step_budget.Probe("g", 1, 1.0, PRIOR_STEP_SECONDS / 4)]  # never below the prior
+    assert step_budget.eval_estimate(tasks, study.profile, fast)(300) == pytest.approx(
+        seconds(300) / 2)
+
+
+def test_fit_renames_the_profile_and_a_rerun_reuses_the_choice(tmp_path, monkeypatch):
+    study = build_study("default", profile="preview", models=["ns_gan", "wgan_gp"])
+    out = tmp_path / "default_preview"
+    clock = FakeClock()
+    step = _fake_step(clock, 8.0, {"ns_gan": 0.25, "wgan_gp": 0.5})
+    monkeypatch.setitem(step_budget.BUDGETS, "preview", 1e6)
+    same = step_budget.fit(study, out, clock=clock, step=step, log=lambda s: None)
+    assert same.profile == study.profile  # everything fits: the profile as it is
+    monkeypatch.setitem(step_budget.BUDGETS, "preview", 300.0)
+    lines = []
+    clock = FakeClock()
+    fitted = step_budget.fit(study, out, clock=clock, step=_fake_step(
+        clock, 0.0, {"ns_gan": 0.25, "wgan_gp": 0.5}), log=lines.append)
+    # 0.75 s per step of both runs: 300 s leaves room for fewer than 400 steps
+    steps = fitted.profile.steps
+    assert steps < 400 and steps in step_budget.ladder(400)
+    assert fitted.profile.name == f"preview[steps={steps}]"
+    assert fitted.runs == study.runs and f"{steps} of 400 steps" in lines[0]
+    assert not out.exists()  # nothing written
+    out.mkdir()
+    (out / MANIFEST).write_text(json.dumps({"profile": {"name": fitted.profile.name,
+                                                        "steps": steps}}))
+    again = step_budget.fit(study, out, step=lambda *a: pytest.fail("measured again"),
+                            log=lines.append)
+    assert again.profile == fitted.profile
+
+
+def test_fit_leaves_profiles_without_a_budget_and_foreign_directories_alone(tmp_path):
+    smoke = build_study("default", profile="smoke", models=["ns_gan"])
+    never = lambda *a: pytest.fail("measured")  # noqa: E731
+    assert step_budget.fit(smoke, tmp_path, step=never) is smoke
+    preview = build_study("default", profile="preview", models=["ns_gan"])
+    (tmp_path / "notes.txt").write_text("mine")  # the engine refuses this directory
+    assert step_budget.fit(preview, tmp_path, step=never) is preview
