@@ -6,12 +6,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import jax
-import numpy as np
-import pytest
+# The suite is bound by XLA compiling hundreds of small programs, most run for a few steps:
+# LLVM's optimisation of the CPU code is most of each compilation (about 60% of a GAN train
+# step's). Tests (and the subprocesses they start, which inherit the variable) skip it; the
+# ops and their order are XLA's as before, only the machine code is less optimised. Set before
+# any backend starts (importing jax starts none).
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                               + " --xla_backend_optimization_level=0").strip()
 
-from benchmark.evaluation.evaluator import Evaluator
-from metrics.base import Column, Metric
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from benchmark.evaluation.evaluator import Evaluator  # noqa: E402
+from metrics.base import Column, Metric  # noqa: E402
 
 # ../shared/data beside the checkout (CI and this workplace), or $GAN_BENCHMARK_SHARED_DATA.
 SHARED_DATA = Path(
