@@ -137,6 +137,14 @@ ENCODER_COLUMNS = (
 
 # --- the semi-supervised GAN's D as a classifier (metrics/semi_supervised.py; §12.7) ---------
 
+
+@dataclasses.dataclass(frozen=True)
+class SemiSupervisedSettings:
+    """Every test image is classified, ``batch_size`` images per call of D."""
+
+    batch_size: int = 1000
+
+
 SEMI_SUPERVISED_COLUMNS = (
     Column("test_errors", higher_is_better=False, decimals=0, title="test errors",
            description="test images D misclassifies (semi-supervised GAN; Salimans et al. "
@@ -184,5 +192,5 @@ def selection_columns() -> list[Column]:
 
 
 __all__ = ["DECLARED", "Column", "ConditionalSettings", "EncoderSettings", "FidSettings",
-           "PrecisionRecallSettings", "column", "columns",
+           "PrecisionRecallSettings", "SemiSupervisedSettings", "column", "columns",
            "higher_is_better", "selection_columns"]

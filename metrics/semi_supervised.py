@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metrics.base import EvalContext, Generators, Metric
-from metrics.columns import SEMI_SUPERVISED_COLUMNS
+from metrics.columns import SEMI_SUPERVISED_COLUMNS, SemiSupervisedSettings
 
 LogitsFn = Callable[[jnp.ndarray], jnp.ndarray]  # images [b, ...] -> class logits [b, K]
 
@@ -64,8 +64,9 @@ def _evaluate(generators: Generators, context: EvalContext) -> dict[str, Any]:
     labels = context.labels("test")
     if generators.classify_fn is None or labels is None:
         return {}
+    settings: SemiSupervisedSettings = context.settings
     errors = runs_errors(generators.classify_fn, generators.discriminator_variables,
-                         context.images("test"), labels)
+                         context.images("test"), labels, settings.batch_size)
     return {"test_errors": errors.astype(np.float64), "test_error": errors / labels.shape[0]}
 
 
@@ -74,6 +75,7 @@ METRIC = Metric(
     columns=SEMI_SUPERVISED_COLUMNS,
     applies_to=lambda spec: "labels" in spec.offers,
     evaluate=_evaluate,
+    settings=SemiSupervisedSettings(),
     seconds=lambda settings: 3.0,
     description="test error of a semi-supervised GAN's D as a classifier "
     "(docs/protocol.md §12.7)",

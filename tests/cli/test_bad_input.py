@@ -3,7 +3,6 @@ exit status 2, nothing written (the results directory, a report folder, the mani
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import stat
@@ -164,18 +163,20 @@ def test_status_of_a_folder_of_studies_lists_each_study(tmp_path, capsys):
                    "  pending  g1 (1 runs)"]
 
 
-@pytest.mark.parametrize("tool, args, message", [
-    ("bench_prf", ["--n", ""], "argument --n: '' is not a comma-separated list of distinct"),
-    ("bench_prf", ["--n", "100,100"], "'100,100' is not a comma-separated list of distinct"),
-    ("bench_peer", ["--rounds", "0"], "argument --rounds: '0' is not a whole number >= 1"),
-    ("bench_peer", ["--steps", "x"], "argument --steps: 'x' is not a whole number >= 1"),
-    ("bench_fid", ["--batches", "0"], "argument --batches: '0' is not a whole number >= 1"),
+@pytest.mark.parametrize("verb, args, message", [
+    ("bench-prf", ["--n", ""], "argument --n: '' is not a comma-separated list of distinct"),
+    ("bench-prf", ["--n", "100,100"], "'100,100' is not a comma-separated list of distinct"),
+    ("bench-peer", ["--rounds", "0"], "argument --rounds: '0' is not a whole number >= 1"),
+    ("bench-peer", ["--steps", "x"], "argument --steps: 'x' is not a whole number >= 1"),
+    ("bench-fid", ["--batches", "0"], "argument --batches: '0' is not a whole number >= 1"),
     ("chaos", ["--kills", "-1"], "argument --kills: '-1' is not a whole number >= 1"),
 ])
-def test_the_developer_tools_refuse_counts_below_one(capsys, tool, args, message):
-    """The throughput and chaos scripts: argparse's usage and one error line, exit 2."""
-    module = importlib.import_module(f"benchmark.{tool}")
-    with pytest.raises(SystemExit) as exit_:
-        module.main(args)
-    assert exit_.value.code == 2
-    assert message in capsys.readouterr().err
+def test_the_developer_tools_refuse_counts_below_one(capsys, verb, args, message):
+    """The throughput and chaos verbs: one error line naming the verb's --help, exit 2."""
+    from benchmark.cli.main import main
+
+    assert main([verb, *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert f"see `python -m benchmark {verb} --help`" in err
+    assert len(err.strip().splitlines()) == 1

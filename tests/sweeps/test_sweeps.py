@@ -66,8 +66,9 @@ def test_narrow_space_values():
 def test_narrow_disc_bn_is_only_off_for_wgan_gp_and_dragan():
     # compare_gan v1's params.py: {yes, no} for every model (the VAE's encoder included),
     # "no" only for these two; and for SNGAN and LAPGAN, whose D has no batch norm by design
-    # (docs/protocol.md §13.6)
-    off = ("wgan_gp", "dragan", "sngan", "lapgan")
+    # (docs/protocol.md §13.6), and the semi-supervised GAN, whose authors' D has none
+    # (train_mnist_feature_matching.py; §12.7)
+    off = ("wgan_gp", "dragan", "sngan", "lapgan", "ssgan")
     for model in MODELS:
         drawn = {c["disc_bn"] for c in sample_configs(model, "narrow", 50)[1:]}
         assert drawn == ({False} if model in off else {True, False}), model
