@@ -231,6 +231,12 @@ def adversarial_batch(state: State, key: jax.Array, train: jax.Array, hp,
         lambda i, s: d_round(s, jax.random.fold_in(k_d, i), train, hp, sched), state)
 
 
+def start_rollout(state: State) -> State:
+    """``ROLLOUT(generator, 0.8)``: the rollout network starts as a copy of G where
+    sequence_gan.py main builds it, after MLE and D pretraining (docs/protocol.md §11.3)."""
+    return state._replace(roll=state.g)
+
+
 def pretrain_discriminator(state: State, key: jax.Array, train: jax.Array, hp,
                            sched: Schedule) -> State:
     return jax.lax.fori_loop(
@@ -272,7 +278,7 @@ def make_train(sched: Schedule):
 
         state, pre_curve = jax.lax.scan(pre_block, state,
                                         jnp.arange(sched.pretrain_epochs // every))
-        state = pretrain_discriminator(state, k_d, data["train"], hp, sched)
+        state = start_rollout(pretrain_discriminator(state, k_d, data["train"], hp, sched))
 
         def adv_block(state, i):
             k = jax.random.fold_in(k_adv, i)

@@ -145,6 +145,13 @@ def test_rollout_update_mixes_all_but_the_embedding():
     mixed = sg.update_rollout(moved, sg.HPARAMS).roll
     np.testing.assert_allclose(mixed["Wi"], g["Wi"] + 0.2, rtol=1e-6)
     np.testing.assert_allclose(mixed["emb"], moved.g["emb"])
+    # ROLLOUT(generator, 0.8) after pretraining: the rollout starts as G, a fixed point of the
+    # update while G has not moved (a rollout left at the random init would drift toward G)
+    started = sg.start_rollout(moved)
+    assert jax.tree.all(jax.tree.map(lambda a, b: bool((a == b).all()), started.roll, moved.g))
+    kept = sg.update_rollout(started, sg.HPARAMS).roll
+    for name in g:
+        np.testing.assert_allclose(kept[name], moved.g[name], rtol=1e-6)
 
 
 @pytest.mark.slow  # compiles in 35-100 s on the shared 2-core machine
