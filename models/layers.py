@@ -7,6 +7,8 @@ Batch norm: decay 0.999, eps 1e-3, with scale. Leaky ReLU slope 0.2.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -21,8 +23,8 @@ conv_init = nn.initializers.truncated_normal(stddev=WEIGHT_STD)
 normal_init = nn.initializers.normal(stddev=WEIGHT_STD)
 
 
-def conv(features: int) -> nn.Conv:
-    return nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME", kernel_init=conv_init)
+def conv(features: int, kernel_init: Callable = conv_init) -> nn.Conv:
+    return nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME", kernel_init=kernel_init)
 
 
 class Deconv(nn.Module):
@@ -36,10 +38,13 @@ class Deconv(nn.Module):
     """
 
     features: int
+    # The (4, 4, in, out) kernel's initialiser: N(0, 0.02) (§3.1) unless an architecture
+    # follows its authors' (GRAN's, docs/protocol.md §13.4).
+    kernel_init: Callable = normal_init
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        kernel = self.param("kernel", normal_init, (4, 4, x.shape[-1], self.features))
+        kernel = self.param("kernel", self.kernel_init, (4, 4, x.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
         dims = ("NHWC", "HWIO", "NHWC")
         phases = []

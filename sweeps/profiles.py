@@ -52,6 +52,9 @@ PREVIEW_MODEL_OVERRIDES = (
     # other new models take the shared point (docs/family.md: at their own lr 2e-4 nothing
     # was learned in 300 steps; DCGAN learns at 1e-3).
     ("sngan", (("beta1", 0.0), ("n_disc", 5))),
+    # GRAN keeps its authors' beta1 0 (its d_lr_ratio 0.4 is fixed in the narrow space), at
+    # the preview's lr 1e-3 for G (docs/protocol.md §13.4).
+    ("gran", (("beta1", 0.0),)),
 )
 
 

@@ -43,7 +43,7 @@ AUTHOR_DEFAULTS = {  # docs/protocol.md §2.8
     # issue 21's models (docs/protocol.md §13.6), not in the paper
     "dcgan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
     "sngan": {"lr": 2e-4, "beta1": 0.0, "n_disc": 5, "disc_bn": False, "beta2": 0.9},
-    "gran": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
+    "gran": {"lr": 1e-4, "beta1": 0.0, "n_disc": 1, "disc_bn": True, "d_lr_ratio": 0.4},
     "lapgan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": False},
     # issues 20 and 22's models (docs/protocol.md §12), not in the paper
     "cgan": {"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},

@@ -26,6 +26,8 @@ INIT, STEPS, SHUFFLE, LABELLED = 0, 1, 2, 3
 # sweeps.profiles.MATMUL_PRECISIONS -> jax's default_matmul_precision for float32 operands.
 JAX_MATMUL_PRECISION = {"float32": "float32", "tf32": "tensorfloat32"}
 ADAM_B2, ADAM_EPS = 0.999, 1e-8  # docs/protocol.md §4.1
+# D's learning rate over G's, where a model has it (GRAN's, docs/protocol.md §13.4); 1 else.
+D_LR_RATIO = "d_lr_ratio"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,11 +124,18 @@ def matmul_precision(name: str):
     return jax.default_matmul_precision(JAX_MATMUL_PRECISION[name])
 
 
-def adam(hp: Mapping[str, jax.Array]) -> optax.GradientTransformation:
+def adam(hp: Mapping[str, jax.Array], network: str = "generator") -> optax.GradientTransformation:
     """Adam(lr, beta1, beta2, 1e-8) with this run's (traced) lr and beta1; no decay. beta2 is
-    0.999 (§4.1) unless the model has it as a hyperparameter (SNGAN's 0.9, §13.2)."""
+    0.999 (§4.1) unless the model has it as a hyperparameter (SNGAN's 0.9, §13.2). For
+    ``network="discriminator"`` the learning rate is lr times ``d_lr_ratio`` where the model
+    has that hyperparameter (GRAN's 0.4, docs/protocol.md §13.4), else lr itself (ratio 1)."""
+    if network not in ("generator", "discriminator"):
+        raise ValueError(f"unknown network {network!r}; choose generator or discriminator")
     b2 = hp["beta2"] if "beta2" in hp else ADAM_B2
-    return optax.adam(hp["lr"], b1=hp["beta1"], b2=b2, eps=ADAM_EPS)
+    lr = hp["lr"]
+    if network == "discriminator" and D_LR_RATIO in hp:
+        lr = lr * hp[D_LR_RATIO]
+    return optax.adam(lr, b1=hp["beta1"], b2=b2, eps=ADAM_EPS)
 
 
 def apply_train(module: nn.Module, params, stats, *args, **kwargs):

@@ -17,6 +17,8 @@ its input to 2x - 1 (their ``transform``), so both networks see the paper's [-1,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -76,9 +78,9 @@ class Deconv5x5(nn.Module):
         return jnp.reshape(y, (n, 2 * h, 2 * w, c))
 
 
-def conv5x5(features: int) -> nn.Conv:
+def conv5x5(features: int, kernel_init: Callable = normal_init) -> nn.Conv:
     return nn.Conv(features, (KERNEL, KERNEL), strides=(2, 2), padding=((2, 2), (2, 2)),
-                   use_bias=False, kernel_init=normal_init)
+                   use_bias=False, kernel_init=kernel_init)
 
 
 class DcganGenerator(nn.Module):
@@ -110,19 +112,24 @@ class DcganDiscriminator(nn.Module):
     image_shape: tuple[int, int, int]
     width: int = WIDTH
     use_batch_norm: bool = True
+    # The initialisers of the convs' and the last dense layer's kernels: DCGAN's N(0, 0.02)
+    # unless another model's authors used others (GRAN's, docs/protocol.md §13.4).
+    conv_init: Callable = normal_init
+    dense_init: Callable = normal_init
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
         _, n = pyramid_plan(self.image_shape)
         x = 2.0 * x - 1.0
         channels = self.width
-        x = nn.leaky_relu(conv5x5(channels)(x), LEAKY_SLOPE)  # no BN on D's input layer
+        # no BN on D's input layer
+        x = nn.leaky_relu(conv5x5(channels, self.conv_init)(x), LEAKY_SLOPE)
         for _ in range(n - 1):
             channels *= 2
-            x = conv5x5(channels)(x)
+            x = conv5x5(channels, self.conv_init)(x)
             x = batch_norm(train)(x) if self.use_batch_norm else x
             x = nn.leaky_relu(x, LEAKY_SLOPE)
-        return nn.Dense(1, use_bias=False, kernel_init=normal_init)(flatten(x))[:, 0]
+        return nn.Dense(1, use_bias=False, kernel_init=self.dense_init)(flatten(x))[:, 0]
 
 
 def unsupported_side(image_shape: tuple[int, int, int]) -> str | None:

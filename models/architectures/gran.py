@@ -16,6 +16,13 @@ output, which the paper calls the previous canvas). The image is sigmoid(sum_t d
 f's and g's weights are shared by the steps (the recurrence); their batch norms are one per
 step, because each step's activations have their own statistics and so that every batch
 norm is updated once per G pass as in every other G. D is DCGAN's (``models.architectures.dcgan``).
+
+Initialisation (docs/protocol.md §13.4): the authors', in G and D alike. Dense kernels are
+Glorot-uniform, U(-sqrt(6 / (fan_in + fan_out)), +sqrt(...)) (their ``utils.initialize_weight``
+with ``'uniform'``, as ``Batch_Norm_layer`` and the D's ``convnet32`` call it); conv and deconv
+kernels are N(0, 0.01) (their ``utils.init_conv_weights``, called by ``Conv_layer``,
+``BN_Conv_layer`` and ``Deconv_layer`` without ``rng_dist``, so its default ``'normal'``:
+``0.01 * normal``; the uniform bound those layers compute is not used). Biases 0.
 """
 
 from __future__ import annotations
@@ -25,11 +32,15 @@ import jax
 import jax.numpy as jnp
 
 from models.architectures.dcgan import DcganDiscriminator, pyramid_plan, unsupported_side
-from models.layers import Deconv, batch_norm, conv, flatten, normal_init
+from models.layers import Deconv, batch_norm, conv, flatten
 from models.registry import Architecture, NetFacts, register_architecture, scaled
 
 STEPS = 3  # the authors' main_granI_cifar10.py num_steps; the paper also shows T = 5 on LSUN
 WIDTH = 128
+# The authors' initialisers (module docstring; docs/protocol.md §13.4).
+CONV_STD = 0.01  # utils.init_conv_weights, rng_dist 'normal': 0.01 * N(0, 1)
+dense_init = nn.initializers.glorot_uniform()  # utils.initialize_weight 'uniform'
+conv_init = nn.initializers.normal(stddev=CONV_STD)
 
 
 class GranGenerator(nn.Module):
@@ -48,14 +59,16 @@ class GranGenerator(nn.Module):
         channels = [self.width * 2 ** (n - 1 - i) for i in range(n)]  # C, C/2, ..., width
         dim = z.shape[-1]
         # Shared by the steps: f's and g's layers. One batch norm per step (module docstring).
-        f_in = nn.Dense(channels[0] * base * base, kernel_init=normal_init, name="f_in")
-        f_deconvs = [Deconv(ch, name=f"f_deconv{i}") for i, ch in enumerate(channels[1:])]
-        f_out = Deconv(self.image_shape[2], name="f_out")
-        g_convs = [conv(ch) for ch in channels[::-1]]  # side -> s, as f reversed
-        g_out = nn.Dense(dim, kernel_init=normal_init, name="g_out")
+        # The authors' initialisers (§13.4): Glorot-uniform dense, N(0, 0.01) (de)convs.
+        f_in = nn.Dense(channels[0] * base * base, kernel_init=dense_init, name="f_in")
+        f_deconvs = [Deconv(ch, kernel_init=conv_init, name=f"f_deconv{i}")
+                     for i, ch in enumerate(channels[1:])]
+        f_out = Deconv(self.image_shape[2], kernel_init=conv_init, name="f_out")
+        g_convs = [conv(ch, conv_init) for ch in channels[::-1]]  # side -> s, as f reversed
+        g_out = nn.Dense(dim, kernel_init=dense_init, name="g_out")
 
         h_z = jnp.tanh(batch_norm(train)(
-            nn.Dense(dim, kernel_init=normal_init, name="h_z")(z)))
+            nn.Dense(dim, kernel_init=dense_init, name="h_z")(z)))
         h_c = jnp.zeros_like(h_z)
         total = None
         canvases = []
@@ -90,7 +103,8 @@ def drawing_steps(facts: NetFacts) -> int:
 
 @register_architecture("gran")
 class Gran(Architecture):
-    """GRAN's recurrent G and DCGAN's D (docs/protocol.md §13.4)."""
+    """GRAN's recurrent G and DCGAN's D (docs/protocol.md §13.4), both with the authors'
+    initialisers."""
 
     def generator(self, facts: NetFacts) -> nn.Module:
         return GranGenerator(tuple(facts.image_shape), steps=drawing_steps(facts),
@@ -98,7 +112,8 @@ class Gran(Architecture):
 
     def discriminator(self, facts: NetFacts) -> nn.Module:
         return DcganDiscriminator(tuple(facts.image_shape), width=scaled(WIDTH, facts),
-                                  use_batch_norm=facts.disc_bn)
+                                  use_batch_norm=facts.disc_bn, conv_init=conv_init,
+                                  dense_init=dense_init)
 
     def unsupported(self, image_shape: tuple[int, int, int]) -> str | None:
         return unsupported_side(image_shape)

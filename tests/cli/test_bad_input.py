@@ -40,6 +40,8 @@ CASES = [
     (["train", "--model", "wgan_gp", "--lambda", "-1"], "lambda=-1.0 is outside"),
     (["train", "--model", "began", "--gamma", "2"], "gamma=2.0 is outside"),
     (T + ["--clip", "0.1"], "--clip applies to none of ns_gan"),
+    (["train", "--model", "gran", "--d-lr-ratio", "-1"], "d_lr_ratio=-1.0 is outside"),
+    (T + ["--d-lr-ratio", "0.4"], "--d-lr-ratio applies to none of ns_gan"),
     (T + ["--seeds", "a,b"], "is not a comma-separated list of integers"),
     (T + ["--seeds", "-1"], "seed=-1"),
     (T + ["--seeds", str(2**32)], "[0, 2**32)"),

@@ -29,6 +29,9 @@ def test_recipes_name_their_objective_architecture_and_defaults():
                                             "disc_bn": True}
     assert models.get("dcgan").objective is models.get("ns_gan").objective
     assert (models.get("gran").arch, models.get("lapgan").family) == ("gran", "multiscale")
+    # GRAN's authors' optimiser (docs/protocol.md §13.4): G's lr 1e-4, beta1 0, D's lr 0.4 x
+    assert models.get("gran").defaults == {"lr": 1e-4, "beta1": 0.0, "n_disc": 1,
+                                           "disc_bn": True, "d_lr_ratio": 0.4}
     assert models.architecture("sngan").spectral_norm
     assert models.architecture("dcgan+sn").spectral_norm
     assert not models.architecture("dcgan").spectral_norm

@@ -56,7 +56,8 @@ def update(structure: Structure, state: RunState, hp, batch: Batch, t):
         return objective.discriminator_loss(out, hp, state.extra), (stats, out)
 
     (d_loss, (d_stats, out)), grads = jax.value_and_grad(d_objective, has_aux=True)(d_params)
-    updates, d_opt = adam(hp).update(grads, state.opt_state["discriminator"], d_params)
+    updates, d_opt = adam(hp, "discriminator").update(
+        grads, state.opt_state["discriminator"], d_params)
     new_state = state.replace(
         params={**state.params, "discriminator": optax.apply_updates(d_params, updates)},
         batch_stats={"generator": g_stats, "discriminator": d_stats},

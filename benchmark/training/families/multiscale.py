@@ -61,7 +61,8 @@ def update(structure: Structure, state: RunState, hp, batch: Batch, t):
         return objective.discriminator_loss(out, hp, state.extra), (stats, out)
 
     (d_loss, (d_stats, out)), grads = jax.value_and_grad(d_objective, has_aux=True)(d_params)
-    updates, d_opt = adam(hp).update(grads, state.opt_state["discriminator"], d_params)
+    updates, d_opt = adam(hp, "discriminator").update(
+        grads, state.opt_state["discriminator"], d_params)
     d_params = optax.apply_updates(d_params, updates)
     if objective.after_discriminator_update is not None:
         d_params = objective.after_discriminator_update(d_params, hp)
