@@ -46,3 +46,70 @@ def test_bigan_discriminator_sees_real_pairs_and_fake_pairs():
     np.testing.assert_allclose(out.d_real, 1000.0 * mean_x + mean_x, rtol=1e-6)  # (x, E(x))
     np.testing.assert_allclose(out.d_fake, 1000.0 * (10.0 + z[:, 0]) + z[:, 0], rtol=1e-6)
     assert jax.tree.leaves(out.aux_real) == []
+
+
+def test_recomputed_bn_statistics_cover_the_encoder():
+    """Precise BN for a G that holds an encoder with batch norm (BiGAN, disc_bn): E's averages
+    recomputed from one batch of images make E's inference mode on it E's training-mode pass
+    on it, every variance positive; without images E keeps its running averages; G's part is
+    what G's pass on the latents gives either way. (Before: G's pass on z left E's averages
+    at the zeros it started from, so E divided by sqrt(0 + eps).)"""
+    from benchmark import training as train
+    from benchmark.training.generators import generator_encode
+    from models import priors
+
+    structure = train.Structure("bigan", (28, 28, 1), batch_size=8)
+    states = train.init_runs(structure, 100, np.array([0, 1], np.uint32))
+    assert jax.tree.leaves(states.batch_stats["generator"]["encoder"])  # E has batch norm
+    G = train.family(structure).generator(structure)
+    z = priors.sample(jax.random.PRNGKey(3), (1, 16, structure.z_dim), structure.recipe.latent)
+    x = jax.random.uniform(jax.random.PRNGKey(4), (1, 16, 28, 28, 1))
+    fixed = train.recompute_generator_stats(states, z, structure=structure, x=x)
+    encode = generator_encode(structure)
+    for run in range(2):
+        variables = jax.tree.map(lambda a, r=run: a[r], train.generator_variables(states))
+        recomputed = jax.tree.map(lambda a, r=run: a[r], train.generator_variables(fixed))
+        (training, _, _), _ = G.apply(variables, x[0], train=True, mutable=["batch_stats"],
+                                      method=GeneratorWithEncoder.encode)
+        np.testing.assert_allclose(encode(recomputed, x[0]), training, atol=2e-4)
+    variances = [v for path, v in jax.tree_util.tree_leaves_with_path(
+        fixed.batch_stats["generator"]["encoder"]) if path[-1].key == "var"]
+    assert variances and all(float(v.min()) > 0 for v in variances)
+    kept = train.recompute_generator_stats(states, z, structure=structure)
+    jax.tree.map(np.testing.assert_array_equal, kept.batch_stats["generator"]["encoder"],
+                 states.batch_stats["generator"]["encoder"])
+    jax.tree.map(np.testing.assert_array_equal, kept.batch_stats["generator"]["generator"],
+                 fixed.batch_stats["generator"]["generator"])
+
+
+def test_the_preview_evaluation_recomputes_the_encoders_statistics_from_train_images():
+    """Evaluator.inference_states under a profile with recompute_bn: E's averages are those of
+    E's training-mode passes on recompute_images (distinct train images, fixed), not zeros."""
+    from benchmark import data
+    from benchmark import training as train
+    from benchmark.data import ImageDataset
+    from benchmark.evaluation.evaluator import Evaluator
+    from sweeps.profiles import Profile
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8)
+    ds = ImageDataset("mnist", images, images[:8])
+    evaluator = Evaluator(data.get("mnist"), ds, Profile("p", 2, 2, recompute_bn=2))
+    x = evaluator.recompute_images(2, 16)
+    assert x.shape == (2, 16, 28, 28, 1)
+    flat = x.reshape(32, -1)
+    assert len({row.tobytes() for row in flat}) == 32  # without replacement
+    stored = ds.as_float(images).reshape(40, -1)
+    assert all(any(np.array_equal(row, s) for s in stored) for row in flat)
+    np.testing.assert_array_equal(evaluator.recompute_images(2, 16), x)  # fixed
+    structure = train.Structure("bigan", (28, 28, 1), batch_size=8)
+    states = train.init_runs(structure, 40, np.array([0], np.uint32))
+    used = evaluator.inference_states(structure, states, 2).batch_stats["generator"]
+    expected = train.recompute_generator_stats(
+        states, jnp.zeros((1, 1, structure.z_dim)), structure=structure,
+        x=evaluator.recompute_images(2, 64)).batch_stats["generator"]["encoder"]
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
+                 used["encoder"], expected)
+    variances = [v for p, v in jax.tree_util.tree_leaves_with_path(used["encoder"])
+                 if p[-1].key == "var"]
+    assert variances and all(float(v.min()) > 0 for v in variances)
