@@ -7,6 +7,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from benchmark.training.families.encoder import pairs
 from models.architectures.bigan import GeneratorWithEncoder
@@ -80,6 +81,71 @@ def test_recomputed_bn_statistics_cover_the_encoder():
                  states.batch_stats["generator"]["encoder"])
     jax.tree.map(np.testing.assert_array_equal, kept.batch_stats["generator"]["generator"],
                  fixed.batch_stats["generator"]["generator"])
+
+
+def test_bigan_encoder_squashes_its_codes_into_the_uniform_priors_range():
+    """BiGAN's E(x) = 2 sigmoid(a) - 1 of its linear head's output a ([BiGAN code]
+    UniformDistribution.logits_to_recon): inside U(-1, 1)'s support even for large a."""
+    from models.architectures.bigan import DeterministicEncoder
+
+    E = DeterministicEncoder(8, use_batch_norm=False)
+    x = jax.random.uniform(jax.random.PRNGKey(0), (4, 28, 28, 1))
+    v = E.init(jax.random.PRNGKey(1), x, train=False)
+    v = jax.tree.map(lambda a: a * 30.0, v)  # large pre-activations
+    (z, mu, sigma), state = E.apply(v, x, train=False, capture_intermediates=True)
+    a = state["intermediates"]["Dense_0"]["__call__"][0]
+    assert sigma is None and mu is z and float(jnp.max(jnp.abs(a))) > 5.0
+    np.testing.assert_allclose(z, np.tanh(np.asarray(a) / 2.0), rtol=1e-5, atol=1e-6)
+    assert float(jnp.max(jnp.abs(z))) <= 1.0
+
+
+def test_bigan_discriminator_joins_z_into_each_hidden_layer():
+    """BiGAN's D adds a linear map of z to conv128's and fc1024's pre-activations ([BiGAN code]
+    net.py, apply_cond): with both maps zeroed D ignores z; with either one left it does not."""
+    from models.architectures.bigan import BiganDiscriminator
+
+    D = BiganDiscriminator(use_batch_norm=True, z_dim=5)
+    x = jax.random.uniform(jax.random.PRNGKey(0), (4, 28, 28, 1))
+    z = jax.random.uniform(jax.random.PRNGKey(1), (4, 5), minval=-1.0, maxval=1.0)
+    v = D.init(jax.random.PRNGKey(2), x, train=False, z=z)
+    p = v["params"]
+    assert p["Dense_0"]["kernel"].shape == (5, 128) and p["Dense_2"]["kernel"].shape == (5, 1024)
+
+    def without(*names):
+        return {**v, "params": {k: jax.tree.map(jnp.zeros_like, w) if k in names else w
+                                for k, w in p.items()}}
+
+    def moves(variables):
+        return not np.allclose(D.apply(variables, x, train=False, z=z),
+                               D.apply(variables, x, train=False, z=-z), atol=1e-6)
+
+    assert moves(v) and moves(without("Dense_0")) and moves(without("Dense_2"))
+    assert not moves(without("Dense_0", "Dense_2"))
+
+
+def test_ali_discriminator_drops_its_inputs_at_ali_rates():
+    """ALI's D in training mode with a dropout rng: about 20% of x's pixels and z's values
+    dropped, about 50% of the later layers' inputs ([ALI] appendix tables); fresh masks per
+    key; no dropout in inference mode."""
+    from models.architectures.bigan import JointDiscriminator
+
+    D = JointDiscriminator(use_batch_norm=False, z_dim=64)
+    x = jnp.ones((64, 28, 28, 1))
+    z = jnp.ones((64, 64))
+    v = D.init(jax.random.PRNGKey(0), x, train=False, z=z)
+    out, state = D.apply(v, x, train=True, z=z, rngs={"dropout": jax.random.PRNGKey(1)},
+                         capture_intermediates=True)
+    dropped = {name: float(jnp.mean(o["__call__"][0] == 0.0))
+               for name, o in state["intermediates"].items() if name.startswith("Dropout")}
+    assert len(dropped) == 6
+    assert dropped["Dropout_0"] == pytest.approx(0.2, abs=0.01)  # x (50,176 pixels)
+    assert dropped["Dropout_3"] == pytest.approx(0.2, abs=0.02)  # z (4,096 values)
+    for name in ("Dropout_1", "Dropout_2", "Dropout_4", "Dropout_5"):
+        assert dropped[name] == pytest.approx(0.5, abs=0.05), name
+    other = D.apply(v, x, train=True, z=z, rngs={"dropout": jax.random.PRNGKey(2)})
+    assert not np.allclose(out, other)
+    np.testing.assert_array_equal(D.apply(v, x, train=False, z=z),
+                                  D.apply(v, x, train=True, z=z))  # no rng: no dropout
 
 
 def test_the_preview_evaluation_recomputes_the_encoders_statistics_from_train_images():
