@@ -124,15 +124,30 @@ class Evaluator:
         """The states whose G is evaluated at ``step``: its BN running averages as trained
         (paper), zero-debiased (``profile.debias_bn``) or recomputed from
         ``profile.recompute_bn`` batches of 64 latents drawn from a fixed key of their own
-        (``recompute_generator_stats``; the same latents for every run and checkpoint)."""
+        (``recompute_generator_stats``; the same latents for every run and checkpoint); an
+        encoder held with G gets its averages recomputed from as many batches of 64 train
+        images (:meth:`recompute_images`), not left at the zeros of G's pass."""
         if self.profile.recompute_bn:
             key = jax.random.fold_in(jax.random.PRNGKey(EVAL_SEED), 1)
             z = priors.sample(key, (self.profile.recompute_bn, 64, structure.z_dim),
                               structure.recipe.latent)
-            return recompute_generator_stats(states, z, structure=structure)
+            x = (self.recompute_images(self.profile.recompute_bn, 64)
+                 if generator_encode(structure) is not None else None)
+            return recompute_generator_stats(states, z, structure=structure, x=x)
         if self.profile.debias_bn:
             return debias_generator_stats(states, generator_bn_updates(structure, step))
         return states
+
+    def recompute_images(self, batches: int, size: int) -> np.ndarray:
+        """[batches, size, h, w, c] float train images, drawn without replacement from a fixed
+        key of their own (the same for every run and checkpoint): the batches an encoder's
+        batch-norm averages are recomputed from."""
+        train = self.data.split("train")
+        size = min(size, len(train))
+        n = min(batches * size, len(train)) // size * size
+        rng = np.random.default_rng([EVAL_SEED, 2])
+        index = np.sort(rng.choice(len(train), n, replace=False))
+        return self.data.as_float(train[index]).reshape(n // size, size, *train.shape[1:])
 
     def samples(self, structure: Structure, states: RunState) -> np.ndarray:
         """[runs, grid, h, w, c] samples for the PNG grids. A G asked for classes (or codes)

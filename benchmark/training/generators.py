@@ -124,29 +124,44 @@ def debias_generator_stats(states: RunState, updates: int) -> RunState:
 
 
 @functools.partial(jax.jit, static_argnames=("structure",))
-def recompute_generator_stats(states: RunState, z: jax.Array, *, structure: Structure) -> RunState:
+def recompute_generator_stats(states: RunState, z: jax.Array, *, structure: Structure,
+                              x: jax.Array | None = None) -> RunState:
     """G's batch-norm averages replaced by the mean over the batches ``z`` [K, B, z_dim] of
     the batch statistics of G's training-mode passes ("precise BN", Wu and Johnson 2021),
-    every run on the same latents.
+    every run on the same latents; an encoder held with G (the encoder family's
+    ``GeneratorWithEncoder``) gets its own from its training-mode passes on the batches of
+    images ``x`` [K', B', h, w, c], or keeps its running averages where ``x`` is None.
 
     Used by the ``preview`` profile: after a few hundred steps the running averages (even
     debiased) still mix in the statistics of G's first steps, when its activations were
     different, and inference-mode samples come out blurrier than G draws in training
     (measured: docs/usage.md, "The preview profile"). With one batch equal to the evaluation
-    latents, inference mode reproduces training mode exactly (tested).
+    latents, inference mode reproduces training mode exactly (tested; for E on images too).
+    G's pass on z updates only G's layers; E's statistics are never taken from it (the pass
+    leaves them at the zeros it started from, which would normalise E by a zero variance).
     """
     G = family(structure).generator(structure)
     keep = 1.0 - models.layers.BN_DECAY
+    encoder = hasattr(G, "encode")
 
-    def one_run(params, stats):
+    def mean_stats(params, stats, batches, **kw):
         zeroed = jax.tree.map(jnp.zeros_like, stats)
 
-        def batch_stats(zb):  # the update from zero averages is (1 - decay) x the batch's
-            _, new = G.apply({"params": params, "batch_stats": zeroed}, zb, train=True,
-                             mutable=["batch_stats"])
-            return jax.tree.map(lambda x: x / keep, new["batch_stats"])
+        def batch_stats(b):  # the update from zero averages is (1 - decay) x the batch's
+            _, new = G.apply({"params": params, "batch_stats": zeroed}, b, train=True,
+                             mutable=["batch_stats"], **kw)
+            return jax.tree.map(lambda s: s / keep, new["batch_stats"])
 
-        return jax.tree.map(lambda x: jnp.mean(x, axis=0), jax.lax.map(batch_stats, z))
+        return jax.tree.map(lambda s: jnp.mean(s, axis=0), jax.lax.map(batch_stats, batches))
+
+    def one_run(params, stats):
+        new = mean_stats(params, stats, z)
+        if not encoder or "encoder" not in stats:
+            return new
+        if x is None:  # E's running averages as trained
+            return {**new, "encoder": stats["encoder"]}
+        from_images = mean_stats(params, stats, x, method=type(G).encode)
+        return {**new, "encoder": from_images["encoder"]}
 
     stats = dict(states.batch_stats)
     stats["generator"] = jax.vmap(one_run)(states.params["generator"], stats["generator"])

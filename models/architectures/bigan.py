@@ -1,12 +1,19 @@
 """BiGAN / ALI networks (Donahue, Krähenbühl & Darrell 2017; Dumoulin et al. 2017;
 docs/protocol.md §12.5), the architecture ``bigan`` (deterministic E); ``ali``
-(models/architectures/ali.py) has the stochastic E.
+(models/architectures/ali.py) has the stochastic E and ALI's D.
 
-- E: the study's D trunk (§3.2) with a linear fc(z_dim) head (BiGAN), or the VAE encoder's
-  head (mu, sigma = 1e-6 + softplus) sampled z = mu + sigma eps (ALI).
-- D on pairs (x, z), in ALI's three parts (the ALI paper's appendix tables: D(x), D(z),
-  D(x, z)): D(x) is the study's trunk, D(z) is fc1024 -> lrelu, D(x, z) is fc1024 -> lrelu ->
-  fc1 on their concatenation.
+- E: the study's D trunk (§3.2) with a linear fc(z_dim) head squashed into the uniform prior's
+  range, 2 sigmoid(a) - 1 (BiGAN: the authors' ``dist.py``, ``UniformDistribution.
+  logits_to_recon``), or the VAE encoder's head (mu, sigma = 1e-6 + softplus) sampled
+  z = mu + sigma eps (ALI).
+- BiGAN's D (:class:`BiganDiscriminator`): the study's D with z joined into each hidden layer
+  after the first, as a linear function of z added to the layer's pre-activation before its
+  batch norm (the authors' ``net.py``, ``convnet`` and ``apply_cond``).
+- ALI's D (:class:`JointDiscriminator`) in its three parts (the ALI paper's appendix tables:
+  D(x), D(z), D(x, z)): D(x) is the study's trunk, D(z) is fc1024 -> lrelu, D(x, z) is
+  fc1024 -> lrelu -> fc1 on their concatenation; dropout 0.2 on the inputs x and z and 0.5
+  on every later layer's input (the tables; ``experiments/ali_cifar10.py``,
+  ``create_models``).
 - G is the study's generator. E sits with G (:class:`GeneratorWithEncoder`: they are trained
   together against D), so the state keeps the two networks of every GAN.
 """
@@ -19,7 +26,7 @@ import jax.numpy as jnp
 
 from models.architectures.infogan import DiscriminatorTrunk, Generator
 from models.architectures.vae import Encoder as GaussianEncoder
-from models.layers import dense, lrelu
+from models.layers import conv, dense, flatten, lrelu, maybe_bn
 from models.registry import Architecture, NetFacts, register_architecture
 
 
@@ -31,8 +38,9 @@ class DeterministicEncoder(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool, key: jax.Array | None = None):
-        """(z, z, None): the code, its mean (itself) and no scale."""
-        z = dense(self.z_dim)(DiscriminatorTrunk(self.use_batch_norm, name="trunk")(x, train))
+        """(z, z, None): the code in (-1, 1), its mean (itself) and no scale."""
+        a = dense(self.z_dim)(DiscriminatorTrunk(self.use_batch_norm, name="trunk")(x, train))
+        z = 2.0 * jax.nn.sigmoid(a) - 1.0  # [BiGAN code] UniformDistribution.logits_to_recon
         return z, z, None
 
 
@@ -67,8 +75,15 @@ class GeneratorWithEncoder(nn.Module):
         return self.encoder(x, train, key=key)
 
 
+# ALI's dropout rates in D ([ALI] appendix tables; experiments/ali_cifar10.py, create_models)
+ALI_INPUT_DROPOUT = 0.2  # on x and z, the inputs of D(x) and D(z)
+ALI_DROPOUT = 0.5  # on the input of every later layer of D
+
+
 class JointDiscriminator(nn.Module):
-    """(images [B, h, w, c], z [B, z_dim]) -> logits [B]: is (x, z) a pair (x, E(x))."""
+    """ALI's D: (images [B, h, w, c], z [B, z_dim]) -> logits [B] in three parts, D(x),
+    D(z), D(x, z), with ALI's dropout. Dropout acts in training mode when the apply has a
+    "dropout" rng (the encoder family gives one); without one (initialisation) it is off."""
 
     use_batch_norm: bool
     z_dim: int
@@ -77,9 +92,41 @@ class JointDiscriminator(nn.Module):
     def __call__(self, x: jax.Array, train: bool, z: jax.Array | None = None) -> jax.Array:
         if z is None:  # initialisation only: the family always gives z
             z = jnp.zeros((x.shape[0], self.z_dim), x.dtype)
-        hx = DiscriminatorTrunk(self.use_batch_norm, name="trunk")(x, train)
-        hz = lrelu(dense(1024)(z))
-        h = lrelu(dense(1024)(jnp.concatenate([hx, hz], axis=-1)))
+        off = not train or not self.has_rng("dropout")
+
+        def drop(h, rate):
+            return nn.Dropout(rate, deterministic=off)(h)
+
+        bn = self.use_batch_norm
+        hx = lrelu(conv(64)(drop(x, ALI_INPUT_DROPOUT)))  # D(x): the study's trunk
+        hx = lrelu(maybe_bn(conv(128)(drop(hx, ALI_DROPOUT)), bn, train))
+        hx = lrelu(maybe_bn(dense(1024)(drop(flatten(hx), ALI_DROPOUT)), bn, train))
+        hz = lrelu(dense(1024)(drop(z, ALI_INPUT_DROPOUT)))  # D(z)
+        h = drop(jnp.concatenate([hx, hz], axis=-1), ALI_DROPOUT)  # D(x, z)
+        h = lrelu(dense(1024)(h))
+        return dense(1)(drop(h, ALI_DROPOUT))[:, 0]
+
+
+class BiganDiscriminator(nn.Module):
+    """BiGAN's D: (images [B, h, w, c], z [B, z_dim]) -> logits [B]. The study's D (conv64 ->
+    lrelu -> conv128 -> [BN] -> lrelu -> fc1024 -> [BN] -> lrelu -> fc1) with z joined into
+    its hidden layers after the first: a linear map of z added to conv128's (per channel) and
+    fc1024's pre-activations, before their batch norm ([BiGAN code] ``net.py``: ``convnet``
+    passes ``cond`` to ``acts`` of every layer but the first; ``apply_cond`` adds
+    ``multifc(cond)`` as a bias, then batch norm)."""
+
+    use_batch_norm: bool
+    z_dim: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool, z: jax.Array | None = None) -> jax.Array:
+        if z is None:  # initialisation only: the family always gives z
+            z = jnp.zeros((x.shape[0], self.z_dim), x.dtype)
+        h = lrelu(conv(64)(x))
+        h = conv(128)(h) + dense(128)(z)[:, None, None, :]
+        h = flatten(lrelu(maybe_bn(h, self.use_batch_norm, train)))
+        h = dense(1024)(h) + dense(1024)(z)
+        h = lrelu(maybe_bn(h, self.use_batch_norm, train))
         return dense(1)(h)[:, 0]
 
 
@@ -94,7 +141,8 @@ class BiganArchitecture(Architecture):
                                     enc(facts.z_dim, facts.disc_bn), tuple(facts.image_shape))
 
     def discriminator(self, facts: NetFacts) -> nn.Module:
-        return JointDiscriminator(facts.disc_bn, facts.z_dim)
+        joint = JointDiscriminator if self.stochastic else BiganDiscriminator
+        return joint(facts.disc_bn, facts.z_dim)
 
 
 @register_architecture("bigan")

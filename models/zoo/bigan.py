@@ -1,17 +1,23 @@
 """BiGAN (Donahue, Krähenbühl & Darrell 2017) and its stochastic-encoder variant ALI
 (Dumoulin et al. 2017), docs/protocol.md §12.5: trained by the ``encoder`` family; the option
-``encoder=stochastic`` is ALI (architecture ``ali``, prior N(0, I)). Adam 2e-4, beta1 0.5
-(BiGAN's)."""
+``encoder=stochastic`` is ALI (architecture ``ali``, prior N(0, I)). Adam beta1 0.5 for both;
+lr 2e-4 for BiGAN ([BiGAN code] ``train_gan.py``: ``--learning_rate`` 0.0002, Adam's b1 from
+``--momentum`` 0.5), 1e-4 for ALI ([ALI] appendix tables, ``experiments/ali_*.py``:
+``LEARNING_RATE = 1e-4``, ``BETA1 = 0.5``)."""
 
 from losses import bigan
 from models.registry import Model, register_model
+
+BIGAN_LR = 2e-4
+ALI_LR = 1e-4
 
 
 @register_model("bigan")
 def recipe(encoder: str = "deterministic") -> Model:
     stochastic = encoder == "stochastic"
     return Model("ALI" if stochastic else "BiGAN", bigan.OBJECTIVE,
-                 common={"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
+                 common={"lr": ALI_LR if stochastic else BIGAN_LR, "beta1": 0.5, "n_disc": 1,
+                         "disc_bn": True},
                  family="encoder", arch="ali" if stochastic else "bigan",
                  latent="normal" if stochastic else "uniform",
                  options={"encoder": ("deterministic", "stochastic")})

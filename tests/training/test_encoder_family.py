@@ -7,6 +7,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from benchmark.training.families.encoder import pairs
 from models.architectures.bigan import GeneratorWithEncoder
@@ -46,3 +47,135 @@ def test_bigan_discriminator_sees_real_pairs_and_fake_pairs():
     np.testing.assert_allclose(out.d_real, 1000.0 * mean_x + mean_x, rtol=1e-6)  # (x, E(x))
     np.testing.assert_allclose(out.d_fake, 1000.0 * (10.0 + z[:, 0]) + z[:, 0], rtol=1e-6)
     assert jax.tree.leaves(out.aux_real) == []
+
+
+def test_recomputed_bn_statistics_cover_the_encoder():
+    """Precise BN for a G that holds an encoder with batch norm (BiGAN, disc_bn): E's averages
+    recomputed from one batch of images make E's inference mode on it E's training-mode pass
+    on it, every variance positive; without images E keeps its running averages; G's part is
+    what G's pass on the latents gives either way. (Before: G's pass on z left E's averages
+    at the zeros it started from, so E divided by sqrt(0 + eps).)"""
+    from benchmark import training as train
+    from benchmark.training.generators import generator_encode
+    from models import priors
+
+    structure = train.Structure("bigan", (28, 28, 1), batch_size=8)
+    states = train.init_runs(structure, 100, np.array([0, 1], np.uint32))
+    assert jax.tree.leaves(states.batch_stats["generator"]["encoder"])  # E has batch norm
+    G = train.family(structure).generator(structure)
+    z = priors.sample(jax.random.PRNGKey(3), (1, 16, structure.z_dim), structure.recipe.latent)
+    x = jax.random.uniform(jax.random.PRNGKey(4), (1, 16, 28, 28, 1))
+    fixed = train.recompute_generator_stats(states, z, structure=structure, x=x)
+    encode = generator_encode(structure)
+    for run in range(2):
+        variables = jax.tree.map(lambda a, r=run: a[r], train.generator_variables(states))
+        recomputed = jax.tree.map(lambda a, r=run: a[r], train.generator_variables(fixed))
+        (training, _, _), _ = G.apply(variables, x[0], train=True, mutable=["batch_stats"],
+                                      method=GeneratorWithEncoder.encode)
+        np.testing.assert_allclose(encode(recomputed, x[0]), training, atol=2e-4)
+    variances = [v for path, v in jax.tree_util.tree_leaves_with_path(
+        fixed.batch_stats["generator"]["encoder"]) if path[-1].key == "var"]
+    assert variances and all(float(v.min()) > 0 for v in variances)
+    kept = train.recompute_generator_stats(states, z, structure=structure)
+    jax.tree.map(np.testing.assert_array_equal, kept.batch_stats["generator"]["encoder"],
+                 states.batch_stats["generator"]["encoder"])
+    jax.tree.map(np.testing.assert_array_equal, kept.batch_stats["generator"]["generator"],
+                 fixed.batch_stats["generator"]["generator"])
+
+
+def test_bigan_encoder_squashes_its_codes_into_the_uniform_priors_range():
+    """BiGAN's E(x) = 2 sigmoid(a) - 1 of its linear head's output a ([BiGAN code]
+    UniformDistribution.logits_to_recon): inside U(-1, 1)'s support even for large a."""
+    from models.architectures.bigan import DeterministicEncoder
+
+    E = DeterministicEncoder(8, use_batch_norm=False)
+    x = jax.random.uniform(jax.random.PRNGKey(0), (4, 28, 28, 1))
+    v = E.init(jax.random.PRNGKey(1), x, train=False)
+    v = jax.tree.map(lambda a: a * 30.0, v)  # large pre-activations
+    (z, mu, sigma), state = E.apply(v, x, train=False, capture_intermediates=True)
+    a = state["intermediates"]["Dense_0"]["__call__"][0]
+    assert sigma is None and mu is z and float(jnp.max(jnp.abs(a))) > 5.0
+    np.testing.assert_allclose(z, np.tanh(np.asarray(a) / 2.0), rtol=1e-5, atol=1e-6)
+    assert float(jnp.max(jnp.abs(z))) <= 1.0
+
+
+def test_bigan_discriminator_joins_z_into_each_hidden_layer():
+    """BiGAN's D adds a linear map of z to conv128's and fc1024's pre-activations ([BiGAN code]
+    net.py, apply_cond): with both maps zeroed D ignores z; with either one left it does not."""
+    from models.architectures.bigan import BiganDiscriminator
+
+    D = BiganDiscriminator(use_batch_norm=True, z_dim=5)
+    x = jax.random.uniform(jax.random.PRNGKey(0), (4, 28, 28, 1))
+    z = jax.random.uniform(jax.random.PRNGKey(1), (4, 5), minval=-1.0, maxval=1.0)
+    v = D.init(jax.random.PRNGKey(2), x, train=False, z=z)
+    p = v["params"]
+    assert p["Dense_0"]["kernel"].shape == (5, 128) and p["Dense_2"]["kernel"].shape == (5, 1024)
+
+    def without(*names):
+        return {**v, "params": {k: jax.tree.map(jnp.zeros_like, w) if k in names else w
+                                for k, w in p.items()}}
+
+    def moves(variables):
+        return not np.allclose(D.apply(variables, x, train=False, z=z),
+                               D.apply(variables, x, train=False, z=-z), atol=1e-6)
+
+    assert moves(v) and moves(without("Dense_0")) and moves(without("Dense_2"))
+    assert not moves(without("Dense_0", "Dense_2"))
+
+
+def test_ali_discriminator_drops_its_inputs_at_ali_rates():
+    """ALI's D in training mode with a dropout rng: about 20% of x's pixels and z's values
+    dropped, about 50% of the later layers' inputs ([ALI] appendix tables); fresh masks per
+    key; no dropout in inference mode."""
+    from models.architectures.bigan import JointDiscriminator
+
+    D = JointDiscriminator(use_batch_norm=False, z_dim=64)
+    x = jnp.ones((64, 28, 28, 1))
+    z = jnp.ones((64, 64))
+    v = D.init(jax.random.PRNGKey(0), x, train=False, z=z)
+    out, state = D.apply(v, x, train=True, z=z, rngs={"dropout": jax.random.PRNGKey(1)},
+                         capture_intermediates=True)
+    dropped = {name: float(jnp.mean(o["__call__"][0] == 0.0))
+               for name, o in state["intermediates"].items() if name.startswith("Dropout")}
+    assert len(dropped) == 6
+    assert dropped["Dropout_0"] == pytest.approx(0.2, abs=0.01)  # x (50,176 pixels)
+    assert dropped["Dropout_3"] == pytest.approx(0.2, abs=0.02)  # z (4,096 values)
+    for name in ("Dropout_1", "Dropout_2", "Dropout_4", "Dropout_5"):
+        assert dropped[name] == pytest.approx(0.5, abs=0.05), name
+    other = D.apply(v, x, train=True, z=z, rngs={"dropout": jax.random.PRNGKey(2)})
+    assert not np.allclose(out, other)
+    np.testing.assert_array_equal(D.apply(v, x, train=False, z=z),
+                                  D.apply(v, x, train=True, z=z))  # no rng: no dropout
+
+
+def test_the_preview_evaluation_recomputes_the_encoders_statistics_from_train_images():
+    """Evaluator.inference_states under a profile with recompute_bn: E's averages are those of
+    E's training-mode passes on recompute_images (distinct train images, fixed), not zeros."""
+    from benchmark import data
+    from benchmark import training as train
+    from benchmark.data import ImageDataset
+    from benchmark.evaluation.evaluator import Evaluator
+    from sweeps.profiles import Profile
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8)
+    ds = ImageDataset("mnist", images, images[:8])
+    evaluator = Evaluator(data.get("mnist"), ds, Profile("p", 2, 2, recompute_bn=2))
+    x = evaluator.recompute_images(2, 16)
+    assert x.shape == (2, 16, 28, 28, 1)
+    flat = x.reshape(32, -1)
+    assert len({row.tobytes() for row in flat}) == 32  # without replacement
+    stored = ds.as_float(images).reshape(40, -1)
+    assert all(any(np.array_equal(row, s) for s in stored) for row in flat)
+    np.testing.assert_array_equal(evaluator.recompute_images(2, 16), x)  # fixed
+    structure = train.Structure("bigan", (28, 28, 1), batch_size=8)
+    states = train.init_runs(structure, 40, np.array([0], np.uint32))
+    used = evaluator.inference_states(structure, states, 2).batch_stats["generator"]
+    expected = train.recompute_generator_stats(
+        states, jnp.zeros((1, 1, structure.z_dim)), structure=structure,
+        x=evaluator.recompute_images(2, 64)).batch_stats["generator"]["encoder"]
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
+                 used["encoder"], expected)
+    variances = [v for p, v in jax.tree_util.tree_leaves_with_path(used["encoder"])
+                 if p[-1].key == "var"]
+    assert variances and all(float(v.min()) > 0 for v in variances)

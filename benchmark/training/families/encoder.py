@@ -46,11 +46,14 @@ def encode_train(G, params, stats, x, key):
 
 def pairs(G, D, g_params, g_stats, d_params, d_stats, x, z, key):
     """D's logits on the real pairs (x, E(x)) and the fake pairs (G(z), z):
-    (Outputs, G's and D's new statistics)."""
+    (Outputs, G's and D's new statistics). ``key``: E's noise and D's dropout masks (ALI's D,
+    one mask for the real and one for the fake batch); None: neither."""
     (z_hat, _, _), g_stats = encode_train(G, g_params, g_stats, x, key)
     fake, g_stats = apply_train(G, g_params, g_stats, z)
-    d_real, d_stats = apply_train(D, d_params, d_stats, x, z=z_hat)
-    d_fake, d_stats = apply_train(D, d_params, d_stats, fake, z=z)
+    real_rngs, fake_rngs = ({} if key is None else
+                            {"rngs": {"dropout": jax.random.fold_in(key, i)}} for i in (1, 2))
+    d_real, d_stats = apply_train(D, d_params, d_stats, x, z=z_hat, **real_rngs)
+    d_fake, d_stats = apply_train(D, d_params, d_stats, fake, z=z, **fake_rngs)
     return Outputs(d_real, d_fake), g_stats, d_stats
 
 
