@@ -142,7 +142,6 @@ def recompute_generator_stats(states: RunState, z: jax.Array, *, structure: Stru
     """
     G = family(structure).generator(structure)
     keep = 1.0 - models.layers.BN_DECAY
-    encoder = hasattr(G, "encode")
 
     def mean_stats(params, stats, batches, **kw):
         zeroed = jax.tree.map(jnp.zeros_like, stats)
@@ -156,12 +155,11 @@ def recompute_generator_stats(states: RunState, z: jax.Array, *, structure: Stru
 
     def one_run(params, stats):
         new = mean_stats(params, stats, z)
-        if not encoder or "encoder" not in stats:
+        if "encoder" not in stats:  # no encoder held with G
             return new
-        if x is None:  # E's running averages as trained
-            return {**new, "encoder": stats["encoder"]}
-        from_images = mean_stats(params, stats, x, method=type(G).encode)
-        return {**new, "encoder": from_images["encoder"]}
+        encoder = (stats["encoder"] if x is None  # E's running averages as trained
+                   else mean_stats(params, stats, x, method=type(G).encode)["encoder"])
+        return {**new, "encoder": encoder}
 
     stats = dict(states.batch_stats)
     stats["generator"] = jax.vmap(one_run)(states.params["generator"], stats["generator"])

@@ -75,6 +75,12 @@ class GeneratorWithEncoder(nn.Module):
         return self.encoder(x, train, key=key)
 
 
+def _pair_latent(x: jax.Array, z: jax.Array | None, z_dim: int) -> jax.Array:
+    """The z of a pair (x, z) scored by a joint D; zeros where none is given (initialisation
+    only: the encoder family always gives z)."""
+    return jnp.zeros((x.shape[0], z_dim), x.dtype) if z is None else z
+
+
 # ALI's dropout rates in D ([ALI] appendix tables; experiments/ali_cifar10.py, create_models)
 ALI_INPUT_DROPOUT = 0.2  # on x and z, the inputs of D(x) and D(z)
 ALI_DROPOUT = 0.5  # on the input of every later layer of D
@@ -90,8 +96,7 @@ class JointDiscriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool, z: jax.Array | None = None) -> jax.Array:
-        if z is None:  # initialisation only: the family always gives z
-            z = jnp.zeros((x.shape[0], self.z_dim), x.dtype)
+        z = _pair_latent(x, z, self.z_dim)
         off = not train or not self.has_rng("dropout")
 
         def drop(h, rate):
@@ -120,8 +125,7 @@ class BiganDiscriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool, z: jax.Array | None = None) -> jax.Array:
-        if z is None:  # initialisation only: the family always gives z
-            z = jnp.zeros((x.shape[0], self.z_dim), x.dtype)
+        z = _pair_latent(x, z, self.z_dim)
         h = lrelu(conv(64)(x))
         h = conv(128)(h) + dense(128)(z)[:, None, None, :]
         h = flatten(lrelu(maybe_bn(h, self.use_batch_norm, train)))
