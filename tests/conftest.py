@@ -15,6 +15,15 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                                + " --xla_backend_optimization_level=0").strip()
 
+# One on-disk cache of compiled programs for the whole run: the xdist workers, and the
+# subprocesses the tests start (they inherit the variables), compile the same small programs
+# (smoke structures); the first to compile one stores it, the others load it. A clean checkout
+# starts it empty (it lives in the git-ignored .cache/ of the checkout), so CI measures the
+# same suite; set JAX_COMPILATION_CACHE_DIR to choose another place.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      str(Path(__file__).resolve().parents[1] / ".cache" / "jax-tests"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -94,8 +94,8 @@ def _str_list(text: str) -> list[str]:
     """A comma-separated list of names: at least one, each named once."""
     values = [v.strip() for v in text.split(",") if v.strip()]
     if not values:
-        raise argparse.ArgumentTypeError(f"{text!r} names nothing; give at least one name, "
-                                         "comma-separated (e.g. ns_gan,wgan)")
+        raise argparse.ArgumentTypeError(f"{text!r} names nothing; give at least one name; "
+                                         "separate names with commas")
     return _once(values, text)
 
 

@@ -232,8 +232,8 @@ def check_inputs(results_dir: Path, new_model: str | None, baselines: list[str] 
 def _list(text: str) -> list[str]:
     values = [part.strip() for part in text.split(",") if part.strip()]
     if not values:
-        raise argparse.ArgumentTypeError(f"{text!r} names nothing; give at least one name, "
-                                         "comma-separated (e.g. ns_gan,wgan)")
+        raise argparse.ArgumentTypeError(f"{text!r} names nothing; give at least one name; "
+                                         "separate names with commas")
     return values
 
 
