@@ -157,6 +157,12 @@ SEMI_SUPERVISED_COLUMNS = (
 # --- sequence generators on SeqGAN's oracle (metrics/nll_oracle.py; §11.4) -------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class NllOracleSettings:
+    """None of its own: the number of samples scored is the SeqGAN schedule's
+    ``eval_samples`` (``benchmark.training.seqgan.Schedule``), which the profile names."""
+
+
 NLL_ORACLE_COLUMNS = (
     Column("nll_oracle", higher_is_better=False, decimals=3, selects=True, title="NLL-oracle",
            description="oracle NLL per token of the generator's samples (SeqGAN §4)"),
@@ -204,5 +210,6 @@ def selection_columns() -> list[Column]:
 
 
 __all__ = ["DECLARED", "Column", "ConditionalSettings", "EncoderSettings", "FidSettings",
+           "NllOracleSettings",
            "PrecisionRecallSettings", "SemiSupervisedSettings", "column", "columns",
            "higher_is_better", "selection_columns"]

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from metrics.base import Metric
-from metrics.columns import NLL_ORACLE_COLUMNS
+from metrics.columns import NLL_ORACLE_COLUMNS, NllOracleSettings
 from models.seqgan import lstm
 
 NLL_ORACLE, NLL_TEST = NLL_ORACLE_COLUMNS
@@ -63,5 +63,6 @@ METRIC = Metric(
     applies_to=lambda spec: "sequences" in spec.offers,
     evaluate=_not_images,
     description="NLL-oracle and NLL-test of sequence generators (docs/protocol.md §11.4)",
+    settings=NllOracleSettings(),
     seconds=lambda settings: 1.0,
 )
