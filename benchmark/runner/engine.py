@@ -12,7 +12,9 @@ task (one obvious place for it, like flax's ``train_and_evaluate``)::
         score the runs, write PNG grids and result rows, checkpoint
     mark the task done, delete its checkpoint
 
-Data sets live on the device and batches are drawn there; the runs of a task are vmapped
+A task of the sequence family (SeqGAN and its MLE baseline on the oracle) is trained whole by
+``benchmark.runner.sequences`` instead, its rows written once at the end (docs/protocol.md
+§11.6). Data sets live on the device and batches are drawn there; the runs of a task are vmapped
 inside one jit (or, on CPU, called one by one: the trainer's plan), and sharded over every
 local device along the runs axis. Rows are written before the checkpoint of the same step; on
 resume, rows after the checkpoint are dropped and retrained, which gives the same values
@@ -438,13 +440,15 @@ class TaskRunner:
                 return "done"
             task_files.clear_markers(self.root, task_id)
             task = self.tasks[task_id]
+            sequence = sequences.is_sequence_task(task)  # SeqGAN and MLE: no images, no FID
+            if not sequence:
+                train_images, train_labels, evaluator = self._on_device(task.dataset)
             on_phase = trace.hook(task_id)  # the chaos script's trace, when it asks for one
             try:
-                if sequences.is_sequence_task(task):  # SeqGAN and MLE: no images, no FID
+                if sequence:
                     sequences.train_task(task, self.load(task.dataset), self.study, self.root,
                                          progress=self.progress)
                 else:
-                    train_images, train_labels, evaluator = self._on_device(task.dataset)
                     train_task(task, self.load(task.dataset), self.study, self.root,
                                evaluator=evaluator, plan=self.settings.plan or default_plan(),
                                progress=self.progress, mesh=devices.local_mesh(),
