@@ -83,3 +83,9 @@ def test_a_model_on_a_data_set_without_what_it_needs_is_one_line(tmp_path, capsy
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and err.startswith("error: "), err
     assert not out.exists()
+
+
+def test_plan_refuses_the_sequence_study_in_one_line(capsys):
+    assert cli.main(["plan", "--study", "seqgan"]) == 2
+    err = capsys.readouterr().err
+    assert "seqgan-preview --project-paper" in err and err.count("\n") == 1, err
