@@ -56,6 +56,7 @@ EPILOG = """Examples:
   python -m benchmark train --model wgan_gp --seeds 0,1 --lr 2e-4
   python -m benchmark train --model ns_gan --dataset mnist --data-dir ../shared/data
   python -m benchmark sweep --study phase1 --datasets mnist --configs 20
+  python -m benchmark sweep --study seqgan --profile smoke --seeds 0-1   # SeqGAN, MLE on the oracle
   python -m benchmark compare --model hinge --baselines results/default_preview
   python -m benchmark report results/default_preview
   python -m benchmark bench --runs 1,4,16
