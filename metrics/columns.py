@@ -154,6 +154,23 @@ SEMI_SUPERVISED_COLUMNS = (
 )
 
 
+# --- sequence generators on SeqGAN's oracle (metrics/nll_oracle.py; §11.4) -------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class NllOracleSettings:
+    """None of its own: the number of samples scored is the SeqGAN schedule's
+    ``eval_samples`` (``benchmark.training.seqgan.Schedule``), which the profile names."""
+
+
+NLL_ORACLE_COLUMNS = (
+    Column("nll_oracle", higher_is_better=False, decimals=3, selects=True, title="NLL-oracle",
+           description="oracle NLL per token of the generator's samples (SeqGAN §4)"),
+    Column("nll_test", higher_is_better=False, decimals=3, title="NLL-test",
+           description="the generator's NLL per token of held-out oracle samples"),
+)
+
+
 # Every registered metric's columns by metric name, in registry order (metrics/registry.py has
 # the same names in the same order; tests/reports/test_reports.py checks it).
 DECLARED: dict[str, tuple[Column, ...]] = {
@@ -162,6 +179,7 @@ DECLARED: dict[str, tuple[Column, ...]] = {
     "conditional": CONDITIONAL_COLUMNS,
     "encoder": ENCODER_COLUMNS,
     "semi_supervised": SEMI_SUPERVISED_COLUMNS,
+    "nll_oracle": NLL_ORACLE_COLUMNS,
 }
 
 
@@ -192,5 +210,6 @@ def selection_columns() -> list[Column]:
 
 
 __all__ = ["DECLARED", "Column", "ConditionalSettings", "EncoderSettings", "FidSettings",
+           "NllOracleSettings",
            "PrecisionRecallSettings", "SemiSupervisedSettings", "column", "columns",
            "higher_is_better", "selection_columns"]

@@ -12,16 +12,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from metrics.base import Column
+from metrics.base import Metric
+from metrics.columns import NLL_ORACLE_COLUMNS, NllOracleSettings
 from models.seqgan import lstm
 
-NLL_ORACLE = Column(
-    "nll_oracle", higher_is_better=False, decimals=3,
-    description="oracle NLL per token of the generator's samples (SeqGAN §4)")
-NLL_TEST = Column(
-    "nll_test", higher_is_better=False, decimals=3,
-    description="the generator's NLL per token of held-out oracle samples")
-COLUMNS = (NLL_ORACLE, NLL_TEST)
+NLL_ORACLE, NLL_TEST = NLL_ORACLE_COLUMNS
+COLUMNS = NLL_ORACLE_COLUMNS
 SAMPLES = 10_000  # Yu et al. 2017 §4: 10,000 generated sequences
 
 
@@ -52,3 +48,21 @@ def evaluate(generators: lstm.LSTMParams, oracle: lstm.LSTMParams, heldout: jax.
     oracle_nll = jax.vmap(lambda g, k: nll_oracle(g, oracle, k, n, length, chunk))(generators, keys)
     test_nll = jax.vmap(lambda g: nll_test(g, heldout, chunk))(generators)
     return {NLL_ORACLE.name: oracle_nll, NLL_TEST.name: test_nll}
+
+
+def _not_images(generators, context):
+    """The image evaluator never calls this: ``applies_to`` is true only for data sets of
+    sequences, whose runs the sequence runner scores with :func:`evaluate`'s kernels."""
+    raise ValueError(f"NLL-oracle scores LSTM generators of token sequences, not images "
+                     f"({context.dataset}); benchmark.runner.sequences computes it")
+
+
+METRIC = Metric(
+    name="nll_oracle",
+    columns=COLUMNS,
+    applies_to=lambda spec: "sequences" in spec.offers,
+    evaluate=_not_images,
+    description="NLL-oracle and NLL-test of sequence generators (docs/protocol.md §11.4)",
+    settings=NllOracleSettings(),
+    seconds=lambda settings: 1.0,
+)

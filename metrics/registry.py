@@ -9,7 +9,14 @@ here, and its columns and settings to :mod:`metrics.columns` (JAX-free: what tab
 
 from __future__ import annotations
 
-from metrics import conditional, encoder_scores, fid, precision_recall, semi_supervised
+from metrics import (
+    conditional,
+    encoder_scores,
+    fid,
+    nll_oracle,
+    precision_recall,
+    semi_supervised,
+)
 from metrics.base import Metric
 from metrics.columns import Column, column, columns, higher_is_better
 
@@ -19,6 +26,7 @@ METRICS: dict[str, Metric] = {
     "conditional": conditional.METRIC,
     "encoder": encoder_scores.METRIC,
     "semi_supervised": semi_supervised.METRIC,
+    "nll_oracle": nll_oracle.METRIC,
 }
 
 

@@ -173,7 +173,8 @@ class Model:
     """
 
     title: str
-    objective: Objective | ElboObjective
+    # None: the model trains outside the step of losses/ (the sequence family, SeqGAN)
+    objective: Objective | ElboObjective | None
     common: Mapping[str, Any]
     hparams: tuple[HParam, ...] = ()
     family: str = "gan"  # benchmark.training.families

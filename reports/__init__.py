@@ -48,14 +48,17 @@ def figures_for(df: pd.DataFrame, metric: str) -> tuple[bool, bool]:
 
 def build_report(df: pd.DataFrame, title: str, titles: Titles = None,
                  score: str = "last",
-                 samples: Sequence[tuple[str, np.ndarray]] | None = None) -> Report:
+                 samples: Sequence[tuple[str, np.ndarray]] | None = None,
+                 sequences: Sequence[tuple[str, str]] | None = None) -> Report:
     """The summary tables and every figure the measured metrics allow; ``score`` chooses each
     run's value in the tables (``tables.SCORES``: its last or its best evaluation).
 
     Figures per measured metric: learning curves where a run has more than one evaluation,
     the budget plot where a model has more than one run, and box plots. ``samples``: the
     montage's rows (label, sample images [n, h, w, c]; :func:`reports.montage.montage_runs`
-    says which run and label), drawn as ``samples.png`` after the table.
+    says which run and label), drawn as ``samples.png`` after the table. ``sequences``:
+    (label, text) of the sequence models' decoded samples (token ids, SeqGAN on its
+    oracle), printed after the table.
     """
     table = tables.summary(df, titles=titles, score=score)
     figures: dict[str, Figure] = {}
@@ -86,6 +89,11 @@ def build_report(df: pd.DataFrame, title: str, titles: Titles = None,
         lines += ["## Samples", "", "Each model's first run at its last evaluation, on the "
                   "fixed evaluation latents.", "", "![samples of every model](samples.png)",
                   ""]
+    if sequences:
+        lines += ["## Sampled sequences", "", "Each sequence model's first run at its last "
+                  "evaluation: token ids, one sequence a line.", ""]
+        for label, text in sequences:
+            lines += [f"{label}:", "", "```", text.rstrip("\n"), "```", ""]
     comparison = tables.compare_to_paper(df, score)
     if not comparison.empty:
         lines += ["## FID against the paper (phase 3, 50 seeds)", "",

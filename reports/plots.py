@@ -86,7 +86,10 @@ def learning_curves(df: pd.DataFrame, metric: str, titles: Titles = None) -> Fig
             ax.plot(steps, mean, marker="o", ms=3, color=colors[model], label=model_title(model))
             ax.fill_between(steps, mean - std, mean + std, color=colors[model], alpha=0.2)
         ax.set_title(dataset_title(dataset, titles))
-        ax.set_xlabel("step (D updates)")
+        # sequence rows (SeqGAN on its oracle) count MLE epochs, then adversarial batches
+        sequences = "phase" in part and part["phase"].notna().any()
+        ax.set_xlabel("step (MLE epochs, then + adversarial batches)" if sequences
+                      else "step (D updates)")
         ax.set_ylabel(_label(metric))
         ax.legend(fontsize=7)
     return fig

@@ -9,6 +9,10 @@
   (compare_gan v1 ran phase 2 on the four real data sets only: pass ``datasets`` for that).
 - ``phase3``: for each model and data set, the phase-1 configuration with the best score over
   all its checkpoints (lowest FID; on the triangles highest F1), retrained with seeds 0..49.
+- ``seqgan``: SeqGAN and its MLE baseline on SeqGAN's oracle, seeds 0, 1, 2 (docs/protocol.md
+  §11): a profile stands for the SeqGAN schedule of its name (``smoke``, ``preview``, ``paper``:
+  ``benchmark.training.seqgan.SCHEDULES``), trained by the runner's sequence path
+  (``benchmark.runner.sequences``).
 - ``custom``: whatever the arguments say (by default the ``default`` study's values).
 
 Phases 1 and 2 train by default the configurations the paper trained (``sampler="v1"``,
@@ -56,6 +60,7 @@ class StudyDefaults:
     datasets: tuple[str, ...]
     description: str
     sampler: str = "project"
+    models: tuple[str, ...] | None = None  # None: the paper's eight (models.PAPER_MODELS)
 
 
 STUDIES: dict[str, StudyDefaults] = {
@@ -67,6 +72,9 @@ STUDIES: dict[str, StudyDefaults] = {
                             "narrow space, 50 configurations per model, seed 0", "v1"),
     "phase3": StudyDefaults("wide", None, tuple(range(50)), DATASETS,
                             "best phase-1 configuration per model and data set, seeds 0..49"),
+    "seqgan": StudyDefaults("default", 1, (0, 1, 2), ("oracle",),
+                            "SeqGAN and its MLE baseline on SeqGAN's oracle, 3 seeds",
+                            models=("mle", "seqgan")),
     "custom": StudyDefaults("default", None, (0,), ("triangles",),
                             "the arguments' models, data sets, seeds, space and configs"),
 }
@@ -85,8 +93,12 @@ def selection_score(rows: pd.DataFrame) -> tuple[str, bool] | None:
 def profile_hparams(profile: Profile, model: str) -> dict[str, Any]:
     """The hyperparameters ``profile`` puts in place of ``model``'s author defaults: the fixed
     values of its ``fixed_from`` search space, then its ``overrides`` and the model's own
-    ``model_overrides`` that the model has (``sweeps.profiles``; {} for the paper profile)."""
+    ``model_overrides`` that the model has (``sweeps.profiles``; {} for the paper profile).
+    A model of the sequence family takes none: its profile is a SeqGAN schedule (the
+    ``seqgan`` study), and the image profiles' values (the preview's lr 1e-3) are not its."""
     values: dict[str, Any] = {}
+    if model_registry.get(model).family == "sequence":
+        return values
     if profile.fixed_from is not None:
         values.update({name: dist.value
                        for name, dist in search_space(model, profile.fixed_from).items()
@@ -152,7 +164,8 @@ def build_study(
                         "project (any config_seed) or v1 (config_seed 0)")
     profile = resolve(profile) if isinstance(profile, str) else profile
     explicit_models, explicit_datasets = models is not None, datasets is not None
-    models = _unique(models if models is not None else model_registry.PAPER_MODELS, "models")
+    models = _unique(models if models is not None else spec.models or model_registry.PAPER_MODELS,
+                     "models")
     datasets = _unique(datasets if datasets is not None else spec.datasets, "data sets")
     if seeds is None:  # the profile may train the default study with fewer seeds
         seeds = profile.default_seeds if name == "default" and profile.default_seeds \

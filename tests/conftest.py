@@ -63,6 +63,9 @@ AUTHOR_DEFAULTS = {  # docs/protocol.md §2.8
     "vaegan": {"lr": 3e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True, "gamma": 0.01},
     "ssgan": {"lr": 3e-3, "beta1": 0.5, "n_disc": 1, "disc_bn": False,
               "unsupervised_weight": 0.5},
+    # issue 23's sequence models (docs/protocol.md §11): G's Adam (generator.py), no n_disc
+    "mle": {"lr": 0.01, "beta1": 0.9, "disc_bn": False},
+    "seqgan": {"lr": 0.01, "beta1": 0.9, "disc_bn": False},
 }
 
 

@@ -25,7 +25,7 @@ from benchmark.cli.report_files import MONTAGE, write_report
 from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.evaluation import fid_features
 from benchmark.io import cache_dir
-from benchmark.runner import step_budget
+from benchmark.runner import sequences, step_budget
 from benchmark.runner.engine import (
     check_results_dir,
     check_study,
@@ -56,6 +56,7 @@ EPILOG = """Examples:
   python -m benchmark train --model wgan_gp --seeds 0,1 --lr 2e-4
   python -m benchmark train --model ns_gan --dataset mnist --data-dir ../shared/data
   python -m benchmark sweep --study phase1 --datasets mnist --configs 20
+  python -m benchmark sweep --study seqgan --profile smoke --seeds 0-1   # SeqGAN, MLE on the oracle
   python -m benchmark compare --model hinge --baselines results/default_preview
   python -m benchmark report results/default_preview
   python -m benchmark bench --runs 1,4,16
@@ -254,8 +255,10 @@ def _run(args, study) -> None:
         # the preview sizes its steps to this machine (benchmark.runner.step_budget); compare trains
         # under its baselines' profile
         study = step_budget.fit(study, out, data_dir=args.data_dir)
+    what = (sequences.describe(study.profile) if sequences.is_sequence_study(study)
+            else study.profile.description or "custom")
     print(f"study {study.name!r}: {len(study.runs)} runs, profile {study.profile.name} "
-          f"({study.profile.description or 'custom'}) -> {out}", flush=True)
+          f"({what}) -> {out}", flush=True)
     final = run_study(study, out, data_dir=args.data_dir, fid_feature=args.fid_feature,
                       progress=not args.no_progress, keep_checkpoints=args.keep_checkpoints,
                       executor=executor)
@@ -449,9 +452,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sweep", help="run a named study (default: 8 models x 3 seeds on "
                        "triangles)", description="Run a study: default, phase1 (wide, 100 "
                        "configs), phase2 (narrow, 50), phase3 (best phase-1 config x 50 "
-                       "seeds) or custom. Rerunning the same command resumes it.")
+                       "seeds), seqgan (SeqGAN and its MLE baseline on SeqGAN's oracle, "
+                       "docs/protocol.md §11) or custom. Rerunning the same command resumes "
+                       "it.")
     s.add_argument("--study", default="default",
-                   help="default, phase1, phase2, phase3 or custom (default: default)")
+                   help="default, phase1, phase2, phase3, seqgan (SeqGAN and MLE on its "
+                   "oracle) or custom (default: default)")
     s.add_argument("--models", type=_str_list, default=None, help="restrict to these models")
     s.add_argument("--datasets", type=_str_list, default=None, help="restrict to these sets")
     s.add_argument("--seeds", type=_seeds, default=None, help="override the study's seeds")

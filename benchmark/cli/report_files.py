@@ -62,6 +62,22 @@ def montage_samples(results_dir: Path, df: pd.DataFrame) -> list[tuple[str, np.n
     return rows
 
 
+SEQUENCES_TXT = "samples.txt"  # benchmark.runner.sequences.SAMPLES_TXT
+
+
+def sequence_samples(results_dir: Path, df: pd.DataFrame) -> list[tuple[str, str]]:
+    """(label, text) of each sequence model's montage run: the decoded samples (token ids,
+    one sequence a line) it wrote at its last evaluation, ``samples/<run_id>/samples.txt``
+    (SeqGAN on its oracle, where there are no images); runs without one are left out."""
+    found = []
+    for pick in montage_runs(df, data.titles()).itertuples():
+        study = results_dir / str(getattr(pick, "study", None) or ".")
+        path = study / "samples" / pick.run_id / SEQUENCES_TXT
+        if path.is_file():
+            found.append((pick.label.replace("\n", ", "), path.read_text()))
+    return found
+
+
 def write_report(results_dir: str | Path, out_dir: str | Path | None = None,
                  score: str = "last") -> list[Path]:
     """Write ``summary.md`` (tables), ``summary.csv``, the montage of samples
@@ -72,7 +88,8 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None,
     out = Path(out_dir) if out_dir is not None else results_dir / "report"
     df = load_rows(results_dir)
     report = build_report(df, str(results_dir), data.titles(), score,
-                          samples=montage_samples(results_dir, df))
+                          samples=montage_samples(results_dir, df),
+                          sequences=sequence_samples(results_dir, df))
     written = [out / SUMMARY, out / "summary.csv"]
     atomic_write(written[0], report.markdown)
     atomic_write(written[1], report.table.to_csv(index=False))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.data import celeba, cifar10, mnist, triangles
+from benchmark.data import celeba, cifar10, mnist, oracle, triangles
 from benchmark.data.base import DatasetSpec, ImageDataset
 from benchmark.errors import UserError
 
@@ -23,6 +23,7 @@ REGISTRY: dict[str, DatasetSpec] = {
     "cifar10": cifar10.CIFAR10,
     "celeba": celeba.CELEBA,
     "triangles": triangles.TRIANGLES,
+    "oracle": oracle.ORACLE,
 }
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from benchmark.data.base import DatasetSpec
 from benchmark.errors import UserError
 from models.seqgan import lstm
 
@@ -153,3 +154,28 @@ def sample_corpus(oracle: Oracle, seed: int = 0, n_train: int = N_TRAIN,
     draw = jax.jit(lstm.sample_many, static_argnums=(2, 3))
     return {split: np.asarray(draw(params, jax.random.fold_in(key, i), n, LENGTH))
             for i, (split, n) in enumerate((("train", n_train), ("test", n_test))) if n > 0}
+
+
+def _load_refused(data_dir=None, **kwargs):
+    """The oracle's sequences are not images: the sequence runner draws them for its schedule
+    (``benchmark.runner.sequences.corpus``)."""
+    raise UserError("data set 'oracle' holds token sequences, not images; train on it with "
+                    "`python -m benchmark sweep --study seqgan` (models mle, seqgan)")
+
+
+ORACLE = DatasetSpec(
+    name="oracle",
+    title="SeqGAN oracle",
+    image_shape=(LENGTH,),  # one sequence of token ids (the smoke schedule draws shorter ones)
+    # the step axis of its rows: MLE epochs, then adversarial batches (PAPER: 120 + 200)
+    train_steps=320,
+    eval_every=5,
+    load=_load_refused,
+    splits={"train": N_TRAIN, "test": N_TEST},
+    fid_reference_split=None,  # scored with NLL-oracle and NLL-test (metrics/nll_oracle.py)
+    sources=("generated",),
+    description=("SeqGAN's synthetic data: sequences of 20 tokens (vocabulary 5,000) drawn from "
+                 "the original oracle LSTM (--data-dir) or a seeded stand-in; "
+                 "docs/protocol.md §11.1"),
+    offers=frozenset({"sequences"}),
+)

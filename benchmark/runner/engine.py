@@ -12,7 +12,9 @@ task (one obvious place for it, like flax's ``train_and_evaluate``)::
         score the runs, write PNG grids and result rows, checkpoint
     mark the task done, delete its checkpoint
 
-Data sets live on the device and batches are drawn there; the runs of a task are vmapped
+A task of the sequence family (SeqGAN and its MLE baseline on the oracle) is trained whole by
+``benchmark.runner.sequences`` instead, its rows written once at the end (docs/protocol.md
+§11.6). Data sets live on the device and batches are drawn there; the runs of a task are vmapped
 inside one jit (or, on CPU, called one by one: the trainer's plan), and sharded over every
 local device along the runs axis. Rows are written before the checkpoint of the same step; on
 resume, rows after the checkpoint are dropped and retrained, which gives the same values
@@ -47,7 +49,7 @@ from benchmark.data import ImageDataset
 from benchmark.errors import UserError
 from benchmark.evaluation.evaluator import FID_FEATURES, Evaluator, fid_reference_split
 from benchmark.io import atomic_write
-from benchmark.runner import task_files, trace
+from benchmark.runner import sequences, task_files, trace
 from benchmark.runner.checkpoints import TaskCheckpoints
 from benchmark.runner.leases import TaskLease
 from benchmark.runner.progress import StudyProgress, study_work
@@ -73,14 +75,15 @@ log = logging.getLogger(__name__)
 
 
 def check_study(study: Study) -> None:
-    """Every run's data set offers what its model needs (labels, ...) and has an image shape
-    its architecture takes: else a one-line ``UserError`` naming both, before anything is
-    written. Unknown data-set names are a ``UserError`` too."""
+    """Every run's data set offers what its model needs (labels, sequences, ...) and has an
+    image shape its architecture takes: else a one-line ``UserError`` naming both and the
+    data sets that would do, before anything is written. Unknown data-set names are a
+    ``UserError`` too."""
     for model, arch, dataset in dict.fromkeys((r.model, r.architecture, r.dataset)
                                               for r in study.runs):
         spec = datasets.get(dataset)
+        datasets.require(dataset, models.get(model).needs, f"model {model!r}")
         try:
-            models.check_needs(model, spec.offers, dataset)
             models.check_architecture(arch, spec.image_shape, dataset)
         except ValueError as err:
             raise UserError(str(err)) from None
@@ -369,16 +372,28 @@ class TaskRunner:
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["study"], state["root"], state["settings"])
 
+    def schedule(self, task: Task) -> tuple[int, list[int]]:
+        """(total steps, evaluation steps) of a task: the profile's on its data set, or for
+        the sequence family its SeqGAN schedule's points (``benchmark.runner.sequences``)."""
+        if sequences.is_sequence_task(task):
+            return sequences.evaluation_steps(self.study.profile, task)
+        spec = datasets.get(task.dataset)
+        return self.study.profile.schedule(spec.train_steps, spec.eval_every)
+
     def steps(self, task_id: str) -> int:
         """Run-steps of a task (its runs times the profile's steps on its data set)."""
         task = self.tasks[task_id]
-        spec = datasets.get(task.dataset)
-        return len(task.runs) * self.study.profile.schedule(spec.train_steps,
-                                                            spec.eval_every)[0]
+        return len(task.runs) * self.schedule(task)[0]
 
     def load(self, dataset: str) -> ImageDataset:
+        """The data set's splits; for a data set of sequences (SeqGAN's oracle) the oracle and
+        the sequences the profile's schedule trains on (``sequences.corpus``)."""
         if dataset not in self._loaded:
-            self._loaded[dataset] = datasets.load(dataset, data_dir=self.settings.data_dir)
+            if "sequences" in datasets.get(dataset).offers:
+                self._loaded[dataset] = sequences.corpus(self.study.profile,
+                                                         self.settings.data_dir)
+            else:
+                self._loaded[dataset] = datasets.load(dataset, data_dir=self.settings.data_dir)
         return self._loaded[dataset]
 
     def _on_device(self, dataset: str) -> tuple[jax.Array, jax.Array | None, Evaluator]:
@@ -401,8 +416,7 @@ class TaskRunner:
         if not task_files.is_done(self.root, task_id):
             return False
         task = self.tasks[task_id]
-        spec = datasets.get(task.dataset)
-        total, evals = self.study.profile.schedule(spec.train_steps, spec.eval_every)
+        total, evals = self.schedule(task)
         rows = read_rows(_task_dir(self.root, task) / "rows.jsonl")
         return complete_until(rows, task.runs, evals) == total
 
@@ -429,14 +443,20 @@ class TaskRunner:
                 return "done"
             task_files.clear_markers(self.root, task_id)
             task = self.tasks[task_id]
-            train_images, train_labels, evaluator = self._on_device(task.dataset)
+            sequence = sequences.is_sequence_task(task)  # SeqGAN and MLE: no images, no FID
+            if not sequence:
+                train_images, train_labels, evaluator = self._on_device(task.dataset)
             on_phase = trace.hook(task_id)  # the chaos script's trace, when it asks for one
             try:
-                train_task(task, self.load(task.dataset), self.study, self.root,
-                           evaluator=evaluator, plan=self.settings.plan or default_plan(),
-                           progress=self.progress, mesh=devices.local_mesh(),
-                           train_images=train_images, train_labels=train_labels,
-                           on_phase=on_phase)
+                if sequence:
+                    sequences.train_task(task, self.load(task.dataset), self.study, self.root,
+                                         progress=self.progress)
+                else:
+                    train_task(task, self.load(task.dataset), self.study, self.root,
+                               evaluator=evaluator, plan=self.settings.plan or default_plan(),
+                               progress=self.progress, mesh=devices.local_mesh(),
+                               train_images=train_images, train_labels=train_labels,
+                               on_phase=on_phase)
             except Exception:
                 task_files.mark_failed(self.root, task_id, traceback.format_exc())
                 raise

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmark import data as datasets
+from benchmark.runner import sequences
 from benchmark.runner.progress import PRIOR_STEP_SECONDS, prior_eval_seconds, study_work
 from benchmark.runner.results import MANIFEST
 from benchmark.runner.tasks import Task, make_tasks
@@ -165,6 +166,8 @@ def fit(study: Study, out: Path, *, data_dir=None, log: Callable[[str], None] = 
     budget = BUDGETS.get(profile.name)
     if budget is None or profile.steps is None:
         return study
+    if sequences.is_sequence_study(study):
+        return study  # SeqGAN's schedule is fixed by its profile (benchmark.runner.sequences)
     if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
         return study  # not a study directory: the engine refuses it before writing anything
     again = recorded_steps(out, profile)

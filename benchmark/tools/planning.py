@@ -32,6 +32,7 @@ from benchmark import data as datasets
 from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.evaluation.evaluator import due_metrics
 from benchmark.io import atomic_write
+from benchmark.runner import sequences
 from benchmark.runner.tasks import make_tasks
 from benchmark.tools import bound
 from metrics.columns import PrecisionRecallSettings
@@ -274,6 +275,11 @@ def main(argv: list[str] | None = None) -> None:
             datasets.get(d)
         studies = [study_of(n, profile, split(args.datasets), split(args.models))
                    for n in names]
+        for study in studies:
+            if sequences.is_sequence_study(study):
+                raise UserError(f"plan counts the image step; study {study.name!r} trains "
+                                "SeqGAN's sequence models: project their cost with `python -m "
+                                "benchmark seqgan-preview --project-paper`")
     gpu = bound.PEAKS[args.gpu]
     throughput = Throughput.read(args.throughput) if args.throughput is not None else None
     if throughput is None and DEFAULT_THROUGHPUT.is_file():

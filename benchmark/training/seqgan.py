@@ -68,8 +68,13 @@ SMOKE = Schedule(vocab=50, length=8, emb=8, hidden=8, batch=8, pretrain_epochs=2
                  negatives=32, eval_every=1, eval_samples=64, d_embedding=8,
                  filter_sizes=(1, 2, 8), num_filters=(4, 4, 4), chunk=32)
 
+# The schedule each profile of the ``seqgan`` study stands for (sweeps/studies.py; trained by
+# benchmark.runner.sequences).
+SCHEDULES = {"paper": PAPER, "preview": PREVIEW, "smoke": SMOKE}
+
 HPARAMS = {  # traced per run; the original's values
     "g_lr": 0.01,  # generator.py learning_rate (Adam, pretraining and adversarial)
+    "g_beta1": 0.9,  # tf.train.AdamOptimizer's default beta1
     "d_lr": 1e-4,  # discriminator.py tf.train.AdamOptimizer(1e-4)
     "grad_clip": 5.0,  # generator.py grad_clip (global norm)
     "l2": 0.2,  # dis_l2_reg_lambda
@@ -91,7 +96,8 @@ class State(NamedTuple):
 
 
 def _g_opt(hp) -> optax.GradientTransformation:
-    return optax.chain(optax.clip_by_global_norm(hp["grad_clip"]), optax.adam(hp["g_lr"]))
+    return optax.chain(optax.clip_by_global_norm(hp["grad_clip"]),
+                       optax.adam(hp["g_lr"], b1=hp.get("g_beta1", 0.9)))
 
 
 def _d_opt(hp) -> optax.GradientTransformation:
@@ -251,12 +257,14 @@ def evaluate(g, key: jax.Array, oracle, test: jax.Array, sched: Schedule) -> jax
                       nll.nll_test(g, test, min(sched.chunk, test.shape[0]))])
 
 
-def make_train(sched: Schedule):
+def make_train(sched: Schedule, adversarial: bool = True):
     """``train(key, hparams, oracle, data) -> (state, curves)``, pure and vmappable over
     (key, hparams); curves hold [NLL-oracle, NLL-test] at the original's evaluation points:
     before training, after pretraining epochs 1, 1 + eval_every, ... (``epoch % 5 == 0``),
     after adversarial batches 1, 1 + eval_every, ... (the G step of ``total_batch % 5 == 0``)
-    and at the end."""
+    and at the end. ``adversarial=False``: the MLE baseline, pretraining only (no D, no
+    adversarial batches; ``curves["adversarial"]`` is empty and "end" follows the last
+    epoch)."""
     every = sched.eval_every
     if sched.pretrain_epochs % every or sched.adversarial_batches % every:
         raise ValueError(f"pretrain_epochs and adversarial_batches must be multiples of "
@@ -278,6 +286,10 @@ def make_train(sched: Schedule):
 
         state, pre_curve = jax.lax.scan(pre_block, state,
                                         jnp.arange(sched.pretrain_epochs // every))
+        if not adversarial:
+            return state, {"start": start, "pretrain": pre_curve,
+                           "adversarial": jnp.zeros((0, 2), start.dtype),
+                           "end": evaluate_at(state.g, 20_000)}
         state = start_rollout(pretrain_discriminator(state, k_d, data["train"], hp, sched))
 
         def adv_block(state, i):

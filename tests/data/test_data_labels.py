@@ -92,10 +92,13 @@ def test_what_each_data_set_offers():
     for name, spec in data.REGISTRY.items():
         if name in labelled:
             assert spec.offers == {"images", "labels"} and spec.num_classes == 10
+        elif name == "oracle":  # SeqGAN's oracle: token sequences, no images
+            assert spec.offers == {"sequences"} and spec.num_classes is None
         else:  # CelebA's 40 attributes are not classes; the triangles have none
             assert spec.offers == {"images"} and spec.num_classes is None
     assert data.offering({"images", "labels"}) == ["mnist", "fashion_mnist", "cifar10"]
-    assert data.offering({"images"}) == list(data.REGISTRY)
+    assert data.offering({"images"}) == [n for n in data.REGISTRY if n != "oracle"]
+    assert data.offering({"sequences"}) == ["oracle"]
 
 
 def test_a_conditional_model_on_the_triangles_is_one_line():

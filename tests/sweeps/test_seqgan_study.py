@@ -1,0 +1,91 @@
+"""The ``seqgan`` study through the protocol's machinery (docs/protocol.md §11.6): SeqGAN and
+its MLE baseline on the oracle as a study, its rows, its resumption, its report, and the
+one-line errors of a model on a data set that does not offer what it needs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmark.cli import main as cli
+from benchmark.cli.report_files import write_report
+from benchmark.runner import sequences
+from benchmark.runner.engine import run_study
+from benchmark.runner.results import load_rows
+from benchmark.training import seqgan as sg
+from reports.tables import summary
+from sweeps import profiles
+from sweeps.studies import build_study
+
+
+def test_the_study_lists_mle_and_seqgan_on_the_oracle_and_keeps_their_own_rates():
+    study = build_study("seqgan", profile="preview", seeds=[0, 1])
+    assert [(r.model, r.dataset, r.seed) for r in study.runs] == [
+        ("mle", "oracle", 0), ("mle", "oracle", 1), ("seqgan", "oracle", 0),
+        ("seqgan", "oracle", 1)]
+    assert {r.hp["lr"] for r in study.runs} == {sg.HPARAMS["g_lr"]}  # not the preview's 1e-3
+    assert sequences.schedule(profiles.resolve("smoke")) is sg.SMOKE
+    assert [p[0] for p in sequences.points(sg.SMOKE, adv=False)] == [0, 1, 2]
+    assert [p[0] for p in sequences.points(sg.SMOKE, adv=True)] == [0, 1, 2, 3, 4]
+    assert [p[0] for p in sequences.points(sg.PREVIEW, adv=True)] == [
+        0, 1, 6, 11, 16, 21, 26, 31, 36, 40]
+
+
+@pytest.mark.slow  # compiles SeqGAN's smoke program (~1 min on the shared 2-core machine)
+def test_seqgan_smoke_study_writes_rows_resumes_and_reports(tmp_path, monkeypatch):
+    study = build_study("seqgan", profile="smoke", seeds=[0, 1])
+    final = run_study(study, tmp_path, progress=False)
+    assert sorted(zip(final["model"], final["seed"], strict=True)) == [
+        ("mle", 0), ("mle", 1), ("seqgan", 0), ("seqgan", 1)]
+    assert all(math.isfinite(v) for v in final["nll_oracle"])
+    assert not final["failed"].any()
+    rows = load_rows(tmp_path)
+    assert sorted(rows[rows["model"] == "mle"]["step"].unique()) == [0, 1, 2]
+    assert sorted(rows[rows["model"] == "seqgan"]["step"].unique()) == [0, 1, 2, 3, 4]
+    for run_id in final["run_id"]:
+        lines = (tmp_path / "samples" / run_id / sequences.SAMPLES_TXT).read_text().splitlines()
+        assert len(lines) == 1 + sequences.SAMPLE_COUNT
+        assert all(len(line.split()) == sg.SMOKE.length for line in lines[1:])
+    assert not list(tmp_path.rglob("*.png"))  # image-only outputs are skipped
+
+    # rerun: every task is finished, nothing is trained again
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished task was trained again")
+
+    monkeypatch.setattr(sequences.sg, "make_train", no_training)
+    again = run_study(study, tmp_path, progress=False)
+    assert sorted(again["nll_oracle"]) == sorted(final["nll_oracle"])
+
+    table = summary(load_rows(tmp_path))
+    assert list(table["model"]) == ["mle", "seqgan"]
+    assert (table["n_nll_oracle"] == 2).all() and table["nll_oracle_std"].notna().all()
+    written = write_report(tmp_path)
+    markdown = written[0].read_text()
+    assert "nll_oracle" in markdown and "MLE" in markdown and "SeqGAN" in markdown
+    assert "## Sampled sequences" in markdown
+    assert any(p.name == "curves_nll_oracle.png" for p in written)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--model", "ns_gan", "--dataset", "oracle"],
+     "model 'ns_gan' needs images, which oracle does not offer; choose one of: mnist"),
+    (["train", "--model", "mle", "--dataset", "triangles"],
+     "model 'mle' needs sequences, which triangles does not offer; choose one of: oracle"),
+    (["sweep", "--study", "seqgan", "--models", "seqgan,vae"],
+     "model 'vae' needs images, which oracle does not offer"),
+    (["sweep", "--study", "seqgan", "--profile", "cpu"], "has no SeqGAN schedule"),
+])
+def test_a_model_on_a_data_set_without_what_it_needs_is_one_line(tmp_path, capsys, args,
+                                                                 message):
+    out = tmp_path / "out"
+    assert cli.main([*args, "--results-dir", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and err.startswith("error: "), err
+    assert not out.exists()
+
+
+def test_plan_refuses_the_sequence_study_in_one_line(capsys):
+    assert cli.main(["plan", "--study", "seqgan"]) == 2
+    err = capsys.readouterr().err
+    assert "seqgan-preview --project-paper" in err and err.count("\n") == 1, err
