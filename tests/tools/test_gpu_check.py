@@ -159,10 +159,10 @@ def test_the_worker_trains_a_labelled_and_an_encoder_model(tmp_path, model):
     """The train item of a labelled (labels drawn with the images) and an encoder model, in
     this process at tiny sizes: its records (structure only: nothing timed is asserted)."""
     records = tmp_path / gpu_check.RECORDS
-    gpu_check.worker(gpu_check.Item("train", model, "28x28x1", runs=(1, 2)), records,
+    gpu_check.worker(gpu_check.Item("train", model, "28x28x1", runs=(1,)), records,
                      tiny=True, peer=None)
     got = gpu_check.read_records(records)
-    assert [(r["model"], r["runs"], r["batch"]) for r in got] == [(model, 1, 4), (model, 2, 4)]
+    assert [(r["model"], r["runs"], r["batch"]) for r in got] == [(model, 1, 4)]
     assert all(r["run_steps_per_s"] > 0 and r["program_bytes"] > 0 for r in got)
 
 
