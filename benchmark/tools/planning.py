@@ -152,7 +152,7 @@ def plan_study(study: Study, *, gpu: bound.Peak, precision: str,
     for dataset, model in list(keys):
         why = _unplannable(dataset, model)
         if why is not None:
-            notes.append(f"{study.name}: {model} on {dataset} left out: {why}")
+            notes.append(f"{model} on {dataset} left out: {why}")
             del keys[(dataset, model)]
     shapes = {d: tuple(datasets.get(d).image_shape) for d, _ in keys}
     # the counts known without compiling (the shipped table, this machine's cache)
@@ -178,7 +178,7 @@ def plan_study(study: Study, *, gpu: bound.Peak, precision: str,
                 prf_targets += runs * due["precision_recall"].samples
         c = counts.get(f"{model}@{shape}")
         if c is None:
-            notes.append(f"{study.name}: {model} on {dataset} left out: no bound count for "
+            notes.append(f"{model} on {dataset} left out: no bound count for "
                          f"{model} at {shape} (python -m benchmark bound --models {model} "
                          f"--shapes {shape})")
             continue
@@ -320,11 +320,16 @@ def main(argv: list[str] | None = None) -> None:
     elif throughput is not None and not same_gpu(gpu, throughput.device):
         print(f"note: {args.throughput} was measured on {throughput.device}; its figures are "
               f"used for the {gpu.name} as they are")
-    notes: list[str] = []
-    lines = [x for s in studies for x in plan_study(s, gpu=gpu, precision=args.precision,
-                                                    throughput=throughput, notes=notes)]
-    for note in notes:
-        print(f"note: {note}")
+    notes: dict[str, list[str]] = {}  # each note once, with the studies it holds for
+    lines = []
+    for s in studies:
+        mine: list[str] = []
+        lines += plan_study(s, gpu=gpu, precision=args.precision, throughput=throughput,
+                            notes=mine)
+        for note in mine:
+            notes.setdefault(note, []).append(s.name)
+    for note, where in notes.items():
+        print(f"note ({', '.join(where)}): {note}")
     if not lines:
         raise UserError("nothing to plan: every model of the selection was left out (see "
                         "the notes above)")

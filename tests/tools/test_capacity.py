@@ -248,15 +248,15 @@ def test_plan_covers_registered_models_and_says_which_it_leaves_out(counts_only,
     cgan, ns = lines[1], lines[0]
     assert cgan.runs == 50 and cgan.train_hours == pytest.approx(2 * ns.train_hours)
     assert notes == [
-        "phase3: cgan on triangles left out: model 'cgan' needs labels, which data set "
-        "'triangles' does not offer",
-        "phase3: bigan on mnist left out: no bound count for bigan at 28x28x1 (python -m "
-        "benchmark bound --models bigan --shapes 28x28x1)",
-        "phase3: bigan on triangles left out: no bound count for bigan at 28x28x1 (python -m "
+        "cgan on triangles left out: model 'cgan' needs labels, which data set 'triangles' "
+        "does not offer",
+        "bigan on mnist left out: no bound count for bigan at 28x28x1 (python -m benchmark "
+        "bound --models bigan --shapes 28x28x1)",
+        "bigan on triangles left out: no bound count for bigan at 28x28x1 (python -m "
         "benchmark bound --models bigan --shapes 28x28x1)"]
-    planning.main(["--study", "phase3", "--datasets", "mnist", "--models", "cgan,bigan"])
+    planning.main(["--study", "all", "--datasets", "mnist", "--models", "cgan,bigan"])
     out = capsys.readouterr().out
-    assert "| phase3 | mnist | cgan | 50 |" in out
-    assert "note: phase3: bigan on mnist left out: no bound count" in out
+    assert "| phase3 | mnist | cgan | 50 |" in out and "| phase1 | mnist | cgan |" in out
+    assert "note (phase1, phase2, phase3): bigan on mnist left out: no bound count" in out
     with pytest.raises(UserError, match="nothing to plan"):
         planning.main(["--study", "phase3", "--datasets", "mnist", "--models", "bigan"])
