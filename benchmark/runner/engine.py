@@ -146,7 +146,7 @@ def train_task(
     gdir = _task_dir(root, task)
     rows_path = gdir / "rows.jsonl"
     structure = Structure.of(task.runs[0], data.image_shape, data.num_classes)
-    needs_labels = "labels" in structure.recipe.needs
+    needs_labels = structure.needs_labels
     runs = task.runs
     padded = devices.padded(len(runs), mesh)
     index = np.minimum(np.arange(padded), len(runs) - 1)  # extra runs repeat the last one

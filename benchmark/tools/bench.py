@@ -2,7 +2,10 @@
 
 A run-step is one training step (one D update, batch 64) of one run. For each R the program
 is compiled once (reported separately), then timed over several segments; the data are
-random 28x28x1 uint8 images of the triangle set's size (speed does not depend on content).
+random 28x28x1 uint8 images of the triangle set's size (speed does not depend on content),
+with random class labels where the model needs them (:func:`benchmark.tools.bound.setup`, the
+engine's structure and rule). A model whose architecture cannot take 28x28x1 is skipped with
+the reason.
 On an accelerator a segment is a ``lax.scan`` over ``--segment`` steps; on CPU it is one
 unrolled step (see ``benchmark.training.plan.default_plan``). Out-of-memory ends the sweep over R
 and is reported.
@@ -24,7 +27,7 @@ import numpy as np
 from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.io import atomic_write
 from benchmark.tools import bound
-from benchmark.training import Structure, default_plan, init_runs, train_segment
+from benchmark.training import default_plan, init_runs, train_segment
 from sweeps.runs import make_run
 
 
@@ -48,14 +51,17 @@ def measure(model: str, runs: int, *, segment: int, repeats: int, num_train: int
             seed: int = 0) -> BenchResult:
     """Compile once, then time ``repeats`` segments of ``segment`` steps of ``runs`` runs."""
     plan = default_plan()
-    spec = make_run(model, "triangles", 0)
-    structure = Structure.of(spec, (28, 28, 1))
+    spec, structure = bound.setup(model, (28, 28, 1))
+    why = bound.unsupported(structure)
+    if why is not None:
+        raise bound.Unsupported(why)
     rng = np.random.default_rng(seed)
     data = jax.device_put(rng.integers(0, 65, (num_train, 28, 28, 1), dtype=np.uint8))
+    labels = bound.train_labels(structure, num_train, seed)
     states = init_runs(structure, num_train, np.arange(runs, dtype=np.uint32))
     hps = {k: jnp.full((runs,), v, jnp.float32) for k, v in spec.hp.items()}
     kwargs = dict(structure=structure, scale=1 / 64, num_steps=segment, branch=plan.branch,
-                  unroll=plan.unroll)
+                  unroll=plan.unroll, labels=labels)
     t0 = time.perf_counter()
     states, m = train_segment(states, hps, data, jnp.int32(0), **kwargs)
     jax.block_until_ready((states, m))
@@ -113,6 +119,10 @@ def main(argv: list[str] | None = None) -> None:
             raise UserError(f"--{name} {getattr(args, name)} must be >= 1")
     with user_input():
         make_run(args.model, "triangles", 0)  # an unknown model: one line
+    why = bound.unsupported(bound.setup(args.model, (28, 28, 1))[1])
+    if why is not None:
+        print(f"skipped {why}")
+        return
     segment = args.segment or (1 if cpu else 100)
     repeats = args.repeats or (3 if cpu else 5)
     device = jax.local_devices()[0]

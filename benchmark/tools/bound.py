@@ -39,7 +39,7 @@ from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.io import atomic_write, cache_dir
 from benchmark.training import Structure, init_runs, train_segment
 from metrics import features, inception
-from sweeps.runs import make_run
+from sweeps.runs import RunSpec, make_run
 
 SHAPES: tuple[tuple[int, int, int], ...] = ((28, 28, 1), (32, 32, 3), (64, 64, 3))
 VMAPPED = 4  # runs of the vmapped count (and the second point of the memory line)
@@ -88,6 +88,46 @@ def parse_shape(text: str) -> tuple[int, int, int]:
     if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
         raise UserError(f"image shape {text!r} is not HxWxC, e.g. 28x28x1")
     return tuple(int(p) for p in parts)  # type: ignore[return-value]
+
+
+def num_classes(shape: Sequence[int]) -> int:
+    """Classes of the registered labelled data set of this shape (the most; 10 where none
+    has labels): what the engine's ``Structure.of`` is given for a model that needs labels."""
+    counts = [int(s.num_classes) for s in DATASETS.values()
+              if tuple(s.image_shape) == tuple(shape) and s.num_classes]
+    return max(counts, default=10)
+
+
+def setup(model: str, shape: Sequence[int]) -> tuple[RunSpec, Structure]:
+    """The run of ``model`` at the author defaults and its structure at ``shape``, built as
+    the engine builds it (``Structure.of`` with the data set's classes, kept where the model
+    needs labels)."""
+    shape = tuple(int(s) for s in shape)
+    spec = make_run(model, "triangles", 0)
+    return spec, Structure.of(spec, shape, num_classes(shape))
+
+
+def unsupported(structure: Structure) -> str | None:
+    """Why ``structure``'s architecture cannot take its image shape (one line), or None."""
+    why = structure.architecture.unsupported(structure.image_shape)
+    if why is None:
+        return None
+    return f"{structure.model} at {shape_name(structure.image_shape)}: {why}"
+
+
+def train_labels(structure: Structure, num_train: int, seed: int = 0) -> jax.Array | None:
+    """Synthetic class labels of a train split of ``num_train`` images where the step takes
+    labels (:attr:`Structure.needs_labels`, the engine's rule), else None: uniform in
+    [0, num_classes), int32, as a data set's (their values do not change a step's cost)."""
+    if not structure.needs_labels:
+        return None
+    return jax.random.randint(jax.random.key(seed), (num_train,), 0,
+                              structure.num_classes or num_classes(structure.image_shape),
+                              jnp.int32)
+
+
+class Unsupported(ValueError):
+    """A model whose architecture cannot take an image shape: skipped, with the reason."""
 
 
 def train_size(shape: Sequence[int]) -> int:
@@ -150,9 +190,11 @@ def _compile(structure: Structure, runs: int, num_train: int, g_step: bool):
     spec = make_run(structure.model, "triangles", 0)
     hps = {k: jax.ShapeDtypeStruct((runs,), jnp.float32) for k in spec.hp}
     data = jax.ShapeDtypeStruct((num_train, *structure.image_shape), jnp.uint8)
+    labels = jax.eval_shape(lambda: train_labels(structure, num_train))
     start = jax.ShapeDtypeStruct((), jnp.int32)
     lowered = train_segment.lower(states, hps, data, start, structure=structure, scale=1 / 255,
-                                  num_steps=1, branch=True, unroll=True, g_steps=(g_step,))
+                                  num_steps=1, branch=True, unroll=True, g_steps=(g_step,),
+                                  labels=labels)
     return lowered.compile(), _tree_bytes(states) / runs
 
 
@@ -172,9 +214,14 @@ def _memory(compiled) -> float:
 
 
 def count(model: str, shape: Sequence[int], *, vmapped: int = VMAPPED) -> Count:
-    """Compile ``model``'s step at ``shape`` (author-default structure) and count it."""
+    """Compile ``model``'s step at ``shape`` (author-default structure; synthetic labels where
+    the model needs them) and count it. :class:`Unsupported` where its architecture cannot
+    take ``shape``."""
     shape = tuple(int(s) for s in shape)
-    structure = Structure.of(make_run(model, "triangles", 0), shape)
+    _, structure = setup(model, shape)
+    why = unsupported(structure)
+    if why is not None:
+        raise Unsupported(why)
     num_train = train_size(shape)
     started = time.perf_counter()
     share = 1.0 / structure.n_disc  # long-run share of steps with a G update
@@ -296,9 +343,11 @@ def image_counts_for(names: Sequence[str], *, recount: bool = False) -> dict[str
 
 
 def counts_for(models: Sequence[str], shapes: Sequence[Sequence[int]], *, recount: bool = False,
-               on_count=None) -> list[Count]:
+               on_count=None, on_skip=None) -> list[Count]:
     """The counts of every model at every shape: known ones reused, the others compiled and
-    added to the cache as each finishes (``on_count(count)`` hears of each)."""
+    added to the cache as each finishes (``on_count(count)`` hears of each). A model whose
+    architecture cannot take a shape has no count: ``on_skip(reason)`` hears of it (one
+    line; default: raise :class:`Unsupported`)."""
     known = {} if recount else known_counts()
     mine = _read(cache_path())
     out = []
@@ -307,7 +356,13 @@ def counts_for(models: Sequence[str], shapes: Sequence[Sequence[int]], *, recoun
             key = f"{model}@{shape_name(shape)}"
             c = known.get(key)
             if not isinstance(c, Count):
-                c = count(model, shape)
+                try:
+                    c = count(model, shape)
+                except Unsupported as err:
+                    if on_skip is None:
+                        raise
+                    on_skip(str(err))
+                    continue
                 mine[key] = c
                 write_counts(cache_path(), mine.values())
                 if on_count is not None:
@@ -360,7 +415,8 @@ def main(argv: list[str] | None = None) -> None:
                            description="FLOPs, bytes and memory of each model's training step "
                            "as XLA counts them, against the peaks of an H100 and an A100.")
     parser.add_argument("--models", default=",".join(model_registry.PAPER_MODELS),
-                        help="comma-separated models (default: the paper's eight)")
+                        help="comma-separated registered models, or all (default: the "
+                        "paper's eight)")
     parser.add_argument("--shapes", default=",".join(shape_name(s) for s in SHAPES),
                         help="comma-separated HxWxC (default: 28x28x1,32x32x3,64x64x3)")
     parser.add_argument("--recount", action="store_true",
@@ -369,6 +425,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="also write the counts as JSON here (e.g. to carry them)")
     args = parser.parse_args(argv)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if models == ["all"]:
+        models = model_registry.names()
     shapes = [parse_shape(s.strip()) for s in args.shapes.split(",") if s.strip()]
     if not models or not shapes:
         raise UserError("give at least one model and one shape, e.g. --models ns_gan "
@@ -381,9 +439,13 @@ def main(argv: list[str] | None = None) -> None:
     def told(c: Count) -> None:
         print(f"counted {c.key} in {c.compile_s:.0f} s", flush=True)
 
-    counts = counts_for(models, shapes, recount=args.recount, on_count=told)
-    print(table(counts))
-    print()
+    def skipped(why: str) -> None:
+        print(f"skipped {why}", flush=True)
+
+    counts = counts_for(models, shapes, recount=args.recount, on_count=told, on_skip=skipped)
+    if counts:
+        print(table(counts))
+        print()
     print(explain())
     print(f"({len(counts)} counts in {time.perf_counter() - started:.0f} s; cache "
           f"{cache_path()})")

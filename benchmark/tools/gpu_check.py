@@ -15,7 +15,12 @@ torch's memory do not reach the next item, and the GPU's memory is free for each
    TF32) for the ratio ours / peer from one run;
 3. FID's Inception features, images/s at batch 250, ours (float32 and TF32) and
    pytorch-fid's if it is importable;
-4. the fraction of the bound (:mod:`benchmark.tools.bound`) each training figure reaches.
+4. the fraction of the bound (:mod:`benchmark.tools.bound`) each training figure reaches;
+5. ``--models a,b`` (any registered models, e.g. the labelled cgan or the encoder bigan): the
+   same training figures for each at 28x28x1 in float32, after the rest. A model that needs
+   labels is given random class labels (:func:`benchmark.tools.bound.setup`, the engine's
+   structure and rule); one whose architecture cannot take the shape is reported as skipped,
+   with the reason.
 
 Every measured figure is appended to ``records.jsonl`` the moment it exists, and after every
 item ``report.md`` and ``throughput.json`` (what ``plan`` reads) are rewritten atomically: an
@@ -41,18 +46,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmark.errors import OneLineParser, UserError
+from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.io import atomic_write
 from benchmark.tools import bench_fid, bound
 from benchmark.tools.bench_peer import find_peer
-from benchmark.training import Structure, init_runs, matmul_precision, train_segment
+from benchmark.training import init_runs, matmul_precision, train_segment
 from metrics import features, inception
 from sweeps.runs import make_run
 
@@ -89,15 +94,22 @@ class Item:
         return f"fid batch {self.shape}"
 
 
-def items(tiny: bool = False) -> list[Item]:
-    """The check's work in the order it is done (module doc): what matters most first."""
+def items(tiny: bool = False, models: Sequence[str] = ()) -> list[Item]:
+    """The check's work in the order it is done (module doc): what matters most first;
+    ``models``: more models to train at 28x28x1 in float32, last."""
     fp, tf = "float32", "tf32"
     if tiny:  # the tests: the same kinds, the smallest sizes
         return [Item("train", "ns_gan", "28x28x1", fp, (1, 2)),
                 Item("peer", precision=fp, procs=1),
                 Item("fid", shape="2"),
-                Item("train", "vae", "28x28x1", tf, (1,))]
+                Item("train", "vae", "28x28x1", tf, (1,))] + [
+                    Item("train", m, "28x28x1", fp, (1,)) for m in models]
     coarse = (1, 64, 256)
+    return _paper_items(fp, tf, coarse) + [Item("train", m, "28x28x1", fp, coarse)
+                                           for m in models]
+
+
+def _paper_items(fp: str, tf: str, coarse: tuple[int, ...]) -> list[Item]:
     return [
         Item("train", "ns_gan", "28x28x1", fp, LADDER),
         Item("peer", precision=fp, procs=1),
@@ -160,24 +172,28 @@ def _oom(err: BaseException) -> bool:
 
 def _train(item: Item, records: Path, tiny: bool) -> None:
     device = jax.local_devices()[0]
-    spec = make_run(item.model, "triangles", 0)
     shape = bound.parse_shape(item.shape)
-    structure = Structure.of(spec, shape)
+    spec, structure = bound.setup(item.model, shape)
     if tiny:
         structure = dataclasses.replace(structure, batch_size=4)
     num_train = 64 if tiny else bound.train_size(shape)
     segment = 1 if tiny else 50
     min_seconds = 0.0 if tiny else 1.5
-    data = jax.random.bits(jax.random.key(0), (num_train, *shape), jnp.uint8)
     base = dict(kind="train", model=item.model, shape=item.shape, precision=item.precision,
                 device=device.device_kind, backend=jax.default_backend(), segment=segment,
                 batch=structure.batch_size)
+    why = bound.unsupported(structure)
+    if why is not None:
+        append_record(records, dict(base, skipped=why))
+        return
+    data = jax.random.bits(jax.random.key(0), (num_train, *shape), jnp.uint8)
+    labels = bound.train_labels(structure, num_train)  # None where the model takes none
 
     def measure(runs: int) -> dict:
         states = init_runs(structure, num_train, jnp.arange(runs, dtype=jnp.uint32))
         hps = {k: jnp.full((runs,), v, jnp.float32) for k, v in spec.hp.items()}
         kwargs = dict(structure=structure, scale=1 / 255, num_steps=segment, branch=True,
-                      unroll=1)
+                      unroll=1, labels=labels)
         t0 = time.perf_counter()
         with matmul_precision(item.precision):
             compiled = train_segment.lower(states, hps, data, jnp.int32(0), **kwargs).compile()
@@ -185,11 +201,12 @@ def _train(item: Item, records: Path, tiny: bool) -> None:
         mem = compiled.memory_analysis()
         program = (mem.argument_size_in_bytes + mem.output_size_in_bytes
                    - mem.alias_size_in_bytes + mem.temp_size_in_bytes) if mem else None
-        states, m = compiled(states, hps, data, jnp.int32(0))  # warm-up call
+        states, m = compiled(states, hps, data, jnp.int32(0), labels=labels)  # warm-up
         jax.block_until_ready((states, m))
         calls, t0 = 0, time.perf_counter()
         while True:
-            states, m = compiled(states, hps, data, jnp.int32((calls + 1) * segment))
+            states, m = compiled(states, hps, data, jnp.int32((calls + 1) * segment),
+                                 labels=labels)
             jax.block_until_ready((states, m))
             calls += 1
             seconds = time.perf_counter() - t0
@@ -341,16 +358,18 @@ Runner = Callable[[Item, Path, float, bool, "str | None"], str]
 
 def check(out: Path, budget: float, *, tiny: bool = False, peer: str | None = None,
           runner: Runner = run_subprocess, clock: Callable[[], float] = time.monotonic,
-          bound_file: Path | None = None, log: Callable[[str], None] = print) -> dict:
+          bound_file: Path | None = None, log: Callable[[str], None] = print,
+          models: Sequence[str] = ()) -> dict:
     """Run the check's items in order within ``budget`` seconds, writing the report and the
-    throughput table after each; returns the outcome of every item (its label -> status)."""
+    throughput table after each; returns the outcome of every item (its label -> status).
+    ``models``: more models trained last (:func:`items`)."""
     start = clock()
     out.mkdir(parents=True, exist_ok=True)
     records = out / RECORDS
     records.unlink(missing_ok=True)
     counts = bound.known_counts([bound_file] if bound_file else [])
     outcomes: dict[str, str] = {}
-    work = items(tiny)
+    work = items(tiny, models)
     write_outputs(out, read_records(records), outcomes, work, budget, 0.0, counts)
     for item in work:
         left = budget - (clock() - start) - RESERVE_S
@@ -378,7 +397,7 @@ def _peak_of(device: str) -> bound.Peak | None:
 def throughput_table(records: list[dict]) -> dict:
     """What ``plan`` reads (benchmark.tools.planning.Throughput)."""
     train = [r for r in records if r.get("kind") == "train" and "run_steps_per_s" in r
-             and not r.get("oom")]
+             and not r.get("oom")]  # neither out of memory nor skipped
     device = next((r["device"] for r in records if r.get("device")), "unknown")
     fid = {r["precision"]: r["images_per_s"] for r in records
            if r.get("kind") == "fid" and r.get("impl") == "ours" and "images_per_s" in r}
@@ -415,6 +434,10 @@ def report(records: list[dict], outcomes: dict[str, str], work: list[Item], budg
         if r.get("oom"):
             lines.append(f"| {r['model']} | {r['shape']} | {r['precision']} | {r['runs']} | "
                          "out of memory | | | | | |")
+            continue
+        if r.get("skipped"):
+            lines.append(f"| {r['model']} | {r['shape']} | {r['precision']} | | skipped: "
+                         f"{r['skipped']} | | | | | |")
             continue
         c = counts.get(f"{r['model']}@{r['shape']}")
         frac = "-"
@@ -472,6 +495,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bound", type=Path, default=None,
                         help="a counts JSON of python -m benchmark bound --out (default: the "
                         "shipped table and this machine's cache)")
+    parser.add_argument("--models", default="",
+                        help="comma-separated registered models to train too, at 28x28x1 in "
+                        "float32 after the rest (e.g. cgan,bigan; default: none)")
     parser.add_argument("--tiny", action="store_true",
                         help="the smallest sizes (tests: structure only, nothing worth timing)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # one item
@@ -483,8 +509,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.budget <= 0:
         raise UserError(f"--budget {args.budget} must be > 0 seconds")
+    extra = [m.strip() for m in args.models.split(",") if m.strip()]
+    with user_input():
+        for model in extra:
+            make_run(model, "triangles", 0)  # an unknown model: one line
     outcomes = check(args.out, args.budget, tiny=args.tiny, peer=args.peer,
-                     bound_file=args.bound)
+                     bound_file=args.bound, models=extra)
     done = sum(1 for v in outcomes.values() if v == "done")
     print(f"{done}/{len(outcomes)} items done; report {args.out / REPORT}, throughput table "
           f"{args.out / THROUGHPUT} (python -m benchmark plan --throughput "

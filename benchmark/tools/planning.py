@@ -5,6 +5,11 @@ profile's ``max_group`` runs), the run-steps, the evaluations and the images the
 (FID's generated samples; P/R/F1's inverted targets on the triangles), the checkpoint of the
 largest group, the device memory it needs, and the projected hours on a named GPU.
 
+A model without a bound count at its data set's shape (the shipped table and this machine's
+cache; ``python -m benchmark bound`` adds one), or one that cannot train on a data set (it
+needs labels the data set lacks, or its architecture rejects the shape), is left out with a
+one-line note.
+
 The hours come from a throughput table: the one ``gpu-check`` (or ``bench --save``) measured
 and saved on that GPU (``--throughput``; a model it did not time is scaled from NS GAN at the
 same shape by the counted FLOPs), else the bound counted by XLA (:mod:`benchmark.tools.bound`), and
@@ -122,16 +127,37 @@ def _inversion_flops(config: InversionConfig, generator_flops: float) -> float:
     return generator_flops * (config.pool_size / 1000 + 3 * config.restarts * config.steps)
 
 
+def _unplannable(dataset: str, model: str) -> str | None:
+    """Why ``model`` cannot train on ``dataset`` (it needs what the data set lacks, or its
+    architecture rejects the shape; the engine's checks), or None."""
+    spec = datasets.get(dataset)
+    try:
+        models.check_needs(model, spec.offers, dataset)
+    except ValueError as err:
+        return str(err).split("; ")[0]
+    _, structure = bound.setup(model, spec.image_shape)
+    return bound.unsupported(structure)
+
+
 def plan_study(study: Study, *, gpu: bound.Peak, precision: str,
-               throughput: Throughput | None) -> list[Line]:
-    """One :class:`Line` per (data set, model) of ``study``."""
+               throughput: Throughput | None,
+               notes: list[str] | None = None) -> list[Line]:
+    """One :class:`Line` per (data set, model) of ``study`` that can be planned; the others
+    (a model that cannot train on the data set, a model without a bound count at its shape)
+    are left out with a one-line reason appended to ``notes``."""
     profile = study.profile
+    notes = [] if notes is None else notes
     peak_precision = {"float32": "fp32", "tf32": "tf32"}[precision]
     groups = make_tasks(study.runs, profile.max_group)
     keys = dict.fromkeys((g.dataset, g.runs[0].model) for g in groups)
+    for dataset, model in list(keys):
+        why = _unplannable(dataset, model)
+        if why is not None:
+            notes.append(f"{model} on {dataset} left out: {why}")
+            del keys[(dataset, model)]
     shapes = {d: tuple(datasets.get(d).image_shape) for d, _ in keys}
-    counts = {c.key: c for c in bound.counts_for(sorted({m for _, m in keys}),
-                                                 sorted(set(shapes.values())))}
+    # the counts known without compiling (the shipped table, this machine's cache)
+    counts = {k: c for k, c in bound.known_counts().items() if isinstance(c, bound.Count)}
     images = bound.image_counts_for(
         ["inception", *sorted({f"generator@{bound.shape_name(s)}" for s in shapes.values()})])
     lines = []
@@ -151,7 +177,12 @@ def plan_study(study: Study, *, gpu: bound.Peak, precision: str,
                 fid_images += runs * due["fid"].samples
             if "precision_recall" in due:
                 prf_targets += runs * due["precision_recall"].samples
-        c = counts[f"{model}@{shape}"]
+        c = counts.get(f"{model}@{shape}")
+        if c is None:
+            notes.append(f"{model} on {dataset} left out: no bound count for "
+                         f"{model} at {shape} (python -m benchmark bound --models {model} "
+                         f"--shapes {shape})")
+            continue
         data_bytes = c.num_train * float(math.prod(shapes[dataset]))
         group_bytes = c.group_bytes(largest) - data_bytes + spec.device_bytes()
         rate, source = None, "bound"
@@ -256,7 +287,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="phase1, phase2, phase3, all (phases 1-3, default) or default")
     parser.add_argument("--datasets", default=None, help="comma-separated (default: the "
                         "study's)")
-    parser.add_argument("--models", default=None, help="comma-separated (default: the eight)")
+    parser.add_argument("--models", default=None,
+                        help="comma-separated registered models, or all (default: the "
+                        "paper's eight)")
     parser.add_argument("--profile", default="paper", help="the profile (default: paper)")
     parser.add_argument("--gpu", default="h100", choices=sorted(bound.PEAKS),
                         help="whose peaks the bound uses (default: h100)")
@@ -273,8 +306,10 @@ def main(argv: list[str] | None = None) -> None:
         profile = resolve(args.profile)
         for d in split(args.datasets) or []:
             datasets.get(d)
-        studies = [study_of(n, profile, split(args.datasets), split(args.models))
-                   for n in names]
+        chosen = split(args.models)
+        if chosen == ["all"]:  # every image model (SeqGAN's sequence models are not counted)
+            chosen = [n for n in models.names() if "images" in models.get(n).needs]
+        studies = [study_of(n, profile, split(args.datasets), chosen) for n in names]
         for study in studies:
             if sequences.is_sequence_study(study):
                 raise UserError(f"plan counts the image step; study {study.name!r} trains "
@@ -291,8 +326,19 @@ def main(argv: list[str] | None = None) -> None:
     elif throughput is not None and not same_gpu(gpu, throughput.device):
         print(f"note: {args.throughput} was measured on {throughput.device}; its figures are "
               f"used for the {gpu.name} as they are")
-    lines = [x for s in studies for x in plan_study(s, gpu=gpu, precision=args.precision,
-                                                    throughput=throughput)]
+    notes: dict[str, list[str]] = {}  # each note once, with the studies it holds for
+    lines = []
+    for s in studies:
+        mine: list[str] = []
+        lines += plan_study(s, gpu=gpu, precision=args.precision, throughput=throughput,
+                            notes=mine)
+        for note in mine:
+            notes.setdefault(note, []).append(s.name)
+    for note, where in notes.items():
+        print(f"note ({', '.join(where)}): {note}")
+    if not lines:
+        raise UserError("nothing to plan: every model of the selection was left out (see "
+                        "the notes above)")
     print(_table(lines))
     print()
     for line in summary(lines, gpu, args.precision, throughput):

@@ -65,6 +65,13 @@ class Structure:
     def architecture(self) -> Architecture:
         return models.architecture(self.arch or self.recipe.arch)
 
+    @property
+    def needs_labels(self) -> bool:
+        """Whether the step is handed the train split's labels (``train_segment``'s
+        ``labels``): the model's recipe needs them. The one rule for the engine and the
+        tools (bench, bound, gpu-check)."""
+        return "labels" in self.recipe.needs
+
     def is_generator_step(self, t):
         """Whether step ``t`` updates G (:func:`is_generator_step`)."""
         return is_generator_step(t, self.n_disc, self.g_schedule)

@@ -107,6 +107,8 @@ CASES = [
     (["plan", "--datasets", "svhn"], "unknown data set 'svhn'"),
     (["plan", "--throughput", "/nonexistent/t.json"], "cannot read the throughput table"),
     (["gpu-check", "--budget", "0"], "--budget 0.0 must be > 0 seconds"),
+    (["gpu-check", "--models", "ns_gan,gan3"], "unknown model 'gan3'"),
+    (["plan", "--models", "gan3"], "unknown model 'gan3'"),
 ]
 
 

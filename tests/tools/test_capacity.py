@@ -170,3 +170,93 @@ def test_bench_saves_a_table_that_plan_reads(tmp_path, monkeypatch, capsys):
     assert table.rate("ns_gan", "28x28x1", "float32", 3) == 100.0
     assert table.rate("ns_gan", "28x28x1", "float32", 64) == 400.0
     assert f"wrote {path}" in capsys.readouterr().out
+
+
+# --- the registered models beyond the paper's eight: labelled (cgan), encoder (bigan) ----------
+
+
+def test_labelled_models_get_the_engines_structure_and_labels():
+    """The tools build a step's inputs as the engine does: ``Structure.of`` with the data
+    set's classes, and labels only where the model's recipe needs them."""
+    _, cgan = bound.setup("cgan", (28, 28, 1))
+    _, bigan = bound.setup("bigan", (28, 28, 1))
+    assert cgan.needs_labels and cgan.num_classes == 10  # MNIST's, at 28x28x1
+    assert not bigan.needs_labels and bigan.num_classes is None
+    labels = bound.train_labels(cgan, 256)
+    assert labels.shape == (256,) and labels.dtype == jnp.int32
+    assert 0 <= int(labels.min()) and int(labels.max()) < 10
+    assert bound.train_labels(bigan, 256) is None
+
+
+def test_bound_skips_a_shape_an_architecture_rejects_with_one_line(tmp_path, monkeypatch,
+                                                                    capsys):
+    monkeypatch.setenv("GAN_BENCHMARK_CACHE", str(tmp_path / "cache"))
+    bound.main(["--models", "lapgan,dcgan", "--shapes", "30x30x1"])  # nothing is compiled
+    out = capsys.readouterr().out
+    assert "skipped lapgan at 30x30x1: LAPGAN: a 3-level pyramid" in out
+    assert "skipped dcgan at 30x30x1: DCGAN needs an image side" in out
+    assert "(0 counts in" in out
+    with pytest.raises(bound.Unsupported, match="lapgan at 30x30x1"):
+        bound.count("lapgan", (30, 30, 1))
+
+
+@pytest.mark.slow
+def test_bound_counts_a_labelled_and_an_encoder_model(tmp_path, monkeypatch):
+    """cgan and bigan go through the bound at 28x28x1 (two runs vmapped: smoke size). CGAN
+    is NS GAN's loss with the labels fed to G and D, so its step costs more FLOPs than NS
+    GAN's; BiGAN trains an encoder besides G and D."""
+    monkeypatch.setenv("GAN_BENCHMARK_CACHE", str(tmp_path / "cache"))
+    ns_gan = bound.count("ns_gan", (28, 28, 1), vmapped=2)
+    cgan = bound.count("cgan", (28, 28, 1), vmapped=2)
+    bigan = bound.count("bigan", (28, 28, 1), vmapped=2)
+    for c in (ns_gan, cgan, bigan):
+        assert c.flops > 0 and c.bytes_accessed > 0 and c.state_bytes > 0
+        assert c.per_run_bytes > 0 and c.max_runs(80e9) > 0
+    assert cgan.flops > ns_gan.flops
+    assert bigan.state_bytes > ns_gan.state_bytes  # the encoder's parameters and moments
+    text = bound.table([ns_gan, cgan, bigan])
+    assert all(f"| {m} | 28x28x1 | 1 |" in text for m in ("ns_gan", "cgan", "bigan"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["cgan", "bigan"])
+def test_bench_trains_a_labelled_and_an_encoder_model(model):
+    """One run, one step per call, once (structure only: nothing timed is asserted)."""
+    from benchmark.tools import bench
+
+    res = bench.measure(model, 1, segment=1, repeats=1, num_train=128)
+    assert res.runs == 1 and res.run_steps_per_s > 0 and res.compile_s > 0
+
+
+def test_bench_skips_a_model_its_architecture_rejects(monkeypatch):
+    from benchmark.tools import bench
+
+    monkeypatch.setattr(bench.bound, "unsupported", lambda s: f"{s.model} at 28x28x1: no")
+    with pytest.raises(bound.Unsupported, match="lapgan at 28x28x1: no"):
+        bench.measure("lapgan", 1, segment=1, repeats=1, num_train=128)
+
+
+def test_plan_covers_registered_models_and_says_which_it_leaves_out(counts_only, capsys):
+    counts_only(_plan_counts() + [_count("cgan", flops=2e12, bytes_=1.0)])
+    notes: list[str] = []
+    study = planning.study_of("phase3", resolve("paper"), ["mnist", "triangles"],
+                              ["ns_gan", "cgan", "bigan"])
+    lines = planning.plan_study(study, gpu=bound.PEAKS["h100"], precision="float32",
+                                throughput=None, notes=notes)
+    assert [(x.dataset, x.model) for x in lines] == [("mnist", "ns_gan"), ("mnist", "cgan"),
+                                                     ("triangles", "ns_gan")]
+    cgan, ns = lines[1], lines[0]
+    assert cgan.runs == 50 and cgan.train_hours == pytest.approx(2 * ns.train_hours)
+    assert notes == [
+        "cgan on triangles left out: model 'cgan' needs labels, which data set 'triangles' "
+        "does not offer",
+        "bigan on mnist left out: no bound count for bigan at 28x28x1 (python -m benchmark "
+        "bound --models bigan --shapes 28x28x1)",
+        "bigan on triangles left out: no bound count for bigan at 28x28x1 (python -m "
+        "benchmark bound --models bigan --shapes 28x28x1)"]
+    planning.main(["--study", "all", "--datasets", "mnist", "--models", "cgan,bigan"])
+    out = capsys.readouterr().out
+    assert "| phase3 | mnist | cgan | 50 |" in out and "| phase1 | mnist | cgan |" in out
+    assert "note (phase1, phase2, phase3): bigan on mnist left out: no bound count" in out
+    with pytest.raises(UserError, match="nothing to plan"):
+        planning.main(["--study", "phase3", "--datasets", "mnist", "--models", "bigan"])

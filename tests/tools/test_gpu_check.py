@@ -131,3 +131,55 @@ def test_the_search_for_the_largest_r_starts_where_the_count_says_it_fits(monkey
     assert gpu_check._first_large_r(item, Device(80e9), 256) == 304  # 319 down to 16s
     assert gpu_check._first_large_r(item, Device(40e9), 256) == 512  # count below: double
     assert gpu_check._first_large_r(item, Device(None), 256) == 512  # CPU: no limit known
+
+
+def test_more_models_are_trained_last():
+    work = gpu_check.items(models=["cgan", "bigan"])
+    assert work[:-2] == gpu_check.items()
+    assert work[-2:] == [gpu_check.Item("train", m, "28x28x1", "float32", (1, 64, 256))
+                         for m in ("cgan", "bigan")]
+    tiny = gpu_check.items(tiny=True, models=["cgan"])
+    assert tiny[-1] == gpu_check.Item("train", "cgan", "28x28x1", "float32", (1,))
+
+
+def test_a_skipped_model_is_reported_with_its_reason():
+    records = [_train_record(1, 10.0, model="cgan"),
+               dict(kind="train", model="lapgan", shape="30x30x1", precision="float32",
+                    skipped="lapgan at 30x30x1: LAPGAN: a 3-level pyramid needs ...")]
+    text = gpu_check.report(records, {}, gpu_check.items(models=["cgan"]), 480.0, 1.0, {})
+    assert "| cgan | 28x28x1 | float32 | 1 |" in text
+    assert "| lapgan | 30x30x1 | float32 | | skipped: lapgan at 30x30x1: LAPGAN" in text
+    assert [r["model"] for r in gpu_check.throughput_table(records)["training"]] == ["cgan"]
+    assert "- train cgan 28x28x1 float32 R=1,64,256: not reached" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["cgan", "bigan"])
+def test_the_worker_trains_a_labelled_and_an_encoder_model(tmp_path, model):
+    """The train item of a labelled (labels drawn with the images) and an encoder model, in
+    this process at tiny sizes: its records (structure only: nothing timed is asserted)."""
+    records = tmp_path / gpu_check.RECORDS
+    gpu_check.worker(gpu_check.Item("train", model, "28x28x1", runs=(1,)), records,
+                     tiny=True, peer=None)
+    got = gpu_check.read_records(records)
+    assert [(r["model"], r["runs"], r["batch"]) for r in got] == [(model, 1, 4)]
+    assert all(r["run_steps_per_s"] > 0 and r["program_bytes"] > 0 for r in got)
+
+
+def test_the_worker_skips_a_shape_the_architecture_rejects(tmp_path):
+    records = tmp_path / gpu_check.RECORDS
+    gpu_check.worker(gpu_check.Item("train", "lapgan", "30x30x1", runs=(1,)), records,
+                     tiny=True, peer=None)
+    (record,) = gpu_check.read_records(records)
+    assert record["skipped"].startswith("lapgan at 30x30x1: LAPGAN: a 3-level pyramid")
+
+
+def test_the_real_command_takes_more_models_within_a_few_seconds(tmp_path):
+    out = tmp_path / "check"
+    gpu_check.main(["--tiny", "--budget", "6", "--out", str(out), "--models", "cgan,bigan",
+                    "--peer", str(tmp_path / "missing.py")])
+    report = (out / gpu_check.REPORT).read_text()
+    for model in ("cgan", "bigan"):
+        assert f"- train {model} 28x28x1 float32 R=1: " in report
+    with pytest.raises(gpu_check.UserError, match="unknown model 'nope'"):
+        gpu_check.main(["--tiny", "--budget", "6", "--out", str(out), "--models", "nope"])
