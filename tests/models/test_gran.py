@@ -172,6 +172,9 @@ def test_d_learning_rate_is_four_tenths_of_gs_for_gran_and_equal_for_ns_gan():
 def test_preview_keeps_grans_beta1_zero_and_its_ratio():
     values = profile_hparams(PROFILES["preview"], "gran")
     assert (values["lr"], values["beta1"], values["d_lr_ratio"]) == (1e-3, 0.0, 0.4)
+    # D's batch norm blocked it at the preview's budget (docs/protocol.md §13.4); the author
+    # default keeps it
+    assert values["disc_bn"] is False and models.get("gran").defaults["disc_bn"] is True
 
 
 def test_one_training_step_moves_d_by_the_ratio_times_gs_learning_rate():
