@@ -123,6 +123,44 @@ def test_bigan_discriminator_joins_z_into_each_hidden_layer():
     assert not moves(without("Dense_0", "Dense_2"))
 
 
+
+def test_bigan_discriminator_in_training_mode_is_blind_to_a_batchwide_shift_of_z():
+    """Why BiGAN's D sits near chance early (docs/beyond.md, the triangles): z is joined before
+    D's batch norms, each batch (real and fake: separate passes, as [BiGAN code] gan.py,
+    Featurizer, runs them without --cat_inputs) is normalised over itself, so a code c added
+    to every z of a batch changes nothing in training mode; the biases of the two pre-BN
+    layers get no gradient. Without batch norm, or in inference mode, the shift shows."""
+    from models.architectures.bigan import BiganDiscriminator
+
+    x = jax.random.uniform(jax.random.PRNGKey(0), (16, 28, 28, 1))
+    z = jax.random.uniform(jax.random.PRNGKey(1), (16, 5), minval=-1.0, maxval=1.0)
+    c = jnp.array([0.7, -0.4, 0.2, 0.9, -0.8])
+    for bn in (True, False):
+        D = BiganDiscriminator(use_batch_norm=bn, z_dim=5)
+        v = D.init(jax.random.PRNGKey(2), x, train=False, z=z)
+
+        def logits(zz, variables=v, D=D, train=True):
+            out = D.apply(variables, x, train=train, z=zz, mutable=["batch_stats"])
+            return out[0]
+
+        shifted = logits(z + c)
+        assert float(jnp.std(logits(z))) > 0.01  # D's logits vary over the batch
+        if bn:
+            np.testing.assert_allclose(shifted, logits(z), rtol=1e-4, atol=1e-4)
+            assert not np.allclose(logits(z + c, train=False), logits(z, train=False),
+                                   atol=1e-3)
+
+            def loss(p, variables=v, D=D):
+                return jnp.mean(D.apply({**variables, "params": p}, x, train=True, z=z,
+                                        mutable=["batch_stats"])[0] ** 2)
+
+            g = jax.grad(loss)(v["params"])
+            for name in ("Conv_1", "Dense_0", "Dense_1", "Dense_2"):  # pre-BN biases
+                assert float(jnp.max(jnp.abs(g[name]["bias"]))) < 1e-6, name
+            assert float(jnp.max(jnp.abs(g["Dense_0"]["kernel"]))) > 1e-6  # z's map learns
+        else:
+            assert not np.allclose(shifted, logits(z), atol=1e-3)
+
 def test_ali_discriminator_drops_its_inputs_at_ali_rates():
     """ALI's D in training mode with a dropout rng: about 20% of x's pixels and z's values
     dropped, about 50% of the later layers' inputs ([ALI] appendix tables); fresh masks per
