@@ -127,10 +127,12 @@ def test_sweep_arch_and_archs_together_is_one_line(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_every_new_model_trains_and_reports_its_latent_space(tmp_path):
+def test_every_new_model_trains_and_reports_its_latent_space(tmp_path, cheap_metrics):
     """A smoke study of the four models and NS GAN with a spectrally normalised D: every run
     trains, and the report holds each model's latent walk and nearest training images (and
-    GRAN's canvas strip) beside the montage."""
+    GRAN's canvas strip) beside the montage. P/R/F1's inversion (a compilation through each
+    G, minutes here) gives way to a cheap exact metric (conftest.cheap_metrics): the report's
+    pictures are what is tested."""
     out = tmp_path / "new"
     # quarter width (the models' CPU-preview option): the same layers and report, a quarter
     # of the channels, so the smoke steps and evaluations cost seconds, not minutes

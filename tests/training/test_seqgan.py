@@ -50,7 +50,6 @@ def numpy_log_likelihood(params: dict, tokens: np.ndarray) -> np.ndarray:
     return out
 
 
-@pytest.mark.slow  # compiles in 35-100 s on the shared 2-core machine
 def test_oracle_log_likelihood_matches_numpy_step_by_step():
     params = small_oracle()
     tokens = np.asarray(lstm.sample(params, jax.random.PRNGKey(0), 16, S.length))
@@ -92,7 +91,6 @@ def per_step_logits(params, tokens):
     return jax.nn.log_softmax(lstm.teacher_forced_logits(params, tokens))
 
 
-@pytest.mark.slow  # compiles in 35-100 s on the shared 2-core machine
 def test_oracle_as_generator_scores_its_entropy_rate_and_beats_uniform():
     oracle = small_oracle()
     n = 20_000
@@ -116,7 +114,6 @@ def test_oracle_as_generator_scores_its_entropy_rate_and_beats_uniform():
     assert entropy_rate < np.log(S.vocab) < closed  # the oracle beats uniform on its own NLL
 
 
-@pytest.mark.slow  # compiles in 35-100 s on the shared 2-core machine
 def test_rollout_keeps_prefix_and_rewards_average_to_d_on_complete_sequences():
     g = lstm.init_lstm(jax.random.PRNGKey(0), S.vocab, S.emb, S.hidden, stddev=1.0)
     d = S.discriminator().init(jax.random.PRNGKey(1), jnp.zeros((1, S.length), jnp.int32))
@@ -154,7 +151,6 @@ def test_rollout_update_mixes_all_but_the_embedding():
         np.testing.assert_allclose(kept[name], moved.g[name], rtol=1e-6)
 
 
-@pytest.mark.slow  # compiles in 35-100 s on the shared 2-core machine
 def test_phases_are_vmappable_and_mle_lowers_nll_test():
     oracle = small_oracle()
     train = lstm.sample_many(oracle, jax.random.PRNGKey(1), 512, S.length, 512)
@@ -240,7 +236,6 @@ def test_paper_projection_counts_the_original_schedule():
                        "adversarial": 200 * (1 + 5 * (1 + 3 * 312)), "evaluation": 65}
 
 
-@pytest.mark.slow  # compiles every phase: minutes on the shared 2-core machine
 def test_preview_driver_rows_and_mle_below_random():
     from benchmark.tools import seqgan_preview
 
