@@ -40,6 +40,9 @@ ADVERSARIAL = {"mle": False, "seqgan": True}  # model -> whether it trains past 
 # (train, test) sequences drawn from the oracle per profile: the preview's as seqgan-preview's
 CORPUS_SIZES = {"paper": (10_000, 10_000), "preview": (10_000, 2_000), "smoke": (256, 64)}
 SAMPLES_TXT, SAMPLE_COUNT, SAMPLE_KEY = "samples.txt", 8, 21
+# the schedule's hyperparameters a run sets (its lr and beta1 are G's Adam's); the rest keep
+# ``seqgan.HPARAMS``
+RUN_HPARAMS = {"g_lr": "lr", "g_beta1": "beta1"}
 
 
 def is_sequence_task(task: Task) -> bool:
@@ -141,8 +144,7 @@ def train_task(task: Task, data: dict[str, Any], study: Study, root: Path,
     rows = read_rows(rows_path)
     if _complete(rows, task, steps):
         return rows
-    hps = {k: jnp.asarray([run.hp["lr"] if k == "g_lr" else run.hp["beta1"] if k == "g_beta1"
-                           else v for run in task.runs], jnp.float32)
+    hps = {k: jnp.asarray([run.hp.get(RUN_HPARAMS.get(k), v) for run in task.runs], jnp.float32)
            for k, v in sg.HPARAMS.items()}
     keys = jnp.stack([jax.random.PRNGKey(run.seed) for run in task.runs])
     train = jax.jit(jax.vmap(sg.make_train(sched, adv), in_axes=(0, 0, None, None)))
