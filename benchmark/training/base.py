@@ -212,7 +212,7 @@ class Family:
     name: str
     init_optimizer: Callable[[Structure, dict], tuple[dict, dict]]
     update: Update
-    generator_bn_updates: Callable[[Structure, int], int]
+    generator_bn_updates: Callable[[Structure, int], int | Mapping[str, int]]
     generator_update: GeneratorUpdate | None = None
     after_step: AfterStep | None = None
     generator: Callable[[Structure], nn.Module] = generator_module

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 
 import flax.linen as nn
 import jax
@@ -93,33 +94,46 @@ def generator_variables(states: RunState) -> dict:
             "batch_stats": states.batch_stats["generator"]}
 
 
-def generator_bn_updates(structure: Structure, steps: int) -> int:
-    """How many times G's batch-norm running averages were updated in ``steps`` steps."""
+def generator_bn_updates(structure: Structure, steps: int) -> int | Mapping[str, int]:
+    """How many times G's batch-norm running averages were updated in ``steps`` steps: one
+    count, or one per submodule of G's variables where they differ (the encoder family's
+    ``{"generator": ..., "encoder": ...}``: VAE-GAN's decoder runs twice per pass, E once)."""
     return family(structure).generator_bn_updates(structure, steps)
 
 
-def debias_generator_stats(states: RunState, updates: int) -> RunState:
+def debias_generator_stats(states: RunState, updates: int | Mapping[str, int]) -> RunState:
     """G's running averages zero-debiased after ``updates`` EMA updates (as Adam debiases its
     moments): mean / (1 - d^n), (var - d^n) / (1 - d^n) for flax's initial mean 0, var 1.
+    ``updates``: one count for all of G's averages, or a count per top-level submodule of
+    G's variables (:func:`generator_bn_updates`).
 
     Used by short profiles only: after 50 updates at decay 0.999 the raw averages are still
     95% their initial values and every model's inference-mode samples are uniform grey
     (measured); after the paper's thousands of steps the correction is below 1%.
     """
-    w = models.layers.BN_DECAY ** updates
-    if updates <= 0 or w == 0.0:
-        return states
 
-    def fix(path, x):
-        name = getattr(path[-1], "key", None)
-        if name == "mean":
-            return x / (1.0 - w)
-        if name == "var":
-            return jnp.maximum((x - w) / (1.0 - w), 0.0)
-        return x
+    def fix(n):
+        w = models.layers.BN_DECAY ** n
+
+        def one(path, x):
+            if n <= 0 or w == 0.0:
+                return x
+            name = getattr(path[-1], "key", None)
+            if name == "mean":
+                return x / (1.0 - w)
+            if name == "var":
+                return jnp.maximum((x - w) / (1.0 - w), 0.0)
+            return x
+
+        return one
 
     stats = dict(states.batch_stats)
-    stats["generator"] = jax.tree_util.tree_map_with_path(fix, stats["generator"])
+    if isinstance(updates, Mapping):
+        stats["generator"] = {
+            part: jax.tree_util.tree_map_with_path(fix(updates[part]), tree)
+            for part, tree in stats["generator"].items()}
+    else:
+        stats["generator"] = jax.tree_util.tree_map_with_path(fix(updates), stats["generator"])
     return states.replace(batch_stats=stats)
 
 

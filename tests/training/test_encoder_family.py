@@ -217,3 +217,44 @@ def test_the_preview_evaluation_recomputes_the_encoders_statistics_from_train_im
     variances = [v for p, v in jax.tree_util.tree_leaves_with_path(used["encoder"])
                  if p[-1].key == "var"]
     assert variances and all(float(v.min()) > 0 for v in variances)
+
+
+def test_debiasing_counts_each_part_of_g_by_its_own_passes():
+    """Zero-debiasing (short profiles) takes one count per part of G's variables in the
+    encoder family: E and G run once per D step and once per G step, VAE-GAN's decoder twice
+    in each (on E's codes and on the prior's). Each part's averages of constant batch
+    statistics, debiased with its own count, give those statistics back; a part debiased with
+    the other's count does not."""
+    from benchmark import training as train
+    from models.layers import batch_norm
+
+    for model, decoder_passes in (("bigan", 1), ("vaegan", 2)):
+        structure = train.Structure(model, (28, 28, 1), batch_size=8)
+        counts = train.generator_bn_updates(structure, 12)  # n_disc 1: 12 G steps
+        assert counts == {"encoder": 24, "generator": 24 * decoder_passes}, model
+        states = train.init_runs(structure, 100, np.array([0], np.uint32))
+        assert set(states.batch_stats["generator"]) <= set(counts)  # every part has a count
+
+    x = jax.random.normal(jax.random.PRNGKey(0), (64, 5)) * 3.0 + 2.0
+    bn = batch_norm(train=True)
+    variables = bn.init(jax.random.PRNGKey(1), x)
+
+    def averages(n):
+        stats = variables["batch_stats"]
+        for _ in range(n):
+            _, upd = bn.apply({**variables, "batch_stats": stats}, x, mutable=["batch_stats"])
+            stats = upd["batch_stats"]
+        return stats
+
+    state = train.RunState(key=None, params={}, opt_state={}, extra={}, perm=None,
+                           failed_step=None,
+                           batch_stats={"generator": {"encoder": averages(10),
+                                                      "generator": averages(20)}})
+    fixed = train.debias_generator_stats(state, {"encoder": 10, "generator": 20})
+    for part in ("encoder", "generator"):
+        np.testing.assert_allclose(fixed.batch_stats["generator"][part]["mean"], x.mean(0),
+                                   rtol=1e-3)
+        np.testing.assert_allclose(fixed.batch_stats["generator"][part]["var"], x.var(0),
+                                   rtol=1e-3)
+    one_count = train.debias_generator_stats(state, 10).batch_stats["generator"]["generator"]
+    assert not np.allclose(one_count["mean"], x.mean(0), rtol=0.2)

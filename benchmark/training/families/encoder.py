@@ -146,9 +146,12 @@ def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t,
     ), {"g_loss": g_loss, **metrics}
 
 
-def generator_bn_updates(structure: Structure, steps: int) -> int:
-    """G (with E) runs in training mode once per D step and once more per G step."""
-    return steps + generator_steps(steps, structure.n_disc, structure.g_schedule)
+def generator_bn_updates(structure: Structure, steps: int) -> dict[str, int]:
+    """Per submodule of G's variables: E and G run in training mode once per D step and once
+    more per G step, except VAE-GAN's decoder G, which runs twice in each (on E's codes and
+    on the prior's: :func:`vaegan_outputs`)."""
+    passes = steps + generator_steps(steps, structure.n_disc, structure.g_schedule)
+    return {"encoder": passes, "generator": 2 * passes if _is_vaegan(structure) else passes}
 
 
 @register_family("encoder")
