@@ -31,8 +31,10 @@ class Generators:
     classes, ``apply_fn(variables, z, labels)`` with int labels [n] in [0, num_classes).
     ``codes``: where G's labels are a categorical code it learned without labels (InfoGAN),
     the number of code values (``num_classes`` is then None). ``encode_fn(variables, x) ->
-    codes [n, d]``: the runs' encoder in inference mode (its mean for a stochastic one), on
-    the same variables, or None for a model without one. ``classify_fn(d_variables, x) ->
+    codes [n, d]``: the runs' encoder in inference mode (its mean for a stochastic one), or
+    None for a model without one; it takes ``encoder_variables`` (leading runs axis R) where
+    given (the VAE's encoder sits where D sits), else the generator's ``variables`` (an
+    encoder held with G: BiGAN, ALI, VAE-GAN). ``classify_fn(d_variables, x) ->
     class logits [n, K]``: the runs' D in inference mode where it is trained as a classifier
     (the semi-supervised GAN), on ``discriminator_variables`` (leading runs axis R); else None.
     """
@@ -46,6 +48,7 @@ class Generators:
     encode_fn: Callable[[Any, jax.Array], jax.Array] | None = None
     classify_fn: Callable[[Any, jax.Array], jax.Array] | None = None
     discriminator_variables: Any = None
+    encoder_variables: Any = None
 
     def latents(self, key: jax.Array, n: int) -> jax.Array:
         """``n`` latents of the runs' prior, the same for every run."""

@@ -117,15 +117,19 @@ CONDITIONAL_COLUMNS = (
 @dataclasses.dataclass(frozen=True)
 class EncoderSettings:
     """Test images reconstructed and encoded (``test_samples``), train images the 1-NN and
-    the probe are fitted on (``train_samples``)."""
+    the probe are fitted on (``train_samples``); for an unconditional G without an encoder,
+    the first ``inversion_samples`` of those test images reconstructed by inversion, min_z
+    |G(z) - x|^2 (0: none)."""
 
     test_samples: int = 1000
     train_samples: int = 10_000
+    inversion_samples: int = 200
 
 
 ENCODER_COLUMNS = (
     Column("recon_pixel", higher_is_better=False, decimals=2,
-           description="mean squared L2 distance |G(E(x)) - x|^2 over test images, in pixels"),
+           description="mean squared L2 distance |G(E(x)) - x|^2 over test images, in pixels "
+           "(a G without an encoder: min_z |G(z) - x|^2, by inversion)"),
     Column("recon_lenet", higher_is_better=False, decimals=2,
            description="the same in FID-LeNet features"),
     Column("nn_accuracy", higher_is_better=True, decimals=3, title="1-NN accuracy",

@@ -21,6 +21,7 @@ from reports import build_report, plots
 from reports.montage import montage_runs
 
 SUMMARY, MONTAGE = "summary.md", "samples.png"
+RECONSTRUCTION_PNG = "reconstruction.png"  # benchmark.runner.engine.RECON_PNG
 
 
 def class_rows(model: str, arch: str | None) -> str | None:
@@ -42,8 +43,9 @@ def montage_samples(results_dir: Path, df: pd.DataFrame) -> list[tuple[str, np.n
     """(label, samples) of each model's montage row: the PNG grid its run wrote at its last
     evaluation (``<study>/samples/<run_id>/step_XXXXXX.png``), cut back into images; a
     conditional model's K x K grid as [K, K, h, w, c], one row per class or code value
-    (:func:`class_rows`). Runs whose grid is missing (written elsewhere, or deleted) are
-    left out."""
+    (:func:`class_rows`); below a model with an encoder, a row of test images above a row
+    of their reconstructions (``reconstruction.png``, docs/protocol.md §12.8). Runs whose
+    grid is missing (written elsewhere, or deleted) are left out."""
     rows = []
     archs = dict(zip(df["run_id"], df["arch"], strict=True)) if "arch" in df else {}
     for pick in montage_runs(df, data.titles()).itertuples():
@@ -59,6 +61,10 @@ def montage_samples(results_dir: Path, df: pd.DataFrame) -> list[tuple[str, np.n
             samples = samples.reshape(k, k, *shape)
             label = f"{label}\nrows: {per} 0-{k - 1}"
         rows.append((label, samples))
+        recon = study / "samples" / pick.run_id / RECONSTRUCTION_PNG
+        if recon.is_file():  # a model with an encoder: test images above G(E(x))
+            pairs = read_image_grid(recon.read_bytes(), shape)
+            rows.append((f"{pick.label}\nx / G(E(x))", pairs.reshape(2, -1, *shape)))
     return rows
 
 
@@ -101,11 +107,12 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None,
 
 
 def _latent_pngs(results_dir: Path, df: pd.DataFrame, out: Path) -> list[Path]:
-    """Beside the montage, each montage run's latent walk, nearest training images and (GRAN)
-    canvas strip (docs/protocol.md §13.5): ``latent_walk_<dataset>_<model>.png``, ..."""
+    """Beside the montage, each montage run's latent walk, nearest training images, (GRAN)
+    canvas strip (docs/protocol.md §13.5) and (a model with an encoder) reconstructions:
+    ``latent_walk_<dataset>_<model>.png``, ..."""
     written = []
     for pick in montage_runs(df, data.titles()).itertuples():
-        for kind in ("latent_walk", "nearest", "canvas"):
+        for kind in ("latent_walk", "nearest", "canvas", "reconstruction"):
             path = results_dir / "samples" / pick.run_id / f"{kind}.png"
             if path.is_file():
                 target = out / f"{kind}_{pick.dataset}_{pick.model}.png"

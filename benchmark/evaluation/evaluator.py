@@ -37,9 +37,9 @@ from benchmark.training import (
 from benchmark.training.generators import (
     discriminator_classify,
     discriminator_variables,
+    encoder_of,
     generator_classes,
     generator_codes,
-    generator_encode,
 )
 from metrics import lenet
 from metrics.base import EvalContext, Generators, Metric
@@ -125,14 +125,15 @@ class Evaluator:
         (paper), zero-debiased (``profile.debias_bn``) or recomputed from
         ``profile.recompute_bn`` batches of 64 latents drawn from a fixed key of their own
         (``recompute_generator_stats``; the same latents for every run and checkpoint); an
-        encoder held with G gets its averages recomputed from as many batches of 64 train
-        images (:meth:`recompute_images`), not left at the zeros of G's pass."""
+        encoder (held with G, or the VAE's in D's slot) gets its averages recomputed from as
+        many batches of 64 train images (:meth:`recompute_images`), not left at the zeros of
+        G's pass."""
         if self.profile.recompute_bn:
             key = jax.random.fold_in(jax.random.PRNGKey(EVAL_SEED), 1)
             z = priors.sample(key, (self.profile.recompute_bn, 64, structure.z_dim),
                               structure.recipe.latent)
             x = (self.recompute_images(self.profile.recompute_bn, 64)
-                 if generator_encode(structure) is not None else None)
+                 if encoder_of(structure) is not None else None)
             return recompute_generator_stats(states, z, structure=structure, x=x)
         if self.profile.debias_bn:
             return debias_generator_stats(states, generator_bn_updates(structure, step))
@@ -162,13 +163,16 @@ class Evaluator:
         due = self.metrics_for(last)
         if not due:
             return {}
+        encode_fn, encoder_part = encoder_of(structure) or (None, None)
         generators = Generators(generator_apply(structure), generator_variables(states),
                                 structure.z_dim, structure.recipe.latent,
                                 num_classes=generator_classes(structure),
                                 codes=generator_codes(structure),
-                                encode_fn=generator_encode(structure),
+                                encode_fn=encode_fn,
                                 classify_fn=discriminator_classify(structure),
-                                discriminator_variables=discriminator_variables(states))
+                                discriminator_variables=discriminator_variables(states),
+                                encoder_variables=(discriminator_variables(states)
+                                                   if encoder_part == "discriminator" else None))
         out: dict[str, Any] = {}
         with matmul_precision(self.profile.matmul_precision):
             for metric in due:

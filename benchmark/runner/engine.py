@@ -66,6 +66,7 @@ from benchmark.training import (
     init_runs,
     parameters_finite,
 )
+from benchmark.training.generators import discriminator_variables, encoder_of
 from models import priors
 from models.architectures.gran import GranGenerator, canvases
 from reports import latent
@@ -262,6 +263,8 @@ def _evaluate(task, structure, states, losses, evaluator, root, step, last,
     samples = evaluator.samples(structure, real)
     if last and train_split is not None:
         _latent_pngs(task, structure, real, failed, *train_split, root)
+    if last:
+        _reconstruction_pngs(task, structure, real, failed, evaluator.data, root)
     rows = []
     for i, run in enumerate(task.runs):
         png = image_grid_png(samples[i])
@@ -317,6 +320,33 @@ def _latent_pngs(task, structure, states, failed, train, scale, root) -> None:
         if isinstance(G, GranGenerator):
             strip = [np.asarray(c) for c in canvases(G, mine, jnp.asarray(z, jnp.float32))]
             atomic_write(folder / CANVAS_PNG, latent.canvas_strip_png(strip))
+
+
+# A model with an encoder (docs/protocol.md §12.8): RECON_IMAGES test images (the split's first)
+# above their reconstructions G(E(x)), E's mean in inference mode, at a run's last evaluation.
+RECON_IMAGES, RECON_PNG = 8, "reconstruction.png"
+
+
+def _reconstruction_pngs(task, structure, states, failed, data: ImageDataset, root) -> None:
+    """``samples/<run_id>/reconstruction.png`` of every healthy run of a model with an encoder
+    (:func:`encoder_of`): a row of test images above a row of their reconstructions."""
+    found = encoder_of(structure)
+    if found is None:
+        return
+    encode_fn, part = found
+    split = "test" if getattr(data, "test", None) is not None else "train"
+    x = jnp.asarray(data.as_float(data.split(split)[:RECON_IMAGES]))
+    apply_fn = generator_apply(structure)
+    g_vars = generator_variables(states)
+    e_vars = g_vars if part == "generator" else discriminator_variables(states)
+    for i, run in enumerate(task.runs):
+        if failed[i]:
+            continue
+        mine_g = jax.tree.map(lambda a, i=i: a[i], g_vars)
+        mine_e = jax.tree.map(lambda a, i=i: a[i], e_vars)
+        recon = np.asarray(apply_fn(mine_g, encode_fn(mine_e, x)))
+        atomic_write(root / "samples" / run.run_id / RECON_PNG,
+                     image_grid_png(np.concatenate([np.asarray(x), recon]), cols=len(x)))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -140,10 +140,11 @@ def read_image_grid(png: bytes, image_shape: tuple[int, int, int]) -> np.ndarray
                      for r in range(rows) for q in range(cols)])
 
 
-def image_grid_png(images: np.ndarray) -> bytes:
-    """A square grid of images in [0, 1] ([n, h, w, c]) as PNG bytes (1 px gaps)."""
+def image_grid_png(images: np.ndarray, cols: int | None = None) -> bytes:
+    """A grid of images in [0, 1] ([n, h, w, c]) as PNG bytes (1 px gaps), row by row:
+    ``cols`` per row (default: a square grid)."""
     n, h, w, c = images.shape
-    cols = int(math.ceil(math.sqrt(n)))
+    cols = cols or int(math.ceil(math.sqrt(n)))
     rows = int(math.ceil(n / cols))
     canvas = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, c), np.float32)
     for i, img in enumerate(np.nan_to_num(images, nan=0.0)):

@@ -206,7 +206,8 @@ class Family:
     ``draw`` (optional) adds to the step's minibatch from the device-resident train split
     and its labels (the semi-supervised family's labelled batch); ``classifies``: D is trained
     as a K-class classifier, its ``"class_logits"`` head scored on the test split
-    (``metrics.semi_supervised``).
+    (``metrics.semi_supervised``); ``discriminator_encodes``: D's slot holds an encoder
+    returning (mu, sigma) (the VAE), scored like an encoder held with G.
     """
 
     name: str
@@ -219,3 +220,5 @@ class Family:
     discriminator: Callable[[Structure], nn.Module] = discriminator_module
     draw: Draw | None = None
     classifies: bool = False
+    # D's slot holds an encoder, images -> (mu, sigma) (the VAE), scored by the encoder metric
+    discriminator_encodes: bool = False

@@ -50,6 +50,26 @@ def _generator_encode(G: nn.Module):
     return encode_fn
 
 
+def encoder_of(structure: Structure):
+    """(``encode_fn(variables, x) -> codes``, the part whose variables it takes: "generator"
+    or "discriminator") of a model with an encoder, in inference mode (a stochastic one's
+    mean); None for a model without one. An encoder held with G (the encoder family) takes
+    G's variables; the VAE's, in D's slot (``Family.discriminator_encodes``), D's."""
+    trains = family(structure)
+    if trains.discriminator_encodes:
+        return _discriminator_encode(trains.discriminator(structure)), "discriminator"
+    encode = generator_encode(structure)
+    return None if encode is None else (encode, "generator")
+
+
+@functools.cache
+def _discriminator_encode(D: nn.Module):
+    def encode_fn(variables, x):
+        return D.apply(variables, x, train=False)[0]
+
+    return encode_fn
+
+
 def discriminator_classify(structure: Structure):
     """``classify_fn(variables, x) -> class logits [n, K]`` of a D its family trains as a
     classifier (``Family.classifies``: its "class_logits" head, inference mode), on D's
@@ -144,7 +164,8 @@ def recompute_generator_stats(states: RunState, z: jax.Array, *, structure: Stru
     the batch statistics of G's training-mode passes ("precise BN", Wu and Johnson 2021),
     every run on the same latents; an encoder held with G (the encoder family's
     ``GeneratorWithEncoder``) gets its own from its training-mode passes on the batches of
-    images ``x`` [K', B', h, w, c], or keeps its running averages where ``x`` is None.
+    images ``x`` [K', B', h, w, c], or keeps its running averages where ``x`` is None; so does
+    the VAE's encoder in D's slot (``Family.discriminator_encodes``).
 
     Used by the ``preview`` profile: after a few hundred steps the running averages (even
     debiased) still mix in the statistics of G's first steps, when its activations were
@@ -154,15 +175,16 @@ def recompute_generator_stats(states: RunState, z: jax.Array, *, structure: Stru
     G's pass on z updates only G's layers; E's statistics are never taken from it (the pass
     leaves them at the zeros it started from, which would normalise E by a zero variance).
     """
-    G = family(structure).generator(structure)
+    trains = family(structure)
+    G = trains.generator(structure)
     keep = 1.0 - models.layers.BN_DECAY
 
-    def mean_stats(params, stats, batches, **kw):
+    def mean_stats(params, stats, batches, module=G, **kw):
         zeroed = jax.tree.map(jnp.zeros_like, stats)
 
         def batch_stats(b):  # the update from zero averages is (1 - decay) x the batch's
-            _, new = G.apply({"params": params, "batch_stats": zeroed}, b, train=True,
-                             mutable=["batch_stats"], **kw)
+            _, new = module.apply({"params": params, "batch_stats": zeroed}, b, train=True,
+                                  mutable=["batch_stats"], **kw)
             return jax.tree.map(lambda s: s / keep, new["batch_stats"])
 
         return jax.tree.map(lambda s: jnp.mean(s, axis=0), jax.lax.map(batch_stats, batches))
@@ -177,6 +199,11 @@ def recompute_generator_stats(states: RunState, z: jax.Array, *, structure: Stru
 
     stats = dict(states.batch_stats)
     stats["generator"] = jax.vmap(one_run)(states.params["generator"], stats["generator"])
+    if x is not None and trains.discriminator_encodes and jax.tree.leaves(stats["discriminator"]):
+        # the VAE's encoder (in D's slot), from its training-mode passes on the images
+        D = trains.discriminator(structure)
+        stats["discriminator"] = jax.vmap(lambda p, s: mean_stats(p, s, x, module=D))(
+            states.params["discriminator"], stats["discriminator"])
     return states.replace(batch_stats=stats)
 
 

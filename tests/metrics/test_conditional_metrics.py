@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -61,5 +63,30 @@ def test_encoder_metric_on_an_identity_pair():
     brute = encoder_scores.nearest_neighbour_accuracy(train_x.reshape(300, -1), train_y,
                                                       test_x.reshape(100, -1), test_y)
     assert out["nn_accuracy"].tolist() == pytest.approx([brute, brute])
-    assert encoder_scores.METRIC.evaluate(
-        Generators(gens.apply_fn, gens.variables, 16, "uniform"), context) == {}
+    conditional_g = Generators(gens.apply_fn, gens.variables, 16, "uniform", num_classes=K)
+    assert encoder_scores.METRIC.evaluate(conditional_g, context) == {}  # no min over z alone
+
+
+def test_encoder_metric_reconstructs_a_g_without_an_encoder_by_inversion():
+    """An unconditional G without an encoder gets recon_pixel = mean min_z |G(z) - x|^2 over
+    the first ``inversion_samples`` test images, and no representation scores: 0 for test
+    images G can draw (run 0: G(z) = z; up to the inversion's finite Adam steps), mean |x|^2
+    for a G that draws zeros (run 1)."""
+    rng = np.random.RandomState(0)
+    test_x = rng.uniform(-0.9, 0.9, (30, 4, 4, 1)).astype(np.float32)  # inside U(-1, 1)^16
+    train_x, train_y = blobs(50, 1)
+    splits = {"train": (train_x, train_y), "test": (test_x, np.zeros(30, np.int64))}
+    context = EvalContext("toy", images=lambda s: splits[s][0], seed=0,
+                          settings=EncoderSettings(test_samples=30, train_samples=50,
+                                                   inversion_samples=12),
+                          labels=lambda s: splits[s][1])
+    gens = Generators(lambda v, z: v["scale"] * z.reshape(-1, 4, 4, 1),
+                      {"scale": jnp.array([1.0, 0.0])}, 16, "uniform")
+    out = encoder_scores.METRIC.evaluate(gens, context)
+    assert set(out) == {"recon_pixel", "recon_lenet"}
+    expected = np.mean(np.sum(test_x[:12].astype(np.float64) ** 2, axis=(1, 2, 3)))
+    assert out["recon_pixel"][0] < 0.01 * expected  # the inversion's Adam: near, not exact
+    assert out["recon_pixel"][1] == pytest.approx(expected, rel=1e-5)
+    assert np.all(np.isnan(out["recon_lenet"]))  # no classifier for this data set
+    none = dataclasses.replace(context, settings=EncoderSettings(inversion_samples=0))
+    assert encoder_scores.METRIC.evaluate(gens, none) == {}

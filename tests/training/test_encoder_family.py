@@ -258,3 +258,89 @@ def test_debiasing_counts_each_part_of_g_by_its_own_passes():
                                    rtol=1e-3)
     one_count = train.debias_generator_stats(state, 10).batch_stats["generator"]["generator"]
     assert not np.allclose(one_count["mean"], x.mean(0), rtol=0.2)
+
+
+@pytest.mark.parametrize("model", ["vae", "bigan"])
+def test_reconstruction_png_shows_test_images_above_g_of_e_of_them(model, tmp_path):
+    """A model with an encoder (the VAE's in D's slot, BiGAN's held with G) writes, at its
+    last evaluation, a row of the first test images above a row of G(E(x)), E's mean in
+    inference mode: the PNG's rows are those images, computed here from the networks."""
+    import types
+
+    from benchmark import data as datasets
+    from benchmark import training as train
+    from benchmark.runner import engine
+    from benchmark.runner.results import read_image_grid
+    from benchmark.training.generators import encoder_of
+
+    structure = train.Structure(model, (28, 28, 1), batch_size=8)
+    states = train.init_runs(structure, 100, np.array([0, 1], np.uint32))
+    data = datasets.load("triangles")
+    task = types.SimpleNamespace(runs=[types.SimpleNamespace(run_id=f"r{i}") for i in (0, 1)])
+    engine._reconstruction_pngs(task, structure, states, np.array([False, True]), data,
+                                tmp_path)
+    assert not (tmp_path / "samples" / "r1").exists()  # a failed run draws nothing
+    grid = read_image_grid((tmp_path / "samples" / "r0" / engine.RECON_PNG).read_bytes(),
+                           (28, 28, 1)).reshape(2, engine.RECON_IMAGES, 28, 28, 1)
+    x = data.as_float(data.split("test")[: engine.RECON_IMAGES])
+    trains = train.family(structure)
+    G, D = trains.generator(structure), trains.discriminator(structure)
+    one = lambda part: jax.tree.map(lambda a: a[0], {  # noqa: E731
+        "params": states.params[part], "batch_stats": states.batch_stats[part]})
+    if model == "vae":
+        codes = D.apply(one("discriminator"), x, train=False)[0]
+        assert encoder_of(structure)[1] == "discriminator"
+    else:
+        codes = G.apply(one("generator"), x, train=False, method=GeneratorWithEncoder.encode)[1]
+        assert encoder_of(structure)[1] == "generator"
+    recon = np.asarray(G.apply(one("generator"), codes, train=False))
+    np.testing.assert_allclose(grid[0], x, atol=0.5 / 255 + 1e-6)
+    np.testing.assert_allclose(grid[1], recon, atol=0.5 / 255 + 1e-6)
+    assert encoder_of(train.Structure("ns_gan", (28, 28, 1), batch_size=8)) is None
+
+
+def test_the_vaes_encoder_statistics_are_recomputed_from_images_like_an_encoder_held_with_g():
+    """The VAE's encoder sits in D's slot (disc_bn on): precise BN recomputes its averages
+    from its training-mode passes on the images, so with one batch its inference-mode codes
+    are its training-mode codes on that batch; without images they stay as trained."""
+    from benchmark import training as train
+    from benchmark.training.generators import encoder_of
+
+    structure = train.Structure("vae", (28, 28, 1), disc_bn=True, batch_size=8)
+    states = train.init_runs(structure, 100, np.array([0], np.uint32))
+    assert jax.tree.leaves(states.batch_stats["discriminator"])  # the encoder has batch norm
+    x = jax.random.uniform(jax.random.PRNGKey(4), (1, 16, 28, 28, 1))
+    z = jnp.zeros((1, 4, structure.z_dim))
+    fixed = train.recompute_generator_stats(states, z, structure=structure, x=x)
+    encode, part = encoder_of(structure)
+    assert part == "discriminator"
+    E = train.family(structure).discriminator(structure)
+    one = lambda s: jax.tree.map(lambda a: a[0], {  # noqa: E731
+        "params": s.params["discriminator"], "batch_stats": s.batch_stats["discriminator"]})
+    (training, _), _ = E.apply(one(states), x[0], train=True, mutable=["batch_stats"])
+    np.testing.assert_allclose(encode(one(fixed), x[0]), training, atol=2e-4)
+    kept = train.recompute_generator_stats(states, z, structure=structure)
+    jax.tree.map(np.testing.assert_array_equal, kept.batch_stats["discriminator"],
+                 states.batch_stats["discriminator"])
+
+
+def test_the_report_shows_reconstructions_below_an_encoder_models_samples(tmp_path,
+                                                                          cheap_metrics):
+    """``train --model vae`` (smoke): the run's reconstruction.png reaches the report beside
+    the montage, and the montage draws it below the VAE's samples as two rows (test images,
+    then G(E(x))); a model without an encoder has no such row."""
+    from benchmark.cli import main as cli
+    from benchmark.cli.report_files import montage_samples
+    from benchmark.runner import engine
+    from benchmark.runner.results import load_rows
+
+    out = tmp_path / "vae"
+    assert cli.main(["train", "--model", "vae,ns_gan", "--profile", "smoke", "--results-dir",
+                     str(out), "--no-progress"]) == 0
+    assert (out / "report" / "reconstruction_triangles_vae.png").is_file()
+    assert not (out / "report" / "reconstruction_triangles_ns_gan.png").exists()
+    rows = montage_samples(out, load_rows(out))
+    recon = [(label, s) for label, s in rows if "G(E(x))" in label]
+    assert len(rows) == 3 and len(recon) == 1  # two sample rows, one reconstruction row
+    assert "VAE" in recon[0][0]
+    assert recon[0][1].shape == (2, engine.RECON_IMAGES, 28, 28, 1)

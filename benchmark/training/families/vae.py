@@ -72,4 +72,4 @@ def generator_bn_updates(structure: Structure, steps: int) -> int:
 def make() -> Family:
     return Family(name="vae", init_optimizer=init_optimizer, update=update,
                   generator_bn_updates=generator_bn_updates, generator=generator,
-                  discriminator=discriminator)
+                  discriminator=discriminator, discriminator_encodes=True)
