@@ -78,6 +78,9 @@ class EvalContext:
     # the data set's classifier trained on its train split (FID-LeNet's network:
     # (params, {"test_accuracy": ...})), or None where there is none; loaded on first use
     classifier: Callable[[], Any] = lambda: None
+    # the same, or None where it cannot be had here (its labelled files absent): for scores
+    # that do without it (the encoder metric's feature distance is then NaN)
+    optional_classifier: Callable[[], Any] = lambda: None
 
 
 class DatasetFacts(Protocol):

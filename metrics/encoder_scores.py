@@ -140,16 +140,20 @@ def _evaluate(generators: Generators, context: EvalContext) -> dict[str, Any]:
     """Reconstruction and representation scores of every run's encoder on the first
     ``settings.test_samples`` test images (1-NN and probe fitted on the first
     ``settings.train_samples`` train images); an unconditional G without an encoder gets the
-    reconstruction scores by inversion on the first ``settings.inversion_samples`` of them;
-    {} for a G asked for classes or codes."""
+    reconstruction scores by inversion on the first ``settings.inversion_samples`` of them
+    (where the test split has labels); {} for a G asked for classes or codes. The feature
+    distance is NaN where the data set's classifier cannot be had here."""
     settings: EncoderSettings = context.settings
     test_labels, train_labels = context.labels("test"), context.labels("train")
     if generators.encode_fn is None and (generators.num_classes is not None
                                          or generators.codes is not None
-                                         or settings.inversion_samples <= 0):
-        return {}  # a G asked for classes or codes: min over z alone is not its reconstruction
+                                         or settings.inversion_samples <= 0
+                                         or test_labels is None):
+        # a G asked for classes or codes: min over z alone is not its reconstruction; data
+        # without labels: not the labelled table this metric fills
+        return {}
     test = context.images("test")[: settings.test_samples]
-    found = context.classifier()
+    found = context.optional_classifier()
     features = None
     if found is not None:
         params = found[0]

@@ -190,6 +190,7 @@ class Evaluator:
             mesh=local_mesh(),
             labels=self.data.labels,
             classifier=self.classifier,
+            optional_classifier=self.optional_classifier,
         )
 
     def classifier(self) -> Any:
@@ -198,6 +199,15 @@ class Evaluator:
         if self.dataset not in lenet.CLASSIFIER_DATASETS:
             return None
         return fid_features.lenet_params(self.dataset, self.data_dir)
+
+    def optional_classifier(self) -> Any:
+        """:meth:`classifier`, or None (with a warning) where it cannot be had: its labelled
+        files are not given (e.g. the images came from tensorflow-datasets)."""
+        try:
+            return self.classifier()
+        except UserError as err:
+            log.warning("no classifier features for %s: %s", self.dataset, err)
+            return None
 
     def float_split(self, split: str) -> np.ndarray:
         """The float32 pixels of ``split``, converted once."""
