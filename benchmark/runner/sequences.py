@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from benchmark.runner.tasks import Task
 from benchmark.training import seqgan as sg
 from models.seqgan import lstm
 from sweeps.profiles import Profile
-from sweeps.runs import Study
+from sweeps.runs import RunSpec, Study
 
 FAMILY = "sequence"
 ADVERSARIAL = {"mle": False, "seqgan": True}  # model -> whether it trains past pretraining
@@ -45,9 +46,11 @@ SAMPLES_TXT, SAMPLE_COUNT, SAMPLE_KEY = "samples.txt", 8, 21
 RUN_HPARAMS = {"g_lr": "lr", "g_beta1": "beta1"}
 
 
-def is_sequence_task(task: Task) -> bool:
-    """Whether the task's model belongs to the sequence family."""
-    return models.get(task.runs[0].model).family == FAMILY
+def is_sequence(runs: Iterable[RunSpec]) -> bool:
+    """Whether these runs (a task's or a study's) train the sequence family: the one rule for
+    both (a task's runs share one model; a study's mix none, as the CLI refuses a model on a
+    data set without what it needs and no data set offers both images and sequences)."""
+    return any(models.get(r.model).family == FAMILY for r in runs)
 
 
 def schedule(profile: Profile) -> sg.Schedule:
@@ -66,11 +69,6 @@ def describe(profile: Profile) -> str:
             f"{sched.d_pretrain_rounds} D pretraining rounds, {sched.adversarial_batches} "
             f"adversarial batches, evaluated every {sched.eval_every}; vocabulary "
             f"{sched.vocab}, length {sched.length}")
-
-
-def is_sequence_study(study: Study) -> bool:
-    """Whether any run of the study belongs to the sequence family."""
-    return any(models.get(r.model).family == FAMILY for r in study.runs)
 
 
 def adversarial(model: str) -> bool:
