@@ -99,29 +99,34 @@ def evaluation_steps(profile: Profile, task: Task) -> tuple[int, list[int]]:
     return steps[-1], steps
 
 
-def corpus(profile: Profile, data_dir: str | Path | None = None) -> dict[str, Any]:
-    """The oracle and its train and test sequences for the profile's schedule: the original
-    oracle from ``data_dir`` (else the seeded stand-in, ``benchmark.data.oracle``); the smoke
-    schedule's small vocabulary takes a small seeded oracle, as ``seqgan-preview`` does. The
-    sequences are drawn as ``seqgan-preview`` draws them (key 0, fold_in 1 and 2)."""
-    sched = schedule(profile)
+def draw_corpus(sched: sg.Schedule, n_train: int, n_test: int,
+                data_dir: str | Path | None = None) -> dict[str, Any]:
+    """The oracle for the schedule and ``n_train`` + ``n_test`` sequences drawn from it: the
+    one draw of the runner and ``seqgan-preview``. The original oracle from ``data_dir`` (else
+    the seeded stand-in, ``benchmark.data.oracle``); a schedule with a smaller vocabulary (the
+    smoke's) takes a small seeded oracle of its sizes. Key 0: train from ``fold_in(key, 1)``,
+    test from ``fold_in(key, 2)``."""
     if sched.vocab == oracle_data.VOCAB:
         orc = oracle_data.load_oracle(None if data_dir is None else Path(data_dir))
-        name = orc.name
-        params = orc.params
+        name, source, params = orc.name, orc.source, orc.params
     else:
         params = lstm.init_lstm(jax.random.PRNGKey(oracle_data.SEEDED_SEED), sched.vocab,
                                 sched.emb, sched.hidden, stddev=1.0)
-        name = f"seeded_normal_{oracle_data.SEEDED_SEED}_small"
+        name, source = f"seeded_normal_{oracle_data.SEEDED_SEED}_small", "seeded"
     oracle = {k: jnp.asarray(v) for k, v in params.items()}
-    n_train, n_test = CORPUS_SIZES[profile.name]
     key = jax.random.PRNGKey(0)
     draw = jax.jit(lstm.sample_many, static_argnums=(2, 3, 4))
     train = draw(oracle, jax.random.fold_in(key, 1), n_train, sched.length,
                  min(sched.chunk, n_train))
     test = draw(oracle, jax.random.fold_in(key, 2), n_test, sched.length,
                 min(sched.chunk, n_test))
-    return {"oracle_name": name, "oracle": oracle, "train": train, "test": test}
+    return {"oracle_name": name, "oracle_source": source, "oracle": oracle, "train": train,
+            "test": test}
+
+
+def corpus(profile: Profile, data_dir: str | Path | None = None) -> dict[str, Any]:
+    """:func:`draw_corpus` for the profile's schedule at its sizes (``CORPUS_SIZES``)."""
+    return draw_corpus(schedule(profile), *CORPUS_SIZES[profile.name], data_dir=data_dir)
 
 
 def _complete(rows: list[dict], task: Task, steps: list[int]) -> bool:
