@@ -112,6 +112,34 @@ def test_seqgan_smoke_study_writes_rows_resumes_and_reports(tmp_path, monkeypatc
     assert any(p.name == "curves_nll_oracle.png" for p in written)
 
 
+def test_phase1_then_phase3_on_the_oracle_retrains_the_lowest_nll_oracle_config(tmp_path):
+    """The commands of README's SeqGAN section: phase 1 with 2 configs, phase 3 with 2 seeds
+    (its models and data set default to the phase-1 directory's family: mle on the oracle)."""
+    p1, p3 = tmp_path / "p1", tmp_path / "p3"
+    smoke = ["--profile", "smoke", "--no-progress"]
+    assert cli.main(["sweep", "--study", "phase1", "--models", "mle", "--datasets", "oracle",
+                     "--configs", "2", "--results-dir", str(p1), *smoke]) == 0
+    phase1 = load_rows(p1)
+    assert sorted(phase1["config"].unique()) == [0, 1]
+    trained = phase1[phase1["phase"] != "random"]
+    best = trained.loc[trained["nll_oracle"].astype(float).idxmin()]
+    assert cli.main(["sweep", "--study", "phase3", "--phase1-dir", str(p1), "--seeds", "0-1",
+                     "--results-dir", str(p3), *smoke]) == 0
+    phase3 = load_rows(p3)
+    assert sorted(set(zip(phase3["model"], phase3["seed"], strict=True))) == [("mle", 0),
+                                                                             ("mle", 1)]
+    assert set(phase3["config"]) == {best["config"]}
+    assert set(phase3["lr"]) == {best["lr"]} and set(phase3["beta1"]) == {best["beta1"]}
+
+    # lower NLL-oracle wins whichever config holds it; the untrained step 0 is no candidate
+    other = 1 - int(best["config"])
+    rows = phase1.copy()
+    rows.loc[rows["step"] == 0, "nll_oracle"] = 0.0
+    rows.loc[(rows["config"] == other) & (rows["step"] == 2), "nll_oracle"] = 0.5
+    study = build_study("phase3", profile="smoke", phase1_rows=rows, seeds=[0])
+    assert [(r.model, r.dataset, r.config) for r in study.runs] == [("mle", "oracle", other)]
+
+
 @pytest.mark.parametrize("args, message", [
     (["train", "--model", "ns_gan", "--dataset", "oracle"],
      "model 'ns_gan' needs images, which oracle does not offer; choose one of: mnist"),
