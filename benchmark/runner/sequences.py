@@ -146,6 +146,8 @@ def train_task(task: Task, data: dict[str, Any], study: Study, root: Path,
     rows_path = root / "groups" / task.task_id / "rows.jsonl"
     rows = read_rows(rows_path)
     if _complete(rows, task, steps):
+        if progress is not None:
+            progress.skip_rest()
         return rows
     hps = {k: jnp.asarray([run.hp.get(RUN_HPARAMS.get(k), v) for run in task.runs], jnp.float32)
            for k, v in sg.HPARAMS.items()}
@@ -174,8 +176,8 @@ def train_task(task: Task, data: dict[str, Any], study: Study, root: Path,
                          "train_seconds": seconds / len(task.runs)})
     _write_samples(task, state.g, sched, root, steps[-1], data["oracle_name"])
     write_rows(rows_path, rows)
-    if progress is not None:
-        progress.skip_rest()
+    if progress is not None:  # the study's bar counts MLE epochs and adversarial batches
+        progress.trained(len(task.runs) * steps[-1])  # its evaluations' time included
     return rows
 
 
