@@ -8,7 +8,9 @@
 - ``phase2``: narrow space, 50 configurations x 8 models x seed 0 on the same data sets
   (compare_gan v1 ran phase 2 on the four real data sets only: pass ``datasets`` for that).
 - ``phase3``: for each model and data set, the phase-1 configuration with the best score over
-  all its checkpoints (lowest FID; on the triangles highest F1), retrained with seeds 0..49.
+  all its checkpoints (lowest FID; on the triangles highest F1; on the oracle lowest
+  NLL-oracle), retrained with seeds 0..49; from a phase-1 directory of the sequence models,
+  its models and data set default to the ``seqgan`` study's (mle, seqgan on the oracle).
 - ``seqgan``: SeqGAN and its MLE baseline on SeqGAN's oracle, seeds 0, 1, 2 (docs/protocol.md
   §11): a profile stands for the SeqGAN schedule of its name (``smoke``, ``preview``, ``paper``:
   ``benchmark.training.seqgan.SCHEDULES``), trained by the runner's sequence path
@@ -164,9 +166,11 @@ def build_study(
                         "project (any config_seed) or v1 (config_seed 0)")
     profile = resolve(profile) if isinstance(profile, str) else profile
     explicit_models, explicit_datasets = models is not None, datasets is not None
-    models = _unique(models if models is not None else spec.models or model_registry.PAPER_MODELS,
-                     "models")
-    datasets = _unique(datasets if datasets is not None else spec.datasets, "data sets")
+    default_models, default_datasets = spec.models or model_registry.PAPER_MODELS, spec.datasets
+    if name == "phase3" and _sequence_rows(phase1_rows):  # phase 1 on the oracle: phase 3 too
+        default_models, default_datasets = STUDIES["seqgan"].models, STUDIES["seqgan"].datasets
+    models = _unique(models if models is not None else default_models, "models")
+    datasets = _unique(datasets if datasets is not None else default_datasets, "data sets")
     if seeds is None:  # the profile may train the default study with fewer seeds
         seeds = profile.default_seeds if name == "default" and profile.default_seeds \
             else spec.seeds
@@ -229,6 +233,16 @@ def build_study(
 # --- phase 3 ---------------------------------------------------------------------------------
 
 
+def _sequence_rows(rows: pd.DataFrame | None) -> bool:
+    """Whether result rows are of the sequence family's models (a phase-1 directory holds one
+    family: no data set offers both images and sequences)."""
+    if rows is None or rows.empty or "model" not in rows:
+        return False
+    known = set(model_registry.names())
+    return any(model_registry.get(m).family == "sequence"
+               for m in rows["model"].dropna().unique() if m in known)
+
+
 def best_configs(df: pd.DataFrame) -> pd.DataFrame:
     """The best row of each (data set, model) over all runs and checkpoints of ``df``.
 
@@ -237,8 +251,11 @@ def best_configs(df: pd.DataFrame) -> pd.DataFrame:
     and rows without the score ignored, a run's finite checkpoints before it failed still
     counting as in compare_gan v1's ``BestFIDPerModel``; the column's preferred features,
     Inception FID, where they exist), then the best run. Ties go to the lowest config index,
-    then the earliest step.
+    then the earliest step. On the oracle (NLL-oracle, lower is better) a run's step-0 point,
+    ``phase`` random, is no candidate: it is the untrained generator, the same for every config.
     """
+    if "phase" in df:
+        df = df[df["phase"].ne("random")]
     picked = []
     key = run_score.run_key(df)
     for (_dataset, _model), group in df.groupby(["dataset", "model"], sort=False):
@@ -315,8 +332,9 @@ def phase3_runs(
                 raise ValueError(f"{root} has no scored phase-1 run of {model!r}; run phase1 "
                                 "for it first or drop it from --models")
     if not found:
-        raise ValueError(f"{root} has no phase-1 run with a finite FID or F1; finish phase1 "
-                        "first")
+        scores = [c.title for c in selection_columns()]
+        raise ValueError(f"{root} has no phase-1 run with a finite "
+                         f"{', '.join(scores[:-1])} or {scores[-1]}; finish phase1 first")
     runs = []
     for dataset in datasets:
         for model in models:

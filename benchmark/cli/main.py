@@ -255,7 +255,7 @@ def _run(args, study) -> None:
         # the preview sizes its steps to this machine (benchmark.runner.step_budget); compare trains
         # under its baselines' profile
         study = step_budget.fit(study, out, data_dir=args.data_dir)
-    what = (sequences.describe(study.profile) if sequences.is_sequence_study(study)
+    what = (sequences.describe(study.profile) if sequences.is_sequence(study.runs)
             else study.profile.description or "custom")
     print(f"study {study.name!r}: {len(study.runs)} runs, profile {study.profile.name} "
           f"({what}) -> {out}", flush=True)

@@ -145,20 +145,9 @@ def load_oracle(data_dir: Path | None = None, fetch: bool = False,
     return seeded_oracle(seed)
 
 
-def sample_corpus(oracle: Oracle, seed: int = 0, n_train: int = N_TRAIN,
-                  n_test: int = N_TEST) -> dict[str, np.ndarray]:
-    """{"train", "test"} int32 token sequences (N, 20) drawn from the oracle, seeded; the two
-    splits use independent streams (fold_in 0 and 1)."""
-    key = jax.random.PRNGKey(seed)
-    params = {k: jax.numpy.asarray(v) for k, v in oracle.params.items()}
-    draw = jax.jit(lstm.sample_many, static_argnums=(2, 3))
-    return {split: np.asarray(draw(params, jax.random.fold_in(key, i), n, LENGTH))
-            for i, (split, n) in enumerate((("train", n_train), ("test", n_test))) if n > 0}
-
-
 def _load_refused(data_dir=None, **kwargs):
     """The oracle's sequences are not images: the sequence runner draws them for its schedule
-    (``benchmark.runner.sequences.corpus``)."""
+    (``benchmark.runner.sequences.draw_corpus``)."""
     raise UserError("data set 'oracle' holds token sequences, not images; train on it with "
                     "`python -m benchmark sweep --study seqgan` (models mle, seqgan)")
 

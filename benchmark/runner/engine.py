@@ -405,7 +405,7 @@ class TaskRunner:
     def schedule(self, task: Task) -> tuple[int, list[int]]:
         """(total steps, evaluation steps) of a task: the profile's on its data set, or for
         the sequence family its SeqGAN schedule's points (``benchmark.runner.sequences``)."""
-        if sequences.is_sequence_task(task):
+        if sequences.is_sequence(task.runs):
             return sequences.evaluation_steps(self.study.profile, task)
         spec = datasets.get(task.dataset)
         return self.study.profile.schedule(spec.train_steps, spec.eval_every)
@@ -473,7 +473,7 @@ class TaskRunner:
                 return "done"
             task_files.clear_markers(self.root, task_id)
             task = self.tasks[task_id]
-            sequence = sequences.is_sequence_task(task)  # SeqGAN and MLE: no images, no FID
+            sequence = sequences.is_sequence(task.runs)  # SeqGAN and MLE: no images, no FID
             if not sequence:
                 train_images, train_labels, evaluator = self._on_device(task.dataset)
             on_phase = trace.hook(task_id)  # the chaos script's trace, when it asks for one

@@ -9,7 +9,9 @@ weights, and never changes (a total that follows the measured weights jumped: 0/
 4/11, 20/20); its position is that total times the fraction done (work done over work done
 plus remaining at the current weights), never moving back, so the ETA includes the
 evaluations still to come and the bar reaches its total when the last evaluation (and its
-checkpoint) is done, not before.
+checkpoint) is done, not before. A task of the sequence family (SeqGAN, MLE) counts its
+SeqGAN schedule's steps, MLE epochs then adversarial batches, times its runs: it trains and
+evaluates them in one compiled program, whose time is its steps' (:func:`study_work`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from tqdm.auto import tqdm
 
 from benchmark import data as datasets
 from benchmark.evaluation.evaluator import due_metrics
+from benchmark.runner import sequences
 from benchmark.runner.tasks import Task
 from metrics.registry import METRICS
 from sweeps.profiles import Profile
@@ -56,10 +59,18 @@ class TaskWork:
 
 
 def study_work(tasks: Sequence[Task], profile: Profile) -> list[TaskWork]:
-    """Every task's schedule and the metrics due at each of its evaluations."""
+    """Every task's schedule and the metrics due at each of its evaluations. A task of the
+    sequence family counts its rows' steps, the MLE epochs then adversarial batches of the
+    profile's SeqGAN schedule (``benchmark.runner.sequences.evaluation_steps``), and no
+    separate evaluation: its evaluations run inside its one compiled program, their time in
+    its steps'."""
     work = []
     for g in tasks:
         spec = datasets.get(g.dataset)
+        if sequences.is_sequence(g.runs):
+            total, _points = sequences.evaluation_steps(profile, g)
+            work.append(TaskWork(g.task_id, len(g.runs), total, [], []))
+            continue
         total, evals = profile.schedule(spec.train_steps, spec.eval_every)
         kinds = [tuple(m.name for m in due_metrics(spec, profile, last=e == total))
                  for e in evals]

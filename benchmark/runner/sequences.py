@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from benchmark.runner.tasks import Task
 from benchmark.training import seqgan as sg
 from models.seqgan import lstm
 from sweeps.profiles import Profile
-from sweeps.runs import Study
+from sweeps.runs import RunSpec, Study
 
 FAMILY = "sequence"
 ADVERSARIAL = {"mle": False, "seqgan": True}  # model -> whether it trains past pretraining
@@ -45,9 +46,11 @@ SAMPLES_TXT, SAMPLE_COUNT, SAMPLE_KEY = "samples.txt", 8, 21
 RUN_HPARAMS = {"g_lr": "lr", "g_beta1": "beta1"}
 
 
-def is_sequence_task(task: Task) -> bool:
-    """Whether the task's model belongs to the sequence family."""
-    return models.get(task.runs[0].model).family == FAMILY
+def is_sequence(runs: Iterable[RunSpec]) -> bool:
+    """Whether these runs (a task's or a study's) train the sequence family: the one rule for
+    both (a task's runs share one model; a study's mix none, as the CLI refuses a model on a
+    data set without what it needs and no data set offers both images and sequences)."""
+    return any(models.get(r.model).family == FAMILY for r in runs)
 
 
 def schedule(profile: Profile) -> sg.Schedule:
@@ -66,11 +69,6 @@ def describe(profile: Profile) -> str:
             f"{sched.d_pretrain_rounds} D pretraining rounds, {sched.adversarial_batches} "
             f"adversarial batches, evaluated every {sched.eval_every}; vocabulary "
             f"{sched.vocab}, length {sched.length}")
-
-
-def is_sequence_study(study: Study) -> bool:
-    """Whether any run of the study belongs to the sequence family."""
-    return any(models.get(r.model).family == FAMILY for r in study.runs)
 
 
 def adversarial(model: str) -> bool:
@@ -101,29 +99,34 @@ def evaluation_steps(profile: Profile, task: Task) -> tuple[int, list[int]]:
     return steps[-1], steps
 
 
-def corpus(profile: Profile, data_dir: str | Path | None = None) -> dict[str, Any]:
-    """The oracle and its train and test sequences for the profile's schedule: the original
-    oracle from ``data_dir`` (else the seeded stand-in, ``benchmark.data.oracle``); the smoke
-    schedule's small vocabulary takes a small seeded oracle, as ``seqgan-preview`` does. The
-    sequences are drawn as ``seqgan-preview`` draws them (key 0, fold_in 1 and 2)."""
-    sched = schedule(profile)
+def draw_corpus(sched: sg.Schedule, n_train: int, n_test: int,
+                data_dir: str | Path | None = None) -> dict[str, Any]:
+    """The oracle for the schedule and ``n_train`` + ``n_test`` sequences drawn from it: the
+    one draw of the runner and ``seqgan-preview``. The original oracle from ``data_dir`` (else
+    the seeded stand-in, ``benchmark.data.oracle``); a schedule with a smaller vocabulary (the
+    smoke's) takes a small seeded oracle of its sizes. Key 0: train from ``fold_in(key, 1)``,
+    test from ``fold_in(key, 2)``."""
     if sched.vocab == oracle_data.VOCAB:
         orc = oracle_data.load_oracle(None if data_dir is None else Path(data_dir))
-        name = orc.name
-        params = orc.params
+        name, source, params = orc.name, orc.source, orc.params
     else:
         params = lstm.init_lstm(jax.random.PRNGKey(oracle_data.SEEDED_SEED), sched.vocab,
                                 sched.emb, sched.hidden, stddev=1.0)
-        name = f"seeded_normal_{oracle_data.SEEDED_SEED}_small"
+        name, source = f"seeded_normal_{oracle_data.SEEDED_SEED}_small", "seeded"
     oracle = {k: jnp.asarray(v) for k, v in params.items()}
-    n_train, n_test = CORPUS_SIZES[profile.name]
     key = jax.random.PRNGKey(0)
     draw = jax.jit(lstm.sample_many, static_argnums=(2, 3, 4))
     train = draw(oracle, jax.random.fold_in(key, 1), n_train, sched.length,
                  min(sched.chunk, n_train))
     test = draw(oracle, jax.random.fold_in(key, 2), n_test, sched.length,
                 min(sched.chunk, n_test))
-    return {"oracle_name": name, "oracle": oracle, "train": train, "test": test}
+    return {"oracle_name": name, "oracle_source": source, "oracle": oracle, "train": train,
+            "test": test}
+
+
+def corpus(profile: Profile, data_dir: str | Path | None = None) -> dict[str, Any]:
+    """:func:`draw_corpus` for the profile's schedule at its sizes (``CORPUS_SIZES``)."""
+    return draw_corpus(schedule(profile), *CORPUS_SIZES[profile.name], data_dir=data_dir)
 
 
 def _complete(rows: list[dict], task: Task, steps: list[int]) -> bool:
@@ -143,6 +146,8 @@ def train_task(task: Task, data: dict[str, Any], study: Study, root: Path,
     rows_path = root / "groups" / task.task_id / "rows.jsonl"
     rows = read_rows(rows_path)
     if _complete(rows, task, steps):
+        if progress is not None:
+            progress.skip_rest()
         return rows
     hps = {k: jnp.asarray([run.hp.get(RUN_HPARAMS.get(k), v) for run in task.runs], jnp.float32)
            for k, v in sg.HPARAMS.items()}
@@ -171,8 +176,8 @@ def train_task(task: Task, data: dict[str, Any], study: Study, root: Path,
                          "train_seconds": seconds / len(task.runs)})
     _write_samples(task, state.g, sched, root, steps[-1], data["oracle_name"])
     write_rows(rows_path, rows)
-    if progress is not None:
-        progress.skip_rest()
+    if progress is not None:  # the study's bar counts MLE epochs and adversarial batches
+        progress.trained(len(task.runs) * steps[-1])  # its evaluations' time included
     return rows
 
 

@@ -166,7 +166,7 @@ def fit(study: Study, out: Path, *, data_dir=None, log: Callable[[str], None] = 
     budget = BUDGETS.get(profile.name)
     if budget is None or profile.steps is None:
         return study
-    if sequences.is_sequence_study(study):
+    if sequences.is_sequence(study.runs):
         return study  # SeqGAN's schedule is fixed by its profile (benchmark.runner.sequences)
     if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
         return study  # not a study directory: the engine refuses it before writing anything

@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
             chosen = [n for n in models.names() if "images" in models.get(n).needs]
         studies = [study_of(n, profile, split(args.datasets), chosen) for n in names]
         for study in studies:
-            if sequences.is_sequence_study(study):
+            if sequences.is_sequence(study.runs):
                 raise UserError(f"plan counts the image step; study {study.name!r} trains "
                                 "SeqGAN's sequence models: project their cost with `python -m "
                                 "benchmark seqgan-preview --project-paper`")

@@ -20,6 +20,7 @@ import numpy as np
 
 from benchmark.data import oracle as oracle_data
 from benchmark.errors import OneLineParser, UserError
+from benchmark.runner import sequences
 from benchmark.training import seqgan as sg
 
 PROFILES = {"preview": sg.PREVIEW, "paper": sg.PAPER, "smoke": sg.SMOKE}
@@ -42,22 +43,12 @@ def run(sched: sg.Schedule, seeds: int = 2, data_dir: Path | None = None,
         n_train: int = oracle_data.N_TRAIN, n_test: int = 2000, log=print) -> dict:
     """Train ``seeds`` vmapped runs phase by phase; returns the curves, timings and step rates.
     Each phase is timed twice where it repeats: the first call includes compilation."""
-    orc = oracle_data.load_oracle(data_dir)
-    if sched.vocab != oracle_data.VOCAB:  # the smoke schedule: a small seeded oracle
-        params = sg.lstm.init_lstm(jax.random.PRNGKey(66), sched.vocab, sched.emb, sched.hidden,
-                                   1.0)
-        orc = oracle_data.Oracle({k: np.asarray(v) for k, v in params.items()},
-                                 "seeded_normal_66_small", "seeded")
     t0 = time.perf_counter()
-    oracle = {k: jnp.asarray(v) for k, v in orc.params.items()}
-    key = jax.random.PRNGKey(0)
-    train = sg.lstm.sample_many(oracle, jax.random.fold_in(key, 1), n_train, sched.length,
-                                min(sched.chunk, n_train))
-    test = sg.lstm.sample_many(oracle, jax.random.fold_in(key, 2), n_test, sched.length,
-                               min(sched.chunk, n_test))
+    data = sequences.draw_corpus(sched, n_train, n_test, data_dir)
+    oracle, train, test = data["oracle"], data["train"], data["test"]
     data_s = time.perf_counter() - t0
-    log(f"oracle {orc.name} ({orc.source}); {n_train} train + {n_test} test sequences "
-        f"sampled in {data_s:.0f} s; {seeds} seeds vmapped")
+    log(f"oracle {data['oracle_name']} ({data['oracle_source']}); {n_train} train + {n_test} "
+        f"test sequences sampled in {data_s:.0f} s; {seeds} seeds vmapped")
     hp = {k: jnp.full((seeds,), v, jnp.float32) for k, v in sg.HPARAMS.items()}
     keys = jax.random.split(jax.random.PRNGKey(1), seeds)
     run_keys = jax.vmap(lambda k: jax.random.split(k, 4))(keys)
@@ -73,7 +64,7 @@ def run(sched: sg.Schedule, seeds: int = 2, data_dir: Path | None = None,
 
     def point(phase: str, step: int, g, elapsed: float):
         values = np.asarray(evaluate(g, _fold(run_keys[:, 3], len(curve))))
-        row = {"phase": phase, "step": step, "oracle": orc.name,
+        row = {"phase": phase, "step": step, "oracle": data["oracle_name"],
                "nll_oracle": values[:, 0].tolist(), "nll_test": values[:, 1].tolist(),
                "wall_s": round(elapsed, 1)}
         curve.append(row)
@@ -101,9 +92,9 @@ def run(sched: sg.Schedule, seeds: int = 2, data_dir: Path | None = None,
             point("seqgan", b + 1, state.g, time.perf_counter() - start)
     rates = {name: (float(np.median(ts[1:])) if len(ts) > 1 else float(ts[0])) if ts else None
              for name, ts in timing.items()}
-    return {"oracle": orc.name, "seeds": seeds, "schedule": dataclasses.asdict(sched),
-            "curve": curve, "seconds_per": rates, "data_s": data_s,
-            "wall_s": time.perf_counter() - start}
+    return {"oracle": data["oracle_name"], "seeds": seeds,
+            "schedule": dataclasses.asdict(sched), "curve": curve, "seconds_per": rates,
+            "data_s": data_s, "wall_s": time.perf_counter() - start}
 
 
 def rows(result: dict) -> list[dict]:

@@ -101,3 +101,28 @@ def test_the_drawn_total_is_fixed_up_front_and_the_position_never_moves_back(mon
     assert list(positions) == sorted(positions)
     assert positions[-1] == up_front and all(n < up_front for n in positions[:-1])
     p.close()
+
+
+def test_a_smoke_seqgan_study_counts_its_schedules_epochs_and_batches(monkeypatch):
+    """A sequence task's work is its runs x its rows' steps (SeqGAN smoke schedule: 2 MLE
+    epochs, then 2 adversarial batches for seqgan), with no separate evaluation: they run
+    inside its one compiled program, which the runner reports as its training."""
+    study = build_study("seqgan", profile="smoke", seeds=[0, 1])
+    tasks = {t.runs[0].model: t for t in make_tasks(study.runs, study.profile.max_group)}
+    work = {w.task_id: w for w in study_work(list(tasks.values()), study.profile)}
+    mle, seqgan = work[tasks["mle"].task_id], work[tasks["seqgan"].task_id]
+    assert (mle.runs, mle.total, mle.evals, mle.kinds) == (2, 2, [], [])
+    assert (seqgan.runs, seqgan.total, seqgan.evals, seqgan.kinds) == (2, 4, [], [])
+
+    clock = [0.0]
+    monkeypatch.setattr(bar_module.time, "perf_counter", lambda: clock[0])
+    p = StudyProgress([mle, seqgan], study.profile, enabled=False)
+    assert p.remaining() == 2 * 2 + 2 * 4 and p.total == 12
+    p.start(mle.task_id)
+    clock[0] += 4.0  # the task's program: 2 runs x 2 epochs, its evaluations inside
+    p.trained(2 * 2)  # as benchmark.runner.sequences.train_task reports it
+    assert p.step_seconds() == pytest.approx(1.0) and p.remaining() == 8
+    assert p.position() == 4 and not p.finished
+    p.start(seqgan.task_id)
+    p.skip_rest()  # finished by an earlier call
+    assert p.finished and p.position() == p.total

@@ -4,8 +4,10 @@ one-line errors of a model on a data set that does not offer what it needs."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 
+import numpy as np
 import pytest
 
 from benchmark.cli import main as cli
@@ -30,6 +32,49 @@ def test_the_study_lists_mle_and_seqgan_on_the_oracle_and_keeps_their_own_rates(
     assert [p[0] for p in sequences.points(sg.SMOKE, adv=True)] == [0, 1, 2, 3, 4]
     assert [p[0] for p in sequences.points(sg.PREVIEW, adv=True)] == [
         0, 1, 6, 11, 16, 21, 26, 31, 36, 40]
+
+
+class Drawn(Exception):
+    pass
+
+
+def _sha(tokens) -> str:
+    return hashlib.sha256(np.asarray(tokens, np.int32).tobytes()).hexdigest()
+
+
+# sha256 of the int32 train and test sequences, pinned from the runner's and seqgan-preview's
+# draws (identical) before they became one function, sequences.draw_corpus
+SMOKE_CORPUS = ("e8d9cce63ecefa149d4527142fe18abfcd8f7f89a663994a0db4c3dc4241b270",
+                "e01b1e727100f67bb53c4c6b57b915847f14a520d19a91add51abb4ffd6aef25")
+SEEDED_32_16 = ("a0024d0ec6698adabb47b6ee91fb4075c7e10c20dc53dfc26615f789e6a63810",
+                "5307801432c8d83efff1303eea372898979806829da635d80f048f2257105951")
+
+
+def test_the_oracle_corpus_is_pinned_for_its_fixed_key(monkeypatch):
+    smoke = sequences.corpus(profiles.resolve("smoke"))
+    assert smoke["oracle_name"] == "seeded_normal_66_small"
+    assert smoke["train"].shape == (256, 8) and smoke["test"].shape == (64, 8)
+    assert np.asarray(smoke["train"][:2]).tolist() == [[22, 31, 46, 26, 10, 32, 16, 14],
+                                                       [7, 17, 16, 12, 20, 5, 35, 6]]
+    assert (_sha(smoke["train"]), _sha(smoke["test"])) == SMOKE_CORPUS
+    monkeypatch.setitem(sequences.CORPUS_SIZES, "preview", (32, 16))  # the full vocabulary
+    seeded = sequences.corpus(profiles.resolve("preview"))
+    assert seeded["oracle_name"] == "seeded_normal_66"
+    assert (_sha(seeded["train"]), _sha(seeded["test"])) == SEEDED_32_16
+
+    # seqgan-preview draws its sequences through the same function
+    from benchmark.tools import seqgan_preview
+
+    drawn = []
+
+    def spy(sched, n_train, n_test, data_dir=None):
+        drawn.append((sched, n_train, n_test))
+        raise Drawn  # stop before training
+
+    monkeypatch.setattr(sequences, "draw_corpus", spy)
+    with pytest.raises(Drawn):
+        seqgan_preview.run(sg.SMOKE, seeds=1, n_train=256, n_test=64, log=lambda _: None)
+    assert drawn == [(sg.SMOKE, 256, 64)]
 
 
 @pytest.mark.slow  # compiles SeqGAN's smoke program (~1 min on the shared 2-core machine)
@@ -65,6 +110,34 @@ def test_seqgan_smoke_study_writes_rows_resumes_and_reports(tmp_path, monkeypatc
     assert "nll_oracle" in markdown and "MLE" in markdown and "SeqGAN" in markdown
     assert "## Sampled sequences" in markdown
     assert any(p.name == "curves_nll_oracle.png" for p in written)
+
+
+def test_phase1_then_phase3_on_the_oracle_retrains_the_lowest_nll_oracle_config(tmp_path):
+    """The commands of README's SeqGAN section: phase 1 with 2 configs, phase 3 with 2 seeds
+    (its models and data set default to the phase-1 directory's family: mle on the oracle)."""
+    p1, p3 = tmp_path / "p1", tmp_path / "p3"
+    smoke = ["--profile", "smoke", "--no-progress"]
+    assert cli.main(["sweep", "--study", "phase1", "--models", "mle", "--datasets", "oracle",
+                     "--configs", "2", "--results-dir", str(p1), *smoke]) == 0
+    phase1 = load_rows(p1)
+    assert sorted(phase1["config"].unique()) == [0, 1]
+    trained = phase1[phase1["phase"] != "random"]
+    best = trained.loc[trained["nll_oracle"].astype(float).idxmin()]
+    assert cli.main(["sweep", "--study", "phase3", "--phase1-dir", str(p1), "--seeds", "0-1",
+                     "--results-dir", str(p3), *smoke]) == 0
+    phase3 = load_rows(p3)
+    assert sorted(set(zip(phase3["model"], phase3["seed"], strict=True))) == [("mle", 0),
+                                                                             ("mle", 1)]
+    assert set(phase3["config"]) == {best["config"]}
+    assert set(phase3["lr"]) == {best["lr"]} and set(phase3["beta1"]) == {best["beta1"]}
+
+    # lower NLL-oracle wins whichever config holds it; the untrained step 0 is no candidate
+    other = 1 - int(best["config"])
+    rows = phase1.copy()
+    rows.loc[rows["step"] == 0, "nll_oracle"] = 0.0
+    rows.loc[(rows["config"] == other) & (rows["step"] == 2), "nll_oracle"] = 0.5
+    study = build_study("phase3", profile="smoke", phase1_rows=rows, seeds=[0])
+    assert [(r.model, r.dataset, r.config) for r in study.runs] == [("mle", "oracle", other)]
 
 
 @pytest.mark.parametrize("args, message", [
