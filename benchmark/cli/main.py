@@ -439,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--disc-bn", dest="disc_bn", type=_yes_no, help="batch norm in D: yes/no")
     h.add_argument("--option", type=_option, action="append", default=[],
                    help="static variant, e.g. perturbation=gaussian (DRAGAN), clip_k=yes "
-                   "(BEGAN)")
+                   "(BEGAN), encoder=stochastic or d_pass=joint (BiGAN)")
     h.add_argument("--arch", default=None,
                    help="architecture of G and D (default: the model's own): "
                    f"{', '.join(model_registry.ARCHITECTURES)}")

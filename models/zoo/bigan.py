@@ -3,7 +3,11 @@
 ``encoder=stochastic`` is ALI (architecture ``ali``, prior N(0, I)). Adam beta1 0.5 for both;
 lr 2e-4 for BiGAN ([BiGAN code] ``train_gan.py``: ``--learning_rate`` 0.0002, Adam's b1 from
 ``--momentum`` 0.5), 1e-4 for ALI ([ALI] appendix tables, ``experiments/ali_*.py``:
-``LEARNING_RATE = 1e-4``, ``BETA1 = 0.5``)."""
+``LEARNING_RATE = 1e-4``, ``BETA1 = 0.5``). The option ``d_pass`` is how D scores the real
+and the fake pairs in training mode: ``separate`` (default; [BiGAN code] ``gan.py``,
+``Featurizer`` without ``--cat_inputs``), two passes each batch-normalised over itself, or
+``joint`` (``--cat_inputs``), one pass on the two concatenated (benchmark/training/families/
+encoder.py, ``pairs``)."""
 
 from losses import bigan
 from models.registry import Model, register_model
@@ -13,11 +17,12 @@ ALI_LR = 1e-4
 
 
 @register_model("bigan")
-def recipe(encoder: str = "deterministic") -> Model:
+def recipe(encoder: str = "deterministic", d_pass: str = "separate") -> Model:
     stochastic = encoder == "stochastic"
     return Model("ALI" if stochastic else "BiGAN", bigan.OBJECTIVE,
                  common={"lr": ALI_LR if stochastic else BIGAN_LR, "beta1": 0.5, "n_disc": 1,
                          "disc_bn": True},
                  family="encoder", arch="ali" if stochastic else "bigan",
                  latent="normal" if stochastic else "uniform",
-                 options={"encoder": ("deterministic", "stochastic")})
+                 options={"encoder": ("deterministic", "stochastic"),
+                          "d_pass": ("separate", "joint")})

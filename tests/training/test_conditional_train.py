@@ -15,6 +15,9 @@ from benchmark.training import Structure, train
 @pytest.mark.slow  # one compilation per model: 1-2 min each on the shared 2 cores
 @pytest.mark.parametrize("name,options", [("cgan", ()), ("acgan", ()), ("infogan", ()),
                                           ("bigan", ()), ("bigan", (("encoder", "stochastic"),)),
+                                          ("bigan", (("d_pass", "joint"),)),
+                                          ("bigan", (("d_pass", "joint"),
+                                                     ("encoder", "stochastic"))),
                                           ("vaegan", ()), ("ssgan", ())])
 def test_model_trains_two_steps(name, options):
     rng = np.random.RandomState(0)

@@ -4,7 +4,11 @@ in the state's "generator" (``models.architectures.bigan.GeneratorWithEncoder``:
 update of E and G against the updated D.
 
 - BiGAN/ALI: D's logits on the pairs (x, E(x)) and (G(z), z) are the objective's ``d_real``
-  and ``d_fake`` (:func:`pairs`); E and G descend one loss together.
+  and ``d_fake`` (:func:`pairs`); E and G descend one loss together. The model option
+  ``d_pass`` says how D scores them in training mode: ``separate`` (the default), a pass for
+  each, each batch-normalised over itself; ``joint``, one pass on the two concatenated (one
+  batch norm over the 2B pairs), in D's update and in E/G's ([BiGAN code] ``--cat_inputs``,
+  docs/protocol.md §12.5).
 - VAE-GAN: D sees x, x~ = G(E(x)) and G(z_p); the encoder descends its loss (L_prior +
   L_llike) and the decoder its own (gamma L_llike + the GAN terms): the paper's split, one
   Adam step on the two sets of gradients.
@@ -13,6 +17,7 @@ update of E and G against the updated D.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from benchmark.training.base import (
@@ -44,17 +49,32 @@ def encode_train(G, params, stats, x, key):
     return apply_train(G, params, stats, x, key=key, method=GeneratorWithEncoder.encode)
 
 
-def pairs(G, D, g_params, g_stats, d_params, d_stats, x, z, key):
+def pairs(G, D, g_params, g_stats, d_params, d_stats, x, z, key, joint: bool = False):
     """D's logits on the real pairs (x, E(x)) and the fake pairs (G(z), z):
     (Outputs, G's and D's new statistics). ``key``: E's noise and D's dropout masks (ALI's D,
-    one mask for the real and one for the fake batch); None: neither."""
+    one mask for the real and one for the fake batch); None: neither. ``joint``: D scores the
+    2B pairs, real then fake, in one training-mode pass (one batch norm over all of them, one
+    update of D's running averages) and the logits are split back (``d_pass=joint``);
+    otherwise in two passes, each batch-normalised over itself."""
     (z_hat, _, _), g_stats = encode_train(G, g_params, g_stats, x, key)
     fake, g_stats = apply_train(G, g_params, g_stats, z)
+    if joint:
+        rngs = {} if key is None else {"rngs": {"dropout": jax.random.fold_in(key, 3)}}
+        logits, d_stats = apply_train(D, d_params, d_stats, jnp.concatenate([x, fake]),
+                                      z=jnp.concatenate([z_hat, z]), **rngs)
+        n = x.shape[0]
+        return Outputs(logits[:n], logits[n:]), g_stats, d_stats
     real_rngs, fake_rngs = ({} if key is None else
                             {"rngs": {"dropout": jax.random.fold_in(key, i)}} for i in (1, 2))
     d_real, d_stats = apply_train(D, d_params, d_stats, x, z=z_hat, **real_rngs)
     d_fake, d_stats = apply_train(D, d_params, d_stats, fake, z=z, **fake_rngs)
     return Outputs(d_real, d_fake), g_stats, d_stats
+
+
+def joint_pass(structure: Structure) -> bool:
+    """Whether D scores the real and fake pairs in one pass (the model option
+    ``d_pass=joint``; models/zoo/bigan.py)."""
+    return dict(structure.options).get("d_pass", "separate") == "joint"
 
 
 def vaegan_outputs(G, D, g_params, g_stats, d_params, d_stats, x, z_p, key):
@@ -95,7 +115,8 @@ def update(structure: Structure, state: RunState, hp, batch: Batch, t):
         if _is_vaegan(structure):
             out, gs, ds = vaegan_outputs(G, D, g_params, g_stats, dp, d_stats, batch.x, z, k_e)
             return objective.discriminator_loss(out, hp), (gs, ds)
-        out, gs, ds = pairs(G, D, g_params, g_stats, dp, d_stats, batch.x, z, k_e)
+        out, gs, ds = pairs(G, D, g_params, g_stats, dp, d_stats, batch.x, z, k_e,
+                            joint=joint_pass(structure))
         return objective.discriminator_loss(out, hp, state.extra), (gs, ds)
 
     (d_loss, (g_stats, d_stats)), grads = jax.value_and_grad(d_objective, has_aux=True)(
@@ -134,7 +155,8 @@ def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t,
         metrics = {"kl": prior_loss(out), "llike": feature_reconstruction(out)}
     else:
         def ge_objective(gp):
-            out, gs, _ = pairs(G, D, gp, g_stats, d_params, d_stats, batch.x, z, k_e)
+            out, gs, _ = pairs(G, D, gp, g_stats, d_params, d_stats, batch.x, z, k_e,
+                               joint=joint_pass(structure))
             return objective.generator_loss(out, hp, state.extra), gs
 
         (g_loss, new_stats), grads = jax.value_and_grad(ge_objective, has_aux=True)(g_params)
