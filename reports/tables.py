@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -137,6 +138,10 @@ def summary(df: pd.DataFrame, metrics=None, titles: Titles = None,
     names = _present_metrics(final, metrics)
     records = []
     keys = ["dataset", "model"] + (["arch"] if "arch" in final else [])
+    variants = [variant(row) for row in final.to_dict("records")]
+    if any(variants):  # a model's static options tell its variants apart (ALI from BiGAN)
+        final = final.assign(options=variants)
+        keys.append("options")
     for key, group in final.groupby(keys, sort=False, dropna=False):
         failed = group["failed"].eq(True) if "failed" in group else None
         rec = {**dict(zip(keys, key, strict=True)), "n_runs": len(group),
@@ -163,6 +168,9 @@ def summary(df: pd.DataFrame, metrics=None, titles: Titles = None,
         out["_a"] = [(0, "") if is_default_arch(m, a) else (1, str(a))
                      for m, a in zip(out["model"], out["arch"], strict=True)]
         order.append("_a")
+    if "options" in out:  # the default options first
+        out["_o"] = out["options"]
+        order.append("_o")
     return out.sort_values(order, kind="stable").drop(columns=order).reset_index(drop=True)
 
 
@@ -173,11 +181,24 @@ def is_default_arch(model: str, arch) -> bool:
     return arch == model_registry.get(model).arch
 
 
-def row_title(model: str, arch=None) -> str:
-    """A table row's name: the model's title, and its architecture where it is not the
-    model's own (``NS GAN [dcgan]``)."""
+def variant(row: Mapping[str, Any]) -> str:
+    """A run's static options that differ from its model's defaults (the first choice of
+    each), ``"key=value"`` joined by ", "; "" at the defaults or for an unknown model."""
+    model = row.get("model")
+    if model not in model_registry.RECIPES:
+        return ""
+    return ", ".join(f"{key}={row[key]}"
+                     for key, choices in model_registry.get(model).options.items()
+                     if isinstance(row.get(key), str) and row[key] != choices[0])
+
+
+def row_title(model: str, arch=None, options=None) -> str:
+    """A table row's name: the model's title, its architecture where it is not the model's
+    own (``NS GAN [dcgan]``) and its non-default options (``BiGAN [encoder=stochastic]``)."""
     title = model_title(model)
-    return title if is_default_arch(model, arch) else f"{title} [{arch}]"
+    if not is_default_arch(model, arch):
+        title = f"{title} [{arch}]"
+    return f"{title} [{options}]" if isinstance(options, str) and options else title
 
 
 def _qualifiers(metrics) -> list[str]:
@@ -239,7 +260,7 @@ def format_summary(table: pd.DataFrame, titles: Titles = None) -> str:
         lines = [f"### {dataset_title(dataset, titles)}{feature}", "",
                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for _, row in part.iterrows():
-            cells = [row_title(row["model"], row.get("arch")),
+            cells = [row_title(row["model"], row.get("arch"), row.get("options")),
                      f"{row['n_runs']} ({row['n_failed']})"]
             cells += [format_cell(row[f"{m}_mean"], row[f"{m}_std"], m) for m in metrics]
             lines.append("| " + " | ".join(cells) + " |")

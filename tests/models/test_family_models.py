@@ -152,3 +152,22 @@ def test_every_new_model_trains_and_reports_its_latent_space(tmp_path, cheap_met
     assert (report / "canvas_triangles_gran.png").is_file()
     assert set(load_rows(tmp_path / "sn")["arch"]) == {"infogan+sn"}
     jax.clear_caches()
+
+
+def test_tables_tell_a_models_option_variants_apart():
+    """Runs of one model with other static options (ALI is BiGAN with encoder=stochastic)
+    are separate rows, titled by their non-default options; runs at the defaults keep the
+    plain title, and a table without variants gains no options column."""
+    rows = pd.DataFrame([
+        {"run_id": "a", "step": 1, "dataset": "mnist", "model": "bigan", "arch": "bigan",
+         "encoder": "deterministic", "d_pass": "separate", "fid": 170.0, "failed": False},
+        {"run_id": "b", "step": 1, "dataset": "mnist", "model": "bigan", "arch": "bigan",
+         "encoder": "stochastic", "d_pass": "separate", "fid": 110.0, "failed": False},
+        {"run_id": "c", "step": 1, "dataset": "mnist", "model": "bigan", "arch": "bigan",
+         "encoder": "stochastic", "d_pass": "separate", "fid": 100.0, "failed": False}])
+    table = summary(rows)
+    assert list(table["options"]) == ["", "encoder=stochastic"]
+    assert list(table["n_runs"]) == [1, 2] and list(table["fid_mean"]) == [170.0, 105.0]
+    text = format_summary(table)
+    assert "| BiGAN | 1 (0) |" in text and "| BiGAN [encoder=stochastic] | 2 (0) |" in text
+    assert "options" not in summary(rows.iloc[:1]).columns
