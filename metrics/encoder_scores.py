@@ -4,7 +4,7 @@ representation.
 - **Reconstruction**: the squared L2 error |G(E(x)) - x|^2 per test image, in pixels and in
   the FID-LeNet classifier's 128-d features, averaged over images. It is the same distance
   as the inversion behind recall (:mod:`metrics.inversion`), so an unconditional G without an
-  encoder gets the score from ``min_z |G(z) - x|^2`` (:func:`_inversion_scores`) in the same
+  encoder gets the score from ``min_z |G(z) - x|^2`` (:func:`metrics.inversion.invert`) in the same
   table.
 - **Representation**: the accuracy of E(x) on the test labels of a 1-nearest-neighbour
   classifier (Euclidean) and of a linear probe (multinomial logistic regression on
@@ -158,49 +158,33 @@ def _evaluate(generators: Generators, context: EvalContext) -> dict[str, Any]:
     if found is not None:
         params = found[0]
         features = jax.jit(lambda x: lenet.features(params, x)[0])
-    out: dict[str, list[float]] = {}
-    if generators.encode_fn is None:
-        return _inversion_scores(generators, test[: settings.inversion_samples], features,
-                                 jax.random.fold_in(jax.random.PRNGKey(context.seed), 12))
-    runs = jax.tree.leaves(generators.variables)[0].shape[0]
+    inverted = generators.encode_fn is None  # G(z*), z* = argmin_z |G(z) - x|^2, stands for E
+    if inverted:
+        test = test[: settings.inversion_samples]
+        key = jax.random.fold_in(jax.random.PRNGKey(context.seed), 12)  # the same for every run
     encoders = (generators.variables if generators.encoder_variables is None
                 else generators.encoder_variables)
+    out: dict[str, list[float]] = {}
+    runs = jax.tree.leaves(generators.variables)[0].shape[0]
     for r in range(runs):
         variables = jax.tree.map(lambda a, r=r: a[r], generators.variables)
-        mine = jax.tree.map(lambda a, r=r: a[r], encoders)
-        encode = jax.jit(lambda x, v=mine: generators.encode_fn(v, x))
         decode = jax.jit(lambda z, v=variables: generators.apply_fn(v, z))
+        if inverted:
+            def encode(x, v=variables):
+                return jnp.asarray(invert(generators.apply_fn, v, x, z_dim=generators.z_dim,
+                                          prior=generators.prior, key=key).z)
+        else:
+            mine = jax.tree.map(lambda a, r=r: a[r], encoders)
+            encode = jax.jit(lambda x, v=mine: generators.encode_fn(v, x))
         scores = reconstruction_errors(encode, decode, test, features=features)
         scores["recon_lenet"] = scores.pop("recon_features", float("nan"))
-        if test_labels is not None and train_labels is not None:
+        if not inverted and test_labels is not None and train_labels is not None:
             n = settings.train_samples
             scores.update(representation_scores(
                 encode, context.images("train")[:n], train_labels[:n], test,
                 test_labels[: settings.test_samples]))
         for name, value in scores.items():
             out.setdefault(name, []).append(value)
-    return {name: np.asarray(values) for name, values in out.items()}
-
-
-def _inversion_scores(generators: Generators, test: np.ndarray, features,
-                      key: jax.Array) -> dict[str, np.ndarray]:
-    """``recon_pixel`` and ``recon_lenet`` of every run's G without an encoder: each test
-    image's reconstruction is G(z*), z* = argmin_z |G(z) - x|^2 found by the inversion behind
-    recall (:func:`metrics.inversion.invert`, the same ``key`` for every run)."""
-    out: dict[str, list[float]] = {}
-    runs = jax.tree.leaves(generators.variables)[0].shape[0]
-    for r in range(runs):
-        variables = jax.tree.map(lambda a, r=r: a[r], generators.variables)
-
-        def encode(x, v=variables):
-            return jnp.asarray(invert(generators.apply_fn, v, x, z_dim=generators.z_dim,
-                                      prior=generators.prior, key=key).z)
-
-        decode = jax.jit(lambda z, v=variables: generators.apply_fn(v, z))
-        scores = reconstruction_errors(encode, decode, test, features=features,
-                                       batch_size=max(1, len(test)))
-        out.setdefault("recon_pixel", []).append(scores["recon_pixel"])
-        out.setdefault("recon_lenet", []).append(scores.get("recon_features", float("nan")))
     return {name: np.asarray(values) for name, values in out.items()}
 
 

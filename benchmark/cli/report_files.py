@@ -16,12 +16,12 @@ import pandas as pd
 import models
 from benchmark import data
 from benchmark.io import atomic_write
+from benchmark.runner.engine import RECON_PNG
 from benchmark.runner.results import load_rows, read_image_grid
 from reports import build_report, plots
 from reports.montage import montage_runs
 
 SUMMARY, MONTAGE = "summary.md", "samples.png"
-RECONSTRUCTION_PNG = "reconstruction.png"  # benchmark.runner.engine.RECON_PNG
 
 
 def class_rows(model: str, arch: str | None) -> str | None:
@@ -61,7 +61,7 @@ def montage_samples(results_dir: Path, df: pd.DataFrame) -> list[tuple[str, np.n
             samples = samples.reshape(k, k, *shape)
             label = f"{label}\nrows: {per} 0-{k - 1}"
         rows.append((label, samples))
-        recon = study / "samples" / pick.run_id / RECONSTRUCTION_PNG
+        recon = study / "samples" / pick.run_id / RECON_PNG
         if recon.is_file():  # a model with an encoder: test images above G(E(x))
             pairs = read_image_grid(recon.read_bytes(), shape)
             rows.append((f"{pick.label}\nx / G(E(x))", pairs.reshape(2, -1, *shape)))

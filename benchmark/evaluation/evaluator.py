@@ -163,7 +163,7 @@ class Evaluator:
         due = self.metrics_for(last)
         if not due:
             return {}
-        encode_fn, encoder_part = encoder_of(structure) or (None, None)
+        encode_fn, encoder_variables = encoder_of(structure) or (None, None)
         generators = Generators(generator_apply(structure), generator_variables(states),
                                 structure.z_dim, structure.recipe.latent,
                                 num_classes=generator_classes(structure),
@@ -171,8 +171,8 @@ class Evaluator:
                                 encode_fn=encode_fn,
                                 classify_fn=discriminator_classify(structure),
                                 discriminator_variables=discriminator_variables(states),
-                                encoder_variables=(discriminator_variables(states)
-                                                   if encoder_part == "discriminator" else None))
+                                encoder_variables=(encoder_variables(states)
+                                                   if encoder_variables else None))
         out: dict[str, Any] = {}
         with matmul_precision(self.profile.matmul_precision):
             for metric in due:

@@ -66,7 +66,7 @@ from benchmark.training import (
     init_runs,
     parameters_finite,
 )
-from benchmark.training.generators import discriminator_variables, encoder_of
+from benchmark.training.generators import encoder_of
 from models import priors
 from models.architectures.gran import GranGenerator, canvases
 from reports import latent
@@ -333,12 +333,11 @@ def _reconstruction_pngs(task, structure, states, failed, data: ImageDataset, ro
     found = encoder_of(structure)
     if found is None:
         return
-    encode_fn, part = found
+    encode_fn, variables_of = found
     split = "test" if getattr(data, "test", None) is not None else "train"
     x = jnp.asarray(data.as_float(data.split(split)[:RECON_IMAGES]))
     apply_fn = generator_apply(structure)
-    g_vars = generator_variables(states)
-    e_vars = g_vars if part == "generator" else discriminator_variables(states)
+    g_vars, e_vars = generator_variables(states), variables_of(states)
     for i, run in enumerate(task.runs):
         if failed[i]:
             continue

@@ -51,15 +51,15 @@ def _generator_encode(G: nn.Module):
 
 
 def encoder_of(structure: Structure):
-    """(``encode_fn(variables, x) -> codes``, the part whose variables it takes: "generator"
-    or "discriminator") of a model with an encoder, in inference mode (a stochastic one's
-    mean); None for a model without one. An encoder held with G (the encoder family) takes
-    G's variables; the VAE's, in D's slot (``Family.discriminator_encodes``), D's."""
+    """(``encode_fn(variables, x) -> codes``, ``variables_of(states)``: the batched variables
+    it takes) of a model with an encoder, in inference mode (a stochastic one's mean); None
+    for a model without one. An encoder held with G (the encoder family) takes G's variables;
+    the VAE's, in D's slot (``Family.discriminator_encodes``), D's."""
     trains = family(structure)
     if trains.discriminator_encodes:
-        return _discriminator_encode(trains.discriminator(structure)), "discriminator"
+        return _discriminator_encode(trains.discriminator(structure)), discriminator_variables
     encode = generator_encode(structure)
-    return None if encode is None else (encode, "generator")
+    return None if encode is None else (encode, generator_variables)
 
 
 @functools.cache
@@ -132,12 +132,12 @@ def debias_generator_stats(states: RunState, updates: int | Mapping[str, int]) -
     (measured); after the paper's thousands of steps the correction is below 1%.
     """
 
-    def fix(n):
+    def debiased(tree, n):
         w = models.layers.BN_DECAY ** n
+        if n <= 0 or w == 0.0:
+            return tree
 
-        def one(path, x):
-            if n <= 0 or w == 0.0:
-                return x
+        def fix(path, x):
             name = getattr(path[-1], "key", None)
             if name == "mean":
                 return x / (1.0 - w)
@@ -145,15 +145,12 @@ def debias_generator_stats(states: RunState, updates: int | Mapping[str, int]) -
                 return jnp.maximum((x - w) / (1.0 - w), 0.0)
             return x
 
-        return one
+        return jax.tree_util.tree_map_with_path(fix, tree)
 
     stats = dict(states.batch_stats)
-    if isinstance(updates, Mapping):
-        stats["generator"] = {
-            part: jax.tree_util.tree_map_with_path(fix(updates[part]), tree)
-            for part, tree in stats["generator"].items()}
-    else:
-        stats["generator"] = jax.tree_util.tree_map_with_path(fix(updates), stats["generator"])
+    tree = stats["generator"]
+    stats["generator"] = ({part: debiased(t, updates[part]) for part, t in tree.items()}
+                          if isinstance(updates, Mapping) else debiased(tree, updates))
     return states.replace(batch_stats=stats)
 
 

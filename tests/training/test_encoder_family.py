@@ -271,7 +271,11 @@ def test_reconstruction_png_shows_test_images_above_g_of_e_of_them(model, tmp_pa
     from benchmark import training as train
     from benchmark.runner import engine
     from benchmark.runner.results import read_image_grid
-    from benchmark.training.generators import encoder_of
+    from benchmark.training.generators import (
+        discriminator_variables,
+        encoder_of,
+        generator_variables,
+    )
 
     structure = train.Structure(model, (28, 28, 1), batch_size=8)
     states = train.init_runs(structure, 100, np.array([0, 1], np.uint32))
@@ -289,10 +293,10 @@ def test_reconstruction_png_shows_test_images_above_g_of_e_of_them(model, tmp_pa
         "params": states.params[part], "batch_stats": states.batch_stats[part]})
     if model == "vae":
         codes = D.apply(one("discriminator"), x, train=False)[0]
-        assert encoder_of(structure)[1] == "discriminator"
+        assert encoder_of(structure)[1] is discriminator_variables
     else:
         codes = G.apply(one("generator"), x, train=False, method=GeneratorWithEncoder.encode)[1]
-        assert encoder_of(structure)[1] == "generator"
+        assert encoder_of(structure)[1] is generator_variables
     recon = np.asarray(G.apply(one("generator"), codes, train=False))
     np.testing.assert_allclose(grid[0], x, atol=0.5 / 255 + 1e-6)
     np.testing.assert_allclose(grid[1], recon, atol=0.5 / 255 + 1e-6)
@@ -304,7 +308,10 @@ def test_the_vaes_encoder_statistics_are_recomputed_from_images_like_an_encoder_
     from its training-mode passes on the images, so with one batch its inference-mode codes
     are its training-mode codes on that batch; without images they stay as trained."""
     from benchmark import training as train
-    from benchmark.training.generators import encoder_of
+    from benchmark.training.generators import (
+        discriminator_variables,
+        encoder_of,
+    )
 
     structure = train.Structure("vae", (28, 28, 1), disc_bn=True, batch_size=8)
     states = train.init_runs(structure, 100, np.array([0], np.uint32))
@@ -312,8 +319,8 @@ def test_the_vaes_encoder_statistics_are_recomputed_from_images_like_an_encoder_
     x = jax.random.uniform(jax.random.PRNGKey(4), (1, 16, 28, 28, 1))
     z = jnp.zeros((1, 4, structure.z_dim))
     fixed = train.recompute_generator_stats(states, z, structure=structure, x=x)
-    encode, part = encoder_of(structure)
-    assert part == "discriminator"
+    encode, variables_of = encoder_of(structure)
+    assert variables_of is discriminator_variables
     E = train.family(structure).discriminator(structure)
     one = lambda s: jax.tree.map(lambda a: a[0], {  # noqa: E731
         "params": s.params["discriminator"], "batch_stats": s.batch_stats["discriminator"]})
