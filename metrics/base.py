@@ -5,7 +5,8 @@ returns one value per run for each of its :class:`Column`s. Its evaluation funct
 arrays, networks and generators (:class:`Generators`, :class:`EvalContext`); the caller
 (``benchmark.evaluation.evaluator``) builds those, with any cached resources (FID's reference).
 A metric declares its settings (a frozen dataclass of defaults, JAX-free in
-:mod:`metrics.columns`); a profile changes them by metric name (``Profile.metric_settings``).
+:mod:`metrics.columns`); a profile changes them by metric name (``sweeps.config``:
+``evaluation.metrics.<name>``).
 """
 
 from __future__ import annotations

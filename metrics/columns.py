@@ -187,6 +187,18 @@ DECLARED: dict[str, tuple[Column, ...]] = {
 }
 
 
+# Each metric's settings by the metric's name (``metrics.registry.METRICS``): the defaults the
+# configuration starts from (``sweeps.config``: ``evaluation.metrics.<name>.<setting>``).
+SETTINGS: dict[str, type] = {
+    "fid": FidSettings,
+    "precision_recall": PrecisionRecallSettings,
+    "conditional": ConditionalSettings,
+    "encoder": EncoderSettings,
+    "semi_supervised": SemiSupervisedSettings,
+    "nll_oracle": NllOracleSettings,
+}
+
+
 def columns() -> dict[str, Column]:
     """Every registered column by name, in registry order: the loaded registry's (with any
     metric registered at run time) if something imported it, else the declarations above."""

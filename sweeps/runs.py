@@ -15,12 +15,11 @@ import math
 from typing import Any
 
 import models
-from sweeps.profiles import Profile
+from sweeps import config as configs
+from sweeps.config import DEFAULT_G_SCHEDULE, G_SCHEDULES, Config
 
-# Which steps update G when n_disc > 1 (docs/protocol.md §4.2, §9.3): "v1" is compare_gan
-# v1's t = 0, 1, 1 + n_disc, 1 + 2 n_disc, ...; "modulo" is t = 0, n_disc, 2 n_disc, ...
-G_SCHEDULES = ("v1", "modulo")
-DEFAULT_G_SCHEDULE = "v1"
+# Which steps update G when n_disc > 1 (docs/protocol.md §4.2, §9.3): sweeps.config.G_SCHEDULES
+__all__ = ["DEFAULT_G_SCHEDULE", "G_SCHEDULES", "RunSpec", "Study", "make_run"]
 
 
 def options_tag(options: tuple[tuple[str, str], ...],
@@ -170,11 +169,12 @@ def has_generator_steps(model: str) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class Study:
-    """A named list of runs trained under one profile; its fingerprint guards its directory."""
+    """A named list of runs trained under one configuration (``sweeps.config``: a profile and
+    its overrides); its fingerprint guards its directory."""
 
     name: str
     runs: tuple[RunSpec, ...]
-    profile: Profile
+    config: Config
 
     def __post_init__(self):
         ids = [r.run_id for r in self.runs]
@@ -184,7 +184,7 @@ class Study:
     def fingerprint(self) -> str:
         payload = json.dumps(
             {"runs": [_fingerprinted(r) for r in self.runs],
-             "profile": dataclasses.asdict(self.profile)},
+             "config": configs.fingerprinted(self.config)},
             sort_keys=True, default=str,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -36,7 +36,7 @@ import models as model_registry
 from metrics import scores as run_score
 from metrics.columns import selection_columns
 from models.hparams import Fixed
-from sweeps.profiles import Profile, resolve
+from sweeps.config import Config, resolve
 from sweeps.runs import (
     DEFAULT_G_SCHEDULE,
     RunSpec,
@@ -92,22 +92,24 @@ def selection_score(rows: pd.DataFrame) -> tuple[str, bool] | None:
     return None
 
 
-def profile_hparams(profile: Profile, model: str) -> dict[str, Any]:
-    """The hyperparameters ``profile`` puts in place of ``model``'s author defaults: the fixed
-    values of its ``fixed_from`` search space, then its ``overrides`` and the model's own
-    ``model_overrides`` that the model has (``sweeps.profiles``; {} for the paper profile).
+def profile_hparams(profile: Config, model: str) -> dict[str, Any]:
+    """The hyperparameters a configuration puts in place of ``model``'s author defaults
+    (its ``hparams`` section): the fixed values of its ``fixed_from`` search space, then its
+    ``overrides`` and the model's own ``model_overrides`` that the model has (``sweeps.configs``;
+    {} for the paper profile).
     A model of the sequence family takes none: its profile is a SeqGAN schedule (the
     ``seqgan`` study), and the image profiles' values (the preview's lr 1e-3) are not its."""
     values: dict[str, Any] = {}
     if model_registry.get(model).family == "sequence":
         return values
-    if profile.fixed_from is not None:
+    hp = profile.hparams
+    if hp.fixed_from is not None:
         values.update({name: dist.value
-                       for name, dist in search_space(model, profile.fixed_from).items()
+                       for name, dist in search_space(model, hp.fixed_from).items()
                        if isinstance(dist, Fixed)})
     own = model_registry.get(model).defaults
-    values.update({k: v for k, v in profile.overrides if k in own})
-    values.update({k: v for m, pairs in profile.model_overrides if m == model
+    values.update({k: v for k, v in hp.overrides if k in own})
+    values.update({k: v for m, pairs in hp.model_overrides if m == model
                    for k, v in pairs if k in own})
     return values
 
@@ -127,7 +129,7 @@ def _check_models(models: tuple[str, ...]) -> None:
 def build_study(
     name: str,
     *,
-    profile: Profile | str,
+    profile: Config | str,
     datasets: list[str] | tuple[str, ...] | None = None,
     models: list[str] | tuple[str, ...] | None = None,
     seeds: list[int] | tuple[int, ...] | None = None,
@@ -137,7 +139,7 @@ def build_study(
     space: str | None = None,
     config_seed: int = 0,
     sampler: str | None = None,
-    g_schedule: str = DEFAULT_G_SCHEDULE,
+    g_schedule: str | None = None,
     arch: str | Sequence[str] | None = None,
     spectral_norm: bool = False,
 ) -> Study:
@@ -145,15 +147,16 @@ def build_study(
 
     In the default space every run gets the profile's hyperparameters in place of the author
     defaults (:func:`profile_hparams`; the rows' ``lr``/``beta1``/... columns show them), and the
-    ``default`` study takes the profile's ``default_seeds`` when ``seeds`` is not given.
+    ``default`` study takes the config's ``study.seeds`` when ``seeds`` is not given.
     ``config_seed`` seeds the configuration sampler (:func:`sweeps.spaces.sample_configs`);
     ``space`` overrides the study's search space; ``sampler`` ("v1" or "project") overrides
     the study's sampler (config_seed applies to "project" only); ``phase1_rows`` are the
     result rows phase 3 selects from (``phase1_source`` names them in messages);
-    ``g_schedule`` is every GAN's G schedule (``sweeps.runs.G_SCHEDULES``; the VAE has none;
-    phase 3 keeps each selected row's); ``arch`` is every model's architecture, or a list of
-    them, each run with every one (an axis of the study; None: each model's own; phase 3
-    keeps each selected row's); ``spectral_norm`` normalises every run's D spectrally.
+    ``g_schedule`` is every GAN's G schedule (``sweeps.runs.G_SCHEDULES``; None: the config's
+    ``fidelity.g_schedule``; the VAE has none; phase 3 keeps each selected row's); ``arch``
+    is every model's architecture, or a list of them, each run with every one (an axis of the
+    study; None: each model's own; phase 3 keeps each selected row's); ``spectral_norm``
+    normalises every run's D spectrally.
     Data-set names are checked by the caller, which knows the data sets. Raises a one-line
     ``ValueError`` on bad input.
     """
@@ -165,6 +168,7 @@ def build_study(
         raise ValueError(f"sampler {sampler!r} with config_seed {config_seed}: choose sampler "
                         "project (any config_seed) or v1 (config_seed 0)")
     profile = resolve(profile) if isinstance(profile, str) else profile
+    g_schedule = profile.fidelity.g_schedule if g_schedule is None else g_schedule
     explicit_models, explicit_datasets = models is not None, datasets is not None
     default_models, default_datasets = spec.models or model_registry.PAPER_MODELS, spec.datasets
     if name == "phase3" and _sequence_rows(phase1_rows):  # phase 1 on the oracle: phase 3 too
@@ -172,7 +176,7 @@ def build_study(
     models = _unique(models if models is not None else default_models, "models")
     datasets = _unique(datasets if datasets is not None else default_datasets, "data sets")
     if seeds is None:  # the profile may train the default study with fewer seeds
-        seeds = profile.default_seeds if name == "default" and profile.default_seeds \
+        seeds = profile.study.seeds if name == "default" and profile.study.seeds \
             else spec.seeds
     seeds = _unique(seeds, "seeds")
     if any(int(s) != s or s < 0 for s in seeds):

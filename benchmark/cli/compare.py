@@ -48,6 +48,7 @@ from benchmark.runner.results import MANIFEST, load_rows
 from reports.compare import Comparison, compare
 from reports.plots import png
 from reports.tables import model_title
+from sweeps import config as configs
 from sweeps.runs import RunSpec, Study, make_run
 from sweeps.studies import STUDIES, build_study
 
@@ -89,7 +90,7 @@ class ComparisonPlan:
         parts += [f"{m} (trained here)" for m in self.trained]
         return (f"comparing {self.new_model} with {', '.join(parts)} on "
                 f"{', '.join(self.datasets)}: configs {_indices(self.configs)}, seeds "
-                f"{_indices(self.seeds)}, profile {self.study.profile.name}")
+                f"{_indices(self.seeds)}, profile {self.study.config.name}")
 
 
 def _indices(values: Sequence[int]) -> str:
@@ -117,7 +118,7 @@ def read_baselines(dirs: Sequence[str | Path]) -> list[BaselineStudy]:
             try:
                 manifest = json.loads(path.read_text())
                 runs = {r["run_id"]: r for r in manifest["runs"]}
-                profile = manifest["profile"]
+                profile = manifest["config"]
             except (json.JSONDecodeError, KeyError, TypeError) as err:
                 raise UserError(f"{path} is not a study manifest ({type(err).__name__}: "
                                 f"{err}); {FIX}") from None
@@ -125,24 +126,16 @@ def read_baselines(dirs: Sequence[str | Path]) -> list[BaselineStudy]:
     return found
 
 
-def _profile_flags(profile: dict[str, Any]) -> str:
-    """The options that select ``profile``: ``--profile cpu --steps 10``."""
-    name = str(profile.get("name"))
-    base, _, tag = name.partition("[")
-    flags = [f"--profile {base}"]
-    for item in tag.rstrip("]").split(","):
-        key, sep, value = item.partition("=")
-        if sep:
-            flags.append(f"--{key.replace('_', '-')} {value}")
-    return " ".join(flags)
-
-
 def _profile_mismatch(base: BaselineStudy, profile: dict[str, Any]) -> str | None:
-    """Why ``base`` was not trained under ``profile`` (one line), or None if it was."""
-    theirs = base.profile
+    """Why ``base`` was not trained under the configuration ``profile`` (its keys that change
+    results, :func:`sweeps.config.fingerprinted`; one line), or None if it was."""
+    theirs = configs.flatten_dict(
+        {k: v for k, v in base.profile.items() if k not in configs.UNHASHED})
     if theirs.get("name") != profile["name"]:
         return (f"baseline {base.root} used profile {theirs.get('name')}, this comparison uses "
-                f"{profile['name']}; pass {_profile_flags(theirs)} or rerun the baselines")
+                f"{profile['name']}; pass {configs.command_line(str(theirs.get('name')))} or "
+                "rerun the baselines")
+    profile = configs.flatten_dict(profile)
     differ = [k for k in sorted(set(theirs) | set(profile)) if theirs.get(k) != profile.get(k)]
     if differ:
         was = ", ".join(f"{k}={theirs.get(k)!r}" for k in differ)
@@ -267,11 +260,11 @@ def plan_comparison(
     num_configs: int | None = None,
     space: str | None = None,
     overrides: dict[str, Any] | None = None,
-    fid_feature: str = "auto",
+    fid_feature: str | None = None,
 ) -> ComparisonPlan:
     """Check the baselines against the protocol and decide what to train; writes nothing.
 
-    ``profile``: a ``sweeps.profiles.Profile``. ``models``: the baseline models (default:
+    ``profile``: a configuration (``sweeps.config``). ``models``: the baseline models (default:
     every model of the baseline directories but ``new_model``). ``overrides``: hyperparameters
     of ``new_model`` fixed in every configuration. Raises a one-line ``ValueError`` (a
     ``UserError`` where files are concerned) naming what differs and the fix.
@@ -306,7 +299,7 @@ def plan_comparison(
     study_datasets = tuple(dict.fromkeys(r.dataset for r in full.runs))
     for dataset in study_datasets:
         data.get(dataset)
-    wanted_profile = _jsonable(dataclasses.asdict(full.profile))
+    wanted_profile = _jsonable(configs.fingerprinted(full.config))
 
     reused: dict[str, BaselineStudy] = {}
     sources: dict[str, tuple[Path, ...]] = {}
@@ -332,12 +325,13 @@ def plan_comparison(
         sources[model] = tuple(dict.fromkeys(reused[r.run_id].root for r in full.runs
                                              if r.model == model))
     rows = _finished_rows(reused)
-    _check_fid_feature(rows, fid_feature)
+    _check_fid_feature(rows, fid_feature if fid_feature is not None
+                       else full.config.evaluation.fid_feature)
 
     overrides = dict(overrides or {})
     runs = [(_with_overrides(r, overrides) if overrides else r) if r.model == new_model else r
             for r in full.runs if r.model == new_model or r.model in trained]
-    own = Study(f"compare_{new_model}", tuple(runs), full.profile)
+    own = Study(f"compare_{new_model}", tuple(runs), full.config)
     return ComparisonPlan(
         new_model=new_model, study_name=study, study=own, baselines=tuple(chosen),
         sources=sources, trained=tuple(trained), baseline_rows=rows, datasets=study_datasets,
@@ -366,7 +360,7 @@ def comparison_rows(plan: ComparisonPlan, results_dir: str | Path) -> pd.DataFra
 def protocol_markdown(plan: ComparisonPlan, results_dir: str | Path) -> str:
     """The report's last section: what was compared, reused and trained, under what."""
     titles = data.titles()
-    profile = plan.study.profile
+    profile = plan.study.config
     reused = [f"{model_title(m)} (`{m}`) from "
               f"{', '.join(f'`{p}`' for p in plan.sources[m])} (reused, not retrained)"
               for m in plan.baselines if m in plan.sources]

@@ -9,7 +9,6 @@ naming the problem and the fix, exit status 2, nothing written.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
@@ -47,7 +46,7 @@ from benchmark.tools import (
     seqgan_preview,
 )
 from reports.tables import SCORES, format_summary, metric_names, score_description, summary
-from sweeps import profiles
+from sweeps import config as configs
 from sweeps.runs import G_SCHEDULES, Study, make_run, spectral_norm_arch
 from sweeps.studies import build_study, profile_hparams
 
@@ -134,28 +133,33 @@ def _option(text: str) -> tuple[str, str]:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("schedule and output")
+    g = p.add_argument_group(
+        "configuration (sweeps/config.py: a profile, then these changes of its keys)")
     g.add_argument("--profile", default="auto",
                    help="auto (paper on GPU/TPU, preview otherwise), paper, preview, cpu or "
-                   "smoke; see sweeps/profiles.py (default: auto)")
+                   "smoke: sweeps/configs/<name>.py (default: auto)")
+    g.add_argument("--config", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="set any key of the configuration, e.g. schedule.steps=300 or "
+                   "evaluation.metrics.fid.samples=500 (repeatable; typed from the key's "
+                   "default; the short flags below are the same keys): "
+                   + ", ".join(configs.keys(configs.resolve("preview"))))
     g.add_argument("--steps", type=int, default=None,
-                   help="override the profile's number of training steps (D updates)")
+                   help="schedule.steps: training steps (D updates) in place of the profile's")
     g.add_argument("--eval-every", type=int, default=None,
-                   help="override the profile's evaluation interval in steps")
+                   help="schedule.eval_every: the evaluation interval in steps")
     g.add_argument("--results-dir", type=_path, default=None,
                    help="where rows, sample grids and checkpoints go (default: "
                    "results/<study>_<profile>); rerunning the same command resumes")
     g.add_argument("--data-dir", type=_path, default=None,
-                   help="folder with the original data files (e.g. MNIST IDX files); "
-                   "else tensorflow-datasets is used for the real data sets")
-    g.add_argument("--fid-feature", default="auto",
-                   choices=("auto", "inception", "lenet", "none"),
-                   help="FID features: inception (docs/protocol.md §7.1), lenet (FID-LeNet, "
-                   "MNIST and Fashion-MNIST), none, or auto = inception, else lenet when the "
-                   "Inception weights cannot be obtained (default: auto)")
-    g.add_argument("--keep-checkpoints", action="store_true",
-                   help="keep each task's final orbax checkpoint (about 160 MB per 28x28 run) "
-                   "instead of deleting it once the task is finished")
+                   help="execution.data_dir: folder with the original data files (e.g. MNIST "
+                   "IDX files); else tensorflow-datasets is used for the real data sets")
+    g.add_argument("--fid-feature", default=None, choices=configs.FID_FEATURES,
+                   help="evaluation.fid_feature: inception (docs/protocol.md §7.1), lenet "
+                   "(FID-LeNet, MNIST and Fashion-MNIST), none, or auto = inception, else "
+                   "lenet when the Inception weights cannot be obtained (default: auto)")
+    g.add_argument("--keep-checkpoints", action="store_const", const=True, default=None,
+                   help="execution.keep_checkpoints: keep each task's final orbax checkpoint "
+                   "(about 160 MB per 28x28 run) instead of deleting it once the task is done")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     x = p.add_argument_group(
         "where it runs (a task: the runs trained together; any number of processes, Ray workers "
@@ -179,44 +183,42 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     x.add_argument("--slurm-array-parallelism", type=int, default=64,
                    help="array tasks running at once (default: 64)")
     f = p.add_argument_group("fidelity to compare_gan v1 (docs/protocol.md §9; default: v1)")
-    f.add_argument("--g-schedule", default="v1", choices=G_SCHEDULES,
-                   help="steps with a G update when n_disc > 1: v1 = t 0, 1, 1+n_disc, "
-                   "1+2n_disc, ... (compare_gan v1); modulo = t 0, n_disc, 2n_disc, ... "
-                   "(recorded as the g_schedule column; default: v1)")
-    f.add_argument("--fid-reference", default="default", choices=profiles.FID_REFERENCES,
-                   help="FID's real images: default = each data set's reference split (the "
-                   "test split; CelebA: the validation partition, as v1), or the first images "
-                   "of the test or validation split (recorded as the fid_reference column)")
-    f.add_argument("--precision", default="float32", choices=profiles.MATMUL_PRECISIONS,
-                   help="matrix products and convolutions in training and evaluation: float32 "
-                   "(full float32, as the paper) or tf32 (TensorFloat-32 on GPUs that have it, "
-                   "faster); the same on CPU (recorded as the matmul_precision column; "
-                   "default: float32)")
+    f.add_argument("--g-schedule", default=None, choices=G_SCHEDULES,
+                   help="fidelity.g_schedule: steps with a G update when n_disc > 1: v1 = t "
+                   "0, 1, 1+n_disc, 1+2n_disc, ... (compare_gan v1); modulo = t 0, n_disc, "
+                   "2n_disc, ... (recorded as the g_schedule column; default: v1)")
+    f.add_argument("--fid-reference", default=None, choices=configs.FID_REFERENCES,
+                   help="fidelity.fid_reference: FID's real images: default = each data set's "
+                   "reference split (the test split; CelebA: the validation partition, as v1), "
+                   "or the first images of the test or validation split (recorded as the "
+                   "fid_reference column)")
+    f.add_argument("--precision", default=None, choices=configs.MATMUL_PRECISIONS,
+                   help="fidelity.matmul_precision: matrix products and convolutions in "
+                   "training and evaluation: float32 (full float32, as the paper) or tf32 "
+                   "(TensorFloat-32 on GPUs that have it, faster); the same on CPU (recorded "
+                   "as the matmul_precision column; default: float32)")
 
 
-def _profile(args):
-    profile = profiles.resolve(args.profile, jax.default_backend())
-    changes = {}
-    for name in ("steps", "eval_every"):
-        value = getattr(args, name)
-        if value is not None:
-            if value < 1:
-                raise UserError(f"--{name.replace('_', '-')} {value} must be >= 1")
-            changes[name] = value
-    if args.fid_reference != "default":
-        changes["fid_reference"] = args.fid_reference
-    if args.precision != "float32":
-        changes["matmul_precision"] = args.precision
-    if changes:
-        tag = ",".join(f"{k}={v}" for k, v in changes.items())
-        profile = dataclasses.replace(profile, name=f"{profile.name}[{tag}]", **changes)
-    return profile
+def _config(args):
+    """The study's configuration: the named profile, then the short flags' keys
+    (``sweeps.config.FLAGS``), then each ``--config KEY=VALUE``, parsed and type-checked by
+    ml_collections (``sweeps.config.override``)."""
+    with user_input():
+        config = configs.resolve(args.profile, jax.default_backend())
+        changes = {key: str(getattr(args, flag)) for flag, key in configs.FLAGS.items()
+                   if getattr(args, flag, None) is not None}
+        for key, value in args.config:
+            if key in changes:
+                raise ValueError(f"{key} is set twice (by --config, or by --config and its "
+                                 "short flag); set it once")
+            changes[key] = value
+        return configs.override(config, changes, parse=True)
 
 
 def _results_dir(args, study) -> Path:
     if args.results_dir is not None:
         return args.results_dir
-    safe = study.profile.name.replace("[", "_").replace("]", "").replace(",", "_")
+    safe = study.config.name.replace("[", "_").replace("]", "").replace(",", "_")
     return Path("results") / f"{study.name}_{safe}"
 
 
@@ -254,14 +256,12 @@ def _run(args, study) -> None:
     if args.command in ("train", "sweep") and args.steps is None and executor is None:
         # the preview sizes its steps to this machine (benchmark.runner.step_budget); compare trains
         # under its baselines' profile
-        study = step_budget.fit(study, out, data_dir=args.data_dir)
-    what = (sequences.describe(study.profile) if sequences.is_sequence(study.runs)
-            else study.profile.description or "custom")
-    print(f"study {study.name!r}: {len(study.runs)} runs, profile {study.profile.name} "
+        study = step_budget.fit(study, out)
+    what = (sequences.describe(study.config) if sequences.is_sequence(study.runs)
+            else study.config.description or "custom")
+    print(f"study {study.name!r}: {len(study.runs)} runs, profile {study.config.name} "
           f"({what}) -> {out}", flush=True)
-    final = run_study(study, out, data_dir=args.data_dir, fid_feature=args.fid_feature,
-                      progress=not args.no_progress, keep_checkpoints=args.keep_checkpoints,
-                      executor=executor)
+    final = run_study(study, out, progress=not args.no_progress, executor=executor)
     with pd.option_context("display.width", 200):
         print(format_summary(summary(final, titles=data.titles()), data.titles()))
     _print_report(out)
@@ -284,7 +284,7 @@ def cmd_train(args) -> None:
 
 
 def _train_study(args) -> Study:
-    profile = _profile(args)
+    profile = _config(args)
     overrides = hparam_flags.overrides(args, args.model)
     runs = []
     for model in args.model:  # the profile's values (preview) replace the author defaults
@@ -292,7 +292,7 @@ def _train_study(args) -> Study:
         for seed in args.seeds:
             arch = spectral_norm_arch(model, args.arch) if args.spectral_norm else args.arch
             runs.append(make_run(model, args.dataset, seed, own, options=dict(args.option),
-                                 g_schedule=args.g_schedule, arch=arch))
+                                 g_schedule=profile.fidelity.g_schedule, arch=arch))
     keys = [key for key, _ in args.option]
     for key in dict.fromkeys(k for i, k in enumerate(keys) if k in keys[:i]):
         raise UserError(f"--option {key} is given twice; give each option once")
@@ -309,10 +309,10 @@ def cmd_sweep(args) -> None:
         phase1_rows = load_rows(args.phase1_dir)
     with user_input():
         study = build_study(
-            args.study, profile=_profile(args), datasets=args.datasets, models=args.models,
+            args.study, profile=_config(args), datasets=args.datasets, models=args.models,
             seeds=args.seeds, num_configs=args.configs, space=args.space,
             phase1_rows=phase1_rows, phase1_source=str(args.phase1_dir),
-            g_schedule=args.g_schedule, arch=_archs(args),
+            arch=_archs(args),
             spectral_norm=args.spectral_norm,
         )
     _run(args, study)
@@ -340,10 +340,9 @@ def cmd_compare(args) -> None:
     with user_input():
         fixed = hparam_flags.overrides(args, [args.model])[args.model]
         plan = compare.plan_comparison(
-            args.model, args.baselines or [], profile=_profile(args), study=args.study,
+            args.model, args.baselines or [], profile=_config(args), study=args.study,
             datasets=args.datasets, models=args.models, seeds=args.seeds,
             num_configs=args.configs, space=args.space, overrides=fixed,
-            fid_feature=args.fid_feature,
         )
     for note in plan.notes:
         print(f"note: {note}")

@@ -5,9 +5,9 @@ Samples come from each run's G in inference mode on fixed evaluation latents, th
 every run and checkpoint (docs/protocol.md §7.3). FID's features are Inception's when its
 weights are available, else FID-LeNet on MNIST and Fashion-MNIST (``fid_feature``); its
 reference is the first images of the data set's reference split, or of the split the
-profile's ``fid_reference`` names (:func:`fid_reference_split`; the FID metric writes it in
-the ``fid_reference`` column). Everything is computed under the profile's
-``matmul_precision`` (docs/protocol.md §4.8).
+configuration's ``fidelity.fid_reference`` names (:func:`fid_reference_split`; the FID metric
+writes it in the ``fid_reference`` column). Everything is computed under the configuration's
+``fidelity.matmul_precision`` (docs/protocol.md §4.8).
 """
 
 from __future__ import annotations
@@ -46,17 +46,15 @@ from metrics.base import EvalContext, Generators, Metric
 from metrics.fid import FidReference
 from metrics.registry import METRICS
 from models import priors
-from sweeps.profiles import Profile
+from sweeps import config as configs
+from sweeps.config import Config
 
 EVAL_SEED = 20181203  # the evaluation latents' key: fixed for every run and checkpoint
 log = logging.getLogger(__name__)
 
-FID_FEATURES = ("auto", "inception", "lenet", "none")
-
-
 def fid_reference_split(spec: DatasetSpec, choice: str = "default") -> str | None:
-    """The split whose first images are FID's reference on ``spec`` under the profile's
-    ``fid_reference`` (``sweeps.profiles.FID_REFERENCES``): the data set's own for "default",
+    """The split whose first images are FID's reference on ``spec`` under the config's
+    ``fidelity.fid_reference`` (``sweeps.config.FID_REFERENCES``): the data set's own for "default",
     else the named split; None where the data set is not scored with FID. A data set without
     the named split is a ``UserError``."""
     if spec.fid_reference_split is None or choice == "default":
@@ -68,10 +66,11 @@ def fid_reference_split(spec: DatasetSpec, choice: str = "default") -> str | Non
     return choice
 
 
-def due_metrics(spec: DatasetSpec, profile: Profile, last: bool) -> list[Metric]:
+def due_metrics(spec: DatasetSpec, config: Config, last: bool) -> list[Metric]:
     """The registered metrics that apply to ``spec`` and are due at an evaluation: all at the
-    last one, the expensive ones elsewhere only if the profile asks for every evaluation."""
-    due = last or profile.expensive_every_eval
+    last one, the expensive ones elsewhere only if the config asks for every evaluation
+    (``evaluation.expensive_every_eval``)."""
+    due = last or config.evaluation.expensive_every_eval
     return [m for m in METRICS.values() if m.applies_to(spec) and (due or not m.expensive)]
 
 
@@ -79,34 +78,39 @@ def due_metrics(spec: DatasetSpec, profile: Profile, last: bool) -> list[Metric]
 class Evaluator:
     """Scores the generators of a task's runs on one data set.
 
-    ``fid_feature``: "inception" (the paper's FID; the weights are downloaded and
-    checksummed on first use), "lenet" (FID-LeNet, MNIST and Fashion-MNIST only), "none", or
-    "auto": Inception, falling back to FID-LeNet with a warning where the Inception weights
-    cannot be obtained (offline machines); the row's ``fid_feature`` column says which.
+    The study's configuration (``sweeps.config``) says how: its ``evaluation`` section (each
+    metric's settings, the PNG grids, G's batch norm) and ``evaluation.fid_feature``:
+    "inception" (the paper's FID; the weights are downloaded and checksummed on first use),
+    "lenet" (FID-LeNet, MNIST and Fashion-MNIST only), "none", or "auto": Inception, falling
+    back to FID-LeNet with a warning where the Inception weights cannot be obtained (offline
+    machines); the row's ``fid_feature`` column says which.
     """
 
     spec: DatasetSpec
     data: ImageDataset
-    profile: Profile
-    fid_feature: str = "auto"
-    data_dir: str | None = None
+    config: Config
     _references: dict = dataclasses.field(default_factory=dict, init=False, repr=False)
     _float: dict = dataclasses.field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
-        if self.fid_feature not in FID_FEATURES:
-            raise UserError(f"unknown FID feature {self.fid_feature!r}; choose one of: "
-                            f"{', '.join(FID_FEATURES)}")
-        fid_reference_split(self.spec, self.profile.fid_reference)  # fails early
-        for metric in METRICS.values():  # a profile's unknown setting fails early too
+        fid_reference_split(self.spec, self.config.fidelity.fid_reference)  # fails early
+        for metric in METRICS.values():  # an unknown metric setting fails early too
             self.settings(metric)
 
     def settings(self, metric: Metric) -> Any:
-        """``metric``'s settings under this profile (its defaults, changed by name)."""
+        """``metric``'s settings under this config (``evaluation.metrics.<name>``)."""
         try:
-            return metric.configure(self.profile.settings(metric.name))
+            return metric.configure(configs.metric_settings(self.config, metric.name))
         except ValueError as err:
-            raise UserError(f"profile {self.profile.name}: {err}") from None
+            raise UserError(f"profile {self.config.name}: {err}") from None
+
+    @property
+    def fid_feature(self) -> str:
+        return self.config.evaluation.fid_feature
+
+    @property
+    def data_dir(self) -> str | None:
+        return self.config.execution.data_dir
 
     @property
     def dataset(self) -> str:
@@ -114,7 +118,7 @@ class Evaluator:
 
     def metrics_for(self, last: bool) -> list[Metric]:
         """The registered metrics that apply to this data set and are due at this evaluation."""
-        return due_metrics(self.spec, self.profile, last)
+        return due_metrics(self.spec, self.config, last)
 
     def latents(self, structure: Structure, n: int) -> jax.Array:
         key = jax.random.PRNGKey(EVAL_SEED)
@@ -122,20 +126,20 @@ class Evaluator:
 
     def inference_states(self, structure: Structure, states: RunState, step: int) -> RunState:
         """The states whose G is evaluated at ``step``: its BN running averages as trained
-        (paper), zero-debiased (``profile.debias_bn``) or recomputed from
-        ``profile.recompute_bn`` batches of 64 latents drawn from a fixed key of their own
+        (paper), zero-debiased (``evaluation.debias_bn``) or recomputed from
+        ``evaluation.recompute_bn`` batches of 64 latents drawn from a fixed key of their own
         (``recompute_generator_stats``; the same latents for every run and checkpoint); an
         encoder (held with G, or the VAE's in D's slot) gets its averages recomputed from as
         many batches of 64 train images (:meth:`recompute_images`), not left at the zeros of
         G's pass."""
-        if self.profile.recompute_bn:
+        if self.config.evaluation.recompute_bn:
             key = jax.random.fold_in(jax.random.PRNGKey(EVAL_SEED), 1)
-            z = priors.sample(key, (self.profile.recompute_bn, 64, structure.z_dim),
+            z = priors.sample(key, (self.config.evaluation.recompute_bn, 64, structure.z_dim),
                               structure.recipe.latent)
-            x = (self.recompute_images(self.profile.recompute_bn, 64)
+            x = (self.recompute_images(self.config.evaluation.recompute_bn, 64)
                  if encoder_of(structure) is not None else None)
             return recompute_generator_stats(states, z, structure=structure, x=x)
-        if self.profile.debias_bn:
+        if self.config.evaluation.debias_bn:
             return debias_generator_stats(states, generator_bn_updates(structure, step))
         return states
 
@@ -154,8 +158,9 @@ class Evaluator:
         """[runs, grid, h, w, c] samples for the PNG grids. A G asked for classes (or codes)
         shows K x K samples, class-major: one row per class (docs/protocol.md §12.7)."""
         classes = generator_classes(structure) or generator_codes(structure)
-        z = self.latents(structure, classes * classes if classes else self.profile.grid_size)
-        with matmul_precision(self.profile.matmul_precision):
+        n = classes * classes if classes else self.config.evaluation.grid_size
+        z = self.latents(structure, n)
+        with matmul_precision(self.config.fidelity.matmul_precision):
             return np.asarray(generate(states, z, structure=structure))
 
     def metrics(self, structure: Structure, states: RunState, last: bool) -> dict[str, Any]:
@@ -174,7 +179,7 @@ class Evaluator:
                                 encoder_variables=(encoder_variables(states)
                                                    if encoder_variables else None))
         out: dict[str, Any] = {}
-        with matmul_precision(self.profile.matmul_precision):
+        with matmul_precision(self.config.fidelity.matmul_precision):
             for metric in due:
                 out.update(metric.evaluate(generators, self.context(metric)))
         return out
@@ -224,7 +229,7 @@ class Evaluator:
         return self._references[samples]
 
     def _build_reference(self, samples: int) -> FidReference | None:
-        split = fid_reference_split(self.spec, self.profile.fid_reference)
+        split = fid_reference_split(self.spec, self.config.fidelity.fid_reference)
         if split is None or self.fid_feature == "none":
             return None
         stored = self.data.split(split)

@@ -24,8 +24,6 @@ because a run is a pure function of its seed.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 import math
 import os
@@ -34,7 +32,7 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -46,8 +44,8 @@ import models
 from benchmark import data as datasets
 from benchmark import devices
 from benchmark.data import ImageDataset
-from benchmark.errors import UserError
-from benchmark.evaluation.evaluator import FID_FEATURES, Evaluator, fid_reference_split
+from benchmark.errors import UserError, user_input
+from benchmark.evaluation.evaluator import Evaluator, fid_reference_split
 from benchmark.io import atomic_write
 from benchmark.runner import sequences, task_files, trace
 from benchmark.runner.checkpoints import TaskCheckpoints
@@ -70,6 +68,7 @@ from benchmark.training.generators import encoder_of
 from models import priors
 from models.architectures.gran import GranGenerator, canvases
 from reports import latent
+from sweeps import config as configs
 from sweeps.runs import Study
 
 log = logging.getLogger(__name__)
@@ -141,9 +140,9 @@ def train_task(
     (:func:`benchmark.runner.trace.hook`).
     """
     enter = on_phase or _no_phase
-    profile = study.profile
+    config = study.config
     spec = datasets.get(task.dataset)
-    total, evals = profile.schedule(spec.train_steps, spec.eval_every)
+    total, evals = configs.schedule(config, spec.train_steps, spec.eval_every)
     gdir = _task_dir(root, task)
     rows_path = gdir / "rows.jsonl"
     structure = Structure.of(task.runs[0], data.image_shape, data.num_classes)
@@ -187,7 +186,7 @@ def train_task(
             train_labels = None
         elif train_labels is None:
             train_labels = devices.replicate(data.labels("train"), mesh)
-        trainer = Trainer(structure, plan, profile.matmul_precision)
+        trainer = Trainer(structure, plan, config.fidelity.matmul_precision)
         on_segment = (lambda steps: progress.trained(len(runs) * steps)) if progress else None
         t = start
         for e in (e for e in evals if e > start):
@@ -269,8 +268,8 @@ def _evaluate(task, structure, states, losses, evaluator, root, step, last,
     for i, run in enumerate(task.runs):
         png = image_grid_png(samples[i])
         atomic_write(root / "samples" / run.run_id / f"step_{step:06d}.png", png)
-        row = {**run.columns(), "profile": evaluator.profile.name, "step": step, "final": last,
-               "matmul_precision": evaluator.profile.matmul_precision,
+        row = {**run.columns(), "profile": evaluator.config.name, "step": step, "final": last,
+               "matmul_precision": evaluator.config.fidelity.matmul_precision,
                "failed": bool(failed[i]),
                "failed_step": int(failed_step[i]) if failed_step[i] >= 0 else None}
         if what[i] is not None:  # only failed runs carry it: healthy rows are unchanged
@@ -348,33 +347,10 @@ def _reconstruction_pngs(task, structure, states, failed, data: ImageDataset, ro
                      image_grid_png(np.concatenate([np.asarray(x), recon]), cols=len(x)))
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    """How a study runs besides its runs and profile. The fields named in
-    :attr:`RESULT_FIELDS` change results, so they are part of the study's fingerprint: a
-    results directory is never resumed with other values."""
-
-    fid_feature: str = "auto"
-    data_dir: str | None = None
-    keep_checkpoints: bool = False
-    plan: Plan | None = None
-    RESULT_FIELDS: ClassVar[tuple[str, ...]] = ("fid_feature",)
-
-    def __post_init__(self):
-        if self.fid_feature not in FID_FEATURES:
-            raise UserError(f"unknown FID feature {self.fid_feature!r}; choose one of: "
-                            f"{', '.join(FID_FEATURES)}")
-
-    def results_fields(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.RESULT_FIELDS}
-
-
-def fingerprint(study: Study, settings: Settings) -> str:
+def fingerprint(study: Study) -> str:
     """What a results directory must have been made with to be resumed: the study's runs and
-    profile, and the settings that change results."""
-    payload = json.dumps({"study": study.fingerprint(), **settings.results_fields()},
-                         sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    the configuration's keys that change results (``sweeps.config.fingerprinted``)."""
+    return study.fingerprint()
 
 
 class TaskRunner:
@@ -386,28 +362,29 @@ class TaskRunner:
     task's lease) or "trained".
     """
 
-    def __init__(self, study: Study, root: Path, settings: Settings):
-        self.study, self.root, self.settings = study, Path(root), settings
+    def __init__(self, study: Study, root: Path, plan: Plan | None = None):
+        self.study, self.root, self.plan = study, Path(root), plan
+        self.config = study.config
         self.tasks = {g.task_id: g for g in
-                      sorted(make_tasks(study.runs, study.profile.max_group),
+                      sorted(make_tasks(study.runs, study.config.execution.max_group),
                              key=lambda g: g.dataset)}  # one data set on the device at a time
         self.progress: StudyProgress | None = None  # the study's bar, in this process
         self._loaded: dict[str, ImageDataset] = {}
         self._device: tuple[str, jax.Array, Evaluator] | None = None
 
     def __getstate__(self) -> dict:
-        return {"study": self.study, "root": self.root, "settings": self.settings}
+        return {"study": self.study, "root": self.root, "plan": self.plan}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["study"], state["root"], state["settings"])
+        self.__init__(state["study"], state["root"], state["plan"])
 
     def schedule(self, task: Task) -> tuple[int, list[int]]:
         """(total steps, evaluation steps) of a task: the profile's on its data set, or for
         the sequence family its SeqGAN schedule's points (``benchmark.runner.sequences``)."""
         if sequences.is_sequence(task.runs):
-            return sequences.evaluation_steps(self.study.profile, task)
+            return sequences.evaluation_steps(self.config, task)
         spec = datasets.get(task.dataset)
-        return self.study.profile.schedule(spec.train_steps, spec.eval_every)
+        return configs.schedule(self.config, spec.train_steps, spec.eval_every)
 
     def steps(self, task_id: str) -> int:
         """Run-steps of a task (its runs times the profile's steps on its data set)."""
@@ -419,10 +396,11 @@ class TaskRunner:
         the sequences the profile's schedule trains on (``sequences.corpus``)."""
         if dataset not in self._loaded:
             if "sequences" in datasets.get(dataset).offers:
-                self._loaded[dataset] = sequences.corpus(self.study.profile,
-                                                         self.settings.data_dir)
+                self._loaded[dataset] = sequences.corpus(self.config,
+                                                         self.config.execution.data_dir)
             else:
-                self._loaded[dataset] = datasets.load(dataset, data_dir=self.settings.data_dir)
+                self._loaded[dataset] = datasets.load(dataset,
+                                                      data_dir=self.config.execution.data_dir)
         return self._loaded[dataset]
 
     def _on_device(self, dataset: str) -> tuple[jax.Array, jax.Array | None, Evaluator]:
@@ -435,9 +413,7 @@ class TaskRunner:
             labels = ds.labels("train")
             self._device = (dataset, devices.replicate(ds.train, mesh),
                             None if labels is None else devices.replicate(labels, mesh),
-                            Evaluator(datasets.get(dataset), ds, self.study.profile,
-                                      fid_feature=self.settings.fid_feature,
-                                      data_dir=self.settings.data_dir))
+                            Evaluator(datasets.get(dataset), ds, self.config))
         return self._device[1], self._device[2], self._device[3]
 
     def _finished(self, task_id: str) -> bool:
@@ -451,7 +427,7 @@ class TaskRunner:
 
     def _clean(self, task_id: str) -> None:
         """A finished task's checkpoints go (a 28x28 run's full state is ~160 MB)."""
-        if not self.settings.keep_checkpoints:
+        if not self.config.execution.keep_checkpoints:
             shutil.rmtree(_task_dir(self.root, self.tasks[task_id]) / "checkpoints",
                           ignore_errors=True)
 
@@ -482,7 +458,7 @@ class TaskRunner:
                                          progress=self.progress)
                 else:
                     train_task(task, self.load(task.dataset), self.study, self.root,
-                               evaluator=evaluator, plan=self.settings.plan or default_plan(),
+                               evaluator=evaluator, plan=self.plan or default_plan(),
                                progress=self.progress, mesh=devices.local_mesh(),
                                train_images=train_images, train_labels=train_labels,
                                on_phase=on_phase)
@@ -517,9 +493,9 @@ def run_study(
     *,
     data_dir: str | Path | None = None,
     plan: Plan | None = None,
-    fid_feature: str = "auto",
+    fid_feature: str | None = None,
     progress: bool = True,
-    keep_checkpoints: bool = False,
+    keep_checkpoints: bool | None = None,
     executor: Any = None,
 ) -> pd.DataFrame:
     """Train and evaluate every run of ``study`` under ``results_dir`` (resumable, shareable).
@@ -529,19 +505,25 @@ def run_study(
     ``benchmark.runner.executors``: Ray, SLURM; None: this process) runs the unfinished tasks
     elsewhere first. Returns the rows of the last evaluation of every
     run. A directory that holds another study is refused; a finished task is not retrained.
+    ``data_dir``, ``fid_feature`` and ``keep_checkpoints``, where given, set the study's
+    configuration keys of those names (``sweeps.config.FLAGS``); ``plan`` is how the trainer
+    calls the runs of a task (``benchmark.training.Plan``; None: vmapped).
     """
     root = Path(results_dir)
-    settings = Settings(fid_feature, None if data_dir is None else str(data_dir),
-                        keep_checkpoints, plan)
+    changes = {"execution.data_dir": None if data_dir is None else str(data_dir),
+               "evaluation.fid_feature": fid_feature,
+               "execution.keep_checkpoints": keep_checkpoints}
+    with user_input():
+        study = dataclasses.replace(study, config=configs.override(
+            study.config, {k: v for k, v in changes.items() if v is not None}))
     check_results_dir(root)
     check_study(study)
-    runner = TaskRunner(study, root, settings)
+    runner = TaskRunner(study, root, plan)
     for task in runner.tasks.values():  # unknown names and missing data fail first
-        fid_reference_split(datasets.get(task.dataset), study.profile.fid_reference)
+        fid_reference_split(datasets.get(task.dataset), study.config.fidelity.fid_reference)
         runner.load(task.dataset)
-    prepare_study_dir(root, study.name, fingerprint(study, settings), {
-        "profile": dataclasses.asdict(study.profile),
-        "settings": settings.results_fields(),
+    prepare_study_dir(root, study.name, fingerprint(study), {
+        "config": configs.as_dict(study.config),
         "tasks": {task: [r.run_id for r in g.runs] for task, g in runner.tasks.items()},
         "runs": [r.columns() for r in study.runs],
     })
@@ -554,8 +536,8 @@ def run_study(
                             f"{failed[0].error}; see {root}/groups/<task>/FAILED, and rerun "
                             "the same command to retry them")
     # one bar over training and evaluation, in run-steps (benchmark.runner.progress)
-    bar = StudyProgress(study_work(list(runner.tasks.values()), study.profile),
-                        study.profile, enabled=progress)
+    bar = StudyProgress(study_work(list(runner.tasks.values()), study.config),
+                        study.config, enabled=progress)
     runner.progress = bar
     try:
         _run_here(runner, tasks, bar)

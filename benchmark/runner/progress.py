@@ -27,13 +27,14 @@ from benchmark.evaluation.evaluator import due_metrics
 from benchmark.runner import sequences
 from benchmark.runner.tasks import Task
 from metrics.registry import METRICS
-from sweeps.profiles import Profile
+from sweeps import config as configs
+from sweeps.config import Config
 
 PRIOR_STEP_SECONDS = 0.16  # one full-width 28x28 run-step on 2 CPU cores (docs/speed.md)
 BASE_EVAL_SECONDS = 0.5  # sample grid, losses, rows and checkpoint of one run
 
 
-def prior_eval_seconds(kind: tuple[str, ...], profile: Profile) -> float:
+def prior_eval_seconds(kind: tuple[str, ...], profile: Config) -> float:
     """A guess of one run's evaluation seconds (2 CPU cores, docs/speed.md) before any is
     measured: each metric's own guess under the profile's settings (``Metric.seconds``), 5 s
     for a metric no longer registered."""
@@ -41,7 +42,7 @@ def prior_eval_seconds(kind: tuple[str, ...], profile: Profile) -> float:
     for name in kind:
         metric = METRICS.get(name)
         seconds += 5.0 if metric is None else metric.seconds(
-            metric.configure(profile.settings(name)))
+            metric.configure(configs.metric_settings(profile, name)))
     return seconds
 
 
@@ -58,7 +59,7 @@ class TaskWork:
     evaluated: int = 0  # evaluations done
 
 
-def study_work(tasks: Sequence[Task], profile: Profile) -> list[TaskWork]:
+def study_work(tasks: Sequence[Task], profile: Config) -> list[TaskWork]:
     """Every task's schedule and the metrics due at each of its evaluations. A task of the
     sequence family counts its rows' steps, the MLE epochs then adversarial batches of the
     profile's SeqGAN schedule (``benchmark.runner.sequences.evaluation_steps``), and no
@@ -71,7 +72,7 @@ def study_work(tasks: Sequence[Task], profile: Profile) -> list[TaskWork]:
             total, _points = sequences.evaluation_steps(profile, g)
             work.append(TaskWork(g.task_id, len(g.runs), total, [], []))
             continue
-        total, evals = profile.schedule(spec.train_steps, spec.eval_every)
+        total, evals = configs.schedule(profile, spec.train_steps, spec.eval_every)
         kinds = [tuple(m.name for m in due_metrics(spec, profile, last=e == total))
                  for e in evals]
         work.append(TaskWork(g.task_id, len(g.runs), total, evals, kinds))
@@ -88,7 +89,7 @@ class StudyProgress:
     keeps the bookkeeping without drawing.
     """
 
-    def __init__(self, work: Sequence[TaskWork], profile: Profile, enabled: bool = True):
+    def __init__(self, work: Sequence[TaskWork], profile: Config, enabled: bool = True):
         self.work = {w.task_id: w for w in work}
         self.profile = profile
         self.done = 0.0  # units (run-step equivalents) done

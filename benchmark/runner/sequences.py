@@ -33,7 +33,7 @@ from benchmark.runner.results import read_rows, write_rows
 from benchmark.runner.tasks import Task
 from benchmark.training import seqgan as sg
 from models.seqgan import lstm
-from sweeps.profiles import Profile
+from sweeps.config import Config
 from sweeps.runs import RunSpec, Study
 
 FAMILY = "sequence"
@@ -53,7 +53,7 @@ def is_sequence(runs: Iterable[RunSpec]) -> bool:
     return any(models.get(r.model).family == FAMILY for r in runs)
 
 
-def schedule(profile: Profile) -> sg.Schedule:
+def schedule(profile: Config) -> sg.Schedule:
     """The SeqGAN schedule the profile names; a one-line UserError for any other profile."""
     if profile.name not in sg.SCHEDULES:
         raise UserError(f"profile {profile.name!r} has no SeqGAN schedule; train the sequence "
@@ -62,7 +62,7 @@ def schedule(profile: Profile) -> sg.Schedule:
     return sg.SCHEDULES[profile.name]
 
 
-def describe(profile: Profile) -> str:
+def describe(profile: Config) -> str:
     """The SeqGAN schedule of the profile in words (what a sweep prints as it starts)."""
     sched = schedule(profile)
     return (f"SeqGAN schedule {profile.name}: {sched.pretrain_epochs} MLE epochs, "
@@ -92,8 +92,8 @@ def points(sched: sg.Schedule, adv: bool) -> list[tuple[int, str, str, int]]:
     return [x for x in found if x[0] != end] + [(end, "adversarial" if adv else "mle", "end", 0)]
 
 
-def evaluation_steps(profile: Profile, task: Task) -> tuple[int, list[int]]:
-    """(last step, evaluation steps) of a sequence task, as ``Profile.schedule`` gives them
+def evaluation_steps(profile: Config, task: Task) -> tuple[int, list[int]]:
+    """(last step, evaluation steps) of a sequence task, as ``sweeps.config.schedule`` gives them
     for an image task."""
     steps = [x[0] for x in points(schedule(profile), adversarial(task.runs[0].model))]
     return steps[-1], steps
@@ -124,7 +124,7 @@ def draw_corpus(sched: sg.Schedule, n_train: int, n_test: int,
             "test": test}
 
 
-def corpus(profile: Profile, data_dir: str | Path | None = None) -> dict[str, Any]:
+def corpus(profile: Config, data_dir: str | Path | None = None) -> dict[str, Any]:
     """:func:`draw_corpus` for the profile's schedule at its sizes (``CORPUS_SIZES``)."""
     return draw_corpus(schedule(profile), *CORPUS_SIZES[profile.name], data_dir=data_dir)
 
@@ -138,7 +138,7 @@ def train_task(task: Task, data: dict[str, Any], study: Study, root: Path,
                progress=None) -> list[dict[str, Any]]:
     """Train every run of a sequence task at once, write its rows and samples; returns the
     rows. Rows already complete (written before a kill) are kept, not retrained."""
-    profile = study.profile
+    profile = study.config
     sched = schedule(profile)
     adv = adversarial(task.runs[0].model)
     pts = points(sched, adv)
@@ -168,7 +168,7 @@ def train_task(task: Task, data: dict[str, Any], study: Study, root: Path,
             failed = failed_step is not None
             rows.append({**run.columns(), "profile": profile.name, "step": step,
                          "final": step == steps[-1],
-                         "matmul_precision": profile.matmul_precision, "failed": failed,
+                         "matmul_precision": profile.fidelity.matmul_precision, "failed": failed,
                          "failed_step": failed_step, "phase": phase,
                          "oracle": data["oracle_name"],
                          "nll_oracle": math.nan if failed else float(values[0]),

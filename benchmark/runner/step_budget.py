@@ -35,7 +35,8 @@ from benchmark.runner.progress import PRIOR_STEP_SECONDS, prior_eval_seconds, st
 from benchmark.runner.results import MANIFEST
 from benchmark.runner.tasks import Task, make_tasks
 from benchmark.training import Structure, Trainer, default_plan, init_runs
-from sweeps.profiles import Profile
+from sweeps import config as configs
+from sweeps.config import Config
 from sweeps.runs import Study
 
 # Seconds from the start of the measurement to the last evaluation, per profile; the rest of
@@ -78,14 +79,14 @@ def choose_steps(nominal: int, probes: Sequence[Probe], spent_s: float, budget_s
     return options[-1]
 
 
-def eval_estimate(tasks: Sequence[Task], profile: Profile, probes: Sequence[Probe]):
+def eval_estimate(tasks: Sequence[Task], profile: Config, probes: Sequence[Probe]):
     """``steps -> seconds`` of every evaluation of the study: the progress bar's prior per
     run and kind, times this machine's median seconds per run-step over the reference's."""
     slower = max(1.0, statistics.median(p.step_s for p in probes) / PRIOR_STEP_SECONDS) \
         if probes else 1.0
 
     def seconds(steps: int) -> float:
-        work = study_work(tasks, dataclasses.replace(profile, steps=steps))
+        work = study_work(tasks, configs.override(profile, {"schedule.steps": steps}))
         return slower * sum(w.runs * prior_eval_seconds(kind, profile)
                             for w in work for kind in w.kinds)
 
@@ -128,8 +129,9 @@ def _trainer_step(study: Study, data_dir) -> Callable[[Task, int, int], None]:
             hps = {k: jnp.asarray([v], jnp.float32) for k, v in sorted(run.hp.items())}
             if "labels" in structure.recipe.needs:  # as the engine: the train labels too
                 labels = jax.device_put(data.labels("train"))
-            live[task.task_id] = (Trainer(structure, default_plan(),
-                                          study.profile.matmul_precision), states, hps, labels)
+            precision = study.config.fidelity.matmul_precision
+            live[task.task_id] = (Trainer(structure, default_plan(), precision), states, hps,
+                                  labels)
         trainer, states, hps, labels = live[task.task_id]
         states, _ = trainer.advance(states, hps, images, data.pixel_scale, start, stop,
                                     labels=labels)
@@ -138,23 +140,23 @@ def _trainer_step(study: Study, data_dir) -> Callable[[Task, int, int], None]:
     return step
 
 
-def recorded_steps(out: Path, profile: Profile) -> int | None:
+def recorded_steps(out: Path, profile: Config) -> int | None:
     """The steps an earlier run of this study chose (from its manifest), if any."""
     try:
-        found = json.loads((out / MANIFEST).read_text())["profile"]
-    except (OSError, ValueError, KeyError, TypeError):
+        found = json.loads((out / MANIFEST).read_text())["config"]
+        name, steps = str(found.get("name", "")), found["schedule"]["steps"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    name = str(found.get("name", ""))
-    if name.partition("[")[0] != profile.name or not isinstance(found.get("steps"), int):
+    if name.partition("[")[0] != profile.name or not isinstance(steps, int):
         return None
-    return found["steps"]
+    return steps
 
 
-def budgeted(profile: Profile, steps: int) -> Profile:
+def budgeted(profile: Config, steps: int) -> Config:
     """``profile`` at ``steps``, renamed ``name[steps=N]`` when that is below its own."""
-    if steps == profile.steps:
+    if steps == profile.schedule.steps:
         return profile
-    return dataclasses.replace(profile, steps=steps, name=f"{profile.name}[steps={steps}]")
+    return configs.override(profile, {"schedule.steps": steps})
 
 
 def fit(study: Study, out: Path, *, data_dir=None, log: Callable[[str], None] = print,
@@ -162,9 +164,9 @@ def fit(study: Study, out: Path, *, data_dir=None, log: Callable[[str], None] = 
         step: Callable[[Task, int, int], None] | None = None) -> Study:
     """``study`` with its profile's steps fitted to the profile's budget (module doc); the
     study itself where the profile has no budget or fixed steps."""
-    profile = study.profile
+    profile = study.config
     budget = BUDGETS.get(profile.name)
-    if budget is None or profile.steps is None:
+    if budget is None or profile.schedule.steps is None:
         return study
     if sequences.is_sequence(study.runs):
         return study  # SeqGAN's schedule is fixed by its profile (benchmark.runner.sequences)
@@ -173,17 +175,18 @@ def fit(study: Study, out: Path, *, data_dir=None, log: Callable[[str], None] = 
     again = recorded_steps(out, profile)
     if again is not None:
         log(f"{profile.name}: {again} steps, as chosen when this study started ({out / MANIFEST})")
-        return dataclasses.replace(study, profile=budgeted(profile, again))
-    tasks = make_tasks(study.runs, profile.max_group)
+        return dataclasses.replace(study, config=budgeted(profile, again))
+    tasks = make_tasks(study.runs, profile.execution.max_group)
     started = clock()
+    data_dir = data_dir if data_dir is not None else profile.execution.data_dir
     probes = measure(tasks, step or _trainer_step(study, data_dir), clock)
     spent = clock() - started
-    steps = choose_steps(profile.steps, probes, spent, budget,
+    steps = choose_steps(profile.schedule.steps, probes, spent, budget,
                          eval_estimate(tasks, profile, probes))
     rates = [1 / p.step_s for p in probes if p.step_s > 0]
     rate = statistics.median(rates) if rates else float("inf")
     each = ", ".join(f"{p.task_id} {1 / p.step_s:.1f}" for p in probes if p.step_s > 0)
     log(f"{profile.name}: measured {rate:.1f} run-steps/s (median; {each}) in {spent:.0f} s; "
-        f"{steps} of {profile.steps} steps fit its {budget / 60:.0f}-minute budget"
-        + ("" if steps == profile.steps else f" (rows say {profile.name}[steps={steps}])"))
-    return dataclasses.replace(study, profile=budgeted(profile, steps))
+        f"{steps} of {profile.schedule.steps} steps fit its {budget / 60:.0f}-minute budget"
+        + ("" if steps == profile.schedule.steps else f" (rows say {profile.name}[steps={steps}])"))
+    return dataclasses.replace(study, config=budgeted(profile, steps))

@@ -42,7 +42,8 @@ from benchmark.runner.tasks import make_tasks
 from benchmark.tools import bound
 from metrics.columns import PrecisionRecallSettings
 from metrics.inversion import THOROUGH_INVERSION, InversionConfig
-from sweeps.profiles import Profile, resolve
+from sweeps import config as configs
+from sweeps.config import Config, resolve
 from sweeps.runs import Study
 from sweeps.studies import DATASETS, build_study
 
@@ -111,7 +112,7 @@ class Line:
         return self.train_hours + self.eval_hours
 
 
-def study_of(name: str, profile: Profile, datasets_: Sequence[str] | None,
+def study_of(name: str, profile: Config, datasets_: Sequence[str] | None,
              models: Sequence[str] | None) -> Study:
     """The runs of study ``name``; phase 3 with author-default structures (module doc)."""
     if name == "phase3":
@@ -145,10 +146,10 @@ def plan_study(study: Study, *, gpu: bound.Peak, precision: str,
     """One :class:`Line` per (data set, model) of ``study`` that can be planned; the others
     (a model that cannot train on the data set, a model without a bound count at its shape)
     are left out with a one-line reason appended to ``notes``."""
-    profile = study.profile
+    profile = study.config
     notes = [] if notes is None else notes
     peak_precision = {"float32": "fp32", "tf32": "tf32"}[precision]
-    groups = make_tasks(study.runs, profile.max_group)
+    groups = make_tasks(study.runs, profile.execution.max_group)
     keys = dict.fromkeys((g.dataset, g.runs[0].model) for g in groups)
     for dataset, model in list(keys):
         why = _unplannable(dataset, model)
@@ -167,11 +168,12 @@ def plan_study(study: Study, *, gpu: bound.Peak, precision: str,
         mine = [g for g in groups if g.dataset == dataset and g.runs[0].model == model]
         runs = sum(len(g.runs) for g in mine)
         largest = max(len(g.runs) for g in mine)
-        total, evals = profile.schedule(spec.train_steps, spec.eval_every)
+        total, evals = configs.schedule(profile, spec.train_steps, spec.eval_every)
         fid_images = prf_targets = 0
-        prf_settings = PrecisionRecallSettings(**profile.settings("precision_recall"))
+        prf_settings = PrecisionRecallSettings(
+            **configs.metric_settings(profile, "precision_recall"))
         for e in evals:
-            due = {m.name: m.configure(profile.settings(m.name))
+            due = {m.name: m.configure(configs.metric_settings(profile, m.name))
                    for m in due_metrics(spec, profile, last=e == total)}
             if "fid" in due and spec.fid_reference_split is not None:
                 fid_images += runs * due["fid"].samples
@@ -260,7 +262,8 @@ def summary(lines: Sequence[Line], gpu: bound.Peak, precision: str,
     peak = max(x.group_bytes for x in lines)
     if peak > gpu.memory:
         out.append(f"WARNING: the largest group needs {peak / 1e9:.0f} GB, more than the "
-                   f"{gpu.memory / 1e9:.0f} GB of a {gpu.name}: lower the profile's max_group")
+                   f"{gpu.memory / 1e9:.0f} GB of a {gpu.name}: lower the config's "
+                   "execution.max_group")
     whole = {x.study for x in lines} >= set(PHASES) and {x.dataset for x in lines} >= \
         set(DATASETS) and {x.model for x in lines} >= set(models.PAPER_MODELS)
     scope = "" if whole else " (this selection, not the whole study: use --study all)"

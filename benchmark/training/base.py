@@ -23,7 +23,7 @@ from sweeps.runs import DEFAULT_G_SCHEDULE, RunSpec
 
 # Streams folded into a run's key (LABELLED: the semi-supervised family's labelled subset).
 INIT, STEPS, SHUFFLE, LABELLED = 0, 1, 2, 3
-# sweeps.profiles.MATMUL_PRECISIONS -> jax's default_matmul_precision for float32 operands.
+# sweeps.config.MATMUL_PRECISIONS -> jax's default_matmul_precision for float32 operands.
 JAX_MATMUL_PRECISION = {"float32": "float32", "tf32": "tensorfloat32"}
 ADAM_B2, ADAM_EPS = 0.999, 1e-8  # docs/protocol.md §4.1
 # D's learning rate over G's, where a model has it (GRAN's, docs/protocol.md §13.4); 1 else.

@@ -28,7 +28,7 @@ from metrics.registry import METRICS
 from models import registry as model_registry
 from models.hparams import HParam, Uniform
 from models.registry import Model
-from sweeps.profiles import resolve
+from sweeps.config import resolve
 from sweeps.studies import build_study
 from tests.conftest import mean_pixel_metric
 
@@ -158,7 +158,7 @@ def _other_dataset(payload):
 
 
 def _other_steps(payload):
-    payload["profile"]["steps"] = 6
+    payload["config"]["schedule"]["steps"] = 6
 
 
 @pytest.mark.parametrize("extra, edit, message", [
@@ -178,7 +178,7 @@ def _other_steps(payload):
      "'s run ns_gan_triangles_c000_s0 has lr=0.001, this comparison's config 0 of ns_gan has "
      "lr=5e-05"),
     (["--profile", "smoke", "--seeds", "0,1"], _other_steps,
-     "used profile smoke with steps=6, this comparison's smoke has steps=4"),
+     "used profile smoke with schedule.steps=6, this comparison's smoke has schedule.steps=4"),
 ])
 def test_a_protocol_mismatch_is_refused_in_one_line_and_writes_nothing(
         baselines, tmp_path, capsys, monkeypatch, extra, edit, message):

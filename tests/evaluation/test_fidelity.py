@@ -9,7 +9,6 @@ the chosen precision reaches the traced programs (jax's matmul-precision setting
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import subprocess
 from pathlib import Path
@@ -31,14 +30,14 @@ from benchmark.runner.results import load_rows
 from metrics import features
 from metrics import fid as fid_metric
 from metrics.base import Column, Generators, Metric
-from sweeps import profiles
-from sweeps.profiles import Profile
+from sweeps import config as configs
 from sweeps.runs import Study, make_run
 
 SMALL = train.Structure("ns_gan", (8, 8, 1), batch_size=8)
 PLAN = train.default_plan("cpu")
-TINY = Profile("tiny", steps=4, eval_every=2, grid_size=4,
-               metric_settings={"precision_recall": {"samples": 20}, "fid": {"samples": 64}})
+TINY = configs.derive({"schedule.steps": 4, "schedule.eval_every": 2, "evaluation.grid_size": 4,
+                       "evaluation.metrics.precision_recall.samples": 20,
+                       "evaluation.metrics.fid.samples": 64}, name="tiny")
 
 
 def _small_runs():
@@ -52,12 +51,13 @@ def _small_runs():
 
 
 def test_profiles_default_to_full_float32_and_check_their_fields():
-    assert all(p.matmul_precision == "float32" for p in profiles.PROFILES.values())
-    assert all(p.fid_reference == "default" for p in profiles.PROFILES.values())
-    with pytest.raises(ValueError, match="unknown precision 'bf16'"):
-        dataclasses.replace(TINY, matmul_precision="bf16")
-    with pytest.raises(ValueError, match="unknown FID reference 'train'"):
-        dataclasses.replace(TINY, fid_reference="train")
+    profiles = [configs.resolve(name) for name in configs.PROFILES]
+    assert all(p.fidelity.matmul_precision == "float32" for p in profiles)
+    assert all(p.fidelity.fid_reference == "default" for p in profiles)
+    with pytest.raises(ValueError, match="--precision bf16 is not one of: float32, tf32"):
+        configs.override(TINY, {"fidelity.matmul_precision": "bf16"})
+    with pytest.raises(ValueError, match="--fid-reference train is not one of"):
+        configs.override(TINY, {"fidelity.fid_reference": "train"})
 
 
 @pytest.mark.parametrize("precision, ours, absent", [
@@ -116,7 +116,7 @@ def test_the_evaluation_runs_at_the_profiles_precision(monkeypatch):
     ds = ImageDataset("triangles", images, images)
     states, _, _ = _small_runs()
     for precision, jax_name in (("float32", "float32"), ("tf32", "tensorfloat32")):
-        profile = dataclasses.replace(TINY, matmul_precision=precision)
+        profile = configs.override(TINY, {"fidelity.matmul_precision": precision})
         Evaluator(data.get("triangles"), ds, profile).metrics(SMALL, states, last=True)
         assert seen[-1] == jax_name
 
@@ -127,7 +127,7 @@ def test_precision_is_a_row_column_and_part_of_the_fingerprint(tmp_path, monkeyp
 
     monkeypatch.setattr(Evaluator, "metrics", metrics)
     run = make_run("ns_gan", "triangles", 0)
-    tf32 = dataclasses.replace(TINY, matmul_precision="tf32")
+    tf32 = configs.override(TINY, {"fidelity.matmul_precision": "tf32"})
     study = Study("p", (run,), tf32)
     assert study.fingerprint() != Study("p", (run,), TINY).fingerprint()
     engine.run_study(study, tmp_path, progress=False)
@@ -179,9 +179,10 @@ def test_celeba_fid_reference_is_the_chosen_split(tmp_path, monkeypatch, choice,
     monkeypatch.setattr(fid_features, "reference_statistics", spy)
     ds = _tiny_celeba()
     assert data.get("celeba").fid_reference_split == "validation"
-    profile = dataclasses.replace(TINY, metric_settings={"fid": {"samples": 32}},
-                                  fid_reference=choice)
-    evaluator = Evaluator(data.get("celeba"), ds, profile, fid_feature="lenet")
+    profile = configs.override(TINY, {"evaluation.metrics.fid.samples": 32,
+                                      "fidelity.fid_reference": choice,
+                                      "evaluation.fid_feature": "lenet"})
+    evaluator = Evaluator(data.get("celeba"), ds, profile)
     assert evaluator.reference(32).statistics.split == expected
     [(split, images)] = seen
     assert split == expected
@@ -218,14 +219,15 @@ def test_a_reference_split_the_data_set_lacks_is_a_user_error(tmp_path, capsys, 
 def test_cli_fidelity_flags_reach_the_profile_and_the_runs():
     parser = cli.build_parser()
     args = parser.parse_args(["train", "--model", "wgan", "--profile", "smoke"])
-    assert cli._profile(args) == profiles.PROFILES["smoke"]  # v1's behaviour by default
+    assert cli._config(args) == configs.resolve("smoke")  # v1's behaviour by default
     assert {r.g_schedule for r in cli._train_study(args).runs} == {"v1"}
     args = parser.parse_args(["train", "--model", "wgan", "--profile", "smoke",
                               "--precision", "tf32", "--fid-reference", "test",
                               "--g-schedule", "modulo"])
-    profile = cli._profile(args)
-    assert (profile.matmul_precision, profile.fid_reference) == ("tf32", "test")
+    profile = cli._config(args)
+    assert (profile.fidelity.matmul_precision, profile.fidelity.fid_reference) == ("tf32", "test")
     assert profile.name == "smoke[fid_reference=test,matmul_precision=tf32]"
+    assert profile.fidelity.g_schedule == "modulo"  # a run column, not in the name
     assert {r.g_schedule for r in cli._train_study(args).runs} == {"modulo"}
     with pytest.raises(UserError, match="invalid choice: 'bf16'"):
         parser.parse_args(["train", "--model", "wgan", "--precision", "bf16"])

@@ -141,11 +141,13 @@ def test_columns_declared_without_jax_match_the_registry():
 
 
 def test_reports_and_sweeps_do_not_import_the_metric_registry():
-    """Columns, scores and profiles import without JAX; reports and sweeps never load the
-    metric registry (JAX reaches them only through ``losses``, H1's registry)."""
+    """Columns, scores and the configuration (its profiles too) import without JAX; reports and
+    sweeps never load the metric registry (JAX reaches them only through ``losses``, H1's
+    registry)."""
     code = (
         "import sys\n"
-        "import metrics.columns, metrics.scores, sweeps.profiles\n"
+        "import metrics.columns, metrics.scores, sweeps.config, sweeps.configs.preview\n"
+        "sweeps.config.resolve('paper')\n"
         "assert 'jax' not in sys.modules, 'jax'\n"
         "import reports, reports.compare, reports.plots, reports.tables, sweeps.studies\n"
         "bad = [m for m in ('metrics.registry', 'metrics.base') if m in sys.modules]\n"

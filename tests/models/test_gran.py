@@ -17,7 +17,7 @@ from benchmark.training import Structure, init_runs, train
 from benchmark.training.base import adam
 from models.architectures.dcgan import DcganDiscriminator
 from models.architectures.gran import GranGenerator, canvases
-from sweeps.profiles import PROFILES
+from sweeps.config import resolve
 from sweeps.runs import make_run
 from sweeps.studies import profile_hparams
 
@@ -170,7 +170,7 @@ def test_d_learning_rate_is_four_tenths_of_gs_for_gran_and_equal_for_ns_gan():
 
 
 def test_preview_keeps_grans_beta1_zero_and_its_ratio():
-    values = profile_hparams(PROFILES["preview"], "gran")
+    values = profile_hparams(resolve("preview"), "gran")
     assert (values["lr"], values["beta1"], values["d_lr_ratio"]) == (1e-3, 0.0, 0.4)
     # D's batch norm blocked it at the preview's budget (docs/protocol.md §13.4); the author
     # default keeps it

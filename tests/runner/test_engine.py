@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -21,13 +20,14 @@ from benchmark.runner import engine, trace
 from benchmark.runner.checkpoints import TaskCheckpoints
 from benchmark.runner.progress import StudyProgress
 from benchmark.runner.results import load_rows
-from sweeps.profiles import Profile
+from sweeps import config as configs
 from sweeps.runs import Study, make_run
 from sweeps.studies import build_study
 from tests.conftest import SHARED_DATA
 
-TINY = Profile("tiny", steps=4, eval_every=2, grid_size=4,
-               metric_settings={"precision_recall": {"samples": 20}, "fid": {"samples": 64}})
+TINY = configs.derive({"schedule.steps": 4, "schedule.eval_every": 2, "evaluation.grid_size": 4,
+                       "evaluation.metrics.precision_recall.samples": 20,
+                       "evaluation.metrics.fid.samples": 64}, name="tiny")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -238,8 +238,9 @@ def test_cli_train_prints_the_table_and_rerun_resumes(tmp_path, capsys, cheap_me
 def test_profile_overrides_show_in_every_row_and_the_bar_ends_with_the_study(
     tmp_path, cheap_metrics, monkeypatch
 ):
-    profile = dataclasses.replace(TINY, name="tiny_preview", default_seeds=(0,),
-                                  overrides=(("beta1", 0.5), ("lr", 1e-3)))
+    profile = configs.derive({"study.seeds": (0,),
+                              "hparams.overrides": (("beta1", 0.5), ("lr", 1e-3))},
+                             name="tiny_preview", base=TINY)
     study = build_study("default", profile=profile, models=["ns_gan", "vae"])
     events = []
 
@@ -267,9 +268,10 @@ def test_profile_overrides_show_in_every_row_and_the_bar_ends_with_the_study(
 @pytest.mark.skipif(not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").is_file(),
                     reason=f"real MNIST files not found in {SHARED_DATA}")
 def test_fifty_steps_on_real_mnist_scored_with_fid_lenet(tmp_path):
-    profile = Profile("mnist50", steps=50, eval_every=50, grid_size=16,
-                      metric_settings={"precision_recall": {"samples": 0},
-                                       "fid": {"samples": 500}})
+    profile = configs.derive({"schedule.steps": 50, "schedule.eval_every": 50,
+                              "evaluation.grid_size": 16,
+                              "evaluation.metrics.precision_recall.samples": 0,
+                              "evaluation.metrics.fid.samples": 500}, name="mnist50")
     study = Study("m", (make_run("ns_gan", "mnist", 0),), profile)
     final = engine.run_study(study, tmp_path, data_dir=SHARED_DATA, fid_feature="lenet",
                              progress=False)
@@ -364,8 +366,9 @@ def test_fid_feature_auto_falls_back_to_lenet_only_where_it_exists(tmp_path, mon
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8)
     ds = ImageDataset("mnist", images, images)
-    profile = Profile("p", 2, 2, metric_settings={"precision_recall": {"samples": 1},
-                                               "fid": {"samples": 32}})
+    profile = configs.derive({"schedule.steps": 2, "schedule.eval_every": 2,
+                              "evaluation.metrics.precision_recall.samples": 1,
+                              "evaluation.metrics.fid.samples": 32}, name="p")
     structure = train.Structure.of(make_run("ns_gan", "mnist", 0), (28, 28, 1))
     states = train.init_runs(structure, 40, np.arange(2, dtype=np.uint32))
     out = Evaluator(data.get("mnist"), ds, profile).metrics(structure, states, last=True)
@@ -381,5 +384,6 @@ def test_fid_feature_auto_falls_back_to_lenet_only_where_it_exists(tmp_path, mon
     on_cifar = Evaluator(data.get("cifar10"), cifar, profile)
     assert on_cifar.metrics(structure, states, last=True) == {}
     with pytest.raises(UserError, match="Inception weights are missing"):
-        inception_only = Evaluator(data.get("mnist"), ds, profile, fid_feature="inception")
+        inception_only = Evaluator(data.get("mnist"), ds, configs.override(
+            profile, {"evaluation.fid_feature": "inception"}))
         inception_only.metrics(structure, states, True)

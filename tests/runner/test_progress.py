@@ -8,7 +8,7 @@ import pytest
 from benchmark.runner import progress as bar_module
 from benchmark.runner.progress import StudyProgress, TaskWork, prior_eval_seconds, study_work
 from benchmark.runner.tasks import make_tasks
-from sweeps.profiles import PROFILES
+from sweeps.config import resolve
 from sweeps.studies import build_study
 
 PRF = ("precision_recall",)
@@ -21,7 +21,7 @@ def _work():
 
 def test_study_work_lists_the_metrics_due_at_each_evaluation():
     study = build_study("default", profile="preview", models=["ns_gan", "vae"])
-    work = study_work(make_tasks(study.runs, 256), study.profile)
+    work = study_work(make_tasks(study.runs, 256), study.config)
     assert [w.runs for w in work] == [1, 1]
     for w in work:
         assert w.total == 400 and w.evals == [100, 200, 300, 400]
@@ -31,8 +31,8 @@ def test_study_work_lists_the_metrics_due_at_each_evaluation():
 def test_bar_reaches_the_end_only_after_the_last_evaluation(monkeypatch):
     clock = [0.0]
     monkeypatch.setattr(bar_module.time, "perf_counter", lambda: clock[0])
-    p = StudyProgress(_work(), PROFILES["preview"], enabled=False)
-    prior_prf = prior_eval_seconds(PRF, PROFILES["preview"]) / bar_module.PRIOR_STEP_SECONDS
+    p = StudyProgress(_work(), resolve("preview"), enabled=False)
+    prior_prf = prior_eval_seconds(PRF, resolve("preview")) / bar_module.PRIOR_STEP_SECONDS
     assert p.remaining() == pytest.approx(
         12 + 3 * bar_module.BASE_EVAL_SECONDS / bar_module.PRIOR_STEP_SECONDS + 3 * prior_prf)
 
@@ -66,7 +66,7 @@ def test_bar_reaches_the_end_only_after_the_last_evaluation(monkeypatch):
 
 
 def test_the_drawn_bar_ends_at_its_total(monkeypatch):
-    p = StudyProgress(_work(), PROFILES["smoke"], enabled=True)
+    p = StudyProgress(_work(), resolve("smoke"), enabled=True)
     for task, runs in (("a", 2), ("b", 1)):
         p.start(task)
         for step in (2, 4):
@@ -83,7 +83,7 @@ def test_the_drawn_total_is_fixed_up_front_and_the_position_never_moves_back(mon
     the position follows the measured weights, forward."""
     clock = [0.0]
     monkeypatch.setattr(bar_module.time, "perf_counter", lambda: clock[0])
-    p = StudyProgress(_work(), PROFILES["preview"], enabled=True)
+    p = StudyProgress(_work(), resolve("preview"), enabled=True)
     up_front = p.total
     assert up_front == round(p.remaining())
     seen = []
@@ -108,15 +108,15 @@ def test_a_smoke_seqgan_study_counts_its_schedules_epochs_and_batches(monkeypatc
     epochs, then 2 adversarial batches for seqgan), with no separate evaluation: they run
     inside its one compiled program, which the runner reports as its training."""
     study = build_study("seqgan", profile="smoke", seeds=[0, 1])
-    tasks = {t.runs[0].model: t for t in make_tasks(study.runs, study.profile.max_group)}
-    work = {w.task_id: w for w in study_work(list(tasks.values()), study.profile)}
+    tasks = {t.runs[0].model: t for t in make_tasks(study.runs, study.config.execution.max_group)}
+    work = {w.task_id: w for w in study_work(list(tasks.values()), study.config)}
     mle, seqgan = work[tasks["mle"].task_id], work[tasks["seqgan"].task_id]
     assert (mle.runs, mle.total, mle.evals, mle.kinds) == (2, 2, [], [])
     assert (seqgan.runs, seqgan.total, seqgan.evals, seqgan.kinds) == (2, 4, [], [])
 
     clock = [0.0]
     monkeypatch.setattr(bar_module.time, "perf_counter", lambda: clock[0])
-    p = StudyProgress([mle, seqgan], study.profile, enabled=False)
+    p = StudyProgress([mle, seqgan], study.config, enabled=False)
     assert p.remaining() == 2 * 2 + 2 * 4 and p.total == 12
     p.start(mle.task_id)
     clock[0] += 4.0  # the task's program: 2 runs x 2 epochs, its evaluations inside

@@ -72,7 +72,7 @@ def test_two_and_four_processes_share_one_directory(tmp_path, cheap_metrics):
     for n in (2, 4):
         trained = _processes(n, tmp_path / f"p{n}")
         assert sorted(trained) == sorted(engine.TaskRunner(
-            _tasks_study(), tmp_path, engine.Settings()).tasks)  # each task exactly once
+            _tasks_study(), tmp_path).tasks)  # each task exactly once
         pd.testing.assert_frame_equal(_all_rows(tmp_path / f"p{n}"), single, check_exact=True)
         manifest = json.loads((tmp_path / f"p{n}" / "study.json").read_text())
         assert len(manifest["tasks"]) == len(MODELS)
@@ -147,12 +147,12 @@ def test_ray_retries_a_killed_worker_and_the_rows_equal_a_local_run(tmp_path, ch
     study = _study()
     engine.run_study(study, tmp_path / "local", progress=False)
     root = tmp_path / "ray"
-    runner = engine.TaskRunner(study, root, engine.Settings())
+    runner = engine.TaskRunner(study, root)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}})
     try:
         # the study's own driver: the manifest, then the tasks on Ray with one worker killed
-        engine.run_study(Study(study.name, study.runs, study.profile), root, progress=False,
+        engine.run_study(Study(study.name, study.runs, study.config), root, progress=False,
                          executor=_Executor(RayExecutor(max_retries=2),
                                             _DieOnce(runner, tmp_path / "killed")))
     finally:

@@ -62,7 +62,7 @@ def test_choose_steps_takes_the_most_steps_that_fit():
 def test_measure_times_the_steps_after_the_compiling_one():
     clock = FakeClock()
     study = build_study("default", profile="preview", models=["ns_gan", "wgan_gp"])
-    tasks = make_tasks(study.runs, study.profile.max_group)
+    tasks = make_tasks(study.runs, study.config.execution.max_group)
     probes = step_budget.measure(tasks, _fake_step(clock, 8.0, {"ns_gan": 0.25,
                                                                 "wgan_gp": 0.5}), clock)
     # the fake's first step of a task is its compilation alone
@@ -73,14 +73,14 @@ def test_measure_times_the_steps_after_the_compiling_one():
 
 def test_evaluations_scale_with_how_much_slower_this_machine_trains():
     study = build_study("default", profile="preview", models=["ns_gan"])
-    tasks = make_tasks(study.runs, study.profile.max_group)
+    tasks = make_tasks(study.runs, study.config.execution.max_group)
     slow = [step_budget.Probe("g", 1, 1.0, 2 * PRIOR_STEP_SECONDS)]
-    seconds = step_budget.eval_estimate(tasks, study.profile, slow)
+    seconds = step_budget.eval_estimate(tasks, study.config, slow)
     # preview: evaluations at 100, 200, 300 (nothing due but the basics), 300 is the last (P/R/F1)
-    prf = prior_eval_seconds(("precision_recall",), study.profile)
-    assert seconds(300) == pytest.approx(2 * (2 * prior_eval_seconds((), study.profile) + prf))
+    prf = prior_eval_seconds(("precision_recall",), study.config)
+    assert seconds(300) == pytest.approx(2 * (2 * prior_eval_seconds((), study.config) + prf))
     fast = [step_budget.Probe("g", 1, 1.0, PRIOR_STEP_SECONDS / 4)]  # never below the prior
-    assert step_budget.eval_estimate(tasks, study.profile, fast)(300) == pytest.approx(
+    assert step_budget.eval_estimate(tasks, study.config, fast)(300) == pytest.approx(
         seconds(300) / 2)
 
 
@@ -91,24 +91,24 @@ def test_fit_renames_the_profile_and_a_rerun_reuses_the_choice(tmp_path, monkeyp
     step = _fake_step(clock, 8.0, {"ns_gan": 0.25, "wgan_gp": 0.5})
     monkeypatch.setitem(step_budget.BUDGETS, "preview", 1e6)
     same = step_budget.fit(study, out, clock=clock, step=step, log=lambda s: None)
-    assert same.profile == study.profile  # everything fits: the profile as it is
+    assert same.config == study.config  # everything fits: the profile as it is
     monkeypatch.setitem(step_budget.BUDGETS, "preview", 300.0)
     lines = []
     clock = FakeClock()
     fitted = step_budget.fit(study, out, clock=clock, step=_fake_step(
         clock, 0.0, {"ns_gan": 0.25, "wgan_gp": 0.5}), log=lines.append)
     # 0.75 s per step of both runs: 300 s leaves room for fewer than 400 steps
-    steps = fitted.profile.steps
+    steps = fitted.config.schedule.steps
     assert steps < 400 and steps in step_budget.ladder(400)
-    assert fitted.profile.name == f"preview[steps={steps}]"
+    assert fitted.config.name == f"preview[steps={steps}]"
     assert fitted.runs == study.runs and f"{steps} of 400 steps" in lines[0]
     assert not out.exists()  # nothing written
     out.mkdir()
-    (out / MANIFEST).write_text(json.dumps({"profile": {"name": fitted.profile.name,
-                                                        "steps": steps}}))
+    (out / MANIFEST).write_text(json.dumps({"config": {"name": fitted.config.name,
+                                                       "schedule": {"steps": steps}}}))
     again = step_budget.fit(study, out, step=lambda *a: pytest.fail("measured again"),
                             log=lines.append)
-    assert again.profile == fitted.profile
+    assert again.config == fitted.config
 
 
 def test_fit_leaves_profiles_without_a_budget_and_foreign_directories_alone(tmp_path):

@@ -17,7 +17,7 @@ from benchmark.runner.engine import run_study
 from benchmark.runner.results import load_rows
 from benchmark.training import seqgan as sg
 from reports.tables import summary
-from sweeps import profiles
+from sweeps import config as profiles
 from sweeps.studies import build_study
 
 

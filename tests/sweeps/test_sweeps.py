@@ -11,7 +11,7 @@ import pytest
 
 import models
 from benchmark.runner.results import load_rows, write_rows
-from sweeps import profiles
+from sweeps import config as profiles
 from sweeps.runs import make_run
 from sweeps.spaces import sample_configs, search_space, support
 from sweeps.studies import best_configs, build_study
@@ -104,7 +104,7 @@ def test_g_schedule_is_recorded_grouped_and_fingerprinted():
     assert v1.run_id == "wgan_mnist_c000_s0" and modulo.run_id == "wgan_gsched-modulo_mnist_c000_s0"
     assert v1.structure_key != modulo.structure_key
     assert len(make_tasks((v1, modulo), 8)) == 2
-    profile = build_study("default", profile="smoke").profile
+    profile = build_study("default", profile="smoke").config
     assert Study("s", (v1,), profile).fingerprint() != Study("s", (modulo,), profile).fingerprint()
     with pytest.raises(ValueError, match="unknown G schedule"):
         make_run("wgan", "mnist", 0, g_schedule="every")
@@ -160,15 +160,15 @@ def test_auto_picks_preview_on_cpu_and_paper_on_an_accelerator():
 
 
 def test_preview_profile_schedule_and_hyperparameters():
-    preview = profiles.PROFILES["preview"]
-    total, evals = preview.schedule(15_625, 3_906)  # the triangles' paper schedule
-    assert total == preview.steps and evals[-1] == total and len(evals) >= 2
-    assert preview.recompute_bn > 0  # G's BN averages still mix in its first steps
-    lr = dict(preview.overrides)["lr"]
+    preview = profiles.resolve("preview")
+    total, evals = profiles.schedule(preview, 15_625, 3_906)  # the triangles' paper schedule
+    assert total == preview.schedule.steps and evals[-1] == total and len(evals) >= 2
+    assert preview.evaluation.recompute_bn > 0  # G's BN averages still mix in its first steps
+    lr = dict(preview.hparams.overrides)["lr"]
 
     study = build_study("default", profile="preview")
     assert [r.model for r in study.runs] == list(models.PAPER_MODELS)  # one seed each
-    assert {r.seed for r in study.runs} == set(preview.default_seeds)
+    assert {r.seed for r in study.runs} == set(preview.study.seeds)
     for run in study.runs:  # a point of the narrow space, recorded in the run's columns
         columns = run.columns()
         assert columns["lr"] == (2e-4 if run.model == "began" else lr)
@@ -185,7 +185,7 @@ def test_preview_profile_schedule_and_hyperparameters():
                        "wgan_gp": False, "dragan": False, "began": False, "vae": True}
     assert {r.hp.get("clip") for r in study.runs if r.model == "wgan"} == {0.1}
     assert {r.hp.get("lambda_k") for r in study.runs if r.model == "began"} == {1e-3}
-    assert study.profile.name == "preview"
+    assert study.config.name == "preview"
     assert [r.seed for r in build_study("default", profile="preview", seeds=[3]).runs] == [3] * 8
     # the paper profile and sampled configurations keep their own values
     paper = build_study("default", profile="paper")

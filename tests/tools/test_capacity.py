@@ -13,7 +13,7 @@ import pytest
 
 from benchmark.errors import UserError
 from benchmark.tools import bound, planning
-from sweeps.profiles import resolve
+from sweeps.config import resolve
 
 
 def _count(model="ns_gan", shape="28x28x1", flops=1e12, bytes_=1e9, per_run=250e6,

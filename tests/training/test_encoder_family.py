@@ -193,12 +193,13 @@ def test_the_preview_evaluation_recomputes_the_encoders_statistics_from_train_im
     from benchmark import training as train
     from benchmark.data import ImageDataset
     from benchmark.evaluation.evaluator import Evaluator
-    from sweeps.profiles import Profile
+    from sweeps import config as configs
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8)
     ds = ImageDataset("mnist", images, images[:8])
-    evaluator = Evaluator(data.get("mnist"), ds, Profile("p", 2, 2, recompute_bn=2))
+    evaluator = Evaluator(data.get("mnist"), ds, configs.derive(
+        {"schedule.steps": 2, "schedule.eval_every": 2, "evaluation.recompute_bn": 2}, name="p"))
     x = evaluator.recompute_images(2, 16)
     assert x.shape == (2, 16, 28, 28, 1)
     flat = x.reshape(32, -1)

@@ -1,0 +1,115 @@
+"""The one configuration (sweeps/config.py): profiles as small changes of the default, the
+command line's keys through ml_collections, and the fingerprint of what changes results."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from sweeps import config as configs
+from sweeps.runs import Study, make_run
+
+
+def _default():
+    return configs.derive({}, name="default")
+
+
+def test_each_profile_is_a_small_change_of_the_default():
+    default = configs.flatten(_default())
+    for name in configs.PROFILES:
+        profile = configs.flatten(configs.resolve(name))
+        assert profile.keys() == default.keys(), name  # a profile adds no key
+        changed = {k for k in default if profile[k] != default[k]} - {"name", "description"}
+        assert 0 < len(changed) <= 10, (name, changed)
+    preview = configs.resolve("preview")
+    assert (preview.schedule.steps, preview.schedule.eval_every) == (400, 100)
+    assert preview.evaluation.metrics.fid.samples == 2_000
+    assert preview.study.seeds == (0,) and preview.hparams.fixed_from == "narrow"
+    paper = configs.resolve("paper")
+    assert paper.schedule.steps is None  # each data set's paper step count
+    assert paper.evaluation.metrics.fid.samples == 10_000  # docs/protocol.md §7.3
+
+
+def test_every_metric_declares_its_settings_where_the_configuration_reads_them():
+    from metrics.registry import METRICS
+
+    assert set(configs.METRIC_SETTINGS) == set(METRICS)
+    for name, metric in METRICS.items():
+        assert isinstance(metric.settings, configs.METRIC_SETTINGS[name]), name
+        defaults = configs.metric_settings(_default(), name)
+        assert metric.configure(defaults) == metric.settings  # the defaults, one place
+
+
+def test_command_line_values_are_parsed_into_each_keys_type():
+    smoke = configs.resolve("smoke")
+    out = configs.override(smoke, {"schedule.steps": "7", "evaluation.debias_bn": "no",
+                                   "evaluation.metrics.fid.samples": "32",
+                                   "study.seeds": "(0, 1)", "execution.data_dir": "/d",
+                                   "fidelity.g_schedule": "modulo"}, parse=True)
+    assert out.schedule.steps == 7 and out.evaluation.debias_bn is False
+    assert out.evaluation.metrics.fid.samples == 32 and out.study.seeds == (0, 1)
+    assert out.execution.data_dir == "/d" and out.fidelity.g_schedule == "modulo"
+    # the name lists what changes results, except keys the rows hold in columns of their own
+    assert out.name == "smoke[steps=7,debias_bn=False,metrics.fid.samples=32,seeds=(0, 1)]"
+    assert configs.command_line(out.name) == (
+        "--profile smoke --steps 7 --config evaluation.debias_bn=False --config "
+        "evaluation.metrics.fid.samples=32 --config study.seeds=(0, 1)")
+    assert smoke.schedule.steps == 4  # frozen: the profile itself is unchanged
+    again = configs.override(out, {"schedule.steps": 9})  # a later change keeps the earlier tags
+    assert again.name.startswith("smoke[steps=9,debias_bn=False")
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"schedule.stepz": "3"}, "no key 'schedule.stepz'"),
+    ({"grid_size": "3"}, "did you mean evaluation.grid_size?"),
+    ({"schedule.steps": "x"}, "schedule.steps=x: invalid literal for int()"),
+    ({"schedule.steps": "0"}, "--steps 0 must be >= 1"),
+    ({"evaluation.fid_feature": "vgg"}, "--fid-feature vgg is not one of: auto, inception"),
+    ({"execution.keep_checkpoints": "maybe"}, "Non-boolean argument"),
+])
+def test_a_bad_key_or_value_is_one_line(changes, message):
+    with pytest.raises(ValueError, match=message) as err:
+        configs.override(configs.resolve("smoke"), changes, parse=True)
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="schedule.steps"):  # Python values are typed too
+        configs.override(configs.resolve("smoke"), {"schedule.steps": 2.5})
+
+
+def test_the_fingerprint_hashes_what_changes_results_and_nothing_else():
+    run = make_run("ns_gan", "triangles", 0)
+    smoke = configs.resolve("smoke")
+    base = Study("s", (run,), smoke).fingerprint()
+
+    def with_(changes):
+        return Study("s", (run,), configs.override(smoke, changes)).fingerprint()
+
+    for how in ({"execution.data_dir": "/elsewhere"}, {"execution.keep_checkpoints": True},
+                {"execution.max_group": 8}):
+        assert with_(how) == base, how  # how it runs, not what it computes
+    for what in ({"evaluation.fid_feature": "lenet"}, {"schedule.steps": 5},
+                 {"evaluation.metrics.fid.samples": 65}, {"fidelity.matmul_precision": "tf32"}):
+        assert with_(what) != base, what
+
+
+def test_a_configuration_is_frozen_hashable_and_travels_to_workers():
+    preview = configs.resolve("preview")
+    assert pickle.loads(pickle.dumps(preview)) == preview
+    assert hash(configs.resolve("preview")) == hash(preview)
+    with pytest.raises(AttributeError):
+        preview.schedule.steps = 3
+
+
+def test_the_command_line_maps_its_flags_and_config_keys_onto_one_configuration():
+    from benchmark.cli import main as cli
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["train", "--model", "ns_gan", "--profile", "smoke", "--steps", "6",
+                              "--config", "evaluation.metrics.fid.samples=32",
+                              "--data-dir", "/data", "--keep-checkpoints"])
+    config = cli._config(args)
+    assert config.name == "smoke[steps=6,metrics.fid.samples=32]"
+    assert config.execution.data_dir == "/data" and config.execution.keep_checkpoints
+    assert cli._train_study(args).config == config
+    help_text = parser._subparsers._group_actions[0].choices["train"].format_help()
+    assert "evaluation.metrics.fid.samples=2000" in help_text  # --help lists every key
