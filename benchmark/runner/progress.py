@@ -11,7 +11,7 @@ plus remaining at the current weights), never moving back, so the ETA includes t
 evaluations still to come and the bar reaches its total when the last evaluation (and its
 checkpoint) is done, not before. A task of the sequence family (SeqGAN, MLE) counts its
 SeqGAN schedule's steps, MLE epochs then adversarial batches, times its runs: it trains and
-evaluates them in one compiled program, whose time is its steps' (:func:`study_work`).
+evaluates them in chunks, each reported as its steps (:func:`study_work`).
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def study_work(tasks: Sequence[Task], profile: Config) -> list[TaskWork]:
     """Every task's schedule and the metrics due at each of its evaluations. A task of the
     sequence family counts its rows' steps, the MLE epochs then adversarial batches of the
     profile's SeqGAN schedule (``benchmark.runner.sequences.evaluation_steps``), and no
-    separate evaluation: its evaluations run inside its one compiled program, their time in
-    its steps'."""
+    separate evaluation: its evaluations run inside its compiled chunks, their time in its
+    steps' (``sequences.train_task`` reports each chunk's steps as it ends)."""
     work = []
     for g in tasks:
         spec = datasets.get(g.dataset)

@@ -1,13 +1,23 @@
 """The runner's path for the sequence family (docs/protocol.md §11): SeqGAN and its MLE baseline
 on SeqGAN's oracle, as tasks of a study like any other.
 
-A task of this family (its runs: one model, several seeds) is trained whole in one compiled
-program, vmapped over its runs, by :func:`benchmark.training.seqgan.make_train` under the
-SeqGAN schedule its profile names (``SCHEDULES``: smoke, preview, paper). Its rows go to the
-same ``groups/<task_id>/rows.jsonl`` through the same row writer, once, atomically, when the
-task is done, so a finished task is never redone and an interrupted one is trained again from
-its seeds (a run is a pure function of its seed). Each row is one evaluation point of the
-original code: ``step`` counts MLE epochs, then ``pretrain_epochs`` + adversarial batches
+A task of this family (its runs: one model, several seeds) is trained vmapped over its runs,
+under the SeqGAN schedule its profile names (``SCHEDULES``: smoke, preview, paper), in chunks
+cut at the schedule's evaluation points (:func:`chunks`): the start (initialisation and the
+evaluation before training), each block of ``eval_every`` MLE epochs, D's pretraining, each
+block of ``eval_every`` adversarial batches, the end's evaluation. Each chunk is one of
+:mod:`benchmark.training.seqgan`'s chunk functions, the ones its pure ``make_train`` scans;
+each kind is compiled once (:func:`programs`) and serves every chunk of that kind. After each
+chunk the runs' keys, state, curve so far and the chunk's index are checkpointed with the
+engine's orbax checkpoints in ``groups/<task_id>/checkpoints`` (deleted when the task is done
+unless ``--keep-checkpoints``), and the study's bar advances by the chunk's steps; an
+interrupted task resumes after its last checkpointed chunk and ends with the rows of an
+uninterrupted one (a run is a pure function of its seed; its keys travel in the checkpoint).
+(Not bit for bit ``make_train``'s: compiled as one program, it sees that Adam's state starts
+at zeros and XLA computes the first MLE block differently in the last bits.) Its rows go to
+the same ``groups/<task_id>/rows.jsonl`` through the same row writer, once, atomically, when
+the task is done, so a finished task is never redone. Each row is one evaluation point of
+the original code: ``step`` counts MLE epochs, then ``pretrain_epochs`` + adversarial batches
 (:func:`points`); ``phase`` says which (random, mle, adversarial). Image-only outputs (PNG
 grids, latent walks) do not exist here: each run writes a few decoded samples, token ids,
 to ``samples/<run_id>/samples.txt``.
@@ -15,11 +25,13 @@ to ``samples/<run_id>/samples.txt``.
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +41,7 @@ import models
 from benchmark.data import oracle as oracle_data
 from benchmark.errors import UserError
 from benchmark.io import atomic_write
+from benchmark.runner.checkpoints import TaskCheckpoints
 from benchmark.runner.results import read_rows, write_rows
 from benchmark.runner.tasks import Task
 from benchmark.training import seqgan as sg
@@ -36,7 +49,10 @@ from models.seqgan import lstm
 from sweeps.config import Config
 from sweeps.runs import RunSpec, Study
 
+log = logging.getLogger(__name__)
+
 FAMILY = "sequence"
+CHECKPOINTS = "checkpoints"  # groups/<task_id>/checkpoints, as the engine's (it deletes them)
 ADVERSARIAL = {"mle": False, "seqgan": True}  # model -> whether it trains past pretraining
 # (train, test) sequences drawn from the oracle per profile: the preview's as seqgan-preview's
 CORPUS_SIZES = {"paper": (10_000, 10_000), "preview": (10_000, 2_000), "smoke": (256, 64)}
@@ -134,30 +150,144 @@ def _complete(rows: list[dict], task: Task, steps: list[int]) -> bool:
     return all((run.run_id, s) in present for run in task.runs for s in steps)
 
 
+class Programs(NamedTuple):
+    """The compiled chunks of one schedule (``seqgan``'s chunk functions vmapped over a
+    task's runs and jitted): one program per kind, whatever the chunk's index or task."""
+
+    start: Any
+    pre: Any
+    d: Any
+    adv: Any
+    end: Any
+
+
+@functools.lru_cache(maxsize=8)
+def programs(sched: sg.Schedule) -> Programs:
+    """:class:`Programs` of the schedule, built once per process (jax compiles each again
+    only for another number of runs)."""
+    runs, shared = 0, None
+    return Programs(
+        start=jax.jit(jax.vmap(lambda key, hp, oracle, data: sg.start_chunk(
+            key, hp, oracle, data, sched), in_axes=(runs, runs, shared, shared))),
+        pre=jax.jit(jax.vmap(lambda keys, state, i, hp, oracle, data: sg.pre_chunk(
+            keys, state, i, hp, oracle, data, sched),
+            in_axes=(runs, runs, shared, runs, shared, shared))),
+        d=jax.jit(jax.vmap(lambda keys, state, hp, data: sg.d_chunk(
+            keys, state, hp, data, sched), in_axes=(runs, runs, runs, shared))),
+        adv=jax.jit(jax.vmap(lambda keys, state, i, hp, oracle, data: sg.adv_chunk(
+            keys, state, i, hp, oracle, data, sched),
+            in_axes=(runs, runs, shared, runs, shared, shared))),
+        end=jax.jit(jax.vmap(lambda keys, state, oracle, data: sg.end_chunk(
+            keys, state, oracle, data, sched), in_axes=(runs, runs, shared, shared))))
+
+
+def chunks(sched: sg.Schedule, adv: bool) -> list[tuple[str, int, int]]:
+    """(kind, block index, steps) of a task's chunks in order: the start (init and the
+    evaluation before training), the MLE blocks of ``eval_every`` epochs, then for SeqGAN D's
+    pretraining and the adversarial blocks of ``eval_every`` batches, and the end's
+    evaluation. Steps (epochs, batches) sum to the last of :func:`points`."""
+    sg.check_schedule(sched)
+    every = sched.eval_every
+    found = [("start", 0, 0)]
+    found += [("pre", i, every) for i in range(sched.pretrain_epochs // every)]
+    if adv:
+        found += [("d", 0, 0)]
+        found += [("adv", i, every) for i in range(sched.adversarial_batches // every)]
+    return found + [("end", 0, 0)]
+
+
+def _curve_slots(sched: sg.Schedule, adv: bool) -> dict[str, slice]:
+    """Where each of ``make_train``'s curves lies in the checkpoint's one array of points."""
+    n_pre = sched.pretrain_epochs // sched.eval_every
+    n_adv = sched.adversarial_batches // sched.eval_every if adv else 0
+    return {"start": slice(0, 1), "pretrain": slice(1, 1 + n_pre),
+            "adversarial": slice(1 + n_pre, 1 + n_pre + n_adv),
+            "end": slice(1 + n_pre + n_adv, 2 + n_pre + n_adv)}
+
+
+def _run_chunk(progs: Programs, kind: str, i: int, carry: dict, key, hps, data: dict,
+               slots: dict[str, slice]) -> dict:
+    """``carry`` after one chunk: the runs' keys and state, and the chunk's point in the
+    curve."""
+    oracle, corpus = data["oracle"], {"train": data["train"], "test": data["test"]}
+    index = np.int32(i)  # traced, as make_train's scan index: one program for every block
+    point, at = None, None
+    if kind == "start":
+        keys, state, point = progs.start(key, hps, oracle, corpus)
+        carry = {**carry, "keys": keys, "state": state}
+        at = slots["start"].start
+    elif kind == "pre":
+        carry["state"], point = progs.pre(carry["keys"], carry["state"], index, hps, oracle,
+                                          corpus)
+        at = slots["pretrain"].start + i
+    elif kind == "d":
+        carry["state"] = progs.d(carry["keys"], carry["state"], hps, corpus)
+    elif kind == "adv":
+        carry["state"], point = progs.adv(carry["keys"], carry["state"], index, hps, oracle,
+                                          corpus)
+        at = slots["adversarial"].start + i
+    else:
+        point = progs.end(carry["keys"], carry["state"], oracle, corpus)
+        at = slots["end"].start
+    carry = jax.block_until_ready(carry)
+    if point is not None:
+        carry["curve"] = carry["curve"].copy()
+        carry["curve"][:, at] = np.asarray(point)
+    return carry
+
+
 def train_task(task: Task, data: dict[str, Any], study: Study, root: Path,
                progress=None) -> list[dict[str, Any]]:
-    """Train every run of a sequence task at once, write its rows and samples; returns the
-    rows. Rows already complete (written before a kill) are kept, not retrained."""
+    """Train every run of a sequence task at once, chunk by chunk (:func:`chunks`), write its
+    rows and samples; returns the rows. Rows already complete (written before a kill) are kept,
+    not retrained; after each chunk the runs' keys, state and curve so far are
+    checkpointed (``groups/<task_id>/checkpoints``, which the engine deletes once the task is
+    done), and an interrupted task resumes from its last chunk: a run is a pure function of
+    its seed, and its chunks carry its RNG keys, so the rows equal an uninterrupted run's."""
     profile = study.config
     sched = schedule(profile)
     adv = adversarial(task.runs[0].model)
     pts = points(sched, adv)
     steps = [x[0] for x in pts]
-    rows_path = root / "groups" / task.task_id / "rows.jsonl"
+    gdir = root / "groups" / task.task_id
+    rows_path = gdir / "rows.jsonl"
     rows = read_rows(rows_path)
     if _complete(rows, task, steps):
         if progress is not None:
             progress.skip_rest()
         return rows
+    n = len(task.runs)
     hps = {k: jnp.asarray([run.hp.get(RUN_HPARAMS.get(k), v) for run in task.runs], jnp.float32)
            for k, v in sg.HPARAMS.items()}
-    keys = jnp.stack([jax.random.PRNGKey(run.seed) for run in task.runs])
-    train = jax.jit(jax.vmap(sg.make_train(sched, adv), in_axes=(0, 0, None, None)))
-    started = time.perf_counter()
-    state, curves = jax.block_until_ready(
-        train(keys, hps, data["oracle"], {"train": data["train"], "test": data["test"]}))
-    seconds = time.perf_counter() - started
-    curves = {k: np.asarray(v) for k, v in curves.items()}
+    key = jnp.stack([jax.random.PRNGKey(run.seed) for run in task.runs])
+    plan, progs, slots = chunks(sched, adv), programs(sched), _curve_slots(sched, adv)
+    blank = {"chunk": np.asarray(0, np.int32), "seconds": np.asarray(0.0),
+             "curve": np.full((n, slots["end"].stop, 2), np.nan, np.float32)}
+    ckpts = TaskCheckpoints(gdir / CHECKPOINTS)
+    try:
+        done = ckpts.latest_step() or 0
+        carry = blank
+        if done:
+            carry = ckpts.restore(done, like=_like(progs, key, hps, data, blank))
+            carry = {**carry, "curve": np.array(carry["curve"]),
+                     "seconds": float(carry["seconds"])}
+            log.info("%s: resumed after chunk %d of %d", task.task_id, done, len(plan))
+            if progress is not None:
+                progress.skipped(n * sum(c[2] for c in plan[:done]), 0)
+        for k in range(done, len(plan)):
+            kind, i, chunk_steps = plan[k]
+            started = time.perf_counter()
+            carry = _run_chunk(progs, kind, i, carry, key, hps, data, slots)
+            carry["seconds"] = float(carry["seconds"]) + time.perf_counter() - started
+            carry["chunk"] = np.asarray(k + 1, np.int32)
+            ckpts.save(k + 1, {**carry, "seconds": np.asarray(carry["seconds"])})
+            if progress is not None:  # the bar counts MLE epochs and adversarial batches
+                progress.trained(n * chunk_steps)  # its evaluations' time included
+    finally:
+        ckpts.close()
+    seconds, state = carry["seconds"], carry["state"]
+    curves = {name: carry["curve"][:, at] for name, at in slots.items()}
+    curves["start"], curves["end"] = curves["start"][:, 0], curves["end"][:, 0]
     rows = []
     for i, run in enumerate(task.runs):
         failed_step = None
@@ -173,12 +303,18 @@ def train_task(task: Task, data: dict[str, Any], study: Study, root: Path,
                          "oracle": data["oracle_name"],
                          "nll_oracle": math.nan if failed else float(values[0]),
                          "nll_test": math.nan if failed else float(values[1]),
-                         "train_seconds": seconds / len(task.runs)})
+                         "train_seconds": seconds / n})
     _write_samples(task, state.g, sched, root, steps[-1], data["oracle_name"])
     write_rows(rows_path, rows)
-    if progress is not None:  # the study's bar counts MLE epochs and adversarial batches
-        progress.trained(len(task.runs) * steps[-1])  # its evaluations' time included
     return rows
+
+
+def _like(progs: Programs, key, hps, data: dict, blank: dict) -> dict:
+    """The checkpoint's structure, shapes and dtypes (zeros), for orbax to restore into."""
+    shapes = jax.eval_shape(progs.start, key, hps, data["oracle"],
+                            {"train": data["train"], "test": data["test"]})
+    keys, state, _ = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), shapes)
+    return {**blank, "keys": keys, "state": state}
 
 
 def _write_samples(task: Task, generators, sched: sg.Schedule, root: Path, step: int,

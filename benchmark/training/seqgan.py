@@ -5,9 +5,12 @@ pretrained by maximum likelihood (teacher forcing), the discriminator is pretrai
 sequences against the generator's, then each adversarial batch takes one REINFORCE step of the
 generator with per-token rewards from Monte-Carlo rollouts through a delayed copy of it
 (``rollout.py``), then trains the discriminator again. The MLE baseline is the pretrained
-generator. Every phase is a pure function; :func:`make_train` composes them into one
+generator. Every phase is a pure function; the chunk functions (:func:`start_chunk`,
+:func:`pre_chunk`, :func:`d_chunk`, :func:`adv_chunk`, :func:`end_chunk`) cut a run at the
+original's evaluation points, and :func:`make_train` scans them into one
 ``train(key, hparams, oracle, data)`` in the manner of purejaxrl, whose learning curves are the
-NLL-oracle at the original's evaluation points.
+NLL-oracle at those points. The runner (``benchmark.runner.sequences``) calls the chunks one
+compiled program at a time, checkpointing between them.
 """
 
 from __future__ import annotations
@@ -257,6 +260,80 @@ def evaluate(g, key: jax.Array, oracle, test: jax.Array, sched: Schedule) -> jax
                       nll.nll_test(g, test, min(sched.chunk, test.shape[0]))])
 
 
+class Keys(NamedTuple):
+    """One run's keys after its initialisation: D pretraining, adversarial batches,
+    evaluations (the carry of its RNG stream from one chunk to the next)."""
+
+    d: jax.Array
+    adv: jax.Array
+    eval: jax.Array
+
+
+# The chunks of one run's training, cut at the evaluation points of its curves: each is a pure
+# function of (keys, state, block index, ...) whose static structure is the schedule's alone,
+# so one compiled program serves every chunk of its kind (the runner's resumable loop,
+# ``benchmark.runner.sequences``) and :func:`make_train` scans the same functions.
+
+
+def _evaluate_at(keys: Keys, g, i, oracle, data, sched: Schedule) -> jax.Array:
+    return evaluate(g, jax.random.fold_in(keys.eval, i), oracle, data["test"], sched)
+
+
+def start_chunk(key: jax.Array, hp, oracle, data, sched: Schedule
+                ) -> tuple[Keys, State, jax.Array]:
+    """A run from its key: its keys, its fresh state and the evaluation before training."""
+    k_init, _k_pre, k_d, k_adv, k_eval = jax.random.split(key, 5)
+    keys = Keys(k_d, k_adv, k_eval)
+    state = init_state(k_init, sched, hp)
+    return keys, state, _evaluate_at(keys, state.g, 0, oracle, data, sched)
+
+
+def pre_chunk(keys: Keys, state: State, i, hp, oracle, data, sched: Schedule
+              ) -> tuple[State, jax.Array]:
+    """Pretraining block ``i``: ``eval_every`` MLE epochs, evaluated after the first (epoch
+    1 + i * eval_every)."""
+    state, _ = mle_epoch(state, data["train"], hp, sched)
+    point = _evaluate_at(keys, state.g, 1 + i, oracle, data, sched)
+    state = jax.lax.fori_loop(
+        1, sched.eval_every, lambda _, s: mle_epoch(s, data["train"], hp, sched)[0], state)
+    return state, point
+
+
+def d_chunk(keys: Keys, state: State, hp, data, sched: Schedule) -> State:
+    """D's pretraining, then the rollout network as a copy of G (:func:`start_rollout`)."""
+    return start_rollout(pretrain_discriminator(state, keys.d, data["train"], hp, sched))
+
+
+def adv_chunk(keys: Keys, state: State, i, hp, oracle, data, sched: Schedule
+              ) -> tuple[State, jax.Array]:
+    """Adversarial block ``i``: ``eval_every`` adversarial batches, evaluated after the G step
+    of the first."""
+    k_g, k_rest = jax.random.split(jax.random.fold_in(keys.adv, i))
+    state = generator_step(state, k_g, hp, sched)
+    point = _evaluate_at(keys, state.g, 10_000 + i, oracle, data, sched)
+    state = update_rollout(state, hp)
+    state = jax.lax.fori_loop(
+        0, sched.d_rounds,
+        lambda j, s: d_round(s, jax.random.fold_in(k_rest, j), data["train"], hp, sched), state)
+    state = jax.lax.fori_loop(
+        1, sched.eval_every,
+        lambda j, s: adversarial_batch(s, jax.random.fold_in(k_rest, 100 + j), data["train"],
+                                       hp, sched), state)
+    return state, point
+
+
+def end_chunk(keys: Keys, state: State, oracle, data, sched: Schedule) -> jax.Array:
+    """The evaluation of the end's G."""
+    return _evaluate_at(keys, state.g, 20_000, oracle, data, sched)
+
+
+def check_schedule(sched: Schedule) -> None:
+    every = sched.eval_every
+    if sched.pretrain_epochs % every or sched.adversarial_batches % every:
+        raise ValueError(f"pretrain_epochs and adversarial_batches must be multiples of "
+                         f"eval_every={every}; change the schedule")
+
+
 def make_train(sched: Schedule, adversarial: bool = True):
     """``train(key, hparams, oracle, data) -> (state, curves)``, pure and vmappable over
     (key, hparams); curves hold [NLL-oracle, NLL-test] at the original's evaluation points:
@@ -264,53 +341,24 @@ def make_train(sched: Schedule, adversarial: bool = True):
     after adversarial batches 1, 1 + eval_every, ... (the G step of ``total_batch % 5 == 0``)
     and at the end. ``adversarial=False``: the MLE baseline, pretraining only (no D, no
     adversarial batches; ``curves["adversarial"]`` is empty and "end" follows the last
-    epoch)."""
+    epoch). The chunk functions above, scanned: the runner calls the same ones one by one."""
+    check_schedule(sched)
     every = sched.eval_every
-    if sched.pretrain_epochs % every or sched.adversarial_batches % every:
-        raise ValueError(f"pretrain_epochs and adversarial_batches must be multiples of "
-                         f"eval_every={every}; change the schedule")
 
     def train(key, hp, oracle, data):
-        k_init, k_pre, k_d, k_adv, k_eval = jax.random.split(key, 5)
-        state = init_state(k_init, sched, hp)
-        evaluate_at = lambda g, i: evaluate(g, jax.random.fold_in(k_eval, i), oracle,  # noqa: E731
-                                            data["test"], sched)
-        start = evaluate_at(state.g, 0)
-
-        def pre_block(state, i):
-            state, _ = mle_epoch(state, data["train"], hp, sched)
-            point = evaluate_at(state.g, 1 + i)
-            state = jax.lax.fori_loop(
-                1, every, lambda _, s: mle_epoch(s, data["train"], hp, sched)[0], state)
-            return state, point
-
-        state, pre_curve = jax.lax.scan(pre_block, state,
-                                        jnp.arange(sched.pretrain_epochs // every))
+        keys, state, start = start_chunk(key, hp, oracle, data, sched)
+        state, pre_curve = jax.lax.scan(
+            lambda s, i: pre_chunk(keys, s, i, hp, oracle, data, sched), state,
+            jnp.arange(sched.pretrain_epochs // every))
         if not adversarial:
             return state, {"start": start, "pretrain": pre_curve,
                            "adversarial": jnp.zeros((0, 2), start.dtype),
-                           "end": evaluate_at(state.g, 20_000)}
-        state = start_rollout(pretrain_discriminator(state, k_d, data["train"], hp, sched))
-
-        def adv_block(state, i):
-            k = jax.random.fold_in(k_adv, i)
-            k_g, k_rest = jax.random.split(k)
-            state = generator_step(state, k_g, hp, sched)
-            point = evaluate_at(state.g, 10_000 + i)
-            state = update_rollout(state, hp)
-            state = jax.lax.fori_loop(
-                0, sched.d_rounds,
-                lambda j, s: d_round(s, jax.random.fold_in(k_rest, j), data["train"], hp,
-                                     sched), state)
-            state = jax.lax.fori_loop(
-                1, every, lambda j, s: adversarial_batch(s, jax.random.fold_in(k_rest, 100 + j),
-                                                         data["train"], hp, sched), state)
-            return state, point
-
-        state, adv_curve = jax.lax.scan(adv_block, state,
-                                        jnp.arange(sched.adversarial_batches // every))
-        end = evaluate_at(state.g, 20_000)
+                           "end": end_chunk(keys, state, oracle, data, sched)}
+        state = d_chunk(keys, state, hp, data, sched)
+        state, adv_curve = jax.lax.scan(
+            lambda s, i: adv_chunk(keys, s, i, hp, oracle, data, sched), state,
+            jnp.arange(sched.adversarial_batches // every))
         return state, {"start": start, "pretrain": pre_curve, "adversarial": adv_curve,
-                       "end": end}
+                       "end": end_chunk(keys, state, oracle, data, sched)}
 
     return train

@@ -98,7 +98,7 @@ def test_seqgan_smoke_study_writes_rows_resumes_and_reports(tmp_path, monkeypatc
     def no_training(*args, **kwargs):
         raise AssertionError("a finished task was trained again")
 
-    monkeypatch.setattr(sequences.sg, "make_train", no_training)
+    monkeypatch.setattr(sequences, "programs", no_training)
     again = run_study(study, tmp_path, progress=False)
     assert sorted(again["nll_oracle"]) == sorted(final["nll_oracle"])
 

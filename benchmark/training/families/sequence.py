@@ -1,8 +1,8 @@
 """The sequence family (docs/protocol.md §11): SeqGAN and its MLE baseline on token sequences.
 
 Its runs are not trained by the image step (:class:`~benchmark.training.Trainer`): the runner
-trains a task of this family whole, vmapped over its runs, with
-:func:`benchmark.training.seqgan.make_train` (``benchmark.runner.sequences``). The family is
+trains a task of this family vmapped over its runs, chunk by chunk, with the chunk functions
+of :mod:`benchmark.training.seqgan` (``benchmark.runner.sequences``). The family is
 registered so that a model naming it is known; its image-step hooks refuse to run."""
 
 from __future__ import annotations
