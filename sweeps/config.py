@@ -12,7 +12,8 @@ read top to bottom in ``sweeps/configs/default.py``:
   (docs/fidelity.md): FID's reference split, float32 or TF32, the G-update schedule;
 - ``hparams``: values put in place of the models' author defaults (a search space's fixed
   values, then overrides, then per-model overrides: :func:`sweeps.studies.profile_hparams`);
-- ``study``: the default study's seeds;
+- ``study``: what runs, a named study's defaults (``sweeps/configs/studies.py``: search space,
+  configurations, seeds, data sets, models), over which ``sweeps.studies`` builds the runs;
 - ``execution``: how it runs, not what it computes (runs per compiled program, the data
   folder, kept checkpoints): outside the fingerprint.
 
@@ -43,6 +44,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from metrics.columns import SETTINGS as METRIC_SETTINGS
+from sweeps.configs.studies import STUDIES
 
 Config = ml_collections.FrozenConfigDict
 
@@ -89,8 +91,9 @@ FLAGS = {
 # Sections that do not change results: outside the fingerprint and the profile's name.
 UNHASHED = ("description", "execution")
 # Keys that change results but that the rows record in a column of their own, so a profile's
-# name does not repeat them: the run's g_schedule, the FID's fid_feature.
-UNTAGGED = ("fidelity.g_schedule", "evaluation.fid_feature")
+# name does not repeat them: the run's g_schedule, the FID's fid_feature, and the study section
+# (the runs' model, data set, seed and config columns).
+UNTAGGED = ("fidelity.g_schedule", "evaluation.fid_feature", "study")
 
 
 def resolve(name: str, backend: str = "cpu") -> Config:
@@ -199,7 +202,7 @@ def override(config: Config, changes: Mapping[str, Any], *, parse: bool = False,
     before = flatten(config)
     for key in changes:
         if key.split(".")[0] not in UNHASHED and key not in UNTAGGED \
-                and flatten(mutable)[key] != before[key]:
+                and key.split(".")[0] not in UNTAGGED and flatten(mutable)[key] != before[key]:
             tags[key.partition(".")[2]] = flatten(mutable)[key]
     base = config.name.partition("[")[0]
     mutable.name = name if name is not None else base + (
@@ -207,11 +210,29 @@ def override(config: Config, changes: Mapping[str, Any], *, parse: bool = False,
     return freeze(mutable)
 
 
+def for_study(config: Config, name: str) -> Config:
+    """``config`` with the study section of the named study (``sweeps/configs/studies.py``):
+    the profile's own study section, then the study's changes. A config already made for
+    ``name`` is returned as it is (so its command-line changes stay)."""
+    if name not in STUDIES:
+        raise ValueError(f"unknown study {name!r}; choose one of: {', '.join(STUDIES)}")
+    if config.study.name == name:
+        return config
+    base = config.name.partition("[")[0]
+    own = (resolve(base) if base in PROFILES else _default()).study
+    changes = {f"study.{k}": v for k, v in {**own, **STUDIES[name][1], "name": name}.items()}
+    return override(config, changes, name=config.name)
+
+
+def _default() -> Config:
+    return freeze(importlib.import_module("sweeps.configs.default").get_config())
+
+
 def derive(changes: Mapping[str, Any], *, name: str, base: str | Config = "default") -> Config:
     """A configuration of its own: ``base`` (a profile's name or a configuration) with
     ``changes`` (dotted keys, Python values), named ``name``."""
     if base == "default":
-        base = freeze(importlib.import_module("sweeps.configs.default").get_config())
+        base = _default()
     return override(resolve(base) if isinstance(base, str) else base, changes, name=name)
 
 
@@ -268,8 +289,8 @@ def _first_line(err: BaseException) -> str:
 
 
 def keys(config: Config) -> list[str]:
-    """``key=value (default)`` lines of every key, for ``--help``."""
-    return [f"{k}={v!r}" for k, v in flatten(config).items()]
+    """``key=value`` of every settable key (not the name and description), for ``--help``."""
+    return [f"{k}={v!r}" for k, v in flatten(config).items() if "." in k]
 
 
 def schedule(config: Config, paper_steps: int, paper_eval_every: int) -> tuple[int, list[int]]:

@@ -17,6 +17,11 @@
   (``benchmark.runner.sequences``).
 - ``custom``: whatever the arguments say (by default the ``default`` study's values).
 
+Each named study is a change of the configuration's ``study`` section
+(``sweeps/configs/studies.py``, applied by :func:`sweeps.config.for_study`); :func:`build_study`
+builds the runs from that section, and the arguments it is given override it and are recorded
+in it (the study's config says what it trains).
+
 Phases 1 and 2 train by default the configurations the paper trained (``sampler="v1"``,
 :mod:`sweeps.v1_sampler`; a model v1 did not have is drawn as below); the other studies draw
 from :func:`sweeps.spaces.sample_configs` (``sampler="project"``). Every argument that is
@@ -25,7 +30,6 @@ given overrides the named study's default.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -36,7 +40,9 @@ import models as model_registry
 from metrics import scores as run_score
 from metrics.columns import selection_columns
 from models.hparams import Fixed
-from sweeps.config import Config, resolve
+from sweeps.config import Config, for_study, override, resolve
+from sweeps.configs.studies import DATASETS
+from sweeps.configs.studies import STUDIES as NAMED
 from sweeps.runs import (
     DEFAULT_G_SCHEDULE,
     RunSpec,
@@ -48,38 +54,10 @@ from sweeps.runs import (
 from sweeps.spaces import SPACES, sample_configs, search_space
 from sweeps.v1_sampler import V1_MODELS, v1_configs
 
-DATASETS = ("mnist", "fashion_mnist", "cifar10", "celeba", "triangles")
+__all__ = ["DATASETS", "STUDIES", "build_study", "profile_hparams"]
 SAMPLERS = ("v1", "project")
+STUDIES = {name: description for name, (description, _) in NAMED.items()}
 
-
-@dataclasses.dataclass(frozen=True)
-class StudyDefaults:
-    """What a named study trains when no argument overrides it."""
-
-    space: str
-    num_configs: int | None
-    seeds: tuple[int, ...]
-    datasets: tuple[str, ...]
-    description: str
-    sampler: str = "project"
-    models: tuple[str, ...] | None = None  # None: the paper's eight (models.PAPER_MODELS)
-
-
-STUDIES: dict[str, StudyDefaults] = {
-    "default": StudyDefaults("default", 1, (0, 1, 2), ("triangles",),
-                             "every model at its author defaults, 3 seeds, on the triangles"),
-    "phase1": StudyDefaults("wide", 100, (0,), DATASETS,
-                            "wide space, 100 configurations per model, seed 0", "v1"),
-    "phase2": StudyDefaults("narrow", 50, (0,), DATASETS,
-                            "narrow space, 50 configurations per model, seed 0", "v1"),
-    "phase3": StudyDefaults("wide", None, tuple(range(50)), DATASETS,
-                            "best phase-1 configuration per model and data set, seeds 0..49"),
-    "seqgan": StudyDefaults("default", 1, (0, 1, 2), ("oracle",),
-                            "SeqGAN and its MLE baseline on SeqGAN's oracle, 3 seeds",
-                            models=("mle", "seqgan")),
-    "custom": StudyDefaults("default", None, (0,), ("triangles",),
-                            "the arguments' models, data sets, seeds, space and configs"),
-}
 
 def selection_score(rows: pd.DataFrame) -> tuple[str, bool] | None:
     """(column, lower_is_better) that phase 3 selects on for one data set's rows: the first
@@ -160,25 +138,21 @@ def build_study(
     Data-set names are checked by the caller, which knows the data sets. Raises a one-line
     ``ValueError`` on bad input.
     """
-    if name not in STUDIES:
-        raise ValueError(f"unknown study {name!r}; choose one of: {', '.join(STUDIES)}")
-    spec = STUDIES[name]
+    profile = for_study(resolve(profile) if isinstance(profile, str) else profile, name)
+    spec = profile.study  # the named study's values, with any changes of the command line
     sampler = sampler if sampler is not None else spec.sampler
     if sampler not in SAMPLERS or (sampler == "v1" and config_seed != 0):
         raise ValueError(f"sampler {sampler!r} with config_seed {config_seed}: choose sampler "
                         "project (any config_seed) or v1 (config_seed 0)")
-    profile = resolve(profile) if isinstance(profile, str) else profile
     g_schedule = profile.fidelity.g_schedule if g_schedule is None else g_schedule
     explicit_models, explicit_datasets = models is not None, datasets is not None
     default_models, default_datasets = spec.models or model_registry.PAPER_MODELS, spec.datasets
     if name == "phase3" and _sequence_rows(phase1_rows):  # phase 1 on the oracle: phase 3 too
-        default_models, default_datasets = STUDIES["seqgan"].models, STUDIES["seqgan"].datasets
+        seqgan = NAMED["seqgan"][1]
+        default_models, default_datasets = seqgan["models"], seqgan["datasets"]
     models = _unique(models if models is not None else default_models, "models")
     datasets = _unique(datasets if datasets is not None else default_datasets, "data sets")
-    if seeds is None:  # the profile may train the default study with fewer seeds
-        seeds = profile.study.seeds if name == "default" and profile.study.seeds \
-            else spec.seeds
-    seeds = _unique(seeds, "seeds")
+    seeds = _unique(seeds if seeds is not None else spec.seeds, "seeds")
     if any(int(s) != s or s < 0 for s in seeds):
         raise ValueError(f"seeds must be whole numbers >= 0, got {list(seeds)}")
     _check_models(models)
@@ -196,7 +170,8 @@ def build_study(
                            seeds=seeds,
                            explicit_models=explicit_models,
                            explicit_datasets=explicit_datasets)
-        return Study(name, tuple(runs), profile)
+        return Study(name, tuple(runs), _chosen(profile, models, datasets, seeds, None, None,
+                                                sampler))
 
     space = space if space is not None else spec.space
     if space not in SPACES:
@@ -204,8 +179,8 @@ def build_study(
     if num_configs is None:
         if space == "default":
             num_configs = 1
-        elif spec.num_configs is not None and spec.space == space:
-            num_configs = spec.num_configs
+        elif spec.configs is not None and spec.space == space:
+            num_configs = spec.configs
         else:
             raise ValueError(f"study {name!r} in the {space} space needs num_configs "
                             "(e.g. --configs 10)")
@@ -231,7 +206,17 @@ def build_study(
                         runs.append(make_run(model, dataset, int(seed), overrides,
                                              config=index, g_schedule=schedules[model],
                                              arch=a))
-    return Study(name, tuple(runs), profile)
+    return Study(name, tuple(runs), _chosen(profile, models, datasets, seeds, space,
+                                            num_configs, sampler))
+
+
+def _chosen(config: Config, models, datasets, seeds, space, num_configs, sampler) -> Config:
+    """``config`` whose study section holds what the study trains (its arguments given)."""
+    values = {"models": tuple(models), "datasets": tuple(datasets),
+              "seeds": tuple(int(s) for s in seeds), "space": space, "configs": num_configs,
+              "sampler": sampler}
+    return override(config, {f"study.{k}": v for k, v in values.items() if v is not None},
+                    name=config.name)
 
 
 # --- phase 3 ---------------------------------------------------------------------------------

@@ -129,13 +129,13 @@ def read_baselines(dirs: Sequence[str | Path]) -> list[BaselineStudy]:
 def _profile_mismatch(base: BaselineStudy, profile: dict[str, Any]) -> str | None:
     """Why ``base`` was not trained under the configuration ``profile`` (its keys that change
     results, :func:`sweeps.config.fingerprinted`; one line), or None if it was."""
-    theirs = configs.flatten_dict(
-        {k: v for k, v in base.profile.items() if k not in configs.UNHASHED})
+    theirs = configs.flatten_dict(  # the runs are compared one by one (_check_runs)
+        {k: v for k, v in base.profile.items() if k not in (*configs.UNHASHED, "study")})
     if theirs.get("name") != profile["name"]:
         return (f"baseline {base.root} used profile {theirs.get('name')}, this comparison uses "
                 f"{profile['name']}; pass {configs.command_line(str(theirs.get('name')))} or "
                 "rerun the baselines")
-    profile = configs.flatten_dict(profile)
+    profile = configs.flatten_dict({k: v for k, v in profile.items() if k != "study"})
     differ = [k for k in sorted(set(theirs) | set(profile)) if theirs.get(k) != profile.get(k)]
     if differ:
         was = ", ".join(f"{k}={theirs.get(k)!r}" for k in differ)

@@ -141,7 +141,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--config", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="set any key of the configuration, e.g. schedule.steps=300 or "
                    "evaluation.metrics.fid.samples=500 (repeatable; typed from the key's "
-                   "default; the short flags below are the same keys): "
+                   "default; the short flags below are the same keys). The keys, with the "
+                   "preview profile's values: "
                    + ", ".join(configs.keys(configs.resolve("preview"))))
     g.add_argument("--steps", type=int, default=None,
                    help="schedule.steps: training steps (D updates) in place of the profile's")
@@ -200,11 +201,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args):
-    """The study's configuration: the named profile, then the short flags' keys
-    (``sweeps.config.FLAGS``), then each ``--config KEY=VALUE``, parsed and type-checked by
-    ml_collections (``sweeps.config.override``)."""
+    """The study's configuration: the named profile, its study section set to the named study's
+    (``--study``; ``train``: custom), then the short flags' keys (``sweeps.config.FLAGS``), then
+    each ``--config KEY=VALUE``, parsed and type-checked by ml_collections
+    (``sweeps.config.override``)."""
     with user_input():
-        config = configs.resolve(args.profile, jax.default_backend())
+        config = configs.for_study(configs.resolve(args.profile, jax.default_backend()),
+                                   getattr(args, "study", "custom"))
         changes = {key: str(getattr(args, flag)) for flag, key in configs.FLAGS.items()
                    if getattr(args, flag, None) is not None}
         for key, value in args.config:
@@ -297,6 +300,10 @@ def _train_study(args) -> Study:
     for key in dict.fromkeys(k for i, k in enumerate(keys) if k in keys[:i]):
         raise UserError(f"--option {key} is given twice; give each option once")
     name = f"train_{'+'.join(args.model)}_{args.dataset}"
+    with user_input():  # the study section says what is trained
+        profile = configs.override(profile, {
+            "study.models": tuple(args.model), "study.datasets": (args.dataset,),
+            "study.seeds": tuple(args.seeds)}, name=profile.name)
     return Study(name, tuple(runs), profile)
 
 

@@ -43,8 +43,14 @@ def get_config() -> ml_collections.ConfigDict:
     c.hparams.overrides = ()  # then these (name, value) pairs, where a model has them
     c.hparams.model_overrides = ()  # then these, per model: (model, ((name, value), ...))
 
-    c.study = ml_collections.ConfigDict()
-    c.study.seeds = config_dict.placeholder(tuple)  # the default study's (None: 0, 1, 2)
+    c.study = ml_collections.ConfigDict()  # what runs: a named study's defaults
+    c.study.name = "default"  # sweeps/configs/studies.py: the named study these values are
+    c.study.space = "default"  # search space (sweeps.spaces.SPACES); default: author defaults
+    c.study.configs = config_dict.placeholder(int)  # configurations per model (None: 1)
+    c.study.seeds = (0, 1, 2)
+    c.study.datasets = ("triangles",)
+    c.study.models = config_dict.placeholder(tuple)  # None: the paper's eight
+    c.study.sampler = "project"  # sweeps.studies.SAMPLERS: v1 (the paper's draws) or project
 
     c.execution = ml_collections.ConfigDict()  # how, not what: not fingerprinted
     c.execution.max_group = 256  # most runs trained at once in one compiled program

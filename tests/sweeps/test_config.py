@@ -46,15 +46,18 @@ def test_command_line_values_are_parsed_into_each_keys_type():
     out = configs.override(smoke, {"schedule.steps": "7", "evaluation.debias_bn": "no",
                                    "evaluation.metrics.fid.samples": "32",
                                    "study.seeds": "(0, 1)", "execution.data_dir": "/d",
-                                   "fidelity.g_schedule": "modulo"}, parse=True)
+                                   "fidelity.g_schedule": "modulo",
+                                   "hparams.overrides": "(('lr', 0.001),)"}, parse=True)
     assert out.schedule.steps == 7 and out.evaluation.debias_bn is False
     assert out.evaluation.metrics.fid.samples == 32 and out.study.seeds == (0, 1)
     assert out.execution.data_dir == "/d" and out.fidelity.g_schedule == "modulo"
-    # the name lists what changes results, except keys the rows hold in columns of their own
-    assert out.name == "smoke[steps=7,debias_bn=False,metrics.fid.samples=32,seeds=(0, 1)]"
+    # the name lists what changes results, except what the rows hold in columns of their own
+    # (the G schedule, the FID features, the study section's seeds, models...)
+    assert out.name == ("smoke[steps=7,debias_bn=False,metrics.fid.samples=32,"
+                        "overrides=(('lr', 0.001),)]")
     assert configs.command_line(out.name) == (
         "--profile smoke --steps 7 --config evaluation.debias_bn=False --config "
-        "evaluation.metrics.fid.samples=32 --config study.seeds=(0, 1)")
+        "evaluation.metrics.fid.samples=32 --config hparams.overrides=(('lr', 0.001),)")
     assert smoke.schedule.steps == 4  # frozen: the profile itself is unchanged
     again = configs.override(out, {"schedule.steps": 9})  # a later change keeps the earlier tags
     assert again.name.startswith("smoke[steps=9,debias_bn=False")
@@ -110,6 +113,36 @@ def test_the_command_line_maps_its_flags_and_config_keys_onto_one_configuration(
     config = cli._config(args)
     assert config.name == "smoke[steps=6,metrics.fid.samples=32]"
     assert config.execution.data_dir == "/data" and config.execution.keep_checkpoints
-    assert cli._train_study(args).config == config
+    study = cli._train_study(args).config
+    assert configs.fingerprinted(study) | {"study": None} == \
+        configs.fingerprinted(config) | {"study": None}
+    assert (study.study.models, study.study.datasets, study.study.seeds) == (
+        ("ns_gan",), ("triangles",), (0,))  # what train trains
     help_text = parser._subparsers._group_actions[0].choices["train"].format_help()
     assert "evaluation.metrics.fid.samples=2000" in help_text  # --help lists every key
+
+
+def test_a_named_study_is_a_change_of_the_study_section_over_the_profiles():
+    from sweeps.studies import build_study
+
+    preview = configs.resolve("preview")
+    assert configs.for_study(preview, "default").study.seeds == (0,)  # the preview's own
+    phase1 = configs.for_study(preview, "phase1").study
+    assert (phase1.space, phase1.configs, phase1.seeds, phase1.sampler) == (
+        "wide", 100, (0,), "v1")
+    assert configs.for_study(preview, "phase3").study.seeds == tuple(range(50))
+    assert configs.for_study(configs.resolve("paper"), "default").study.seeds == (0, 1, 2)
+    # back from phase 1 to the default study: the profile's study section again
+    again = configs.for_study(configs.for_study(preview, "phase1"), "default").study
+    assert (again.space, again.seeds, again.configs) == ("default", (0,), None)
+    # a study's config records what it trains; a command-line change of it is kept
+    study = build_study("custom", profile="smoke", models=["ns_gan"], space="wide",
+                        num_configs=2)
+    assert (study.config.study.models, study.config.study.configs) == (("ns_gan",), 2)
+    chosen = configs.override(configs.for_study(configs.resolve("smoke"), "phase1"),
+                              {"study.configs": "3", "study.datasets": "('mnist',)"},
+                              parse=True)
+    study = build_study("phase1", profile=chosen, models=["ns_gan"])
+    assert {(r.dataset, r.config) for r in study.runs} == {("mnist", c) for c in range(3)}
+    with pytest.raises(ValueError, match="unknown study 'phase4'"):
+        configs.for_study(preview, "phase4")
