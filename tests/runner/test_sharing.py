@@ -17,7 +17,9 @@ import pytest
 
 from benchmark.errors import UserError
 from benchmark.runner import engine, task_files
+from benchmark.runner.results import load_rows
 from sweeps.runs import Study, make_run
+from sweeps.studies import build_study
 from tests.runner.test_engine import TINY, _all_rows, _study
 
 REPO = Path(__file__).resolve().parents[2]
@@ -148,6 +150,8 @@ def test_ray_retries_a_killed_worker_and_the_rows_equal_a_local_run(tmp_path, ch
     engine.run_study(study, tmp_path / "local", progress=False)
     root = tmp_path / "ray"
     runner = engine.TaskRunner(study, root)
+    sequences = build_study("seqgan", profile="smoke", seeds=[0])  # SeqGAN's tasks too
+    engine.run_study(sequences, tmp_path / "seq_local", progress=False)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}})
     try:
@@ -155,11 +159,21 @@ def test_ray_retries_a_killed_worker_and_the_rows_equal_a_local_run(tmp_path, ch
         engine.run_study(Study(study.name, study.runs, study.config), root, progress=False,
                          executor=_Executor(RayExecutor(max_retries=2),
                                             _DieOnce(runner, tmp_path / "killed")))
+        engine.run_study(sequences, tmp_path / "seq_ray", progress=False,
+                         executor=RayExecutor(max_retries=0))
     finally:
         ray.shutdown()
     assert (tmp_path / "killed").exists()
     pd.testing.assert_frame_equal(_all_rows(root), _all_rows(tmp_path / "local"),
                                   check_exact=True)
+
+    def untimed(folder):
+        rows = load_rows(folder).drop(columns=["train_seconds"])
+        return rows.sort_values(["run_id", "step"]).reset_index(drop=True)
+
+    seq = untimed(tmp_path / "seq_ray")
+    assert set(seq["model"]) == {"mle", "seqgan"} and seq["nll_oracle"].notna().all()
+    pd.testing.assert_frame_equal(seq, untimed(tmp_path / "seq_local"), check_exact=True)
 
 
 class _Executor:
