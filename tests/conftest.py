@@ -31,6 +31,15 @@ import pytest  # noqa: E402
 from benchmark.evaluation.evaluator import Evaluator  # noqa: E402
 from metrics.base import Column, Metric  # noqa: E402
 
+
+def pytest_collection_modifyitems(config, items):
+    """The tests marked ``slow`` (the minute-long end-to-end ones) first, the rest in their
+    order: xdist hands tests out in this order, so the long ones start at once on every worker
+    and the short ones fill the end, instead of one long test running alone at the end
+    (longest-first scheduling; nothing depends on the order)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 # ../shared/data beside the checkout (CI and this workplace), or $GAN_BENCHMARK_SHARED_DATA.
 SHARED_DATA = Path(
     os.environ.get("GAN_BENCHMARK_SHARED_DATA")

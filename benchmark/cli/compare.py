@@ -13,8 +13,9 @@ same draw and budget, not the same values, across models. The evaluation latents
 same for every run (``benchmark.evaluation.evaluator.EVAL_SEED``).
 
 Baselines are reused, not retrained, when they were produced under that protocol: the
-``study.json`` of a study directory that holds a baseline model must record the same profile
-(name and every field; in a directory of several studies, those under another profile are
+``study.json`` of a study directory that holds a baseline model must record the same
+configuration (name and every key that changes results, ``sweeps.config.fingerprinted``, the
+study section aside; in a directory of several studies, those under another profile are
 left out, with a note, as long as one matches), and each baseline model must hold, on every
 compared data set, a finished run for every (configuration, seed) of the comparison, with
 exactly the hyperparameters that the study gives that configuration. Anything else is a
@@ -371,7 +372,8 @@ def protocol_markdown(plan: ComparisonPlan, results_dir: str | Path) -> str:
         f"`{results_dir}`.",
         f"- Baselines: {'; '.join(reused + trained)}.",
         f"- Profile: {profile.name} ({profile.description or 'custom'}); the baselines' "
-        "study.json records the same profile, every field.",
+        "study.json records the same configuration, every key that changes results (the "
+        "runs of its study section are checked one by one).",
         f"- Study: {plan.study_name}; configurations {_indices(plan.configs)} by index "
         "(configuration 0 is each model's author default, configuration i the i-th draw of the "
         "study's sampler for that model: the same draw, not the same values, across models), "

@@ -219,7 +219,8 @@ def test_a_reference_split_the_data_set_lacks_is_a_user_error(tmp_path, capsys, 
 def test_cli_fidelity_flags_reach_the_profile_and_the_runs():
     parser = cli.build_parser()
     args = parser.parse_args(["train", "--model", "wgan", "--profile", "smoke"])
-    assert cli._config(args) == configs.resolve("smoke")  # v1's behaviour by default
+    # v1's behaviour by default: the smoke profile as it is (train's study section aside)
+    assert cli._config(args) == configs.for_study(configs.resolve("smoke"), "custom")
     assert {r.g_schedule for r in cli._train_study(args).runs} == {"v1"}
     args = parser.parse_args(["train", "--model", "wgan", "--profile", "smoke",
                               "--precision", "tf32", "--fid-reference", "test",

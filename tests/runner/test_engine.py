@@ -41,6 +41,7 @@ def _all_rows(root):
     return df.sort_values(["run_id", "step"]).reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_study_writes_rows_samples_and_resumes_to_the_same_result(
     tmp_path, cheap_metrics, monkeypatch
 ):
@@ -129,6 +130,7 @@ def test_a_diverging_run_is_marked_failed_and_its_neighbour_is_unaffected(
     pd.testing.assert_frame_equal(good[cols], solo[cols])
 
 
+@pytest.mark.slow
 def test_vmapped_sharded_plan_matches_the_cpu_plan(tmp_path):
     """Three runs vmapped in one program and sharded over two (virtual) devices, padded to
     four, against the CPU plan's one call per run: the same rows."""
@@ -267,6 +269,7 @@ def test_profile_overrides_show_in_every_row_and_the_bar_ends_with_the_study(
 
 @pytest.mark.skipif(not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").is_file(),
                     reason=f"real MNIST files not found in {SHARED_DATA}")
+@pytest.mark.slow
 def test_fifty_steps_on_real_mnist_scored_with_fid_lenet(tmp_path):
     profile = configs.derive({"schedule.steps": 50, "schedule.eval_every": 50,
                               "evaluation.grid_size": 16,

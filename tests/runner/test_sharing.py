@@ -68,6 +68,7 @@ def _processes(n: int, root: Path) -> list[str]:
             if line.startswith("TRAINED")]
 
 
+@pytest.mark.slow
 def test_two_and_four_processes_share_one_directory(tmp_path, cheap_metrics):
     engine.run_study(_tasks_study(), tmp_path / "one", progress=False)
     single = _all_rows(tmp_path / "one")
@@ -142,6 +143,7 @@ class _DieOnce:
         return self.runner(task_id)
 
 
+@pytest.mark.slow
 def test_ray_retries_a_killed_worker_and_the_rows_equal_a_local_run(tmp_path, cheap_metrics):
     ray = pytest.importorskip("ray")
     from benchmark.runner.executors import RayExecutor
@@ -186,6 +188,7 @@ class _Executor:
         return self.inner.run(tasks, self.fn, progress=progress)
 
 
+@pytest.mark.slow
 def test_a_study_through_submitits_local_executor(tmp_path):
     pytest.importorskip("submitit")
     from benchmark.runner.executors import SlurmExecutor

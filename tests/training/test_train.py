@@ -102,6 +102,7 @@ def healthy(small_data, initial):
 # --- (a) NS GAN learns on triangles ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ns_gan_trains_on_triangles():
     """50 steps at the protocol's batch 64 with the author defaults: D's loss moves away from
     2 log 2 and samples on fixed latents change. The images come from the triangle generator
