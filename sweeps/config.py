@@ -33,9 +33,7 @@ Importable without JAX.
 from __future__ import annotations
 
 import copy
-import hashlib
 import importlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -88,11 +86,12 @@ FLAGS = {
     "data_dir": "execution.data_dir",
     "keep_checkpoints": "execution.keep_checkpoints",
 }
+_SHORT = {key: flag for flag, key in FLAGS.items()}  # config key -> its short flag
 # Sections that do not change results: outside the fingerprint and the profile's name.
 UNHASHED = ("description", "execution")
-# Keys that change results but that the rows record in a column of their own, so a profile's
-# name does not repeat them: the run's g_schedule, the FID's fid_feature, and the study section
-# (the runs' model, data set, seed and config columns).
+# Keys (or sections) that change results but that the rows record in columns of their own, so a
+# profile's name does not repeat them: the run's g_schedule, the FID's fid_feature, and the
+# study section (the runs' model, data set, seed and config columns).
 UNTAGGED = ("fidelity.g_schedule", "evaluation.fid_feature", "study")
 
 
@@ -103,8 +102,12 @@ def resolve(name: str, backend: str = "cpu") -> Config:
         name = "preview" if backend == "cpu" else "paper"
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of: auto, {', '.join(PROFILES)}")
-    config = importlib.import_module(f"sweeps.configs.{name}").get_config()
-    return freeze(config)
+    return _load(name)
+
+
+def _load(module: str) -> Config:
+    """``sweeps/configs/<module>.py``'s configuration, frozen and checked."""
+    return freeze(importlib.import_module(f"sweeps.configs.{module}").get_config())
 
 
 def freeze(config: ml_collections.ConfigDict) -> Config:
@@ -136,27 +139,18 @@ def check(config) -> None:
 
 def _flag_of(key: str, value: Any) -> str:
     """How the command line sets ``key`` to ``value``: ``--steps 0``, else ``--config K=V``."""
-    short = {v: k for k, v in FLAGS.items()}.get(key)
+    short = _SHORT.get(key)
     return f"--{short.replace('_', '-')} {value}" if short else f"--config {key}={value}"
 
 
 def flatten(config, prefix: str = "") -> dict[str, Any]:
-    """``{"schedule.steps": 400, ...}``: every leaf by its dotted key."""
+    """``{"schedule.steps": 400, ...}``: every leaf by its dotted key, of a configuration or
+    of its plain nested dicts (a manifest's ``config``)."""
     out: dict[str, Any] = {}
     for key, value in config.items():
-        if isinstance(value, (ml_collections.ConfigDict, ml_collections.FrozenConfigDict)):
+        if isinstance(value, (Mapping, ml_collections.ConfigDict,
+                              ml_collections.FrozenConfigDict)):
             out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def flatten_dict(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """:func:`flatten` of plain nested dicts (a manifest's ``config``)."""
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            out.update(flatten_dict(value, f"{prefix}{key}."))
         else:
             out[f"{prefix}{key}"] = value
     return out
@@ -167,12 +161,10 @@ def command_line(name: str) -> str:
     ``--profile preview --steps 300`` (``--config KEY=VALUE`` where no short flag exists)."""
     base = name.partition("[")[0]
     default = flatten(resolve(base)) if base in PROFILES else {}
-    short = {v: k for k, v in FLAGS.items()}
     options = [f"--profile {base}"]
     for tag, value in _tags(name).items():
-        key = next((k for k in default if k.partition(".")[2] == tag), tag)
-        options.append(f"--{short[key].replace('_', '-')} {value}" if key in short
-                       else f"--config {key}={value}")
+        options.append(_flag_of(next((k for k in default if k.partition(".")[2] == tag), tag),
+                                value))
     return " ".join(options)
 
 
@@ -199,11 +191,11 @@ def override(config: Config, changes: Mapping[str, Any], *, parse: bool = False,
             except TypeError as err:
                 raise ValueError(f"{key}={value!r}: {_first_line(err)}") from None
     tags = _tags(config.name)
-    before = flatten(config)
+    before, after = flatten(config), flatten(mutable)
     for key in changes:
-        if key.split(".")[0] not in UNHASHED and key not in UNTAGGED \
-                and key.split(".")[0] not in UNTAGGED and flatten(mutable)[key] != before[key]:
-            tags[key.partition(".")[2]] = flatten(mutable)[key]
+        named = not any(key == p or key.startswith(f"{p}.") for p in UNHASHED + UNTAGGED)
+        if named and after[key] != before[key]:
+            tags[key.partition(".")[2]] = after[key]
     base = config.name.partition("[")[0]
     mutable.name = name if name is not None else base + (
         "[" + ",".join(f"{k}={v}" for k, v in tags.items()) + "]" if tags else "")
@@ -219,21 +211,17 @@ def for_study(config: Config, name: str) -> Config:
     if config.study.name == name:
         return config
     base = config.name.partition("[")[0]
-    own = (resolve(base) if base in PROFILES else _default()).study
+    own = _load(base if base in PROFILES else "default").study
     changes = {f"study.{k}": v for k, v in {**own, **STUDIES[name][1], "name": name}.items()}
     return override(config, changes, name=config.name)
-
-
-def _default() -> Config:
-    return freeze(importlib.import_module("sweeps.configs.default").get_config())
 
 
 def derive(changes: Mapping[str, Any], *, name: str, base: str | Config = "default") -> Config:
     """A configuration of its own: ``base`` (a profile's name or a configuration) with
     ``changes`` (dotted keys, Python values), named ``name``."""
-    if base == "default":
-        base = _default()
-    return override(resolve(base) if isinstance(base, str) else base, changes, name=name)
+    if isinstance(base, str):
+        base = _load("default") if base == "default" else resolve(base)
+    return override(base, changes, name=name)
 
 
 def _tags(name: str) -> dict[str, str]:
@@ -312,11 +300,6 @@ def fingerprinted(config: Config) -> dict[str, Any]:
     """The configuration as a study's fingerprint hashes it: everything that changes results
     (not the description, not the execution section)."""
     return {k: v for k, v in _plain(config.to_dict()).items() if k not in UNHASHED}
-
-
-def digest(config: Config) -> str:
-    return hashlib.sha256(json.dumps(fingerprinted(config), sort_keys=True, default=str)
-                          .encode()).hexdigest()[:16]
 
 
 def _plain(value):

@@ -130,13 +130,13 @@ def read_baselines(dirs: Sequence[str | Path]) -> list[BaselineStudy]:
 def _profile_mismatch(base: BaselineStudy, profile: dict[str, Any]) -> str | None:
     """Why ``base`` was not trained under the configuration ``profile`` (its keys that change
     results, :func:`sweeps.config.fingerprinted`; one line), or None if it was."""
-    theirs = configs.flatten_dict(  # the runs are compared one by one (_check_runs)
+    theirs = configs.flatten(  # the runs are compared one by one (_check_runs)
         {k: v for k, v in base.profile.items() if k not in (*configs.UNHASHED, "study")})
     if theirs.get("name") != profile["name"]:
         return (f"baseline {base.root} used profile {theirs.get('name')}, this comparison uses "
                 f"{profile['name']}; pass {configs.command_line(str(theirs.get('name')))} or "
                 "rerun the baselines")
-    profile = configs.flatten_dict({k: v for k, v in profile.items() if k != "study"})
+    profile = configs.flatten({k: v for k, v in profile.items() if k != "study"})
     differ = [k for k in sorted(set(theirs) | set(profile)) if theirs.get(k) != profile.get(k)]
     if differ:
         was = ", ".join(f"{k}={theirs.get(k)!r}" for k in differ)
@@ -261,7 +261,6 @@ def plan_comparison(
     num_configs: int | None = None,
     space: str | None = None,
     overrides: dict[str, Any] | None = None,
-    fid_feature: str | None = None,
 ) -> ComparisonPlan:
     """Check the baselines against the protocol and decide what to train; writes nothing.
 
@@ -326,8 +325,7 @@ def plan_comparison(
         sources[model] = tuple(dict.fromkeys(reused[r.run_id].root for r in full.runs
                                              if r.model == model))
     rows = _finished_rows(reused)
-    _check_fid_feature(rows, fid_feature if fid_feature is not None
-                       else full.config.evaluation.fid_feature)
+    _check_fid_feature(rows, full.config.evaluation.fid_feature)
 
     overrides = dict(overrides or {})
     runs = [(_with_overrides(r, overrides) if overrides else r) if r.model == new_model else r

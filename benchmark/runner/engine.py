@@ -347,12 +347,6 @@ def _reconstruction_pngs(task, structure, states, failed, data: ImageDataset, ro
                      image_grid_png(np.concatenate([np.asarray(x), recon]), cols=len(x)))
 
 
-def fingerprint(study: Study) -> str:
-    """What a results directory must have been made with to be resumed: the study's runs and
-    the configuration's keys that change results (``sweeps.config.fingerprinted``)."""
-    return study.fingerprint()
-
-
 class TaskRunner:
     """Runs the tasks of one study, one call per task: ``runner(task_id)``.
 
@@ -364,13 +358,16 @@ class TaskRunner:
 
     def __init__(self, study: Study, root: Path, plan: Plan | None = None):
         self.study, self.root, self.plan = study, Path(root), plan
-        self.config = study.config
         self.tasks = {g.task_id: g for g in
                       sorted(make_tasks(study.runs, study.config.execution.max_group),
                              key=lambda g: g.dataset)}  # one data set on the device at a time
         self.progress: StudyProgress | None = None  # the study's bar, in this process
         self._loaded: dict[str, ImageDataset] = {}
         self._device: tuple[str, jax.Array, Evaluator] | None = None
+
+    @property
+    def config(self):
+        return self.study.config
 
     def __getstate__(self) -> dict:
         return {"study": self.study, "root": self.root, "plan": self.plan}
@@ -522,7 +519,9 @@ def run_study(
     for task in runner.tasks.values():  # unknown names and missing data fail first
         fid_reference_split(datasets.get(task.dataset), study.config.fidelity.fid_reference)
         runner.load(task.dataset)
-    prepare_study_dir(root, study.name, fingerprint(study), {
+    # the fingerprint (runs, and the configuration's keys that change results) guards the
+    # directory: it is resumed only by the same study
+    prepare_study_dir(root, study.name, study.fingerprint(), {
         "config": configs.as_dict(study.config),
         "tasks": {task: [r.run_id for r in g.runs] for task, g in runner.tasks.items()},
         "runs": [r.columns() for r in study.runs],

@@ -26,6 +26,7 @@ to ``samples/<run_id>/samples.txt``.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 import time
@@ -181,11 +182,25 @@ def programs(sched: sg.Schedule) -> Programs:
             keys, state, oracle, data, sched), in_axes=(runs, runs, shared, shared))))
 
 
-def chunks(sched: sg.Schedule, adv: bool) -> list[tuple[str, int, int]]:
-    """(kind, block index, steps) of a task's chunks in order: the start (init and the
-    evaluation before training), the MLE blocks of ``eval_every`` epochs, then for SeqGAN D's
-    pretraining and the adversarial blocks of ``eval_every`` batches, and the end's
-    evaluation. Steps (epochs, batches) sum to the last of :func:`points`."""
+class Chunk(NamedTuple):
+    """One piece of a task's training: its kind (start, pre, d, adv, end), its block's index
+    among its kind's, the epochs or batches it trains, and the column of the task's curve its
+    evaluation fills (None for D's pretraining, which evaluates nothing)."""
+
+    kind: str
+    block: int
+    steps: int
+    slot: int | None
+
+
+CURVES = {"start": "start", "pre": "pretrain", "adv": "adversarial", "end": "end"}  # make_train's
+
+
+def chunks(sched: sg.Schedule, adv: bool) -> list[Chunk]:
+    """A task's chunks in order: the start (init and the evaluation before training), the MLE
+    blocks of ``eval_every`` epochs, then for SeqGAN D's pretraining and the adversarial blocks
+    of ``eval_every`` batches, and the end's evaluation. Steps (epochs, batches) sum to the
+    last of :func:`points`; the evaluations fill the curve's columns in this order."""
     sg.check_schedule(sched)
     every = sched.eval_every
     found = [("start", 0, 0)]
@@ -193,46 +208,35 @@ def chunks(sched: sg.Schedule, adv: bool) -> list[tuple[str, int, int]]:
     if adv:
         found += [("d", 0, 0)]
         found += [("adv", i, every) for i in range(sched.adversarial_batches // every)]
-    return found + [("end", 0, 0)]
+    found += [("end", 0, 0)]
+    slots = itertools.count()
+    return [Chunk(kind, i, steps, None if kind == "d" else next(slots))
+            for kind, i, steps in found]
 
 
-def _curve_slots(sched: sg.Schedule, adv: bool) -> dict[str, slice]:
-    """Where each of ``make_train``'s curves lies in the checkpoint's one array of points."""
-    n_pre = sched.pretrain_epochs // sched.eval_every
-    n_adv = sched.adversarial_batches // sched.eval_every if adv else 0
-    return {"start": slice(0, 1), "pretrain": slice(1, 1 + n_pre),
-            "adversarial": slice(1 + n_pre, 1 + n_pre + n_adv),
-            "end": slice(1 + n_pre + n_adv, 2 + n_pre + n_adv)}
-
-
-def _run_chunk(progs: Programs, kind: str, i: int, carry: dict, key, hps, data: dict,
-               slots: dict[str, slice]) -> dict:
+def _run_chunk(progs: Programs, chunk: Chunk, carry: dict, key, hps, data: dict) -> dict:
     """``carry`` after one chunk: the runs' keys and state, and the chunk's point in the
     curve."""
     oracle, corpus = data["oracle"], {"train": data["train"], "test": data["test"]}
-    index = np.int32(i)  # traced, as make_train's scan index: one program for every block
-    point, at = None, None
-    if kind == "start":
+    index = np.int32(chunk.block)  # traced, as make_train's scan index: one program for all
+    point = None
+    if chunk.kind == "start":
         keys, state, point = progs.start(key, hps, oracle, corpus)
         carry = {**carry, "keys": keys, "state": state}
-        at = slots["start"].start
-    elif kind == "pre":
+    elif chunk.kind == "pre":
         carry["state"], point = progs.pre(carry["keys"], carry["state"], index, hps, oracle,
                                           corpus)
-        at = slots["pretrain"].start + i
-    elif kind == "d":
+    elif chunk.kind == "d":
         carry["state"] = progs.d(carry["keys"], carry["state"], hps, corpus)
-    elif kind == "adv":
+    elif chunk.kind == "adv":
         carry["state"], point = progs.adv(carry["keys"], carry["state"], index, hps, oracle,
                                           corpus)
-        at = slots["adversarial"].start + i
     else:
         point = progs.end(carry["keys"], carry["state"], oracle, corpus)
-        at = slots["end"].start
     carry = jax.block_until_ready(carry)
     if point is not None:
         carry["curve"] = carry["curve"].copy()
-        carry["curve"][:, at] = np.asarray(point)
+        carry["curve"][:, chunk.slot] = np.asarray(point)
     return carry
 
 
@@ -260,9 +264,10 @@ def train_task(task: Task, data: dict[str, Any], study: Study, root: Path,
     hps = {k: jnp.asarray([run.hp.get(RUN_HPARAMS.get(k), v) for run in task.runs], jnp.float32)
            for k, v in sg.HPARAMS.items()}
     key = jnp.stack([jax.random.PRNGKey(run.seed) for run in task.runs])
-    plan, progs, slots = chunks(sched, adv), programs(sched), _curve_slots(sched, adv)
+    plan, progs = chunks(sched, adv), programs(sched)
+    slot_of = {(CURVES[c.kind], c.block): c.slot for c in plan if c.slot is not None}
     blank = {"chunk": np.asarray(0, np.int32), "seconds": np.asarray(0.0),
-             "curve": np.full((n, slots["end"].stop, 2), np.nan, np.float32)}
+             "curve": np.full((n, len(slot_of), 2), np.nan, np.float32)}
     ckpts = TaskCheckpoints(gdir / CHECKPOINTS)
     try:
         done = ckpts.latest_step() or 0
@@ -273,26 +278,23 @@ def train_task(task: Task, data: dict[str, Any], study: Study, root: Path,
                      "seconds": float(carry["seconds"])}
             log.info("%s: resumed after chunk %d of %d", task.task_id, done, len(plan))
             if progress is not None:
-                progress.skipped(n * sum(c[2] for c in plan[:done]), 0)
+                progress.skipped(n * sum(c.steps for c in plan[:done]), 0)
         for k in range(done, len(plan)):
-            kind, i, chunk_steps = plan[k]
             started = time.perf_counter()
-            carry = _run_chunk(progs, kind, i, carry, key, hps, data, slots)
+            carry = _run_chunk(progs, plan[k], carry, key, hps, data)
             carry["seconds"] = float(carry["seconds"]) + time.perf_counter() - started
             carry["chunk"] = np.asarray(k + 1, np.int32)
             ckpts.save(k + 1, {**carry, "seconds": np.asarray(carry["seconds"])})
             if progress is not None:  # the bar counts MLE epochs and adversarial batches
-                progress.trained(n * chunk_steps)  # its evaluations' time included
+                progress.trained(n * plan[k].steps)  # its evaluations' time included
     finally:
         ckpts.close()
     seconds, state = carry["seconds"], carry["state"]
-    curves = {name: carry["curve"][:, at] for name, at in slots.items()}
-    curves["start"], curves["end"] = curves["start"][:, 0], curves["end"][:, 0]
     rows = []
     for i, run in enumerate(task.runs):
         failed_step = None
         for step, phase, curve, j in pts:
-            values = curves[curve][i] if curve in ("start", "end") else curves[curve][i, j]
+            values = carry["curve"][i, slot_of[(curve, j)]]
             if failed_step is None and not np.isfinite(values).all():
                 failed_step = step
             failed = failed_step is not None

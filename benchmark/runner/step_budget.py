@@ -108,7 +108,7 @@ def measure(tasks: Sequence[Task], step: Callable[[Task, int, int], None],
     return probes
 
 
-def _trainer_step(study: Study, data_dir) -> Callable[[Task, int, int], None]:
+def _trainer_step(study: Study) -> Callable[[Task, int, int], None]:
     """Train one run of a task as the engine will (same program, same data), kept between
     calls for the same task."""
     loaded: dict[str, tuple] = {}  # data set -> (ImageDataset, its train split on the device)
@@ -117,7 +117,7 @@ def _trainer_step(study: Study, data_dir) -> Callable[[Task, int, int], None]:
     def step(task: Task, start: int, stop: int) -> None:
         if task.dataset not in loaded:
             loaded.clear()
-            data = datasets.load(task.dataset, data_dir=data_dir)
+            data = datasets.load(task.dataset, data_dir=study.config.execution.data_dir)
             loaded[task.dataset] = (data, jax.device_put(data.train))  # as the engine
         data, images = loaded[task.dataset]
         labels = None
@@ -159,7 +159,7 @@ def budgeted(profile: Config, steps: int) -> Config:
     return configs.override(profile, {"schedule.steps": steps})
 
 
-def fit(study: Study, out: Path, *, data_dir=None, log: Callable[[str], None] = print,
+def fit(study: Study, out: Path, *, log: Callable[[str], None] = print,
         clock: Callable[[], float] = time.perf_counter,
         step: Callable[[Task, int, int], None] | None = None) -> Study:
     """``study`` with its profile's steps fitted to the profile's budget (module doc); the
@@ -178,15 +178,15 @@ def fit(study: Study, out: Path, *, data_dir=None, log: Callable[[str], None] = 
         return dataclasses.replace(study, config=budgeted(profile, again))
     tasks = make_tasks(study.runs, profile.execution.max_group)
     started = clock()
-    data_dir = data_dir if data_dir is not None else profile.execution.data_dir
-    probes = measure(tasks, step or _trainer_step(study, data_dir), clock)
+    probes = measure(tasks, step or _trainer_step(study), clock)
     spent = clock() - started
     steps = choose_steps(profile.schedule.steps, probes, spent, budget,
                          eval_estimate(tasks, profile, probes))
     rates = [1 / p.step_s for p in probes if p.step_s > 0]
     rate = statistics.median(rates) if rates else float("inf")
     each = ", ".join(f"{p.task_id} {1 / p.step_s:.1f}" for p in probes if p.step_s > 0)
+    fitted = budgeted(profile, steps)
     log(f"{profile.name}: measured {rate:.1f} run-steps/s (median; {each}) in {spent:.0f} s; "
         f"{steps} of {profile.schedule.steps} steps fit its {budget / 60:.0f}-minute budget"
-        + ("" if steps == profile.schedule.steps else f" (rows say {profile.name}[steps={steps}])"))
-    return dataclasses.replace(study, config=budgeted(profile, steps))
+        + ("" if fitted is profile else f" (rows say {fitted.name})"))
+    return dataclasses.replace(study, config=fitted)
