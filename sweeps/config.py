@@ -181,17 +181,18 @@ def override(config: Config, changes: Mapping[str, Any], *, parse: bool = False,
         return config
     mutable = copy.deepcopy(config.as_configdict())  # (the frozen dict's own, not a copy)
     mutable.lock()
+    before = flatten(config)
+    for key in changes:
+        _known(before, key)
     if parse:
-        mutable = _parsed(mutable, changes)
+        mutable = _parsed(mutable, changes, before)
     else:
         for key, value in changes.items():
-            _known(mutable, key)
             try:
                 mutable.update_from_flattened_dict({key: value})
             except TypeError as err:
                 raise ValueError(f"{key}={value!r}: {_first_line(err)}") from None
-    tags = _tags(config.name)
-    before, after = flatten(config), flatten(mutable)
+    tags, after = _tags(config.name), flatten(mutable)
     for key in changes:
         named = not any(key == p or key.startswith(f"{p}.") for p in UNHASHED + UNTAGGED)
         if named and after[key] != before[key]:
@@ -239,8 +240,8 @@ def _tags(name: str) -> dict[str, str]:
     return dict(p.split("=", 1) for p in parts if "=" in p)
 
 
-def _known(config: ml_collections.ConfigDict, key: str) -> None:
-    flat = flatten(config)
+def _known(flat: Mapping[str, Any], key: str) -> None:
+    """A one-line ``ValueError`` unless ``key`` is one of the flattened configuration's."""
     if key not in flat:
         sections = sorted({k.split(".")[0] for k in flat if "." in k})
         near = sorted(k for k in flat if k.split(".")[-1] == key.split(".")[-1])
@@ -250,11 +251,10 @@ def _known(config: ml_collections.ConfigDict, key: str) -> None:
                          "train --help lists the keys)")
 
 
-def _parsed(config: ml_collections.ConfigDict,
-            changes: Mapping[str, str]) -> ml_collections.ConfigDict:
-    flat = flatten(config)
-    for key in changes:
-        _known(config, key)
+def _parsed(config: ml_collections.ConfigDict, changes: Mapping[str, str],
+            flat: Mapping[str, Any]) -> ml_collections.ConfigDict:
+    """``config`` with the command line's ``changes`` parsed by ml_collections' config_flags
+    (``flat``: the config flattened, for each key's type)."""
     argv = ["config", *(f"--config.{k}={_bool_word(v) if isinstance(flat[k], bool) else v}"
                         for k, v in changes.items())]
     values = flags.FlagValues()
