@@ -95,7 +95,10 @@ def _foreign_lease(tmp_path, task_id, *, heartbeat_age, holder="other:1", host="
     info = LeaseInfo(task_id=task_id, holder=holder, host=host, boot_id="b", pid_namespace="p",
                      pid=1, pid_start=None, token="foreign", acquired=now - 3600,
                      heartbeat=now - heartbeat_age)
-    atomic_write(lease_path(tmp_path, task_id), info.to_bytes())
+    # under the lease's lock, as a real taker writes it: unlocked, a heartbeat between its read
+    # and its write would put the holder's lease back over this one
+    with leases._lock(tmp_path, task_id, timeout=30):
+        atomic_write(lease_path(tmp_path, task_id), info.to_bytes())
 
 
 def test_stale_heartbeat_from_another_host_is_taken_over(tmp_path):
