@@ -5,6 +5,12 @@ run's structure. A *model* (``models/zoo/<name>.py``) is a recipe: its objective
 its default architecture, the family that trains it (``benchmark.training.families``), the
 data it needs, its defaults and search spaces. Each registers itself with one decorator line;
 the packages import every module they hold (:func:`import_all`), so nothing else is edited.
+
+Neither this module nor the recipes import JAX or flax, so ``sweeps`` and ``reports`` (and a
+notebook on a laptop) read the models without them: a recipe names its objective by reference
+(``"ns_gan"`` is ``losses.ns_gan.OBJECTIVE``), imported when a family first asks for it
+(:attr:`Model.objective`), and the architectures (flax modules) are imported when one is first
+asked for (:func:`registered_architectures`).
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import flax.linen as nn
-
-from losses.base import ElboObjective, Objective
 from models.hparams import HParam
-from models.spectral_norm import spectral_norm
+
+if TYPE_CHECKING:
+    import flax.linen as nn
+
+    from losses.base import ElboObjective, Objective
 
 Z_DIM = 64  # docs/protocol.md §3.6
 
@@ -78,6 +85,13 @@ class Architecture:
 ARCHITECTURES: dict[str, Architecture] = {}
 
 
+def registered_architectures() -> dict[str, Architecture]:
+    """Every registered architecture by name: imports ``models.architectures`` (flax) the
+    first time, whose modules register themselves."""
+    importlib.import_module("models.architectures")
+    return ARCHITECTURES
+
+
 def register_architecture(name: str) -> Callable[[type], type]:
     """Class decorator: register an :class:`Architecture` subclass under ``name``."""
 
@@ -113,7 +127,9 @@ class SpectralNormArchitecture(Architecture):
         return self.base.generator(facts)
 
     def discriminator(self, facts):
-        return spectral_norm(self.base.discriminator(facts))
+        # imported here, by name, as the architectures are: the registry stays free of flax
+        return importlib.import_module("models.spectral_norm").spectral_norm(
+            self.base.discriminator(facts))
 
     def unsupported(self, image_shape):
         return self.base.unsupported(image_shape)
@@ -143,13 +159,14 @@ def architecture(name: str) -> Architecture:
     """The registered architecture ``name``, or ``NAME+sn`` (``--spectral-norm``: NAME's G
     and its D spectrally normalised, docs/protocol.md §13.2); a one-line ``ValueError``
     otherwise."""
-    if name.endswith(SPECTRAL_NORM_SUFFIX) and name[: -len(SPECTRAL_NORM_SUFFIX)] in ARCHITECTURES:
-        return spectral_normed(ARCHITECTURES[name[: -len(SPECTRAL_NORM_SUFFIX)]])
-    if name not in ARCHITECTURES:
+    known = registered_architectures()
+    if name.endswith(SPECTRAL_NORM_SUFFIX) and name[: -len(SPECTRAL_NORM_SUFFIX)] in known:
+        return spectral_normed(known[name[: -len(SPECTRAL_NORM_SUFFIX)]])
+    if name not in known:
         raise ValueError(f"unknown architecture {name!r}; choose one of: "
-                         f"{', '.join(ARCHITECTURES)} (each also as NAME{SPECTRAL_NORM_SUFFIX}, "
+                         f"{', '.join(known)} (each also as NAME{SPECTRAL_NORM_SUFFIX}, "
                          f"--spectral-norm)")
-    return ARCHITECTURES[name]
+    return known[name]
 
 
 def check_architecture(name: str, image_shape: tuple[int, int, int], dataset: str) -> None:
@@ -160,6 +177,9 @@ def check_architecture(name: str, image_shape: tuple[int, int, int], dataset: st
 
 
 # --- models (recipes) ------------------------------------------------------------------------
+
+
+ObjectiveRef = Any  # "MODULE" | "MODULE.NAME" | ("MODULE.FUNCTION", {kwargs}) | an objective
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,8 +193,11 @@ class Model:
     """
 
     title: str
-    # None: the model trains outside the step of losses/ (the sequence family, SeqGAN)
-    objective: Objective | ElboObjective | None
+    # Its objective in ``losses/`` by reference, imported when first used (:attr:`objective`,
+    # :func:`resolve_objective`): ``"MODULE"`` (that module's ``OBJECTIVE``), ``"MODULE.NAME"``
+    # or ``("MODULE.FUNCTION", {kwargs})``; an objective itself is taken as it is. None: the
+    # model trains outside the step of losses/ (the sequence family, SeqGAN).
+    objective_ref: ObjectiveRef
     common: Mapping[str, Any]
     hparams: tuple[HParam, ...] = ()
     family: str = "gan"  # benchmark.training.families
@@ -195,12 +218,37 @@ class Model:
         return {**self.common, **{h.name: h.default for h in self.hparams}}
 
     @property
+    def objective(self) -> Objective | ElboObjective | None:
+        """The objective the recipe names (``losses.<module>``), imported on first use."""
+        return resolve_objective(self.objective_ref)
+
+    @property
     def has_generator_steps(self) -> bool:
         """Whether the model alternates D and G updates (has n_disc and a G schedule)."""
         return "n_disc" in self.common
 
     def __hash__(self) -> int:
         return hash((self.name, tuple(sorted(self.options))))
+
+
+def resolve_objective(ref: ObjectiveRef):
+    """The objective a recipe names in ``losses/``: ``"ns_gan"`` is ``losses.ns_gan.OBJECTIVE``,
+    ``"acgan.NON_SATURATING"`` that name of ``losses.acgan``, ``("began.make", {"clip_k":
+    "yes"})`` the call ``losses.began.make(clip_k="yes")`` (one object per call, cached);
+    anything else (an objective, None) as it is."""
+    if isinstance(ref, str):
+        return _objective(ref, ())
+    if isinstance(ref, tuple):
+        name, kwargs = ref
+        return _objective(name, tuple(sorted(kwargs.items())))
+    return ref
+
+
+@functools.cache
+def _objective(name: str, kwargs: tuple[tuple[str, Any], ...]):
+    module, _, attribute = name.partition(".")
+    found = getattr(importlib.import_module(f"losses.{module}"), attribute or "OBJECTIVE")
+    return found(**dict(kwargs)) if kwargs else found
 
 
 RECIPES: dict[str, Callable[..., Model]] = {}

@@ -44,7 +44,7 @@ class RunSpec:
     config: int = 0  # index of the sampled configuration; 0 is the author default
     options: tuple[tuple[str, str], ...] = ()
     g_schedule: str = DEFAULT_G_SCHEDULE  # G_SCHEDULES; the VAE (no G steps) keeps the default
-    arch: str | None = None  # models.ARCHITECTURES; None: the model's default architecture
+    arch: str | None = None  # registered_architectures(); None: the model's own
 
     @property
     def run_id(self) -> str:
@@ -102,19 +102,18 @@ def make_run(
     loss = models.get(model, options)
     options = {k: v for k, v in (options or {}).items()
                if v != loss.options[k][0]}
-    if arch is not None:
+    if arch is not None:  # a model's own architecture suits its family (tests/models)
         chosen = models.architecture(arch)  # a one-line error for an unknown name
         if chosen.spectral_norm and loss.family == "vae":
             raise ValueError(f"the {loss.title} has no discriminator to normalise spectrally "
                              f"(its encoder sits where D sits); drop --spectral-norm")
+        if chosen.family is not None and chosen.family != loss.family:
+            raise ValueError(f"architecture {arch!r} is trained only by the {chosen.family} "
+                             f"family; choose another --arch for {model!r}")
+        if loss.family == "multiscale" and chosen.family != "multiscale":
+            raise ValueError(f"model {model!r} trains a pyramid of GANs; its architecture is "
+                             f"{loss.arch!r}: drop --arch {arch}")
         arch = None if arch == loss.arch else arch
-    needs = models.architecture(arch or loss.arch).family
-    if needs is not None and needs != loss.family:
-        raise ValueError(f"architecture {arch!r} is trained only by the {needs} family; choose "
-                         f"another --arch for {model!r}")
-    if loss.family == "multiscale" and needs != "multiscale":
-        raise ValueError(f"model {model!r} trains a pyramid of GANs; its architecture is "
-                         f"{loss.arch!r}: drop --arch {arch}")
     values = dict(loss.defaults)
     for key, value in (overrides or {}).items():
         if key not in values:

@@ -448,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(BEGAN), encoder=stochastic or d_pass=joint (BiGAN)")
     h.add_argument("--arch", default=None,
                    help="architecture of G and D (default: the model's own): "
-                   f"{', '.join(model_registry.ARCHITECTURES)}")
+                   f"{', '.join(model_registry.registered_architectures())}")
     h.add_argument("--spectral-norm", dest="spectral_norm", action="store_true",
                    help="spectral normalisation on every layer of D (architecture NAME+sn)")
     _add_common(t)
@@ -474,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="phase-1 results directory (phase3 picks each model's best config)")
     s.add_argument("--arch", default=None,
                    help="every model's architecture of G and D (default: each model's own): "
-                   f"{', '.join(model_registry.ARCHITECTURES)}")
+                   f"{', '.join(model_registry.registered_architectures())}")
     s.add_argument("--archs", type=_str_list, default=None, metavar="A,B",
                    help="train every model with each of these architectures (a study axis; "
                    "the tables group by model and architecture)")

@@ -39,6 +39,7 @@ from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.io import atomic_write, cache_dir
 from benchmark.training import Structure, init_runs, train_segment
 from metrics import features, inception
+from models import architectures
 from sweeps.runs import RunSpec, make_run
 
 SHAPES: tuple[tuple[int, int, int], ...] = ((28, 28, 1), (32, 32, 3), (64, 64, 3))
@@ -268,7 +269,7 @@ def count_images(name: str, batch: int = 8) -> ImageCount:
         compiled = jax.jit(fn).lower(params, images).compile()
     elif name.startswith("generator@"):
         shape = parse_shape(name.partition("@")[2])
-        net = model_registry.make_generator(shape, "lrelu")
+        net = architectures.make_generator(shape, "lrelu")
         z = jax.ShapeDtypeStruct((batch, model_registry.Z_DIM), jnp.float32)
         variables = jax.eval_shape(lambda z: net.init(jax.random.key(0), z, train=False), z)
         compiled = jax.jit(lambda v, z: net.apply(v, z, train=False)).lower(variables,

@@ -42,7 +42,7 @@ class Structure:
     batch_size: int = 64
     z_dim: int = models.Z_DIM
     g_schedule: str = DEFAULT_G_SCHEDULE  # sweeps.runs.G_SCHEDULES
-    arch: str | None = None  # models.ARCHITECTURES; None: the model's default
+    arch: str | None = None  # models.registered_architectures(); None: the model's default
     num_classes: int | None = None  # the data set's, for models that need labels
 
     @classmethod

@@ -1,7 +1,6 @@
 """BEGAN (docs/protocol.md §2.6), at its author defaults (§2.8), with the autoencoder D;
 options ``clip_k`` and ``k_update`` (losses/began.py)."""
 
-from losses import began
 from models.hparams import Fixed, HParam, LogUniform, Uniform
 from models.registry import Model, register_model
 
@@ -9,7 +8,7 @@ from models.registry import Model, register_model
 @register_model("began")
 def recipe(clip_k: str = "no", k_update: str = "after") -> Model:
     return Model(
-        "BEGAN", began.make(clip_k, k_update),
+        "BEGAN", ("began.make", {"clip_k": clip_k, "k_update": k_update}),
         common={"lr": 1e-4, "beta1": 0.5, "n_disc": 5, "disc_bn": False},
         hparams=(
             HParam("lambda_k", 1e-3, wide=LogUniform(-4, -2), narrow=Fixed(1e-3), low=0.0,

@@ -9,7 +9,6 @@ and the fake pairs in training mode: ``separate`` (default; [BiGAN code] ``gan.p
 ``joint`` (``--cat_inputs``), one pass on the two concatenated (benchmark/training/families/
 encoder.py, ``pairs``)."""
 
-from losses import bigan
 from models.registry import Model, register_model
 
 BIGAN_LR = 2e-4
@@ -19,7 +18,7 @@ ALI_LR = 1e-4
 @register_model("bigan")
 def recipe(encoder: str = "deterministic", d_pass: str = "separate") -> Model:
     stochastic = encoder == "stochastic"
-    return Model("ALI" if stochastic else "BiGAN", bigan.OBJECTIVE,
+    return Model("ALI" if stochastic else "BiGAN", "bigan",
                  common={"lr": ALI_LR if stochastic else BIGAN_LR, "beta1": 0.5, "n_disc": 1,
                          "disc_bn": True},
                  family="encoder", arch="ali" if stochastic else "bigan",

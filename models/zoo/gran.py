@@ -6,7 +6,6 @@ optimiser (§13.4): Adam with G's lr 1e-4 and D's 0.4 times it (their
 
 import math
 
-from losses import ns_gan
 from models.hparams import Fixed, HParam
 from models.registry import WIDTHS, Model, register_model
 
@@ -19,6 +18,6 @@ D_LR_RATIO = HParam("d_lr_ratio", 0.4, wide=Fixed(0.4), narrow=Fixed(0.4), low=0
 
 @register_model("gran")
 def recipe(steps: str = "3", width: str = "full") -> Model:
-    return Model("GRAN", ns_gan.OBJECTIVE, arch="gran",
+    return Model("GRAN", "ns_gan", arch="gran",
                  common={"lr": 1e-4, "beta1": 0.0, "n_disc": 1, "disc_bn": True},
                  options={"steps": STEPS, "width": tuple(WIDTHS)}, hparams=(D_LR_RATIO,))

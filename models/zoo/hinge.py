@@ -6,11 +6,10 @@ hinge loss at n_disc 1, and the same D as NS GAN and LSGAN so a comparison chang
 only.
 """
 
-from losses import hinge
 from models.registry import Model, register_model
 
 
 @register_model("hinge")
 def recipe() -> Model:
-    return Model("Hinge GAN", hinge.OBJECTIVE,
+    return Model("Hinge GAN", "hinge",
                  common={"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True})

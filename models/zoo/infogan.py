@@ -2,7 +2,6 @@
 architecture, trained by the ``conditional`` family with categories it draws itself (no
 label is ever shown to it). Adam 2e-4, beta1 0.5 (the authors' D; their G used 1e-3)."""
 
-from losses import infogan
 from models.hparams import HParam, LogUniform
 from models.registry import Model, register_model
 
@@ -18,7 +17,7 @@ LAMBDA_CONTINUOUS = HParam(
 
 @register_model("infogan")
 def recipe() -> Model:
-    return Model("InfoGAN", infogan.OBJECTIVE,
+    return Model("InfoGAN", "infogan",
                  common={"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
                  hparams=(LAMBDA_CATEGORY, LAMBDA_CONTINUOUS),
                  family="conditional", arch="infogan_q")

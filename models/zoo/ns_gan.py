@@ -1,10 +1,9 @@
 """NS GAN (docs/protocol.md §2.1), at its author defaults (§2.8)."""
 
-from losses import ns_gan
 from models.registry import Model, register_model
 
 
 @register_model("ns_gan")
 def recipe() -> Model:
-    return Model("NS GAN", ns_gan.OBJECTIVE,
+    return Model("NS GAN", "ns_gan",
                  common={"lr": 5e-5, "beta1": 0.0, "n_disc": 1, "disc_bn": True})

@@ -5,11 +5,10 @@ Defaults (our choice): those of the hinge GAN (lr 2e-4, beta1 0.5, n_disc 1, D b
 the DCGAN-style setting the RSGAN paper trained at.
 """
 
-from losses import rsgan
 from models.registry import Model, register_model
 
 
 @register_model("rsgan")
 def recipe() -> Model:
-    return Model("RSGAN", rsgan.OBJECTIVE,
+    return Model("RSGAN", "rsgan",
                  common={"lr": 2e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True})

@@ -4,7 +4,6 @@ class logits), trained by the ``semi_supervised`` family on all images and a fix
 100 labels. Adam lr 0.003, beta1 0.5 and the halved unsupervised loss are the authors'
 (``train_mnist_feature_matching.py``); D without batch norm, as theirs."""
 
-from losses import ssgan
 from models.hparams import HParam, LogUniform
 from models.registry import Model, register_model
 
@@ -18,7 +17,7 @@ UNSUPERVISED_WEIGHT = HParam(
 
 @register_model("ssgan")
 def recipe() -> Model:
-    return Model("SSGAN", ssgan.OBJECTIVE,
+    return Model("SSGAN", "ssgan",
                  common={"lr": 3e-3, "beta1": 0.5, "n_disc": 1, "disc_bn": False},
                  hparams=(UNSUPERVISED_WEIGHT,), family="semi_supervised", arch="ssgan",
                  needs=frozenset({"images", "labels"}), narrow_disc_bn=(False,))

@@ -3,7 +3,6 @@ reconstruction error in D's features; trained by the ``encoder`` family with the
 split; the decoder's GAN term minimax (the authors' code) or ``decoder_gan=non_saturating``.
 Adam 3e-4, beta1 0.5 (the paper's RMSProp lr 3e-4, in the study's optimiser)."""
 
-from losses import vaegan
 from models.hparams import HParam, LogUniform
 from models.registry import Model, register_model
 
@@ -16,7 +15,7 @@ GAMMA = HParam(
 @register_model("vaegan")
 def recipe(decoder_gan: str = "minimax") -> Model:
     return Model("VAE-GAN",
-                 vaegan.OBJECTIVE if decoder_gan == "minimax" else vaegan.NON_SATURATING,
+                 "vaegan" if decoder_gan == "minimax" else "vaegan.NON_SATURATING",
                  common={"lr": 3e-4, "beta1": 0.5, "n_disc": 1, "disc_bn": True},
                  hparams=(GAMMA,), family="encoder", arch="vaegan", latent="normal",
                  options={"decoder_gan": ("minimax", "non_saturating")})

@@ -18,6 +18,7 @@ from flax.traverse_util import flatten_dict
 from scipy import stats
 
 import models
+from models.architectures import Encoder, make_discriminator, make_generator
 from models.layers import Deconv
 
 SHAPES = [(28, 28, 1), (32, 32, 3), (64, 64, 3)]
@@ -85,20 +86,20 @@ def count(tree) -> int:
 @pytest.mark.parametrize("shape", SHAPES)
 def test_output_shapes(shape):
     b = 5
-    images, _ = abstract_init(models.make_generator(shape), (b, models.Z_DIM))
+    images, _ = abstract_init(make_generator(shape), (b, models.Z_DIM))
     assert images.shape == (b, *shape)
     for bn in (True, False):
-        logits, _ = abstract_init(models.make_discriminator("infogan", shape, bn), (b, *shape))
+        logits, _ = abstract_init(make_discriminator("infogan", shape, bn), (b, *shape))
         assert logits.shape == (b,)
-        errors, _ = abstract_init(models.make_discriminator("began", shape, bn), (b, *shape))
+        errors, _ = abstract_init(make_discriminator("began", shape, bn), (b, *shape))
         assert errors.shape == (b,)
     for bn in (True, False):
-        (mu, sigma), _ = abstract_init(models.Encoder(models.Z_DIM, bn), (b, *shape))
+        (mu, sigma), _ = abstract_init(Encoder(models.Z_DIM, bn), (b, *shape))
         assert mu.shape == sigma.shape == (b, models.Z_DIM)
 
 
 def test_plain_discriminator_has_8_524_993_parameters_at_32x32x3():
-    _, variables = abstract_init(models.make_discriminator("infogan", (32, 32, 3), False),
+    _, variables = abstract_init(make_discriminator("infogan", (32, 32, 3), False),
                                  (2, 32, 32, 3))
     assert count(variables["params"]) == hand_d((32, 32, 3), False) == 8_524_993
     assert "batch_stats" not in variables
@@ -107,22 +108,22 @@ def test_plain_discriminator_has_8_524_993_parameters_at_32x32x3():
 @pytest.mark.parametrize("shape", SHAPES)
 def test_parameter_counts_match_hand_counts(shape):
     for bn in (True, False):
-        _, v = abstract_init(models.make_discriminator("infogan", shape, bn), (2, *shape))
+        _, v = abstract_init(make_discriminator("infogan", shape, bn), (2, *shape))
         assert count(v["params"]) == hand_d(shape, bn)
-        _, v = abstract_init(models.make_discriminator("began", shape, bn), (2, *shape))
+        _, v = abstract_init(make_discriminator("began", shape, bn), (2, *shape))
         assert count(v["params"]) == hand_began_d(shape, bn)
     for activation in ("lrelu", "relu"):  # the VAE decoder is the same network with ReLU
-        _, v = abstract_init(models.make_generator(shape, activation), (2, models.Z_DIM))
+        _, v = abstract_init(make_generator(shape, activation), (2, models.Z_DIM))
         assert count(v["params"]) == hand_g(shape)
     for bn in (True, False):  # v1: the encoder's batch norm follows disc_bn
-        _, v = abstract_init(models.Encoder(models.Z_DIM, bn), (2, *shape))
+        _, v = abstract_init(Encoder(models.Z_DIM, bn), (2, *shape))
         assert count(v["params"]) == hand_encoder(shape, bn)
         assert ("batch_stats" in v) is bn
 
 
 def test_began_discriminator_is_about_1_3m_parameters_at_32x32x3():
     """compare_gan v1 BEGAN.py: "less parameters (1.3M vs 8.5M)"."""
-    _, v = abstract_init(models.make_discriminator("began", (32, 32, 3), False), (2, 32, 32, 3))
+    _, v = abstract_init(make_discriminator("began", (32, 32, 3), False), (2, 32, 32, 3))
     n = count(v["params"])
     assert n == hand_began_d((32, 32, 3), False) == 1_325_379
     assert 1.25e6 < n < 1.35e6
@@ -131,8 +132,8 @@ def test_began_discriminator_is_about_1_3m_parameters_at_32x32x3():
 def test_batch_norm_switch_removes_the_batch_norm_variables():
     shape = (28, 28, 1)
     for arch, bn_sizes in (("infogan", (128, 1024)), ("began", (64, 128 * 7 * 7, 64))):
-        _, on = abstract_init(models.make_discriminator(arch, shape, True), (2, *shape))
-        _, off = abstract_init(models.make_discriminator(arch, shape, False), (2, *shape))
+        _, on = abstract_init(make_discriminator(arch, shape, True), (2, *shape))
+        _, off = abstract_init(make_discriminator(arch, shape, False), (2, *shape))
         assert "batch_stats" not in off
         assert not [k for k in flatten_dict(off["params"]) if "BatchNorm" in "/".join(k)]
         assert count(on["params"]) - count(off["params"]) == 2 * sum(bn_sizes)
@@ -141,7 +142,7 @@ def test_batch_norm_switch_removes_the_batch_norm_variables():
 
 def test_unknown_architecture_is_an_error():
     with pytest.raises(ValueError, match="architecture"):
-        models.make_discriminator("dcgan", (28, 28, 1), True)
+        make_discriminator("dcgan", (28, 28, 1), True)
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -151,7 +152,7 @@ def test_unknown_architecture_is_an_error():
 def networks_28():
     """Initialised G and D (with batch norm) at 28x28x1."""
     shape = (28, 28, 1)
-    g, d = models.make_generator(shape), models.make_discriminator("infogan", shape, True)
+    g, d = make_generator(shape), make_discriminator("infogan", shape, True)
     k_g, k_d = jax.random.split(KEY)
     g_vars = jax.jit(lambda k: g.init(k, jnp.zeros((2, models.Z_DIM)), train=True))(k_g)
     d_vars = jax.jit(lambda k: d.init(k, jnp.zeros((2, *shape)), train=True))(k_d)

@@ -19,7 +19,7 @@ from benchmark.cli import main as cli
 from benchmark.data import DatasetSpec, ImageDataset
 from benchmark.runner.results import load_rows
 from benchmark.training.base import STEPS, apply_train
-from losses import ns_gan, rsgan
+from losses import acgan, began, dragan, ns_gan, rsgan
 from losses.base import Objective, Outputs
 from models import priors, registry
 
@@ -155,7 +155,7 @@ TOY = DatasetSpec(name="toy_labeled", title="Toy classes", image_shape=(8, 8, 1)
 def toy_registries(monkeypatch):
     """The registries as copies, so that what a test registers goes with it."""
     monkeypatch.setattr(registry, "RECIPES", dict(registry.RECIPES))
-    monkeypatch.setattr(registry, "ARCHITECTURES", dict(registry.ARCHITECTURES))
+    monkeypatch.setattr(registry, "ARCHITECTURES", dict(registry.registered_architectures()))
     monkeypatch.setitem(data.REGISTRY, "toy_labeled", TOY)
 
 
@@ -221,5 +221,30 @@ def test_every_file_of_the_registries_registers_itself():
         return {p.stem for p in (root / folder).glob("*.py") if p.stem != "__init__"}
 
     assert stems("models/zoo") == set(models.names())
-    assert stems("models/architectures") == set(registry.ARCHITECTURES)
+    assert stems("models/architectures") == set(registry.registered_architectures())
     assert stems("benchmark/training/families") == set(train.FAMILIES)
+
+
+def test_each_model_names_an_objective_and_an_architecture_that_suit_it():
+    """Recipes name their objective by reference (``losses/`` imports JAX): every reference
+    resolves, to one object per model and options; and a model's own architecture is one its
+    family trains (``sweeps.runs.make_run`` checks only a chosen ``--arch``)."""
+    for name in models.names():
+        model = models.get(name)
+        arch = models.architecture(model.arch)
+        assert arch.family in (None, model.family), name
+        assert (model.objective is None) == (model.family == "sequence"), name
+        for key, values in model.options.items():
+            for value in values:
+                variant = models.get(name, {key: value})
+                assert variant.objective is variant.objective, (name, key, value)
+    assert models.get("ns_gan").objective is ns_gan.OBJECTIVE
+    assert models.get("dcgan").objective is ns_gan.OBJECTIVE
+    assert models.get("acgan", {"generator": "non_saturating"}).objective is acgan.NON_SATURATING
+    assert models.get("dragan").options["perturbation"] == dragan.PERTURBATIONS
+    assert models.get("dragan", {"perturbation": "gaussian"}).objective.penalty.keywords == \
+        {"kind": "gaussian"}
+    clipped = models.get("began", {"clip_k": "yes"}).objective
+    assert clipped is not began.OBJECTIVE
+    assert clipped is models.get("began", {"clip_k": "yes"}).objective
+    assert registry.resolve_objective(ns_gan.OBJECTIVE) is ns_gan.OBJECTIVE

@@ -137,7 +137,7 @@ TOY = DatasetSpec(name="toy_labeled", title="Toy classes", image_shape=(8, 8, 1)
 
 @pytest.fixture
 def toy_registries(monkeypatch):
-    monkeypatch.setattr(registry, "ARCHITECTURES", dict(registry.ARCHITECTURES))
+    monkeypatch.setattr(registry, "ARCHITECTURES", dict(registry.registered_architectures()))
     monkeypatch.setitem(data.REGISTRY, "toy_labeled", TOY)
 
     @registry.register_architecture("tiny_classifier")
