@@ -73,7 +73,7 @@ CHOICES = {
 }
 # Keys that must be >= 1 where set.
 POSITIVE = ("schedule.steps", "schedule.eval_every", "evaluation.grid_size",
-            "execution.max_group")
+            "evaluation.metrics.precision_recall.precision_samples", "execution.max_group")
 # The command line's short flags: flag destination -> config key (``--steps 300`` is
 # ``--config schedule.steps=300``).
 FLAGS = {
@@ -298,8 +298,14 @@ def metric_settings(config: Config, metric: str) -> dict[str, Any]:
 
 def fingerprinted(config: Config) -> dict[str, Any]:
     """The configuration as a study's fingerprint hashes it: everything that changes results
-    (not the description, not the execution section)."""
-    return {k: v for k, v in _plain(config.to_dict()).items() if k not in UNHASHED}
+    (not the description, not the execution section). A metric setting at None (the same as
+    another of its settings: P/R/F1's ``precision_samples``) is left out, so the studies of
+    before the setting keep their fingerprints."""
+    out = {k: v for k, v in _plain(config.to_dict()).items() if k not in UNHASHED}
+    for settings in out["evaluation"]["metrics"].values():
+        for key in [k for k, v in settings.items() if v is None]:
+            del settings[key]
+    return out
 
 
 def _plain(value):

@@ -4,6 +4,8 @@ sections). It is the paper's protocol where the paper fixes a value; the profile
 from __future__ import annotations
 
 import dataclasses
+import typing
+from typing import Any
 
 import ml_collections
 from ml_collections import config_dict
@@ -23,7 +25,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.evaluation = ml_collections.ConfigDict()
     # each metric's settings (metrics.columns: FidSettings, ...), by the metric's name
     c.evaluation.metrics = ml_collections.ConfigDict(
-        {name: dataclasses.asdict(settings()) for name, settings in SETTINGS.items()})
+        {name: _fields(settings) for name, settings in SETTINGS.items()})
     c.evaluation.fid_feature = "auto"  # config.FID_FEATURES
     c.evaluation.expensive_every_eval = False  # expensive metrics (P/R/F1) at every evaluation
     c.evaluation.grid_size = 64  # samples in each PNG grid
@@ -58,3 +60,17 @@ def get_config() -> ml_collections.ConfigDict:
     c.execution.keep_checkpoints = False  # keep each task's final orbax checkpoint
     c.lock()
     return c
+
+
+def _fields(settings: type) -> dict[str, Any]:
+    """A metric's settings dataclass as the config's fields: its defaults, a None default as a
+    placeholder of the field's type (``int | None`` -> ``placeholder(int)``), so that the command
+    line can set it (``--config evaluation.metrics.precision_recall.precision_samples=500``)."""
+    hints = typing.get_type_hints(settings)
+    fields = {}
+    for name, value in dataclasses.asdict(settings()).items():
+        if value is None:
+            value = config_dict.placeholder(
+                next(t for t in typing.get_args(hints[name]) if t is not type(None)))
+        fields[name] = value
+    return fields

@@ -261,6 +261,11 @@ def test_bad_input(test_split):
 
     with pytest.raises(ValueError, match="28x28x1"):
         prf.evaluate_generators(rgb_apply, batched, test_images=test_split, **kwargs)
+    with pytest.raises(ValueError, match="precision_samples=0 must be >= 1") as err:
+        prf.evaluate_generators(
+            tiny_apply, batched, test_images=test_split, **{**kwargs, "precision_samples": 0}
+        )
+    assert "\n" not in str(err.value)
     with pytest.raises(ValueError, match="prior"):
         prf.evaluate_generators(
             tiny_apply, batched, test_images=test_split, **{**kwargs, "prior": "cauchy"}
@@ -312,6 +317,56 @@ def test_distances_and_area_of_a_blank_generator(test_split):
     ink = np.sum((1.0 - test_split[:n]) ** 2, axis=(1, 2, 3))  # each test triangle's distance
     assert np.isclose(out["recall_distance"], np.median(ink), rtol=1e-4)
     assert out["precision"] == 0.0 and out["f1"] == 0.0 and out["f1_auc"] == 0.0
+
+
+# --- Precision on more samples than recall inverts (precision_samples) ----------------------
+
+
+def test_precision_is_scored_on_precision_samples(test_split):
+    # G draws a triangle where the latent's third coordinate is positive and a blank image (9.5
+    # from the manifold) elsewhere, so precision is the fraction of the evaluation's latents
+    # with z[2] > 0, known from the latents themselves: 300 of them here, while recall inverts
+    # only the first 50 test triangles.
+    def half_blank_apply(variables, z):
+        return jnp.where(z[:, 2, None, None, None] > 0, memoriser_apply(variables, z), 1.0)
+
+    from metrics.base import EvalContext, Generators
+    from metrics.columns import PrecisionRecallSettings
+    from metrics.registry import METRICS
+
+    variables = memoriser_variables(test_split[:50])
+    settings = PrecisionRecallSettings(samples=50, precision_samples=300)
+    context = EvalContext("triangles", images=lambda split: test_split, seed=3,
+                          settings=settings)
+    batched = jax.tree_util.tree_map(lambda a: a[None], variables)
+    out = METRICS["precision_recall"].evaluate(
+        Generators(half_blank_apply, batched, z_dim=64, prior="uniform"), context)
+    sample_key = jax.random.split(jax.random.PRNGKey(context.seed + 1))[0]
+    z = prf.sample_latents(sample_key, 300, 64, "uniform")
+    expected = float(np.mean(np.asarray(z[:, 2]) > 0))
+    assert 0.3 < expected < 0.7  # both kinds of samples are there
+    assert abs(out["precision"][0] - expected) <= 1 / 300  # every triangle within delta
+    # the test triangles are the memorised ones: G reproduces those where it can draw them
+    assert out["recall"][0] >= 0.3
+
+    distances = prf.generator_distances(
+        half_blank_apply, variables, z_dim=64, prior="uniform", test_images=test_split,
+        key=jax.random.PRNGKey(context.seed + 1), num_samples=50, precision_samples=300)
+    assert distances.precision.shape == (300,) and distances.recall.shape == (50,)
+    assert np.isclose(np.mean(distances.precision <= DELTA), out["precision"][0])
+    assert prf.scores(distances.precision, distances.recall)["precision"] == out["precision"][0]
+
+
+def test_precision_samples_default_to_samples_and_cost_their_share():
+    from metrics.columns import PrecisionRecallSettings
+    from metrics.registry import METRICS
+
+    seconds = METRICS["precision_recall"].seconds
+    same = PrecisionRecallSettings(samples=200)
+    assert same.precision_samples is None
+    assert seconds(PrecisionRecallSettings(samples=200, precision_samples=200)) == seconds(same)
+    more = seconds(PrecisionRecallSettings(samples=200, precision_samples=1000)) - seconds(same)
+    assert np.isclose(more, 800 * 0.0022)  # precision only: no inversion beyond 200 triangles
 
 
 # --- Improved precision and recall --------------------------------------------------------------

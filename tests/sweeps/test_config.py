@@ -26,7 +26,11 @@ def test_each_profile_is_a_small_change_of_the_default():
     assert (preview.schedule.steps, preview.schedule.eval_every) == (400, 100)
     assert preview.evaluation.metrics.fid.samples == 2_000
     assert preview.study.seeds == (0,) and preview.hparams.fixed_from == "narrow"
+    # precision at the protocol's N = 1,000, recall's inversions at 200 (docs/protocol.md §8.3)
+    prf = preview.evaluation.metrics.precision_recall
+    assert (prf.samples, prf.precision_samples) == (200, 1_000)
     paper = configs.resolve("paper")
+    assert paper.evaluation.metrics.precision_recall.precision_samples is None  # = samples
     assert paper.schedule.steps is None  # each data set's paper step count
     assert paper.evaluation.metrics.fid.samples == 10_000  # docs/protocol.md §7.3
 
@@ -61,6 +65,34 @@ def test_command_line_values_are_parsed_into_each_keys_type():
     assert smoke.schedule.steps == 4  # frozen: the profile itself is unchanged
     again = configs.override(out, {"schedule.steps": 9})  # a later change keeps the earlier tags
     assert again.name.startswith("smoke[steps=9,debias_bn=False")
+
+
+def test_a_setting_whose_default_is_none_takes_the_command_line_and_keeps_fingerprints():
+    # P/R/F1's precision_samples defaults to None (as many as samples): the command line sets it
+    # as an int, and at None it is left out of the fingerprint, so the studies of before the
+    # setting keep theirs
+    key = "evaluation.metrics.precision_recall.precision_samples"
+    smoke = configs.resolve("smoke")
+    out = configs.override(smoke, {key: "500"}, parse=True)
+    assert out.evaluation.metrics.precision_recall.precision_samples == 500
+    assert out.name == "smoke[metrics.precision_recall.precision_samples=500]"
+    assert configs.command_line(out.name) == f"--profile smoke --config {key}=500"
+    with pytest.raises(ValueError, match=f"--config {key}=0 must be >= 1"):
+        configs.override(smoke, {key: "0"}, parse=True)
+    with pytest.raises(ValueError, match="precision_samples"):
+        configs.override(smoke, {key: 2.5})
+    assert "precision_samples" not in configs.fingerprinted(smoke)["evaluation"]["metrics"][
+        "precision_recall"]
+    assert configs.fingerprinted(configs.resolve("preview"))["evaluation"]["metrics"][
+        "precision_recall"]["precision_samples"] == 1_000
+    run = make_run("ns_gan", "triangles", 0)
+    assert Study("s", (run,), out).fingerprint() != Study("s", (run,), smoke).fingerprint()
+
+    from benchmark.cli import main as cli
+
+    args = cli.build_parser().parse_args(["train", "--model", "ns_gan", "--profile", "smoke",
+                                          "--config", f"{key}=500"])
+    assert cli._config(args).evaluation.metrics.precision_recall.precision_samples == 500
 
 
 @pytest.mark.parametrize("changes, message", [
