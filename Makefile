@@ -23,7 +23,12 @@ $(VENV)/.installed-notebooks: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[notebooks]'
 	@touch $@
 
+# The test extras hold PyTorch's CUDA build (the only x86-64 one on PyPI) for the parity tests:
+# about 6 GB more in .venv; too little disk gets one line, not pip's traceback.
+TEST_EXTRAS_GB := 6
 $(VENV)/.installed-test: $(VENV)/.installed
+	@$(PY) -c "import torch" 2>/dev/null || { free=$$(df -Pk $(VENV) | awk 'NR==2 {print int($$4 / 1048576)}'); \
+	  if [ "$$free" -lt $(TEST_EXTRAS_GB) ]; then echo "make test: $$free GB free on the disk of $(VENV); the test extras (PyTorch for the parity tests) need about $(TEST_EXTRAS_GB) GB: free some space, or set VENV to a folder on a larger disk" >&2; exit 2; fi; }
 	$(PY) -m pip install -q -e '.[test,lint]'
 	@touch $@
 
