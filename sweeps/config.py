@@ -85,6 +85,7 @@ FLAGS = {
     "g_schedule": "fidelity.g_schedule",
     "data_dir": "execution.data_dir",
     "keep_checkpoints": "execution.keep_checkpoints",
+    "workers": "execution.workers",
 }
 _SHORT = {key: flag for flag, key in FLAGS.items()}  # config key -> its short flag
 # Sections that do not change results: outside the fingerprint and the profile's name.
@@ -126,6 +127,9 @@ def check(config) -> None:
     for key in POSITIVE:
         if flat[key] is not None and flat[key] < 1:
             raise ValueError(f"{_flag_of(key, flat[key])} must be >= 1")
+    if flat["execution.workers"] < 0:
+        raise ValueError(f"{_flag_of('execution.workers', flat['execution.workers'])} must be "
+                         ">= 0 (0: one per CPU core)")
     for metric, values in config.evaluation.metrics.items():
         known = METRIC_SETTINGS.get(metric)
         if known is None:

@@ -169,6 +169,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="local: this process (default); ray: one Ray task per study task "
                    "(pip install 'gan-benchmark[ray]'); slurm: one SLURM job array through "
                    "submitit (pip install 'gan-benchmark[slurm]')")
+    x.add_argument("--workers", type=int, default=None,
+                   help="execution.workers: processes training tasks at once on this machine, "
+                   "each on its share of the CPU cores; 0 = one per core on the CPU (the "
+                   "preview's default; 1 elsewhere); 1 = this process alone")
     x.add_argument("--ray-address", default=None,
                    help="Ray cluster to join (default: start a local one)")
     x.add_argument("--gpus-per-task", type=float, default=0.0,

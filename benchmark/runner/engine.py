@@ -47,7 +47,7 @@ from benchmark.data import ImageDataset
 from benchmark.errors import UserError, user_input
 from benchmark.evaluation.evaluator import Evaluator, fid_reference_split
 from benchmark.io import atomic_write
-from benchmark.runner import sequences, task_files, trace
+from benchmark.runner import sequences, task_files, trace, workers
 from benchmark.runner.checkpoints import TaskCheckpoints
 from benchmark.runner.leases import TaskLease
 from benchmark.runner.progress import StudyProgress, study_work
@@ -498,7 +498,10 @@ def run_study(
     """Train and evaluate every run of ``study`` under ``results_dir`` (resumable, shareable).
 
     Every task is leased before it runs, so several processes can work on one directory; this
-    process trains what no one else holds and waits for the rest. ``executor`` (from
+    process trains what no one else holds and waits for the rest, or, with
+    ``execution.workers`` above 1 (0: one per CPU core), starts that many worker processes on
+    this machine, each pinned to its share of the cores (``benchmark.runner.workers``), and
+    resumes what a worker that died left. ``executor`` (from
     ``benchmark.runner.executors``: Ray, SLURM; None: this process) runs the unfinished tasks
     elsewhere first. Returns the rows of the last evaluation of every
     run. A directory that holds another study is refused; a finished task is not retrained.
@@ -538,8 +541,15 @@ def run_study(
     bar = StudyProgress(study_work(list(runner.tasks.values()), study.config),
                         study.config, enabled=progress)
     runner.progress = bar
+    left = task_files.unfinished(root, tasks) if executor is None else []
+    count = workers.resolve(study.config.execution.workers, len(left), jax.default_backend())
     try:
-        _run_here(runner, tasks, bar)
+        if count > 1:  # worker processes, each on its share of the cores (runner.workers)
+            runner.progress = None  # each worker relays its own to this bar
+            workers.run_workers(runner, left, count, bar=bar, root=root,
+                                cache_dir=jax.config.jax_compilation_cache_dir)
+            runner.progress = bar
+        _run_here(runner, tasks, bar)  # all of them, or what a dead worker left
     finally:
         bar.close()
     return study_final_rows(root, runner)

@@ -97,7 +97,7 @@ class StudyProgress:
         self._train_seconds = 0.0
         self._train_steps = 0
         self._eval_seconds: dict[tuple[str, ...], float] = {}  # latest, per run
-        self._clock = time.perf_counter()
+        self._clocks: dict[str, float] = {}  # per task: when its last event was heard
         self._bar = None
         self.total = max(1, round(self.remaining()))  # the drawn total, fixed (module doc)
         if enabled:
@@ -130,15 +130,28 @@ class StudyProgress:
 
     # --- events ------------------------------------------------------------------------------
 
-    def start(self, task_id: str) -> None:
+    def start(self, task_id: str, at: float | None = None) -> None:
+        """``task_id`` starts now (or at ``at``, a ``time.perf_counter`` reading)."""
         self.current = self.work[task_id]
-        self._clock = time.perf_counter()
+        self._clocks[task_id] = time.perf_counter() if at is None else at
         if self._bar is not None:
             self._bar.set_postfix_str(task_id, refresh=True)
 
+    def apply(self, task_id: str, event: str, args: tuple = ()) -> None:
+        """An event of ``task_id`` heard from a worker process (``benchmark.runner.workers``):
+        tasks of several workers advance at once, each timed by its own clock."""
+        if event == "start":
+            self.start(task_id, *args)
+            return
+        if event not in ("trained", "evaluated", "skipped", "skip_rest"):
+            raise ValueError(f"unknown progress event {event!r}")
+        self.current = self.work[task_id]
+        getattr(self, event)(*args)
+
     def _elapsed(self) -> float:
         now = time.perf_counter()
-        seconds, self._clock = now - self._clock, now
+        task = self.current.task_id
+        seconds, self._clocks[task] = now - self._clocks.get(task, now), now
         return seconds
 
     def trained(self, run_steps: int) -> None:

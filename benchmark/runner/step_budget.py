@@ -14,15 +14,23 @@ step count only, and that count is recorded: the study's profile is renamed
 manifest) and the command prints the measured rates; nothing else is written. A rerun of the
 same command reuses the recorded choice (it resumes the same study); ``--steps`` turns the
 budget off, and so does an executor (Ray, SLURM: the workers are other machines).
+
+With worker processes (``execution.workers``; the preview's: one per CPU core,
+``benchmark.runner.workers``) each task is timed as a worker will train it, this process
+pinned to the first worker's cores, and the projection deals the tasks to the workers as they
+will take them (:func:`makespan`), each task with its measured compile time again (a worker
+compiles its own programs, from the compilation cache where it can).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import jax
@@ -30,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmark import data as datasets
-from benchmark.runner import sequences
+from benchmark.runner import sequences, workers
 from benchmark.runner.progress import PRIOR_STEP_SECONDS, prior_eval_seconds, study_work
 from benchmark.runner.results import MANIFEST
 from benchmark.runner.tasks import Task, make_tasks
@@ -66,29 +74,45 @@ def ladder(nominal: int, granularity: int = GRANULARITY) -> list[int]:
     return [s for s in steps if s >= floor] or [nominal]
 
 
+def makespan(seconds: Sequence[float], lanes: int) -> float:
+    """When the last of tasks taking ``seconds``, in this order, ends on ``lanes`` workers that
+    each take the next task as they come free (as the engine's workers take the next task no
+    one holds)."""
+    free = [0.0] * max(1, lanes)
+    for s in seconds:
+        i = free.index(min(free))
+        free[i] += s
+    return max(free)
+
+
 def choose_steps(nominal: int, probes: Sequence[Probe], spent_s: float, budget_s: float,
-                 eval_seconds: Callable[[int], float]) -> int:
+                 eval_seconds: Callable[[int], dict[str, float]], lanes: int = 1) -> int:
     """The most steps of :func:`ladder` whose projected time fits ``budget_s``: what was
-    spent measuring, every run's steps at its task's measured rate, the evaluations
-    (``eval_seconds(steps)``) and ``OVERHEAD_S``; the ladder's last when none fits."""
+    spent measuring, then each task's runs' steps at its measured rate and its evaluations
+    (``eval_seconds(steps)[task_id]``) on ``lanes`` workers (:func:`makespan`; a worker also
+    compiles its tasks again, at the measured compile time), and ``OVERHEAD_S``; the ladder's
+    last when none fits."""
     options = ladder(nominal)
     for steps in options:
-        train = sum(p.runs * steps * p.step_s for p in probes)
-        if spent_s + train + eval_seconds(steps) + OVERHEAD_S <= budget_s:
+        evals = eval_seconds(steps)
+        tasks = [p.runs * steps * p.step_s + evals.get(p.task_id, 0.0)
+                 + (p.compile_s if lanes > 1 else 0.0) for p in probes]
+        if spent_s + makespan(tasks, lanes) + OVERHEAD_S <= budget_s:
             return steps
     return options[-1]
 
 
 def eval_estimate(tasks: Sequence[Task], profile: Config, probes: Sequence[Probe]):
-    """``steps -> seconds`` of every evaluation of the study: the progress bar's prior per
-    run and kind, times this machine's median seconds per run-step over the reference's."""
+    """``steps -> {task_id: seconds}`` of each task's evaluations: the progress bar's prior
+    per run and kind, times this machine's median seconds per run-step over the
+    reference's."""
     slower = max(1.0, statistics.median(p.step_s for p in probes) / PRIOR_STEP_SECONDS) \
         if probes else 1.0
 
-    def seconds(steps: int) -> float:
+    def seconds(steps: int) -> dict[str, float]:
         work = study_work(tasks, configs.override(profile, {"schedule.steps": steps}))
-        return slower * sum(w.runs * prior_eval_seconds(kind, profile)
-                            for w in work for kind in w.kinds)
+        return {w.task_id: slower * sum(w.runs * prior_eval_seconds(kind, profile)
+                                        for kind in w.kinds) for w in work}
 
     return seconds
 
@@ -140,6 +164,20 @@ def _trainer_step(study: Study) -> Callable[[Task, int, int], None]:
     return step
 
 
+@contextlib.contextmanager
+def _pinned(cores: list[int] | None) -> Iterator[None]:
+    """This process on ``cores`` only (None: as it is) while measuring, as a worker will run."""
+    if cores is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cores)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 def recorded_steps(out: Path, profile: Config) -> int | None:
     """The steps an earlier run of this study chose (from its manifest), if any."""
     try:
@@ -177,16 +215,19 @@ def fit(study: Study, out: Path, *, log: Callable[[str], None] = print,
         log(f"{profile.name}: {again} steps, as chosen when this study started ({out / MANIFEST})")
         return dataclasses.replace(study, config=budgeted(profile, again))
     tasks = make_tasks(study.runs, profile.execution.max_group)
+    lanes = workers.resolve(profile.execution.workers, len(tasks), jax.default_backend())
     started = clock()
-    probes = measure(tasks, step or _trainer_step(study), clock)
+    with _pinned(workers.core_sets(lanes)[0] if lanes > 1 else None):
+        probes = measure(tasks, step or _trainer_step(study), clock)  # as one worker trains
     spent = clock() - started
     steps = choose_steps(profile.schedule.steps, probes, spent, budget,
-                         eval_estimate(tasks, profile, probes))
+                         eval_estimate(tasks, profile, probes), lanes)
     rates = [1 / p.step_s for p in probes if p.step_s > 0]
     rate = statistics.median(rates) if rates else float("inf")
     each = ", ".join(f"{p.task_id} {1 / p.step_s:.1f}" for p in probes if p.step_s > 0)
     fitted = budgeted(profile, steps)
-    log(f"{profile.name}: measured {rate:.1f} run-steps/s (median; {each}) in {spent:.0f} s; "
+    on = f" on one of {lanes} workers" if lanes > 1 else ""
+    log(f"{profile.name}: measured {rate:.1f} run-steps/s{on} (median; {each}) in {spent:.0f} s; "
         f"{steps} of {profile.schedule.steps} steps fit its {budget / 60:.0f}-minute budget"
         + ("" if fitted is profile else f" (rows say {fitted.name})"))
     return dataclasses.replace(study, config=fitted)

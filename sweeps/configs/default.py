@@ -58,6 +58,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.execution.max_group = 256  # most runs trained at once in one compiled program
     c.execution.data_dir = config_dict.placeholder(str)  # the original files (else tfds)
     c.execution.keep_checkpoints = False  # keep each task's final orbax checkpoint
+    # processes training tasks at once on this machine, each on its share of the CPU cores
+    # (benchmark.runner.workers); 0: one per core on the CPU, one on an accelerator
+    c.execution.workers = 1
     c.lock()
     return c
 

@@ -4,7 +4,9 @@ rerun. Nothing is compiled or timed."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 
 import pytest
 
@@ -12,6 +14,7 @@ from benchmark.runner import step_budget
 from benchmark.runner.progress import PRIOR_STEP_SECONDS, prior_eval_seconds
 from benchmark.runner.results import MANIFEST
 from benchmark.runner.tasks import make_tasks
+from sweeps import config as configs
 from sweeps.studies import build_study
 
 
@@ -48,7 +51,7 @@ def test_ladder_goes_down_in_quarter_hundreds_to_half():
 def test_choose_steps_takes_the_most_steps_that_fit():
     probes = [step_budget.Probe("a", 1, 4.0, 0.5), step_budget.Probe("b", 2, 4.0, 0.25)]
     # per step: 1 x 0.5 + 2 x 0.25 = 1.0 s; spent 10 s, overhead 20 s, evaluations 1 s/100 steps
-    evals = lambda steps: steps / 100  # noqa: E731
+    evals = lambda steps: {"a": steps / 200, "b": steps / 200}  # noqa: E731
     fits = lambda steps: 10 + steps * 1.0 + steps / 100 + step_budget.OVERHEAD_S  # noqa: E731
     assert step_budget.choose_steps(400, probes, 10.0, fits(400), evals) == 400
     assert step_budget.choose_steps(400, probes, 10.0, fits(300), evals) == 300
@@ -78,14 +81,39 @@ def test_evaluations_scale_with_how_much_slower_this_machine_trains():
     seconds = step_budget.eval_estimate(tasks, study.config, slow)
     # preview: evaluations at 100, 200, 300 (nothing due but the basics), 300 is the last (P/R/F1)
     prf = prior_eval_seconds(("precision_recall",), study.config)
-    assert seconds(300) == pytest.approx(2 * (2 * prior_eval_seconds((), study.config) + prf))
+    [task] = tasks
+    assert seconds(300) == pytest.approx(
+        {task.task_id: 2 * (2 * prior_eval_seconds((), study.config) + prf)})
     fast = [step_budget.Probe("g", 1, 1.0, PRIOR_STEP_SECONDS / 4)]  # never below the prior
-    assert step_budget.eval_estimate(tasks, study.config, fast)(300) == pytest.approx(
-        seconds(300) / 2)
+    assert step_budget.eval_estimate(tasks, study.config, fast)(300)[task.task_id] == \
+        pytest.approx(seconds(300)[task.task_id] / 2)
+
+
+def test_makespan_deals_tasks_to_the_worker_that_comes_free_first():
+    assert step_budget.makespan([5, 5, 3, 3, 1], 1) == 17
+    assert step_budget.makespan([5, 5, 3, 3, 1], 2) == 9  # 5+3+1 | 5+3
+    assert step_budget.makespan([8, 1, 1, 1], 2) == 8  # one long task bounds it
+    assert step_budget.makespan([], 4) == 0
+
+
+def test_workers_buy_steps_and_pay_their_compiles():
+    # eight tasks of 1 run, 0.5 s a step, no evaluations: 4 s per step in one process, 2 s on
+    # two workers, each task compiled again (8 s) by its worker: 4 x 8 s a worker
+    probes = [step_budget.Probe(str(i), 1, 8.0, 0.5) for i in range(8)]
+    evals = lambda steps: {}  # noqa: E731
+    budget = step_budget.OVERHEAD_S + 2.0 * 300 + 4 * 8.0
+    assert step_budget.choose_steps(400, probes, 0.0, budget, evals, lanes=1) == 200
+    assert step_budget.choose_steps(400, probes, 0.0, budget, evals, lanes=2) == 300
+    assert step_budget.choose_steps(400, probes, 0.0, budget - 0.01, evals, lanes=2) == 275
+
+
+def _one_process(study):
+    return dataclasses.replace(study, config=configs.override(study.config,
+                                                              {"execution.workers": 1}))
 
 
 def test_fit_renames_the_profile_and_a_rerun_reuses_the_choice(tmp_path, monkeypatch):
-    study = build_study("default", profile="preview", models=["ns_gan", "wgan_gp"])
+    study = _one_process(build_study("default", profile="preview", models=["ns_gan", "wgan_gp"]))
     out = tmp_path / "default_preview"
     clock = FakeClock()
     step = _fake_step(clock, 8.0, {"ns_gan": 0.25, "wgan_gp": 0.5})
@@ -118,3 +146,30 @@ def test_fit_leaves_profiles_without_a_budget_and_foreign_directories_alone(tmp_
     preview = build_study("default", profile="preview", models=["ns_gan"])
     (tmp_path / "notes.txt").write_text("mine")  # the engine refuses this directory
     assert step_budget.fit(preview, tmp_path, step=never) is preview
+
+
+def test_fit_with_workers_measures_pinned_and_projects_onto_the_workers(tmp_path, monkeypatch):
+    """The preview's workers (one per core): measured on the first worker's cores, the tasks
+    dealt to two workers; fewer steps fit one process."""
+    study = build_study("default", profile="preview", models=["ns_gan", "wgan_gp"])
+    assert study.config.execution.workers == 0  # one per core
+    core = min(os.sched_getaffinity(0))
+    monkeypatch.setattr(step_budget.workers, "cores", lambda: [core, core])  # two "cores"
+    pinned = []
+    clock = FakeClock()
+    fake = _fake_step(clock, 0.0, {"ns_gan": 0.5, "wgan_gp": 0.5})
+
+    def step(task, start, stop):
+        pinned.append(os.sched_getaffinity(0))
+        fake(task, start, stop)
+
+    monkeypatch.setitem(step_budget.BUDGETS, "preview", 300.0)
+    lines = []
+    two = step_budget.fit(study, tmp_path / "a", clock=clock, step=step, log=lines.append)
+    assert pinned and all(p == {core} for p in pinned)
+    assert "on one of 2 workers" in lines[0]
+    clock = FakeClock()
+    one = step_budget.fit(_one_process(study), tmp_path / "b", clock=clock,
+                          step=_fake_step(clock, 0.0, {"ns_gan": 0.5, "wgan_gp": 0.5}),
+                          log=lines.append)
+    assert one.config.schedule.steps < two.config.schedule.steps
