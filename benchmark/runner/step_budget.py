@@ -16,7 +16,7 @@ same command reuses the recorded choice (it resumes the same study); ``--steps``
 budget off, and so does an executor (Ray, SLURM: the workers are other machines).
 
 With worker processes (``execution.workers``; the preview's: one per CPU core,
-``benchmark.runner.workers``) each task is timed as a worker will train it, this process
+``benchmark.runner.workers``) each task is timed as a worker will train it, in a new process
 pinned to the first worker's cores, and the projection deals the tasks to the workers as they
 will take them (:func:`makespan`), each task with its measured compile time again (a worker
 compiles its own programs, from the compilation cache where it can).
@@ -24,13 +24,14 @@ compiles its own programs, from the compilation cache where it can).
 
 from __future__ import annotations
 
-import contextlib
+import concurrent.futures
 import dataclasses
 import json
-import os
+import multiprocessing
+import pickle
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
@@ -164,18 +165,21 @@ def _trainer_step(study: Study) -> Callable[[Task, int, int], None]:
     return step
 
 
-@contextlib.contextmanager
-def _pinned(cores: list[int] | None) -> Iterator[None]:
-    """This process on ``cores`` only (None: as it is) while measuring, as a worker will run."""
-    if cores is None:
-        yield
-        return
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, cores)
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
+def _measure_study(study: Study) -> list[Probe]:
+    return measure(make_tasks(study.runs, study.config.execution.max_group),
+                   _trainer_step(study))
+
+
+def measure_as_a_worker(study: Study, lanes: int) -> list[Probe]:
+    """The study's tasks timed in a new process set up as the first of ``lanes`` workers (its
+    cores, ``benchmark.runner.workers.call_as_worker``: a process's cores cannot be narrowed
+    once JAX has started its threads); its compilations go to the compilation cache, where
+    the workers find them."""
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        return pool.submit(workers.call_as_worker, workers.core_sets(lanes)[0],
+                           jax.config.jax_compilation_cache_dir,
+                           pickle.dumps((_measure_study, (study,)))).result()
 
 
 def recorded_steps(out: Path, profile: Config) -> int | None:
@@ -217,8 +221,10 @@ def fit(study: Study, out: Path, *, log: Callable[[str], None] = print,
     tasks = make_tasks(study.runs, profile.execution.max_group)
     lanes = workers.resolve(profile.execution.workers, len(tasks), jax.default_backend())
     started = clock()
-    with _pinned(workers.core_sets(lanes)[0] if lanes > 1 else None):
-        probes = measure(tasks, step or _trainer_step(study), clock)  # as one worker trains
+    if lanes > 1 and step is None:
+        probes = measure_as_a_worker(study, lanes)
+    else:
+        probes = measure(tasks, step or _trainer_step(study), clock)
     spent = clock() - started
     steps = choose_steps(profile.schedule.steps, probes, spent, budget,
                          eval_estimate(tasks, profile, probes), lanes)

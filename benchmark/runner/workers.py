@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import queue
 import sys
 import time
@@ -35,7 +36,7 @@ from typing import Any
 
 from benchmark.errors import UserError
 
-__all__ = ["Relay", "core_sets", "resolve", "run_workers"]
+__all__ = ["Relay", "become_worker", "call_as_worker", "core_sets", "resolve", "run_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +99,10 @@ class Relay:
         return send
 
 
-def _work(runner: Callable[[str], str], tasks: Sequence[str], events: Any, failed: Any,
-          pinned: list[int] | None, cache_dir: str | None) -> None:
-    """A worker: pinned to its cores before JAX starts its threads, it runs every task no one
-    holds and no worker saw fail in this command (``failed``: a flag per task, shared), then
-    ends (it does not wait for the others' tasks)."""
+def become_worker(pinned: list[int] | None, cache_dir: str | None) -> None:
+    """Set a new process up as a worker, before JAX starts its threads (which then inherit
+    its cores): glibc's malloc as ``python -m benchmark`` sets it, the worker's cores, and the
+    compilation cache of the process that started it."""
     from benchmark.runner import host_memory
 
     host_memory.keep_freed_memory()
@@ -112,6 +112,25 @@ def _work(runner: Callable[[str], str], tasks: Sequence[str], events: Any, faile
         from benchmark.runner.engine import enable_compilation_cache
 
         enable_compilation_cache(Path(cache_dir))
+
+
+def call_as_worker(pinned: list[int] | None, cache_dir: str | None, call: bytes,
+                   *shared: Any) -> Any:
+    """``fn(*args, *shared)`` for ``call = pickle.dumps((fn, args))``, in a new process set up
+    as a worker (:func:`become_worker`). The call comes pickled, and is unpickled only once the
+    process is pinned: unpickling imports its modules, and importing JAX's models can start
+    XLA's threads, which would then keep every core. ``shared``: queues and shared arrays,
+    which multiprocessing passes only as a process's own arguments."""
+    become_worker(pinned, cache_dir)
+    fn, args = pickle.loads(call)
+    return fn(*args, *shared)
+
+
+def _work(runner: Callable[[str], str], tasks: Sequence[str], events: Any,
+          failed: Any) -> None:
+    """A worker (started by :func:`call_as_worker`): it runs every task no one holds and no
+    worker saw fail in this command (``failed``: a flag per task, shared), then ends (it does
+    not wait for the others' tasks)."""
     relay = Relay(events)
     runner.progress = relay
     try:
@@ -138,8 +157,9 @@ def run_workers(runner: Callable[[str], str], tasks: Sequence[str], workers: int
     left unfinished are left to the caller."""
     ctx = multiprocessing.get_context(context)
     events, flags = ctx.Queue(), ctx.Array("b", len(tasks))
-    procs = [ctx.Process(target=_work, args=(runner, list(tasks), events, flags, pinned,
-                                             cache_dir), name=f"worker-{i}", daemon=True)
+    call = pickle.dumps((_work, (runner, list(tasks))))
+    procs = [ctx.Process(target=call_as_worker, args=(pinned, cache_dir, call, events, flags),
+                         name=f"worker-{i}", daemon=True)
              for i, pinned in enumerate(core_sets(workers))]
     failed: list[tuple[str, str]] = []
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 
 import pytest
 
@@ -148,28 +147,18 @@ def test_fit_leaves_profiles_without_a_budget_and_foreign_directories_alone(tmp_
     assert step_budget.fit(preview, tmp_path, step=never) is preview
 
 
-def test_fit_with_workers_measures_pinned_and_projects_onto_the_workers(tmp_path, monkeypatch):
-    """The preview's workers (one per core): measured on the first worker's cores, the tasks
-    dealt to two workers; fewer steps fit one process."""
+def test_fit_with_workers_projects_onto_the_workers(tmp_path, monkeypatch):
+    """The preview's workers (one per core): the tasks dealt to two workers; fewer steps fit
+    one process."""
     study = build_study("default", profile="preview", models=["ns_gan", "wgan_gp"])
     assert study.config.execution.workers == 0  # one per core
-    core = min(os.sched_getaffinity(0))
-    monkeypatch.setattr(step_budget.workers, "cores", lambda: [core, core])  # two "cores"
-    pinned = []
-    clock = FakeClock()
-    fake = _fake_step(clock, 0.0, {"ns_gan": 0.5, "wgan_gp": 0.5})
-
-    def step(task, start, stop):
-        pinned.append(os.sched_getaffinity(0))
-        fake(task, start, stop)
-
+    monkeypatch.setattr(step_budget.workers, "cores", lambda: [0, 1])  # two cores
     monkeypatch.setitem(step_budget.BUDGETS, "preview", 300.0)
-    lines = []
-    two = step_budget.fit(study, tmp_path / "a", clock=clock, step=step, log=lines.append)
-    assert pinned and all(p == {core} for p in pinned)
-    assert "on one of 2 workers" in lines[0]
-    clock = FakeClock()
-    one = step_budget.fit(_one_process(study), tmp_path / "b", clock=clock,
-                          step=_fake_step(clock, 0.0, {"ns_gan": 0.5, "wgan_gp": 0.5}),
-                          log=lines.append)
-    assert one.config.schedule.steps < two.config.schedule.steps
+    lines, fitted = [], {}
+    for name, each in (("two", study), ("one", _one_process(study))):
+        clock = FakeClock()
+        fitted[name] = step_budget.fit(each, tmp_path / name, clock=clock, log=lines.append,
+                                       step=_fake_step(clock, 0.0, {"ns_gan": 0.5,
+                                                                    "wgan_gp": 0.5}))
+    assert "on one of 2 workers" in lines[0] and "workers" not in lines[1]
+    assert fitted["one"].config.schedule.steps < fitted["two"].config.schedule.steps
