@@ -18,8 +18,9 @@ budget off, and so does an executor (Ray, SLURM: the workers are other machines)
 With worker processes (``execution.workers``; the preview's: one per CPU core,
 ``benchmark.runner.workers``) each task is timed as a worker will train it, in a new process
 pinned to the first worker's cores, and the projection deals the tasks to the workers as they
-will take them (:func:`makespan`), each task with its measured compile time again (a worker
-compiles its own programs, from the compilation cache where it can).
+will take them (:func:`makespan`). The measuring process compiles each task's programs into
+the compilation cache, from which the workers load them: on this 2-core machine a worker's
+first task took about 3 s more than its steps and evaluations (docs/speed.md).
 """
 
 from __future__ import annotations
@@ -90,14 +91,13 @@ def choose_steps(nominal: int, probes: Sequence[Probe], spent_s: float, budget_s
                  eval_seconds: Callable[[int], dict[str, float]], lanes: int = 1) -> int:
     """The most steps of :func:`ladder` whose projected time fits ``budget_s``: what was
     spent measuring, then each task's runs' steps at its measured rate and its evaluations
-    (``eval_seconds(steps)[task_id]``) on ``lanes`` workers (:func:`makespan`; a worker also
-    compiles its tasks again, at the measured compile time), and ``OVERHEAD_S``; the ladder's
+    (``eval_seconds(steps)[task_id]``) on ``lanes`` workers (:func:`makespan`; the workers
+    load the measured programs from the compilation cache), and ``OVERHEAD_S``; the ladder's
     last when none fits."""
     options = ladder(nominal)
     for steps in options:
         evals = eval_seconds(steps)
-        tasks = [p.runs * steps * p.step_s + evals.get(p.task_id, 0.0)
-                 + (p.compile_s if lanes > 1 else 0.0) for p in probes]
+        tasks = [p.runs * steps * p.step_s + evals.get(p.task_id, 0.0) for p in probes]
         if spent_s + makespan(tasks, lanes) + OVERHEAD_S <= budget_s:
             return steps
     return options[-1]

@@ -95,15 +95,19 @@ def test_makespan_deals_tasks_to_the_worker_that_comes_free_first():
     assert step_budget.makespan([], 4) == 0
 
 
-def test_workers_buy_steps_and_pay_their_compiles():
+def test_workers_buy_steps():
     # eight tasks of 1 run, 0.5 s a step, no evaluations: 4 s per step in one process, 2 s on
-    # two workers, each task compiled again (8 s) by its worker: 4 x 8 s a worker
+    # two workers (which load the measured programs from the compilation cache: no compile)
     probes = [step_budget.Probe(str(i), 1, 8.0, 0.5) for i in range(8)]
     evals = lambda steps: {}  # noqa: E731
-    budget = step_budget.OVERHEAD_S + 2.0 * 300 + 4 * 8.0
+    budget = step_budget.OVERHEAD_S + 2.0 * 300
     assert step_budget.choose_steps(400, probes, 0.0, budget, evals, lanes=1) == 200
     assert step_budget.choose_steps(400, probes, 0.0, budget, evals, lanes=2) == 300
     assert step_budget.choose_steps(400, probes, 0.0, budget - 0.01, evals, lanes=2) == 275
+    # three tasks on two workers: the last one runs alone
+    three = probes[:3]
+    assert step_budget.choose_steps(400, three, 0.0, step_budget.OVERHEAD_S + 1.0 * 300,
+                                    evals, lanes=2) == 300
 
 
 def _one_process(study):
