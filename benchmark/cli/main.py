@@ -25,12 +25,8 @@ from benchmark.errors import OneLineParser, UserError, user_input
 from benchmark.evaluation import fid_features
 from benchmark.io import cache_dir
 from benchmark.runner import sequences, step_budget
-from benchmark.runner.engine import (
-    check_results_dir,
-    check_study,
-    enable_compilation_cache,
-    run_study,
-)
+from benchmark.runner.compile_cache import enable_compilation_cache
+from benchmark.runner.engine import check_results_dir, check_study, run_study
 from benchmark.runner.executors import EXECUTORS, MissingExtra, make_executor
 from benchmark.runner.results import MANIFEST, load_rows
 from benchmark.runner.task_files import failure_message, task_states

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import UserError
+from benchmark.runner import host_memory
+from benchmark.runner.compile_cache import enable_compilation_cache  # imports JAX, not a backend
 
 __all__ = ["Relay", "become_worker", "call_as_worker", "core_sets", "resolve", "run_workers"]
 
@@ -103,14 +105,10 @@ def become_worker(pinned: list[int] | None, cache_dir: str | None) -> None:
     """Set a new process up as a worker, before JAX starts its threads (which then inherit
     its cores): glibc's malloc as ``python -m benchmark`` sets it, the worker's cores, and the
     compilation cache of the process that started it."""
-    from benchmark.runner import host_memory
-
     host_memory.keep_freed_memory()
     if pinned is not None:
         os.sched_setaffinity(0, pinned)
     if cache_dir:
-        from benchmark.runner.engine import enable_compilation_cache
-
         enable_compilation_cache(Path(cache_dir))
 
 

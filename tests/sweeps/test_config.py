@@ -21,7 +21,7 @@ def test_each_profile_is_a_small_change_of_the_default():
         profile = configs.flatten(configs.resolve(name))
         assert profile.keys() == default.keys(), name  # a profile adds no key
         changed = {k for k in default if profile[k] != default[k]} - {"name", "description"}
-        assert 0 < len(changed) <= 10, (name, changed)
+        assert 0 < len(changed) <= 12, (name, changed)
     preview = configs.resolve("preview")
     assert (preview.schedule.steps, preview.schedule.eval_every) == (400, 100)
     assert preview.evaluation.metrics.fid.samples == 2_000
@@ -29,6 +29,7 @@ def test_each_profile_is_a_small_change_of_the_default():
     # precision at the protocol's N = 1,000, recall's inversions at 200 (docs/protocol.md §8.3)
     prf = preview.evaluation.metrics.precision_recall
     assert (prf.samples, prf.precision_samples) == (200, 1_000)
+    assert preview.execution.workers == 0  # one worker per core (docs/speed.md)
     paper = configs.resolve("paper")
     assert paper.evaluation.metrics.precision_recall.precision_samples is None  # = samples
     assert paper.schedule.steps is None  # each data set's paper step count
@@ -102,6 +103,7 @@ def test_a_setting_whose_default_is_none_takes_the_command_line_and_keeps_finger
     ({"schedule.steps": "0"}, "--steps 0 must be >= 1"),
     ({"evaluation.fid_feature": "vgg"}, "--fid-feature vgg is not one of: auto, inception"),
     ({"execution.keep_checkpoints": "maybe"}, "Non-boolean argument"),
+    ({"execution.workers": "-1"}, r"--workers -1 must be >= 0 \(0: one per CPU core\)"),
 ])
 def test_a_bad_key_or_value_is_one_line(changes, message):
     with pytest.raises(ValueError, match=message) as err:
@@ -120,7 +122,7 @@ def test_the_fingerprint_hashes_what_changes_results_and_nothing_else():
         return Study("s", (run,), configs.override(smoke, changes)).fingerprint()
 
     for how in ({"execution.data_dir": "/elsewhere"}, {"execution.keep_checkpoints": True},
-                {"execution.max_group": 8}):
+                {"execution.max_group": 8}, {"execution.workers": 2}):
         assert with_(how) == base, how  # how it runs, not what it computes
     for what in ({"evaluation.fid_feature": "lenet"}, {"schedule.steps": 5},
                  {"evaluation.metrics.fid.samples": 65}, {"fidelity.matmul_precision": "tf32"}):
