@@ -84,8 +84,9 @@ def test_core_sets_deal_the_cores_round_robin(monkeypatch):
 
 @pytest.mark.slow
 def test_a_study_with_two_workers_writes_every_row(tmp_path):
-    study = _tasks_study()
-    study = dataclasses.replace(study, config=configs.override(TINY, {"execution.workers": 2}))
+    study = _tasks_study()  # two of its tasks: one for each worker
+    study = dataclasses.replace(study, runs=study.runs[:2], config=configs.override(
+        TINY, {"execution.workers": 2}))
     final = engine.run_study(study, tmp_path, progress=False)
     runner = engine.TaskRunner(study, tmp_path)
     assert all(task_files.is_done(tmp_path, t) for t in runner.tasks)

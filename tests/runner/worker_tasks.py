@@ -26,6 +26,8 @@ class FakeRunner:
         if lease is None:
             return "busy"
         with lease:
+            if (self.root / f"{task_id}.done").exists():  # finished while we took the lease
+                return "done"
             self._wait_for_a_second_worker()
             if task_id == self.die and not (self.root / f"{task_id}.died").exists():
                 (self.root / f"{task_id}.died").write_text("")
