@@ -13,7 +13,9 @@ progress to this process, which draws the study's one bar (:class:`Relay`,
 A worker that dies (killed, out of memory) leaves its task's lease to a dead process; this
 process then takes the task over and resumes it from its checkpoint
 (:func:`benchmark.runner.engine.run_study`). A task that fails is reported as the executors
-report theirs, with its ``FAILED`` file, and not retried until the command is run again.
+report theirs, with its ``FAILED`` file, and not retried until the command is run again (but
+by a worker that reaches it in the instant between the failing worker's release of its lease
+and its flag: that one fails there too, and both failures are counted).
 
 Results depend on the threads a step runs on (the order of floating-point sums): a worker's
 task runs on its cores alone, so a study's numbers with workers differ, within float
