@@ -534,11 +534,10 @@ def run_study(
     left = task_files.unfinished(root, tasks) if executor is None else []
     count = workers.resolve(study.config.execution.workers, len(left), jax.default_backend())
     try:
-        if count > 1:  # worker processes, each on its share of the cores (runner.workers)
-            runner.progress = None  # each worker relays its own to this bar
+        if count > 1:  # worker processes, each on its share of the cores (runner.workers);
+            # the runner travels without its bar (TaskRunner.__getstate__): each worker relays
             workers.run_workers(runner, left, count, bar=bar, root=root,
                                 cache_dir=jax.config.jax_compilation_cache_dir)
-            runner.progress = bar
         _run_here(runner, tasks, bar)  # all of them, or what a dead worker left
     finally:
         bar.close()

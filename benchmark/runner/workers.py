@@ -55,7 +55,8 @@ def cores() -> list[int]:
 
 def resolve(setting: int, tasks: int, backend: str) -> int:
     """How many workers to start: ``setting`` (0: one per CPU core on the CPU backend, one on an
-    accelerator), never more than the ``tasks`` left. One worker is this process itself."""
+    accelerator), never more than the ``tasks`` left. With more than one, this process only
+    draws the bar while they train."""
     if setting < 0:
         raise UserError(f"--workers {setting} must be >= 0 (0: one per CPU core)")
     if setting > 1 and backend != "cpu":
@@ -88,19 +89,24 @@ class Relay:
     def start(self, task_id: str) -> None:
         self.task_id, self._started = task_id, time.perf_counter()
 
-    def __getattr__(self, method: str) -> Callable[..., None]:
-        if method not in ("trained", "evaluated", "skipped", "skip_rest"):
-            raise AttributeError(method)
+    def _send(self, event: str, *args: Any) -> None:
+        if self._started is not None:
+            self.events.put(("event", self.task_id, "start", (self._started,)))
+            self._started = None
+        self.events.put(("event", self.task_id, event, args))
 
-        def send(*args: Any) -> None:
-            if method == "skip_rest":  # finished by another worker, who told the bar; or
-                return  # earlier, which this process's bar counts once the workers end
-            if self._started is not None:
-                self.events.put(("event", self.task_id, "start", (self._started,)))
-                self._started = None
-            self.events.put(("event", self.task_id, method, args))
+    def trained(self, run_steps: int) -> None:
+        self._send("trained", run_steps)
 
-        return send
+    def evaluated(self, step: int) -> None:
+        self._send("evaluated", step)
+
+    def skipped(self, run_steps: int, evaluations: int) -> None:
+        self._send("skipped", run_steps, evaluations)
+
+    def skip_rest(self) -> None:
+        """Nothing: finished by another worker, who told the bar, or earlier, which the bar
+        counts once the workers end."""
 
 
 def become_worker(pinned: list[int] | None, cache_dir: str | None) -> None:
@@ -148,14 +154,14 @@ def _work(runner: Callable[[str], str], tasks: Sequence[str], events: Any,
 
 
 def run_workers(runner: Callable[[str], str], tasks: Sequence[str], workers: int,
-                bar: Any = None, root: Path | None = None, cache_dir: str | None = None,
-                context: str = "spawn") -> None:
+                bar: Any = None, root: Path | None = None,
+                cache_dir: str | None = None) -> None:
     """Run ``tasks`` with ``workers`` processes, each pinned to its share of the cores
     (:func:`core_sets`); ``runner`` (picklable, e.g. the engine's ``TaskRunner``) is called once
     per task in each worker, and its progress events reach ``bar`` here. Returns when every
     worker has ended; raises :class:`UserError` naming a task that failed. Tasks a dead worker
     left unfinished are left to the caller."""
-    ctx = multiprocessing.get_context(context)
+    ctx = multiprocessing.get_context("spawn")  # a fork would copy JAX's running threads
     events, flags = ctx.Queue(), ctx.Array("b", len(tasks))
     call = pickle.dumps((_work, (runner, list(tasks))))
     procs = [ctx.Process(target=call_as_worker, args=(pinned, cache_dir, call, events, flags),
