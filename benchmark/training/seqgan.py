@@ -20,13 +20,16 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from metrics import nll_oracle as nll
 from models.seqgan import discriminator as dmod
 from models.seqgan import lstm
 
-LOG_FLOOR = float(jnp.log(1e-20))  # generator.py: tf.clip_by_value(p, 1e-20, 1.0) before log
+# generator.py: tf.clip_by_value(p, 1e-20, 1.0) before log; float32's log, in numpy: a jnp op at
+# import would start JAX's backend (and its threads) in every process that imports the runner
+LOG_FLOOR = float(np.log(np.float32(1e-20)))
 
 
 @dataclasses.dataclass(frozen=True)

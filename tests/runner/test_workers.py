@@ -96,3 +96,18 @@ def test_a_study_with_two_workers_writes_every_row(tmp_path):
     assert sorted(zip(rows["run_id"], rows["step"], strict=True)) == sorted(
         (r.run_id, s) for r in study.runs for s in (2, 4))
     assert len(final) == len(study.runs) and final["step"].eq(4).all()
+
+
+def test_importing_the_engine_starts_no_jax_backend():
+    """A worker pins itself to its cores before JAX's backend starts its thread pool (which sizes
+    itself to the cores it sees): importing the engine, which imports every model and family,
+    must not start it (a module-level jnp op did: seqgan's LOG_FLOOR)."""
+    import subprocess
+    import sys
+
+    code = ("import benchmark.runner.engine\n"
+            "from jax._src import xla_bridge\n"
+            "print(sorted(xla_bridge._backends))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
