@@ -6,8 +6,8 @@ compiled programs stay in the process, so only those few steps are extra work). 
 measured seconds per run-step of each task and a guess of the evaluations' time (the
 progress bar's prior, :func:`benchmark.runner.progress.prior_eval_seconds`, scaled by how much
 slower than the reference machine this one trains), :func:`choose_steps` picks the most steps
-of the profile's ladder (its steps, then ``GRANULARITY`` fewer at a time, never below half)
-that fit the budget. The choice is a pure function of the measured rates: the same rates
+of the profile's ladder (its steps, then ``GRANULARITY`` fewer at a time, never below a
+quarter) that fit the budget. The choice is a pure function of the measured rates: the same rates
 give the same steps. So a preview's results depend on the machine's speed through the chosen
 step count only, and that count is recorded: the study's profile is renamed
 ``preview[steps=N]`` when N is below the profile's steps (every row's ``profile`` column, the
@@ -16,11 +16,18 @@ same command reuses the recorded choice (it resumes the same study); ``--steps``
 budget off, and so does an executor (Ray, SLURM: the workers are other machines).
 
 With worker processes (``execution.workers``; the preview's: one per CPU core,
-``benchmark.runner.workers``) each task is timed as a worker will train it, in a new process
-pinned to the first worker's cores, and the projection deals the tasks to the workers as they
-will take them (:func:`makespan`). The measuring process compiles each task's programs into
-the compilation cache, from which the workers load them: on this 2-core machine a worker's
-first task took about 3 s more than its steps and evaluations (docs/speed.md).
+``benchmark.runner.workers``) each task is timed as a worker will train it: the tasks are
+dealt to as many new processes as there will be workers, each pinned to its worker's cores,
+all measuring at once (the measurement is mostly compilation, which then runs on every core),
+and the projection deals the tasks to the workers as they will take them (:func:`makespan`).
+The measuring processes compile each task's programs into the compilation cache, from which
+the workers load them: on a 2-core machine a worker's first task took about 3 s more than its
+steps and evaluations (docs/speed.md).
+
+On a machine too slow for the profile's steps in its budget the ladder goes down to a quarter
+of them, and the command says what that costs (fewer models cross delta at fewer steps) and
+how long the full steps would take there; where even a quarter does not fit, it says so with
+the projected time.
 """
 
 from __future__ import annotations
@@ -69,8 +76,8 @@ class Probe:
 
 def ladder(nominal: int, granularity: int = GRANULARITY) -> list[int]:
     """The candidate step counts, most first: ``nominal``, then down by ``granularity`` to
-    half of it."""
-    floor = max(granularity, nominal // 2)
+    a quarter of it."""
+    floor = max(granularity, nominal // 4)
     steps = [nominal] + list(range((nominal - 1) // granularity * granularity, floor - 1,
                                    -granularity))
     return [s for s in steps if s >= floor] or [nominal]
@@ -96,11 +103,18 @@ def choose_steps(nominal: int, probes: Sequence[Probe], spent_s: float, budget_s
     last when none fits."""
     options = ladder(nominal)
     for steps in options:
-        evals = eval_seconds(steps)
-        tasks = [p.runs * steps * p.step_s + evals.get(p.task_id, 0.0) for p in probes]
-        if spent_s + makespan(tasks, lanes) + OVERHEAD_S <= budget_s:
+        if projected(steps, probes, spent_s, eval_seconds, lanes) <= budget_s:
             return steps
     return options[-1]
+
+
+def projected(steps: int, probes: Sequence[Probe], spent_s: float,
+              eval_seconds: Callable[[int], dict[str, float]], lanes: int = 1) -> float:
+    """Seconds from the start of the measurement to the last evaluation at ``steps`` (see
+    :func:`choose_steps`)."""
+    evals = eval_seconds(steps)
+    tasks = [p.runs * steps * p.step_s + evals.get(p.task_id, 0.0) for p in probes]
+    return spent_s + makespan(tasks, lanes) + OVERHEAD_S
 
 
 def eval_estimate(tasks: Sequence[Task], profile: Config, probes: Sequence[Probe]):
@@ -165,21 +179,36 @@ def _trainer_step(study: Study) -> Callable[[Task, int, int], None]:
     return step
 
 
-def _measure_study(study: Study) -> list[Probe]:
-    return measure(make_tasks(study.runs, study.config.execution.max_group),
+def _measure_study(study: Study, only: Sequence[str] | None = None) -> list[Probe]:
+    tasks = make_tasks(study.runs, study.config.execution.max_group)
+    return measure([t for t in tasks if only is None or t.task_id in only],
                    _trainer_step(study))
 
 
-def measure_as_a_worker(study: Study, lanes: int) -> list[Probe]:
-    """The study's tasks timed in a new process set up as the first of ``lanes`` workers (its
-    cores, ``benchmark.runner.workers.call_as_worker``: a process's cores cannot be narrowed
-    once JAX has started its threads); its compilations go to the compilation cache, where
-    the workers find them."""
+def measure_as_workers(study: Study, lanes: int,
+                       fn: Callable[..., list[Probe]] = _measure_study) -> list[Probe]:
+    """The study's tasks timed as ``lanes`` workers will train them: dealt in turn to
+    ``lanes`` new processes, each set up as its worker (its cores,
+    ``benchmark.runner.workers.call_as_worker``: a process's cores cannot be narrowed once JAX
+    has started its threads), all at once; ``fn(study, task_ids)`` times a share. Their
+    compilations go to the compilation cache, where the workers find them. The probes come
+    back in the study's task order."""
+    tasks = make_tasks(study.runs, study.config.execution.max_group)
+    shares = [[t.task_id for t in tasks[i::lanes]] for i in range(lanes)]
     ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
-        return pool.submit(workers.call_as_worker, workers.core_sets(lanes)[0],
-                           jax.config.jax_compilation_cache_dir,
-                           pickle.dumps((_measure_study, (study,)))).result()
+    cache = jax.config.jax_compilation_cache_dir
+    pools = [concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) for _ in shares]
+    try:
+        futures = [pool.submit(workers.call_as_worker, cores, cache,
+                               pickle.dumps((fn, (study, share))))
+                   for pool, cores, share in zip(pools, workers.core_sets(lanes), shares,
+                                                     strict=True)
+                   if share]
+        found = {p.task_id: p for future in futures for p in future.result()}
+    finally:
+        for pool in pools:
+            pool.shutdown(cancel_futures=True)
+    return [found[t.task_id] for t in tasks]
 
 
 def recorded_steps(out: Path, profile: Config) -> int | None:
@@ -222,18 +251,32 @@ def fit(study: Study, out: Path, *, log: Callable[[str], None] = print,
     lanes = workers.resolve(profile.execution.workers, len(tasks), jax.default_backend())
     started = clock()
     if lanes > 1 and step is None:
-        probes = measure_as_a_worker(study, lanes)
+        probes = measure_as_workers(study, lanes)
     else:
         probes = measure(tasks, step or _trainer_step(study), clock)
     spent = clock() - started
-    steps = choose_steps(profile.schedule.steps, probes, spent, budget,
-                         eval_estimate(tasks, profile, probes), lanes)
+    evals = eval_estimate(tasks, profile, probes)
+    nominal = profile.schedule.steps
+    steps = choose_steps(nominal, probes, spent, budget, evals, lanes)
     rates = [1 / p.step_s for p in probes if p.step_s > 0]
     rate = statistics.median(rates) if rates else float("inf")
     each = ", ".join(f"{p.task_id} {1 / p.step_s:.1f}" for p in probes if p.step_s > 0)
     fitted = budgeted(profile, steps)
-    on = f" on one of {lanes} workers" if lanes > 1 else ""
+    on = f" per worker ({lanes} workers)" if lanes > 1 else ""
+    renamed = "" if fitted is profile else f" (rows say {fitted.name})"
+    took = projected(steps, probes, spent, evals, lanes)
+    if took > budget:
+        fits = (f"even {steps} steps, the fewest it trains, project to {took / 60:.0f} minutes, "
+                f"over its {budget / 60:.0f}-minute budget{renamed}: this machine is too slow "
+                f"for the preview's quarter hour")
+    else:
+        fits = (f"{steps} of {nominal} steps fit its {budget / 60:.0f}-minute budget"
+                f"{renamed}")
+    if steps < nominal // 2:
+        full = projected(nominal, probes, spent, evals, lanes)
+        fits += (f"; below {nominal // 2} steps expect fewer models to draw triangles or cross "
+                 f"delta (README, \"The preview\"): --steps {nominal} trains the full preview, "
+                 f"about {full / 60:.0f} minutes here")
     log(f"{profile.name}: measured {rate:.1f} run-steps/s{on} (median; {each}) in {spent:.0f} s; "
-        f"{steps} of {profile.schedule.steps} steps fit its {budget / 60:.0f}-minute budget"
-        + ("" if fitted is profile else f" (rows say {fitted.name})"))
+        + fits)
     return dataclasses.replace(study, config=fitted)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import pytest
 
@@ -41,8 +42,9 @@ def _fake_step(clock, compile_s, step_s):
     return step
 
 
-def test_ladder_goes_down_in_quarter_hundreds_to_half():
-    assert step_budget.ladder(400) == [400, 375, 350, 325, 300, 275, 250, 225, 200]
+def test_ladder_goes_down_in_quarter_hundreds_to_a_quarter():
+    assert step_budget.ladder(400) == [400, 375, 350, 325, 300, 275, 250, 225, 200, 175, 150,
+                                       125, 100]
     assert step_budget.ladder(390)[:2] == [390, 375]
     assert step_budget.ladder(30) == [30, 25]
 
@@ -55,7 +57,7 @@ def test_choose_steps_takes_the_most_steps_that_fit():
     assert step_budget.choose_steps(400, probes, 10.0, fits(400), evals) == 400
     assert step_budget.choose_steps(400, probes, 10.0, fits(300), evals) == 300
     assert step_budget.choose_steps(400, probes, 10.0, fits(300) - 0.01, evals) == 275
-    assert step_budget.choose_steps(400, probes, 10.0, 1.0, evals) == 200  # never below half
+    assert step_budget.choose_steps(400, probes, 10.0, 1.0, evals) == 100  # never below 1/4
     # the same rates give the same steps, whatever the clock said when
     assert len({step_budget.choose_steps(400, probes, 10.0, fits(333), evals)
                 for _ in range(3)}) == 1
@@ -101,7 +103,7 @@ def test_workers_buy_steps():
     probes = [step_budget.Probe(str(i), 1, 8.0, 0.5) for i in range(8)]
     evals = lambda steps: {}  # noqa: E731
     budget = step_budget.OVERHEAD_S + 2.0 * 300
-    assert step_budget.choose_steps(400, probes, 0.0, budget, evals, lanes=1) == 200
+    assert step_budget.choose_steps(400, probes, 0.0, budget, evals, lanes=1) == 150
     assert step_budget.choose_steps(400, probes, 0.0, budget, evals, lanes=2) == 300
     assert step_budget.choose_steps(400, probes, 0.0, budget - 0.01, evals, lanes=2) == 275
     # three tasks on two workers: the last one runs alone
@@ -164,5 +166,57 @@ def test_fit_with_workers_projects_onto_the_workers(tmp_path, monkeypatch):
         fitted[name] = step_budget.fit(each, tmp_path / name, clock=clock, log=lines.append,
                                        step=_fake_step(clock, 0.0, {"ns_gan": 0.5,
                                                                     "wgan_gp": 0.5}))
-    assert "on one of 2 workers" in lines[0] and "workers" not in lines[1]
+    assert "per worker (2 workers)" in lines[0] and "workers" not in lines[1]
     assert fitted["one"].config.schedule.steps < fitted["two"].config.schedule.steps
+
+
+def test_a_slow_machine_gets_fewer_steps_and_is_told_what_it_costs(tmp_path, monkeypatch):
+    """Below half the steps the command says what the full preview would take there; where even
+    a quarter does not fit, that it is over the budget and by how much."""
+    study = _one_process(build_study("default", profile="preview", models=["ns_gan", "wgan_gp"]))
+    monkeypatch.setattr(step_budget, "eval_estimate", lambda *a: lambda steps: {})
+    monkeypatch.setitem(step_budget.BUDGETS, "preview", 100.0)
+    lines = []
+    for step_s, steps in ((0.75, 100), (0.5, 150), (0.25, 300)):  # seconds per step of both
+        clock = FakeClock()
+        fitted = step_budget.fit(study, tmp_path / str(step_s), clock=clock, log=lines.append,
+                                 step=_fake_step(clock, 0.0, {"ns_gan": step_s / 2,
+                                                              "wgan_gp": step_s / 2}))
+        assert fitted.config.schedule.steps == steps
+    slow, slower, fast = lines
+    # 100 steps: 0.75 x 100 + 20 s of overhead + the 3 probe steps = 97.25 s: fits, 125 not
+    assert "100 of 400 steps fit" in slow and "--steps 400 trains the full preview, about " \
+        "5 minutes here" in slow  # 0.75 x 3 + 0.75 x 400 + 20 = 322 s
+    assert "150 of 400 steps fit" in slower and "--steps 400" in slower
+    assert "300 of 400 steps fit" in fast and "--steps" not in fast
+    monkeypatch.setitem(step_budget.BUDGETS, "preview", 60.0)
+    clock, over = FakeClock(), []
+    fitted = step_budget.fit(study, tmp_path / "over", clock=clock, log=over.append,
+                             step=_fake_step(clock, 0.0, {"ns_gan": 0.375, "wgan_gp": 0.375}))
+    # 97.25 s at the fewest steps, 1.6 minutes
+    assert fitted.config.schedule.steps == 100
+    assert "even 100 steps, the fewest it trains, project to 2 minutes, over its 1-minute " \
+        "budget" in over[0]
+
+
+def _where(study, task_ids):
+    """A stand-in for one measuring process's share: each probe records the process and its
+    first core (in place of its compile and step seconds)."""
+    tasks = [t for t in make_tasks(study.runs, study.config.execution.max_group)
+             if t.task_id in task_ids]
+    return [step_budget.Probe(t.task_id, len(t.runs), float(os.getpid()),
+                              float(min(os.sched_getaffinity(0)))) for t in tasks]
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
+def test_measuring_workers_share_the_tasks_each_on_its_cores():
+    study = build_study("default", profile="preview", models=["ns_gan", "lsgan", "wgan", "vae",
+                                                              "began"])
+    tasks = make_tasks(study.runs, study.config.execution.max_group)
+    probes = step_budget.measure_as_workers(study, 2, fn=_where)
+    assert [p.task_id for p in probes] == [t.task_id for t in tasks]  # the study's order
+    pids = [p.compile_s for p in probes]
+    assert pids[0::2] == [pids[0]] * 3 and pids[1::2] == [pids[1]] * 2  # dealt in turn
+    assert pids[0] != pids[1] and os.getpid() not in pids  # two new processes
+    first, second = step_budget.workers.core_sets(2)
+    assert [p.step_s for p in probes[:2]] == [min(first), min(second)]  # each on its cores
