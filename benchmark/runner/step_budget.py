@@ -179,31 +179,26 @@ def _trainer_step(study: Study) -> Callable[[Task, int, int], None]:
     return step
 
 
-def _measure_study(study: Study, only: Sequence[str] | None = None) -> list[Probe]:
-    tasks = make_tasks(study.runs, study.config.execution.max_group)
-    return measure([t for t in tasks if only is None or t.task_id in only],
-                   _trainer_step(study))
+def _measure_share(study: Study, tasks: Sequence[Task]) -> list[Probe]:
+    return measure(tasks, _trainer_step(study))
 
 
-def measure_as_workers(study: Study, lanes: int,
-                       fn: Callable[..., list[Probe]] = _measure_study) -> list[Probe]:
-    """The study's tasks timed as ``lanes`` workers will train them: dealt in turn to
-    ``lanes`` new processes, each set up as its worker (its cores,
-    ``benchmark.runner.workers.call_as_worker``: a process's cores cannot be narrowed once JAX
-    has started its threads), all at once; ``fn(study, task_ids)`` times a share. Their
-    compilations go to the compilation cache, where the workers find them. The probes come
-    back in the study's task order."""
-    tasks = make_tasks(study.runs, study.config.execution.max_group)
-    shares = [[t.task_id for t in tasks[i::lanes]] for i in range(lanes)]
+def measure_as_workers(study: Study, tasks: Sequence[Task], lanes: int,
+                       fn: Callable[..., list[Probe]] = _measure_share) -> list[Probe]:
+    """``tasks`` timed as ``lanes`` workers will train them (``lanes`` at most one per task, as
+    ``benchmark.runner.workers.resolve`` gives): dealt in turn to ``lanes`` new processes, each
+    set up as its worker (its cores, ``benchmark.runner.workers.call_as_worker``: a process's
+    cores cannot be narrowed once JAX has started its threads), all at once; ``fn(study,
+    share)`` times a share. Their compilations go to the compilation cache, where the workers
+    find them. The probes come back in the order of ``tasks``."""
     ctx = multiprocessing.get_context("spawn")
     cache = jax.config.jax_compilation_cache_dir
-    pools = [concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) for _ in shares]
+    pools = [concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) for _ in range(lanes)]
     try:
         futures = [pool.submit(workers.call_as_worker, cores, cache,
-                               pickle.dumps((fn, (study, share))))
-                   for pool, cores, share in zip(pools, workers.core_sets(lanes), shares,
-                                                     strict=True)
-                   if share]
+                               pickle.dumps((fn, (study, tasks[i::lanes]))))
+                   for i, (pool, cores) in enumerate(zip(pools, workers.core_sets(lanes),
+                                                         strict=True))]
         found = {p.task_id: p for future in futures for p in future.result()}
     finally:
         for pool in pools:
@@ -251,7 +246,7 @@ def fit(study: Study, out: Path, *, log: Callable[[str], None] = print,
     lanes = workers.resolve(profile.execution.workers, len(tasks), jax.default_backend())
     started = clock()
     if lanes > 1 and step is None:
-        probes = measure_as_workers(study, lanes)
+        probes = measure_as_workers(study, tasks, lanes)
     else:
         probes = measure(tasks, step or _trainer_step(study), clock)
     spent = clock() - started

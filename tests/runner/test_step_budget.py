@@ -199,11 +199,9 @@ def test_a_slow_machine_gets_fewer_steps_and_is_told_what_it_costs(tmp_path, mon
         "budget" in over[0]
 
 
-def _where(study, task_ids):
+def _where(study, tasks):
     """A stand-in for one measuring process's share: each probe records the process and its
     first core (in place of its compile and step seconds)."""
-    tasks = [t for t in make_tasks(study.runs, study.config.execution.max_group)
-             if t.task_id in task_ids]
     return [step_budget.Probe(t.task_id, len(t.runs), float(os.getpid()),
                               float(min(os.sched_getaffinity(0)))) for t in tasks]
 
@@ -213,7 +211,7 @@ def test_measuring_workers_share_the_tasks_each_on_its_cores():
     study = build_study("default", profile="preview", models=["ns_gan", "lsgan", "wgan", "vae",
                                                               "began"])
     tasks = make_tasks(study.runs, study.config.execution.max_group)
-    probes = step_budget.measure_as_workers(study, 2, fn=_where)
+    probes = step_budget.measure_as_workers(study, tasks, 2, fn=_where)
     assert [p.task_id for p in probes] == [t.task_id for t in tasks]  # the study's order
     pids = [p.compile_s for p in probes]
     assert pids[0::2] == [pids[0]] * 3 and pids[1::2] == [pids[1]] * 2  # dealt in turn
