@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 from jax import lax
 from jax.sharding import Mesh
 
@@ -162,6 +163,23 @@ def _lenet_path(dataset: str, config: lenet.LeNetConfig) -> Path:
     return cache_dir() / "lenet" / f"{dataset}_{tag.hexdigest()[:12]}.npz"
 
 
+def _train_lenet(dataset: str, data_dir: str | Path | None, config: lenet.LeNetConfig,
+                 path: Path) -> None:
+    """Train FID-LeNet on ``dataset`` and write it, with its metadata, to ``path``."""
+    train_images, train_labels = _read_labelled(dataset, data_dir, "train")
+    params = lenet.train(train_images, train_labels, config)
+    test_images, test_labels = _read_labelled(dataset, data_dir, "test")
+    flat = lenet.flatten_params(params)
+    meta = {
+        "dataset": dataset,
+        "config": dataclasses.asdict(config),
+        "test_accuracy": lenet.accuracy(params, test_images, test_labels),
+        "sha256": lenet.params_sha256(flat),
+    }
+    with atomic_writer(path) as f:
+        np.savez(f, meta=np.array(json.dumps(meta)), **flat)
+
+
 def lenet_params(
     dataset: str = "mnist",
     data_dir: str | Path | None = None,
@@ -177,23 +195,15 @@ def lenet_params(
                         f"{dataset!r}; use feature='inception'")
     config = config or lenet.default_config(dataset)
     path = _lenet_path(dataset, config)
-    if path.is_file() and not retrain:
-        with np.load(path) as stored:
-            meta = json.loads(str(stored["meta"]))
-            flat = {k: stored[k] for k in stored.files if k != "meta"}
-    else:
-        train_images, train_labels = _read_labelled(dataset, data_dir, "train")
-        params = lenet.train(train_images, train_labels, config)
-        test_images, test_labels = _read_labelled(dataset, data_dir, "test")
-        flat = lenet.flatten_params(params)
-        meta = {
-            "dataset": dataset,
-            "config": dataclasses.asdict(config),
-            "test_accuracy": lenet.accuracy(params, test_images, test_labels),
-            "sha256": lenet.params_sha256(flat),
-        }
-        with atomic_writer(path) as f:
-            np.savez(f, meta=np.array(json.dumps(meta)), **flat)
+    if retrain or not path.is_file():
+        # one process trains it, the others (a study's workers, say) wait and load its file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(path.parent / f".{path.name}.lock", thread_local=False):
+            if retrain or not path.is_file():
+                _train_lenet(dataset, data_dir, config, path)
+    with np.load(path) as stored:
+        meta = json.loads(str(stored["meta"]))
+        flat = {k: stored[k] for k in stored.files if k != "meta"}
     try:
         return lenet.unflatten_params(flat, lenet.IMAGE_SHAPES[dataset]), meta
     except ValueError:

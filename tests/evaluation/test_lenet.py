@@ -129,3 +129,34 @@ def test_the_classifier_trains_on_cifar10_files(tmp_path, monkeypatch):
     assert conditional.METRIC.applies_to(cifar10.CIFAR10)
     with pytest.raises(UserError, match="FID-LeNet exists for"):
         lenet_extractor("cifar10", tmp_path / "data", config)
+
+
+def test_processes_asking_at_once_train_the_classifier_once(tmp_path, monkeypatch):
+    """A study's workers scoring MNIST with FID-LeNet at once: one trains it (here a stand-in
+    that writes an untrained LeNet, slowly), the others wait for its file and load it."""
+    import threading
+    import time
+
+    monkeypatch.setenv("GAN_BENCHMARK_CACHE", str(tmp_path / "cache"))
+    params = lenet.LeNet().init(jax.random.key(0), jnp.zeros((1, *lenet.IMAGE_SHAPE)))
+    trained = []
+
+    def slow_training(dataset, data_dir, config, path):
+        trained.append(dataset)
+        time.sleep(0.5)  # long enough for the other threads to find no file yet
+        flat = lenet.flatten_params(params)
+        with open(path, "wb") as f:
+            np.savez(f, meta=np.array('{"test_accuracy": 0.1}'), **flat)
+
+    monkeypatch.setattr(fid_features, "_train_lenet", slow_training)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(lenet_params("mnist")))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert trained == ["mnist"] and len(got) == 3
+    for p, meta in got:
+        jax.tree.map(np.testing.assert_array_equal, p, params)
+        assert meta == {"test_accuracy": 0.1}
