@@ -227,8 +227,8 @@ def test_feature_extraction_sharded_over_two_devices_equals_one():
         print(float(feats.sum()), *feats.shape)
         """
     )
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu")  # fmt: skip
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=" ".join(  # conftest's flags too
+        [os.environ.get("XLA_FLAGS", ""), "--xla_force_host_platform_device_count=2"]))
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     result = subprocess.run(
         [sys.executable, "-c", script], env=env, cwd=root, capture_output=True, text=True
