@@ -32,6 +32,13 @@ from benchmark.evaluation.evaluator import Evaluator  # noqa: E402
 from metrics.base import Column, Metric  # noqa: E402
 
 
+def two_device_env() -> dict[str, str]:
+    """The environment of a subprocess with two virtual CPU devices: this one's, with
+    XLA's device-count flag added beside the flags above (not in place of them)."""
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"
+    return {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": flags.strip()}
+
+
 def pytest_collection_modifyitems(config, items):
     """The tests marked ``slow`` (the minute-long end-to-end ones) first, the rest in their
     order: xdist hands tests out in this order, so the long ones start at once on every worker

@@ -16,6 +16,7 @@ import scipy.special
 
 from benchmark.evaluation import fid_features
 from metrics import fid
+from tests.conftest import two_device_env
 
 RNG = np.random.default_rng(0)
 
@@ -227,12 +228,10 @@ def test_feature_extraction_sharded_over_two_devices_equals_one():
         print(float(feats.sum()), *feats.shape)
         """
     )
-    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=" ".join(  # conftest's flags too
-        [os.environ.get("XLA_FLAGS", ""), "--xla_force_host_platform_device_count=2"]))
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     result = subprocess.run(
-        [sys.executable, "-c", script], env=env, cwd=root, capture_output=True, text=True
-    )
+        [sys.executable, "-c", script], env=two_device_env(), cwd=root, capture_output=True,
+        text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     images = np.random.default_rng(0).random((37, 8, 8, 1)).astype(np.float32)
     feats, _ = fid.extract_features(_toy_extractor(), images, batch_size=7)

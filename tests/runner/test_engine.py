@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ from benchmark.runner.results import load_rows
 from sweeps import config as configs
 from sweeps.runs import Study, make_run
 from sweeps.studies import build_study
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, two_device_env
 
 TINY = configs.derive({"schedule.steps": 4, "schedule.eval_every": 2, "evaluation.grid_size": 4,
                        "evaluation.metrics.precision_recall.samples": 20,
@@ -163,10 +162,7 @@ for col in ("d_loss", "g_loss", "sample_mean"):
     np.testing.assert_allclose(a[col], b[col], rtol=1e-2, atol=1e-5, err_msg=col)
 print("OK", len(a))
 """
-    # two virtual devices, beside conftest's flags (its cheaper compilation included)
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": " ".join(
-        [os.environ.get("XLA_FLAGS", ""), "--xla_force_host_platform_device_count=2"])}
-    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env,
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=two_device_env(),
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "OK 3" in out.stdout

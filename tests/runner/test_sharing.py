@@ -124,24 +124,35 @@ def test_every_option_that_changes_results_is_in_the_fingerprint(tmp_path, cheap
                      keep_checkpoints=True)  # does not change results: resumes
 
 
-class _DieOnce:
-    """A task function whose first attempt is SIGKILLed in the middle of training."""
+class _CheapMetrics:
+    """The study's task function, with the driver's cheap metric (conftest.cheap_metrics)
+    in the worker too: P/R's inversion would be most of the test's time, compiled again in
+    every worker, and is not what is tested."""
 
-    def __init__(self, runner, marker: Path):
-        self.runner, self.marker = runner, marker
+    def __init__(self, runner):
+        self.runner = runner
 
     def __call__(self, task_id: str):
-        # the driver's metric (conftest.cheap_metrics) in this worker too: P/R's inversion
-        # would be most of the test's time and is not what it tests; a task still takes about
-        # 12 s here, so the kill at 4 s lands in the middle of it
         from benchmark.evaluation.evaluator import Evaluator
         from tests.conftest import sample_mean_metrics
 
         Evaluator.metrics = sample_mean_metrics
+        return self.runner(task_id)
+
+
+class _DieOnce(_CheapMetrics):
+    """A task function (with the cheap metric) whose first attempt is SIGKILLed in the middle
+    of training: a task still takes about 12 s here, so the kill at 4 s lands in it."""
+
+    def __init__(self, runner, marker: Path):
+        super().__init__(runner)
+        self.marker = marker
+
+    def __call__(self, task_id: str):
         if not self.marker.exists():
             self.marker.write_text(task_id)
             threading.Timer(4.0, os.kill, (os.getpid(), signal.SIGKILL)).start()
-        return self.runner(task_id)
+        return super().__call__(task_id)
 
 
 @pytest.mark.slow
@@ -187,22 +198,6 @@ class _Executor:
 
     def run(self, tasks, fn, *, progress=True):
         return self.inner.run(tasks, self.fn, progress=progress)
-
-
-class _CheapMetrics:
-    """The study's task function, with the driver's cheap metric (conftest.cheap_metrics)
-    in the worker too: P/R's inversion would be most of the test's time, compiled again in
-    every worker, and is not what is tested."""
-
-    def __init__(self, runner):
-        self.runner = runner
-
-    def __call__(self, task_id: str):
-        from benchmark.evaluation.evaluator import Evaluator
-        from tests.conftest import sample_mean_metrics
-
-        Evaluator.metrics = sample_mean_metrics
-        return self.runner(task_id)
 
 
 @pytest.mark.slow
