@@ -58,6 +58,8 @@ class Objective:
     penalty: Penalty | None = None
     # Applied to every D variable after each D update (WGAN's clipping).
     after_discriminator_update: Callable[[Any, HParams], Any] | None = None
+    # True: G's update draws its own z (WGAN-GP). False: it takes the D step's z, and the GAN
+    # family takes the D step's pass of G too (docs/protocol.md §4.2).
     fresh_z_for_generator: bool = False
     # Per-run state: initial value, and its update after every step from D's outputs.
     init_extra: Callable[[], dict[str, Array]] = dict

@@ -76,6 +76,25 @@ def batch_norm(train: bool) -> nn.BatchNorm:
     )
 
 
+def only_batch_norm(stats) -> bool:
+    """True where every leaf of a network's ``batch_stats`` is a moving mean or variance of
+    :func:`batch_norm` (no spectral norm's power-iteration vectors, nothing else a pass
+    updates): then a second training-mode pass on the same input moves them as
+    :func:`repeat_batch_norm_update` says."""
+    for path, _ in jax.tree_util.tree_flatten_with_path(stats)[0]:
+        keys = [str(getattr(k, "key", k)) for k in path]
+        if len(keys) < 2 or keys[-1] not in ("mean", "var") or not keys[-2].startswith("BatchNorm"):
+            return False
+    return True
+
+
+def repeat_batch_norm_update(before, after):
+    """The moving averages after a second update with the same batch statistics ``b``:
+    ``after = d before + (1 - d) b`` gives ``d after + (1 - d) b = after + d (after - before)``
+    (d = BN_DECAY; docs/protocol.md §4.2)."""
+    return jax.tree.map(lambda a0, a1: a1 + BN_DECAY * (a1 - a0), before, after)
+
+
 def lrelu(x: jax.Array) -> jax.Array:
     return nn.leaky_relu(x, LEAKY_SLOPE)
 

@@ -21,7 +21,7 @@ from benchmark.training.base import (
     apply_train,
     generator_steps,
 )
-from benchmark.training.families import register_family
+from benchmark.training.families import gan, register_family
 from benchmark.training.families.gan import discriminator, generator, heads, init_optimizer
 from losses.base import Outputs
 from models import priors
@@ -34,7 +34,8 @@ def _real_labels(batch: Batch) -> dict:
 
 
 def update(structure: Structure, state: RunState, hp, batch: Batch, t):
-    """The D update against G(z, y') of the G of before the step."""
+    """The D update against G(z, y') of the G of before the step (the G step takes this pass
+    of G where it can, :func:`gan.generator_pass`)."""
     objective = structure.recipe.objective
     G, D = generator(structure), discriminator(structure)
     key = jax.random.fold_in(jax.random.fold_in(state.key, STEPS), t)
@@ -43,8 +44,8 @@ def update(structure: Structure, state: RunState, hp, batch: Batch, t):
     z = priors.sample(k_z, (n, structure.z_dim), structure.recipe.latent)
     y_fake = jax.random.randint(k_y, (n,), 0, structure.num_classes or CATEGORIES)
     d_params, d_stats = state.params["discriminator"], state.batch_stats["discriminator"]
-    fake, g_stats = apply_train(G, state.params["generator"], state.batch_stats["generator"],
-                                z, labels=y_fake)
+    fake, g_stats, carry = gan.generator_pass(structure, G, state.params["generator"],
+                                              state.batch_stats["generator"], z, labels=y_fake)
     fake = jax.lax.stop_gradient(fake)
 
     def d_objective(dp):
@@ -63,11 +64,13 @@ def update(structure: Structure, state: RunState, hp, batch: Batch, t):
         batch_stats={"generator": g_stats, "discriminator": d_stats},
         opt_state={**state.opt_state, "discriminator": d_opt},
     )
-    return new_state, {"d_loss": d_loss}, {"z": z, "y_fake": y_fake, "out": out}
+    return new_state, {"d_loss": d_loss}, {**carry, "z": z, "y_fake": y_fake, "out": out}
 
 
 def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t, carry):
-    """The G update on the same z and y', against the updated D (its statistics not kept)."""
+    """The G update on the same z and y', against the updated D (its statistics not kept);
+    from the D step's pass of G where the carry holds it
+    (:func:`gan.generator_gradient`)."""
     objective = structure.recipe.objective
     G, D = generator(structure), discriminator(structure)
     d_params, d_stats = state.params["discriminator"], state.batch_stats["discriminator"]
@@ -77,15 +80,15 @@ def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t,
         d_real, aux_real = heads(apply_train(D, d_params, d_stats, batch.x,
                                              **_real_labels(batch))[0])
 
-    def g_objective(gp):
-        images, stats = apply_train(G, gp, state.batch_stats["generator"], z, labels=y_fake)
+    def loss_of(images):
         d_fake, aux_fake = heads(apply_train(D, d_params, d_stats, images, labels=y_fake)[0])
         out = Outputs(d_real, d_fake, y=batch.y, y_fake=y_fake, aux_real=aux_real,
                       aux_fake={**aux_fake, "z": z})
-        return objective.generator_loss(out, hp, state.extra), stats
+        return objective.generator_loss(out, hp, state.extra)
 
     g_params = state.params["generator"]
-    (g_loss, g_stats), grads = jax.value_and_grad(g_objective, has_aux=True)(g_params)
+    g_loss, grads, g_stats = gan.generator_gradient(G, state, carry, loss_of, z,
+                                                    labels=y_fake)
     updates, g_opt = adam(hp).update(grads, state.opt_state["generator"], g_params)
     return state.replace(
         params={**state.params, "generator": optax.apply_updates(g_params, updates)},

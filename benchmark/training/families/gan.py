@@ -26,6 +26,7 @@ from benchmark.training.base import (
 from benchmark.training.families import register_family
 from losses.base import Outputs
 from models import priors
+from models.layers import only_batch_norm, repeat_batch_norm_update
 
 
 def generator(structure: Structure) -> nn.Module:
@@ -55,11 +56,56 @@ def init_optimizer(structure: Structure, params: dict) -> tuple[dict, dict]:
     return opt_state, structure.recipe.objective.init_extra()
 
 
+def reuses_generator_pass(structure: Structure, g_stats: dict) -> bool:
+    """Whether the G update takes the D step's pass of G (docs/protocol.md §4.2): it does where
+    G's update uses the D step's z and a second training-mode pass would only move G's
+    batch-norm averages again (:func:`models.layers.only_batch_norm`). G's parameters do not
+    change in the D step, so that pass is the G step's; XLA does not merge the two."""
+    return (not structure.recipe.objective.fresh_z_for_generator) and only_batch_norm(g_stats)
+
+
+def generator_pass(structure: Structure, G: nn.Module, g_params, g_stats, *args, **kwargs):
+    """G's training-mode pass of the D step: ``(output, G's new statistics, carry)``. Where
+    :func:`reuses_generator_pass`, the carry's ``"g_pass"`` keeps the pass with its pullback
+    (``jax.vjp``) for :func:`generator_gradient`; else the carry is empty."""
+    if not reuses_generator_pass(structure, g_stats):
+        out, stats = apply_train(G, g_params, g_stats, *args, **kwargs)
+        return out, stats, {}
+    out, pullback, stats = jax.vjp(lambda gp: apply_train(G, gp, g_stats, *args, **kwargs),
+                                   g_params, has_aux=True)
+    return out, stats, {"g_pass": {"out": out, "pullback": pullback, "stats_before": g_stats}}
+
+
+def generator_gradient(G: nn.Module, state: RunState, carry: dict, loss_of, *args, **kwargs):
+    """G's loss ``loss_of(G(*args))``, its gradient with respect to G's parameters and G's new
+    batch statistics. From the D step's pass where the carry holds it (:func:`generator_pass`):
+    that pass's pullback of the loss's gradient with respect to G's output, and the second
+    update of G's batch-norm averages that a second pass would have made
+    (:func:`models.layers.repeat_batch_norm_update`); else G runs again on ``args``."""
+    if "g_pass" in carry:
+        g_pass = carry["g_pass"]
+        loss, d_out = jax.value_and_grad(loss_of)(g_pass["out"])
+        (grads,) = g_pass["pullback"](d_out)
+        stats = repeat_batch_norm_update(g_pass["stats_before"],
+                                         state.batch_stats["generator"])
+        return loss, grads, stats
+
+    def g_objective(gp):
+        out, stats = apply_train(G, gp, state.batch_stats["generator"], *args, **kwargs)
+        return loss_of(out), stats
+
+    (loss, stats), grads = jax.value_and_grad(g_objective, has_aux=True)(
+        state.params["generator"])
+    return loss, grads, stats
+
+
 def update(structure: Structure, state: RunState, hp, batch: Batch, t):
     """The D update on the minibatch, against G(z) of the G of before the step (G runs in
     training mode, so its batch statistics move; a conditional architecture's G and D get
     the batch's labels, :func:`labels_of`). D is applied separately to the real and
-    the fake batch (docs/protocol.md §3.2). Returns the carry of the G update and the hook."""
+    the fake batch (docs/protocol.md §3.2). Returns the carry of the G update and the hook:
+    where :func:`reuses_generator_pass`, it holds G's pass with its pullback
+    (:func:`generator_pass`)."""
     objective = structure.recipe.objective
     x = batch.x
     G, D = generator(structure), discriminator(structure)
@@ -71,7 +117,7 @@ def update(structure: Structure, state: RunState, hp, batch: Batch, t):
 
     cond = labels_of(structure, batch)
     z = priors.sample(k_z, shape, structure.recipe.latent)
-    fake, g_stats = apply_train(G, g_params, g_stats, z, **cond)
+    fake, g_stats, carry = generator_pass(structure, G, g_params, g_stats, z, **cond)
     fake = jax.lax.stop_gradient(fake)
 
     def d_objective(dp):
@@ -104,12 +150,13 @@ def update(structure: Structure, state: RunState, hp, batch: Batch, t):
         batch_stats={"generator": g_stats, "discriminator": d_stats},
         opt_state={**state.opt_state, "discriminator": d_opt},
     )
-    return new_state, metrics, {"z": z, "k_zg": k_zg, "out": out}
+    return new_state, metrics, {**carry, "z": z, "k_zg": k_zg, "out": out}
 
 
 def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t, carry):
     """The G update, against the updated D (its batch statistics are not kept). G's loss sees
-    D on the real batch only where the objective asks (``generator_sees_real``)."""
+    D on the real batch only where the objective asks (``generator_sees_real``). G's gradient
+    comes from the D step's pass where the carry holds it (:func:`generator_gradient`)."""
     objective = structure.recipe.objective
     G, D = generator(structure), discriminator(structure)
     d_params, d_stats = state.params["discriminator"], state.batch_stats["discriminator"]
@@ -122,14 +169,13 @@ def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t,
     if objective.generator_sees_real:
         d_real, aux_real = heads(apply_train(D, d_params, d_stats, batch.x, **cond)[0])
 
-    def g_objective(gp):
-        images, stats = apply_train(G, gp, state.batch_stats["generator"], z, **cond)
+    def loss_of(images):
         d_fake, aux_fake = heads(apply_train(D, d_params, d_stats, images, **cond)[0])
         out = Outputs(d_real, d_fake, y=batch.y, aux_real=aux_real, aux_fake=aux_fake)
-        return objective.generator_loss(out, hp, state.extra), stats
+        return objective.generator_loss(out, hp, state.extra)
 
     g_params = state.params["generator"]
-    (g_loss, g_stats), grads = jax.value_and_grad(g_objective, has_aux=True)(g_params)
+    g_loss, grads, g_stats = generator_gradient(G, state, carry, loss_of, z, **cond)
     updates, g_opt = adam(hp).update(grads, state.opt_state["generator"], g_params)
     new_state = state.replace(
         params={**state.params, "generator": optax.apply_updates(g_params, updates)},

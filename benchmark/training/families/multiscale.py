@@ -51,7 +51,8 @@ def update(structure: Structure, state: RunState, hp, batch: Batch, t):
     g_stats, d_stats = state.batch_stats["generator"], state.batch_stats["discriminator"]
     real = _real(structure, batch.x)
     z = priors.sample(k_z, shape, structure.recipe.latent)
-    bands, g_stats = apply_train(G, g_params, g_stats, z, real[1], method="bands")
+    bands, g_stats, carry = gan.generator_pass(structure, G, g_params, g_stats, z, real[1],
+                                               method="bands")
     fake = (jax.lax.stop_gradient(bands), real[1])
 
     def d_objective(dp):
@@ -71,11 +72,12 @@ def update(structure: Structure, state: RunState, hp, batch: Batch, t):
         batch_stats={"generator": g_stats, "discriminator": d_stats},
         opt_state={**state.opt_state, "discriminator": d_opt},
     )
-    return new_state, {"d_loss": d_loss}, {"z": z, "k_zg": k_zg, "out": out}
+    return new_state, {"d_loss": d_loss}, {**carry, "z": z, "k_zg": k_zg, "out": out}
 
 
 def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t, carry):
-    """Every level's G update against the updated D, conditioned on the real l_k."""
+    """Every level's G update against the updated D, conditioned on the real l_k; from the D
+    step's pass of G where the carry holds it (:func:`gan.generator_gradient`)."""
     objective = structure.recipe.objective
     G, D = generator_module(structure), discriminator_module(structure)
     d_params, d_stats = state.params["discriminator"], state.batch_stats["discriminator"]
@@ -88,14 +90,13 @@ def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t,
     if objective.generator_sees_real:
         d_real = apply_train(D, d_params, d_stats, real)[0]
 
-    def g_objective(gp):
-        bands, stats = apply_train(G, gp, state.batch_stats["generator"], z, real[1],
-                                   method="bands")
+    def loss_of(bands):
         d_fake, _ = apply_train(D, d_params, d_stats, (bands, real[1]))
-        return objective.generator_loss(Outputs(d_real, d_fake), hp, state.extra), stats
+        return objective.generator_loss(Outputs(d_real, d_fake), hp, state.extra)
 
     g_params = state.params["generator"]
-    (g_loss, g_stats), grads = jax.value_and_grad(g_objective, has_aux=True)(g_params)
+    g_loss, grads, g_stats = gan.generator_gradient(G, state, carry, loss_of, z, real[1],
+                                                    method="bands")
     updates, g_opt = adam(hp).update(grads, state.opt_state["generator"], g_params)
     new_state = state.replace(
         params={**state.params, "generator": optax.apply_updates(g_params, updates)},
