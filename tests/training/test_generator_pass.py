@@ -15,7 +15,7 @@ import pytest
 
 import models
 from benchmark import training as train
-from benchmark.training.base import Batch, apply_train
+from benchmark.training.base import Batch
 from benchmark.training.families import gan
 from models.layers import BN_DECAY, only_batch_norm, repeat_batch_norm_update
 
@@ -54,10 +54,9 @@ def steps(model: str, monkeypatch):
     g_forward = []
     make_pass = gan.generator_pass
 
-    def counted_pass(structure, G, g_params, g_stats, *args, **kwargs):
-        g_forward.append(heavy_ops(
-            lambda gp: apply_train(G, gp, g_stats, *args, **kwargs), g_params))
-        return make_pass(structure, G, g_params, g_stats, *args, **kwargs)
+    def counted_pass(structure, pass_of, g_params, g_stats):
+        g_forward.append(heavy_ops(lambda gp: pass_of(gp, g_stats), g_params))
+        return make_pass(structure, pass_of, g_params, g_stats)
 
     def run():
         def step(s):  # a new function each time: JAX caches traces by function
@@ -74,8 +73,9 @@ def steps(model: str, monkeypatch):
 
 # one of each family that makes a pass of G in its D step: the GAN family (NS GAN; BEGAN, whose
 # k is updated from a pass after the step), the conditional family (CGAN: labels; InfoGAN: its
-# Q head), the multiscale family (LAPGAN: G's bands conditioned on the real pyramid)
-@pytest.mark.parametrize("model", ["ns_gan", "began", "cgan", "infogan", "lapgan"])
+# Q head), the multiscale family (LAPGAN: G's bands conditioned on the real pyramid), the
+# encoder family (BiGAN: E's pass on the real batch and G's on z, one pass of both)
+@pytest.mark.parametrize("model", ["ns_gan", "began", "cgan", "infogan", "lapgan", "bigan"])
 def test_the_generator_step_takes_the_d_steps_pass_of_g(model, monkeypatch):
     structure, state, (shipped, ops), (plain, plain_ops), g_forward = steps(model, monkeypatch)
     assert gan.reuses_generator_pass(structure, state.batch_stats["generator"])
@@ -108,6 +108,52 @@ def test_a_fresh_z_for_g_keeps_the_plain_generator_step(monkeypatch):
     assert ops == plain_ops
     for a, b in zip(jax.tree.leaves(shipped), jax.tree.leaves(plain), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_vaegans_generator_step_makes_one_pass_for_both_losses():
+    """VAE-GAN's E and G descend two losses of one pass: the pass run once and pulled back
+    per loss equals two ``jax.grad`` calls that each run it, and XLA counts fewer FLOPs."""
+    from benchmark.training.families import encoder
+
+    structure = train.Structure("vaegan", SHAPE, batch_size=BATCH)
+    state = train.init_run(structure, BATCH, 5)
+    objective, hp = structure.recipe.objective, hparams("vaegan")
+    G, D = gan.generator(structure), gan.discriminator(structure)
+    x = jax.random.uniform(jax.random.PRNGKey(3), (BATCH, *SHAPE))
+    z = jax.random.normal(jax.random.PRNGKey(4), (BATCH, structure.z_dim))
+    g_params = state.params["generator"]
+
+    def parts(gp):
+        return encoder.vaegan_outputs(G, D, gp, state.batch_stats["generator"],
+                                      state.params["discriminator"],
+                                      state.batch_stats["discriminator"], x, z,
+                                      jax.random.PRNGKey(6))[:2]
+
+    def shipped(gp):
+        return encoder.vaegan_gradients(objective, hp, parts, gp)[:3]
+
+    def plain(gp):  # the step as it was: one pass per loss
+        def dec_objective(p):
+            out, stats = parts(p)
+            return objective.decoder_loss(out, hp), stats
+
+        enc = jax.grad(lambda p: objective.encoder_loss(parts(p)[0], hp))(gp)
+        (loss, stats), dec = jax.value_and_grad(dec_objective, has_aux=True)(gp)
+        return loss, {"encoder": enc["encoder"], "generator": dec["generator"]}, stats
+
+    def flops(fn):
+        cost = jax.jit(fn).lower(g_params).compile().cost_analysis()
+        return (cost[0] if isinstance(cost, (list, tuple)) else cost)["flops"]
+
+    loss, grads, stats = jax.jit(shipped)(g_params)
+    ref_loss, ref_grads, ref_stats = jax.jit(plain)(g_params)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
+    for a, b in zip(jax.tree.leaves((grads, stats)), jax.tree.leaves((ref_grads, ref_stats)),
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
+    for part in ("encoder", "generator"):
+        assert max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grads[part])) > 0
+    assert flops(shipped) < flops(plain)
 
 
 def test_repeat_batch_norm_update_is_a_second_ema_update():

@@ -44,8 +44,9 @@ def update(structure: Structure, state: RunState, hp, batch: Batch, t):
     z = priors.sample(k_z, (n, structure.z_dim), structure.recipe.latent)
     y_fake = jax.random.randint(k_y, (n,), 0, structure.num_classes or CATEGORIES)
     d_params, d_stats = state.params["discriminator"], state.batch_stats["discriminator"]
-    fake, g_stats, carry = gan.generator_pass(structure, G, state.params["generator"],
-                                              state.batch_stats["generator"], z, labels=y_fake)
+    fake, g_stats, carry = gan.generator_pass(structure, gan.applied(G, z, labels=y_fake),
+                                              state.params["generator"],
+                                              state.batch_stats["generator"])
     fake = jax.lax.stop_gradient(fake)
 
     def d_objective(dp):
@@ -87,8 +88,8 @@ def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t,
         return objective.generator_loss(out, hp, state.extra)
 
     g_params = state.params["generator"]
-    g_loss, grads, g_stats = gan.generator_gradient(G, state, carry, loss_of, z,
-                                                    labels=y_fake)
+    g_loss, grads, g_stats = gan.generator_gradient(state, carry, loss_of,
+                                                    gan.applied(G, z, labels=y_fake))
     updates, g_opt = adam(hp).update(grads, state.opt_state["generator"], g_params)
     return state.replace(
         params={**state.params, "generator": optax.apply_updates(g_params, updates)},

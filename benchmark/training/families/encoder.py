@@ -30,7 +30,7 @@ from benchmark.training.base import (
     apply_train,
     generator_steps,
 )
-from benchmark.training.families import register_family
+from benchmark.training.families import gan, register_family
 from benchmark.training.families.gan import discriminator, generator, heads
 from losses.base import Outputs
 from losses.vaegan import feature_reconstruction, prior_loss
@@ -49,26 +49,43 @@ def encode_train(G, params, stats, x, key):
     return apply_train(G, params, stats, x, key=key, method=GeneratorWithEncoder.encode)
 
 
+def encode_and_generate(G, x, z, key):
+    """E's and G's training-mode pass as ``(params, stats) -> ((E(x), G(z)), stats)``, the
+    form :func:`benchmark.training.families.gan.generator_pass` takes. ``key``: E's noise."""
+    def pass_of(g_params, g_stats):
+        (z_hat, _, _), g_stats = encode_train(G, g_params, g_stats, x, key)
+        fake, g_stats = apply_train(G, g_params, g_stats, z)
+        return (z_hat, fake), g_stats
+    return pass_of
+
+
 def pairs(G, D, g_params, g_stats, d_params, d_stats, x, z, key, joint: bool = False):
     """D's logits on the real pairs (x, E(x)) and the fake pairs (G(z), z):
-    (Outputs, G's and D's new statistics). ``key``: E's noise and D's dropout masks (ALI's D,
-    one mask for the real and one for the fake batch); None: neither. ``joint``: D scores the
-    2B pairs, real then fake, in one training-mode pass (one batch norm over all of them, one
-    update of D's running averages) and the logits are split back (``d_pass=joint``);
-    otherwise in two passes, each batch-normalised over itself."""
-    (z_hat, _, _), g_stats = encode_train(G, g_params, g_stats, x, key)
-    fake, g_stats = apply_train(G, g_params, g_stats, z)
+    (Outputs, G's and D's new statistics); :func:`encode_and_generate`, then
+    :func:`score_pairs`."""
+    (z_hat, fake), g_stats = encode_and_generate(G, x, z, key)(g_params, g_stats)
+    out, d_stats = score_pairs(D, d_params, d_stats, x, z, z_hat, fake, key, joint)
+    return out, g_stats, d_stats
+
+
+def score_pairs(D, d_params, d_stats, x, z, z_hat, fake, key, joint: bool = False):
+    """D's logits on the real pairs (x, z_hat) and the fake pairs (fake, z): (Outputs, D's new
+    statistics). ``key``: D's dropout masks (ALI's D, one mask for the real and one for the
+    fake batch); None: none. ``joint``: D scores the 2B pairs, real then fake, in one
+    training-mode pass (one batch norm over all of them, one update of D's running averages)
+    and the logits are split back (``d_pass=joint``); otherwise in two passes, each
+    batch-normalised over itself."""
     if joint:
         rngs = {} if key is None else {"rngs": {"dropout": jax.random.fold_in(key, 3)}}
         logits, d_stats = apply_train(D, d_params, d_stats, jnp.concatenate([x, fake]),
                                       z=jnp.concatenate([z_hat, z]), **rngs)
         n = x.shape[0]
-        return Outputs(logits[:n], logits[n:]), g_stats, d_stats
+        return Outputs(logits[:n], logits[n:]), d_stats
     real_rngs, fake_rngs = ({} if key is None else
                             {"rngs": {"dropout": jax.random.fold_in(key, i)}} for i in (1, 2))
     d_real, d_stats = apply_train(D, d_params, d_stats, x, z=z_hat, **real_rngs)
     d_fake, d_stats = apply_train(D, d_params, d_stats, fake, z=z, **fake_rngs)
-    return Outputs(d_real, d_fake), g_stats, d_stats
+    return Outputs(d_real, d_fake), d_stats
 
 
 def joint_pass(structure: Structure) -> bool:
@@ -91,6 +108,20 @@ def vaegan_outputs(G, D, g_params, g_stats, d_params, d_stats, x, z_p, key):
     return out, g_stats, d_stats
 
 
+def vaegan_gradients(objective, hp, parts, g_params):
+    """VAE-GAN's G step (docs/protocol.md §12.6): E descends the encoder loss, the decoder G
+    the decoder loss, both functions of the same pass ``parts(g_params) -> (out, stats)``.
+    One forward pass with its pullback (``jax.vjp``), pulled back once per loss; returns the
+    decoder loss, ``{"encoder": E's gradient, "generator": G's}``, the new statistics and
+    ``out``. (Before: one ``jax.grad`` per loss, each running the pass.)"""
+    out, pullback, stats = jax.vjp(parts, g_params, has_aux=True)
+    (enc_grads,) = pullback(jax.grad(lambda o: objective.encoder_loss(o, hp))(out))
+    g_loss, d_out = jax.value_and_grad(lambda o: objective.decoder_loss(o, hp))(out)
+    (dec_grads,) = pullback(d_out)
+    grads = {"encoder": enc_grads["encoder"], "generator": dec_grads["generator"]}
+    return g_loss, grads, stats, out
+
+
 def _heads_and_stats(D, params, stats, x):
     out, stats = apply_train(D, params, stats, x)
     return heads(out), stats
@@ -101,7 +132,9 @@ def _is_vaegan(structure: Structure) -> bool:
 
 
 def update(structure: Structure, state: RunState, hp, batch: Batch, t):
-    """The D update, with E and G of before the step (their statistics move)."""
+    """The D update, with E and G of before the step (their statistics move). BiGAN's and
+    ALI's E and G pass is kept for the G step where it can be
+    (:func:`benchmark.training.families.gan.generator_pass`)."""
     objective = structure.recipe.objective
     G, D = generator(structure), discriminator(structure)
     key = jax.random.fold_in(jax.random.fold_in(state.key, STEPS), t)
@@ -111,13 +144,21 @@ def update(structure: Structure, state: RunState, hp, batch: Batch, t):
     g_stats, d_stats = state.batch_stats["generator"], state.batch_stats["discriminator"]
     d_params = state.params["discriminator"]
 
-    def d_objective(dp):
-        if _is_vaegan(structure):
+    carry = {}
+    if _is_vaegan(structure):
+        def d_objective(dp):
             out, gs, ds = vaegan_outputs(G, D, g_params, g_stats, dp, d_stats, batch.x, z, k_e)
             return objective.discriminator_loss(out, hp), (gs, ds)
-        out, gs, ds = pairs(G, D, g_params, g_stats, dp, d_stats, batch.x, z, k_e,
-                            joint=joint_pass(structure))
-        return objective.discriminator_loss(out, hp, state.extra), (gs, ds)
+    else:
+        codes, new_g_stats, carry = gan.generator_pass(
+            structure, encode_and_generate(G, batch.x, z, k_e), state.params["generator"],
+            g_stats)
+        z_hat, fake = jax.lax.stop_gradient(codes)
+
+        def d_objective(dp):
+            out, ds = score_pairs(D, dp, d_stats, batch.x, z, z_hat, fake, k_e,
+                                  joint=joint_pass(structure))
+            return objective.discriminator_loss(out, hp, state.extra), (new_g_stats, ds)
 
     (d_loss, (g_stats, d_stats)), grads = jax.value_and_grad(d_objective, has_aux=True)(
         d_params)
@@ -128,11 +169,13 @@ def update(structure: Structure, state: RunState, hp, batch: Batch, t):
         batch_stats={"generator": g_stats, "discriminator": d_stats},
         opt_state={**state.opt_state, "discriminator": d_opt},
     )
-    return new_state, {"d_loss": d_loss}, {"z": z, "k_e": k_e}
+    return new_state, {"d_loss": d_loss}, {**carry, "z": z, "k_e": k_e}
 
 
 def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t, carry):
-    """E and G against the updated D (its statistics not kept), on the step's z and noise."""
+    """E and G against the updated D (its statistics not kept), on the step's z and noise;
+    BiGAN's and ALI's from the D step's pass of E and G where the carry holds it
+    (:func:`benchmark.training.families.gan.generator_gradient`)."""
     objective = structure.recipe.objective
     G, D = generator(structure), discriminator(structure)
     d_params, d_stats = state.params["discriminator"], state.batch_stats["discriminator"]
@@ -140,26 +183,18 @@ def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t,
     z, k_e = carry["z"], carry["k_e"]
     metrics = {}
     if _is_vaegan(structure):
-        def parts(gp):
-            out, gs, _ = vaegan_outputs(G, D, gp, g_stats, d_params, d_stats, batch.x, z, k_e)
-            return out, gs
-
-        def dec_objective(gp):
-            out, gs = parts(gp)
-            return objective.decoder_loss(out, hp), (gs, out)
-
-        enc_grads = jax.grad(lambda gp: objective.encoder_loss(parts(gp)[0], hp))(g_params)
-        (g_loss, (new_stats, out)), dec_grads = jax.value_and_grad(
-            dec_objective, has_aux=True)(g_params)
-        grads = {"encoder": enc_grads["encoder"], "generator": dec_grads["generator"]}
+        g_loss, grads, new_stats, out = vaegan_gradients(
+            objective, hp, lambda gp: vaegan_outputs(G, D, gp, g_stats, d_params, d_stats,
+                                                     batch.x, z, k_e)[:2], g_params)
         metrics = {"kl": prior_loss(out), "llike": feature_reconstruction(out)}
     else:
-        def ge_objective(gp):
-            out, gs, _ = pairs(G, D, gp, g_stats, d_params, d_stats, batch.x, z, k_e,
-                               joint=joint_pass(structure))
-            return objective.generator_loss(out, hp, state.extra), gs
+        def loss_of(codes):
+            out, _ = score_pairs(D, d_params, d_stats, batch.x, z, *codes, k_e,
+                                 joint=joint_pass(structure))
+            return objective.generator_loss(out, hp, state.extra)
 
-        (g_loss, new_stats), grads = jax.value_and_grad(ge_objective, has_aux=True)(g_params)
+        g_loss, grads, new_stats = gan.generator_gradient(
+            state, carry, loss_of, encode_and_generate(G, batch.x, z, k_e))
     updates, g_opt = adam(hp).update(grads, state.opt_state["generator"], g_params)
     return state.replace(
         params={**state.params, "generator": optax.apply_updates(g_params, updates)},

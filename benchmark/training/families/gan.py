@@ -64,24 +64,31 @@ def reuses_generator_pass(structure: Structure, g_stats: dict) -> bool:
     return (not structure.recipe.objective.fresh_z_for_generator) and only_batch_norm(g_stats)
 
 
-def generator_pass(structure: Structure, G: nn.Module, g_params, g_stats, *args, **kwargs):
-    """G's training-mode pass of the D step: ``(output, G's new statistics, carry)``. Where
+def applied(G: nn.Module, *args, **kwargs):
+    """G's training-mode pass on ``args`` as a function ``(params, stats) -> (out, stats)``,
+    the form :func:`generator_pass` and :func:`generator_gradient` take."""
+    return lambda params, stats: apply_train(G, params, stats, *args, **kwargs)
+
+
+def generator_pass(structure: Structure, pass_of, g_params, g_stats):
+    """G's training-mode pass of the D step, ``pass_of(params, stats) -> (out, stats)``
+    (:func:`applied`): ``(out, G's new statistics, carry)``. Where
     :func:`reuses_generator_pass`, the carry's ``"g_pass"`` keeps the pass with its pullback
     (``jax.vjp``) for :func:`generator_gradient`; else the carry is empty."""
     if not reuses_generator_pass(structure, g_stats):
-        out, stats = apply_train(G, g_params, g_stats, *args, **kwargs)
+        out, stats = pass_of(g_params, g_stats)
         return out, stats, {}
-    out, pullback, stats = jax.vjp(lambda gp: apply_train(G, gp, g_stats, *args, **kwargs),
-                                   g_params, has_aux=True)
+    out, pullback, stats = jax.vjp(lambda gp: pass_of(gp, g_stats), g_params, has_aux=True)
     return out, stats, {"g_pass": {"out": out, "pullback": pullback, "stats_before": g_stats}}
 
 
-def generator_gradient(G: nn.Module, state: RunState, carry: dict, loss_of, *args, **kwargs):
-    """G's loss ``loss_of(G(*args))``, its gradient with respect to G's parameters and G's new
-    batch statistics. From the D step's pass where the carry holds it (:func:`generator_pass`):
-    that pass's pullback of the loss's gradient with respect to G's output, and the second
-    update of G's batch-norm averages that a second pass would have made
-    (:func:`models.layers.repeat_batch_norm_update`); else G runs again on ``args``."""
+def generator_gradient(state: RunState, carry: dict, loss_of, pass_of):
+    """G's loss ``loss_of(out)`` of its pass ``pass_of`` (:func:`applied`), its gradient with
+    respect to G's parameters and G's new batch statistics. From the D step's pass where the
+    carry holds it (:func:`generator_pass`): that pass's pullback of the loss's gradient with
+    respect to the pass's output, and the second update of G's batch-norm averages that a
+    second pass would have made (:func:`models.layers.repeat_batch_norm_update`); else G
+    runs again."""
     if "g_pass" in carry:
         g_pass = carry["g_pass"]
         loss, d_out = jax.value_and_grad(loss_of)(g_pass["out"])
@@ -91,7 +98,7 @@ def generator_gradient(G: nn.Module, state: RunState, carry: dict, loss_of, *arg
         return loss, grads, stats
 
     def g_objective(gp):
-        out, stats = apply_train(G, gp, state.batch_stats["generator"], *args, **kwargs)
+        out, stats = pass_of(gp, state.batch_stats["generator"])
         return loss_of(out), stats
 
     (loss, stats), grads = jax.value_and_grad(g_objective, has_aux=True)(
@@ -117,7 +124,7 @@ def update(structure: Structure, state: RunState, hp, batch: Batch, t):
 
     cond = labels_of(structure, batch)
     z = priors.sample(k_z, shape, structure.recipe.latent)
-    fake, g_stats, carry = generator_pass(structure, G, g_params, g_stats, z, **cond)
+    fake, g_stats, carry = generator_pass(structure, applied(G, z, **cond), g_params, g_stats)
     fake = jax.lax.stop_gradient(fake)
 
     def d_objective(dp):
@@ -175,7 +182,7 @@ def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t,
         return objective.generator_loss(out, hp, state.extra)
 
     g_params = state.params["generator"]
-    g_loss, grads, g_stats = generator_gradient(G, state, carry, loss_of, z, **cond)
+    g_loss, grads, g_stats = generator_gradient(state, carry, loss_of, applied(G, z, **cond))
     updates, g_opt = adam(hp).update(grads, state.opt_state["generator"], g_params)
     new_state = state.replace(
         params={**state.params, "generator": optax.apply_updates(g_params, updates)},

@@ -51,8 +51,8 @@ def update(structure: Structure, state: RunState, hp, batch: Batch, t):
     g_stats, d_stats = state.batch_stats["generator"], state.batch_stats["discriminator"]
     real = _real(structure, batch.x)
     z = priors.sample(k_z, shape, structure.recipe.latent)
-    bands, g_stats, carry = gan.generator_pass(structure, G, g_params, g_stats, z, real[1],
-                                               method="bands")
+    bands, g_stats, carry = gan.generator_pass(
+        structure, gan.applied(G, z, real[1], method="bands"), g_params, g_stats)
     fake = (jax.lax.stop_gradient(bands), real[1])
 
     def d_objective(dp):
@@ -95,8 +95,8 @@ def generator_update(structure: Structure, state: RunState, hp, batch: Batch, t,
         return objective.generator_loss(Outputs(d_real, d_fake), hp, state.extra)
 
     g_params = state.params["generator"]
-    g_loss, grads, g_stats = gan.generator_gradient(G, state, carry, loss_of, z, real[1],
-                                                    method="bands")
+    g_loss, grads, g_stats = gan.generator_gradient(
+        state, carry, loss_of, gan.applied(G, z, real[1], method="bands"))
     updates, g_opt = adam(hp).update(grads, state.opt_state["generator"], g_params)
     new_state = state.replace(
         params={**state.params, "generator": optax.apply_updates(g_params, updates)},
