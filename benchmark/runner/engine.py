@@ -123,7 +123,8 @@ def train_task(
     task).
 
     The task's checkpoint (its latest evaluation) exists while it trains, so that an
-    interrupted task resumes there (the caller deletes it once the task is done). Rows are
+    interrupted task resumes there (the caller deletes it once the task is done; the last
+    evaluation's is written only where ``execution.keep_checkpoints`` keeps it). Rows are
     kept up to the last evaluation that every run completed; a damaged rows file that lost
     rows before the checkpoint is trained again from step 0. ``on_phase(name)`` hears of each
     phase entered (train, evaluate, rows, checkpoint): the chaos script's trace
@@ -189,8 +190,11 @@ def train_task(
                               last=e == total, train_split=(data.train, data.pixel_scale))
             enter("rows")
             write_rows(rows_path, rows)  # rows first: a crash before the checkpoint retrains
-            enter("checkpoint")
-            ckpts.save(e, states)
+            if e < total or config.execution.keep_checkpoints:
+                # the last evaluation's rows finish the task (run again, it returns them
+                # without a checkpoint), so its checkpoint is written only to be kept
+                enter("checkpoint")
+                ckpts.save(e, states)
             if progress:
                 progress.evaluated(e)
     finally:

@@ -50,8 +50,9 @@ def test_study_writes_rows_samples_and_resumes_to_the_same_result(
     monkeypatch.delenv(trace.ENV)
     phases = [(task, name) for _, _, task, name in trace.read(tmp_path / "trace")]
     (task,) = {task for task, _ in phases}  # the two seeds are one task, one task
-    assert [name for _, name in phases] == ["train", "evaluate", "rows", "checkpoint"] * 2 + [
-        "done"]
+    # no checkpoint after the last evaluation: its rows finish the task
+    assert [name for _, name in phases] == ["train", "evaluate", "rows", "checkpoint"] + [
+        "train", "evaluate", "rows", "done"]
     assert sorted(final["run_id"]) == sorted(r.run_id for r in study.runs)
     rows = _all_rows(tmp_path / "a")
     assert list(rows["step"]) == [2, 4, 2, 4]
@@ -84,21 +85,37 @@ def test_study_writes_rows_samples_and_resumes_to_the_same_result(
     for p in pngs:
         assert (tmp_path / "b" / p.relative_to(tmp_path / "a")).read_bytes() == p.read_bytes()
 
-    # A crash after the rows of step 4 were written but before its checkpoint: the rows
-    # after the checkpoint are dropped and retrained, with the same values.
-    def crash_at_4(self, step, state):
-        if step == 4:
-            raise KeyboardInterrupt
-        real_save(self, step, state)
+    # A crash after the rows of step 2 were written but before its checkpoint: the rows
+    # after the checkpoint (here: none) are dropped and retrained, with the same values.
+    def crash_before_saving(self, step, state):
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(TaskCheckpoints, "save", crash_at_4)
+    monkeypatch.setattr(TaskCheckpoints, "save", crash_before_saving)
     with pytest.raises(KeyboardInterrupt):
         engine.run_study(study, tmp_path / "c", progress=False)
-    assert list(load_rows(tmp_path / "c")["step"]) == [2, 2, 4, 4]
+    assert list(load_rows(tmp_path / "c")["step"]) == [2, 2]
+    assert not list((tmp_path / "c").glob("groups/*/checkpoints/*"))
     monkeypatch.setattr(TaskCheckpoints, "save", real_save)
     engine.run_study(study, tmp_path / "c", progress=False)
     pd.testing.assert_frame_equal(_all_rows(tmp_path / "a"), _all_rows(tmp_path / "c"),
                                   check_exact=True)
+
+    # A crash after the last rows, before the task was marked done: the rows finish it (no
+    # checkpoint of the last step is written, none is needed), and nothing is trained again.
+    def crash_when_done(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine.task_files, "mark_done", crash_when_done)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run_study(study, tmp_path / "d", progress=False)
+    assert list(load_rows(tmp_path / "d")["step"]) == [2, 2, 4, 4]
+    assert [p.name for p in (tmp_path / "d").glob("groups/*/checkpoints/*")] == ["2"]
+    monkeypatch.undo()
+    monkeypatch.setattr(engine.Trainer, "advance", None)  # would fail if called
+    engine.run_study(study, tmp_path / "d", progress=False)
+    pd.testing.assert_frame_equal(_all_rows(tmp_path / "a"), _all_rows(tmp_path / "d"),
+                                  check_exact=True)
+    assert not list((tmp_path / "d").glob("groups/*/checkpoints/*"))
 
     # A finished study is not retrained: rerunning returns the same final rows at once.
     monkeypatch.setattr(engine.Trainer, "advance", None)  # would fail if called
