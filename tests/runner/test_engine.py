@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from benchmark import training as train
 from benchmark.cli import main as cli
 from benchmark.errors import UserError
 from benchmark.evaluation.evaluator import Evaluator
-from benchmark.runner import engine, trace
+from benchmark.runner import engine, task_files, trace
 from benchmark.runner.checkpoints import TaskCheckpoints
 from benchmark.runner.progress import StudyProgress
 from benchmark.runner.results import load_rows
@@ -100,22 +101,19 @@ def test_study_writes_rows_samples_and_resumes_to_the_same_result(
     pd.testing.assert_frame_equal(_all_rows(tmp_path / "a"), _all_rows(tmp_path / "c"),
                                   check_exact=True)
 
-    # A crash after the last rows, before the task was marked done: the rows finish it (no
-    # checkpoint of the last step is written, none is needed), and nothing is trained again.
-    def crash_when_done(*_):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(engine.task_files, "mark_done", crash_when_done)
-    with pytest.raises(KeyboardInterrupt):
-        engine.run_study(study, tmp_path / "d", progress=False)
-    assert list(load_rows(tmp_path / "d")["step"]) == [2, 2, 4, 4]
-    assert [p.name for p in (tmp_path / "d").glob("groups/*/checkpoints/*")] == ["2"]
-    monkeypatch.undo()
+    # A crash after the last rows, before the task was marked done (study a's files without
+    # its DONE marker): the rows finish it, so no checkpoint of the last step is needed (none
+    # is written) and nothing is trained again.
+    shutil.copytree(tmp_path / "a", tmp_path / "d")
+    for group in (tmp_path / "d" / "groups").iterdir():
+        task_files.clear_markers(tmp_path / "d", group.name)
+        assert not task_files.is_done(tmp_path / "d", group.name)
     monkeypatch.setattr(engine.Trainer, "advance", None)  # would fail if called
     engine.run_study(study, tmp_path / "d", progress=False)
     pd.testing.assert_frame_equal(_all_rows(tmp_path / "a"), _all_rows(tmp_path / "d"),
                                   check_exact=True)
-    assert not list((tmp_path / "d").glob("groups/*/checkpoints/*"))
+    assert all(task_files.is_done(tmp_path / "d", g.name)
+               for g in (tmp_path / "d" / "groups").iterdir())
 
     # A finished study is not retrained: rerunning returns the same final rows at once.
     monkeypatch.setattr(engine.Trainer, "advance", None)  # would fail if called
