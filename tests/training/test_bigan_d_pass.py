@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from benchmark.training.families.encoder import pairs
+from benchmark.training.families.encoder import encode_and_generate, score_pairs
 from models.architectures.bigan import GeneratorWithEncoder
 
 
@@ -43,7 +43,12 @@ def _bigan_pairs_setup(bn=True):
 
 
 def _pairs(G, D, v, x, z, joint):
-    return pairs(G, D, {}, {}, v["params"], v.get("batch_stats", {}), x, z, None, joint=joint)
+    """D's outputs on (x, E(x)) and (G(z), z), G's and D's new statistics, as the family's
+    step makes them."""
+    (z_hat, fake), g_stats = encode_and_generate(G, x, z, None)({}, {})
+    out, d_stats = score_pairs(D, v["params"], v.get("batch_stats", {}), x, z, z_hat, fake,
+                               None, joint=joint)
+    return out, g_stats, d_stats
 
 
 def test_bigan_discriminator_in_one_pass_sees_a_shift_of_the_fake_codes():

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from benchmark.training.families.encoder import pairs
+from benchmark.training.families.encoder import encode_and_generate, score_pairs
 from models.architectures.bigan import GeneratorWithEncoder
 
 
@@ -42,7 +42,8 @@ def test_bigan_discriminator_sees_real_pairs_and_fake_pairs():
     G = GeneratorWithEncoder(FillGenerator(), MeanEncoder(), (2, 2, 1))
     x = jnp.arange(12.0).reshape(3, 2, 2, 1) / 12.0
     z = jnp.array([[0.1, 0.0], [0.2, 0.0], [0.3, 0.0]])
-    out, _, _ = pairs(G, PairFingerprint(), {}, {}, {}, {}, x, z, None)
+    (z_hat, fake), _ = encode_and_generate(G, x, z, None)({}, {})
+    out, _ = score_pairs(PairFingerprint(), {}, {}, x, z, z_hat, fake, None)
     mean_x = jnp.mean(x, axis=(1, 2, 3))
     np.testing.assert_allclose(out.d_real, 1000.0 * mean_x + mean_x, rtol=1e-6)  # (x, E(x))
     np.testing.assert_allclose(out.d_fake, 1000.0 * (10.0 + z[:, 0]) + z[:, 0], rtol=1e-6)

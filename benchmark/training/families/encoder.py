@@ -51,21 +51,13 @@ def encode_train(G, params, stats, x, key):
 
 def encode_and_generate(G, x, z, key):
     """E's and G's training-mode pass as ``(params, stats) -> ((E(x), G(z)), stats)``, the
-    form :func:`benchmark.training.families.gan.generator_pass` takes. ``key``: E's noise."""
+    form :func:`benchmark.training.families.gan.generator_pass` takes; D scores its codes and
+    images with :func:`score_pairs`. ``key``: E's noise."""
     def pass_of(g_params, g_stats):
         (z_hat, _, _), g_stats = encode_train(G, g_params, g_stats, x, key)
         fake, g_stats = apply_train(G, g_params, g_stats, z)
         return (z_hat, fake), g_stats
     return pass_of
-
-
-def pairs(G, D, g_params, g_stats, d_params, d_stats, x, z, key, joint: bool = False):
-    """D's logits on the real pairs (x, E(x)) and the fake pairs (G(z), z):
-    (Outputs, G's and D's new statistics); :func:`encode_and_generate`, then
-    :func:`score_pairs`."""
-    (z_hat, fake), g_stats = encode_and_generate(G, x, z, key)(g_params, g_stats)
-    out, d_stats = score_pairs(D, d_params, d_stats, x, z, z_hat, fake, key, joint)
-    return out, g_stats, d_stats
 
 
 def score_pairs(D, d_params, d_stats, x, z, z_hat, fake, key, joint: bool = False):
