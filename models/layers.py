@@ -13,6 +13,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from models.conv_grads import conv_general_dilated
+
 WEIGHT_STD = 0.02
 LEAKY_SLOPE = 0.2
 BN_DECAY = 0.999
@@ -24,7 +26,10 @@ normal_init = nn.initializers.normal(stddev=WEIGHT_STD)
 
 
 def conv(features: int, kernel_init: Callable = conv_init) -> nn.Conv:
-    return nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME", kernel_init=kernel_init)
+    """The 4x4, stride-2, SAME convolution; its second derivatives (a gradient penalty's) are
+    convolutions XLA runs fast (:mod:`models.conv_grads`)."""
+    return nn.Conv(features, (4, 4), strides=(2, 2), padding="SAME", kernel_init=kernel_init,
+                   conv_general_dilated=conv_general_dilated)
 
 
 class Deconv(nn.Module):

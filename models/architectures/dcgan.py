@@ -23,6 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from models.conv_grads import conv_general_dilated
 from models.layers import LEAKY_SLOPE, batch_norm, flatten, normal_init
 from models.registry import Architecture, NetFacts, register_architecture, scaled
 
@@ -80,7 +81,8 @@ class Deconv5x5(nn.Module):
 
 def conv5x5(features: int, kernel_init: Callable = normal_init) -> nn.Conv:
     return nn.Conv(features, (KERNEL, KERNEL), strides=(2, 2), padding=((2, 2), (2, 2)),
-                   use_bias=False, kernel_init=kernel_init)
+                   use_bias=False, kernel_init=kernel_init,
+                   conv_general_dilated=conv_general_dilated)
 
 
 class DcganGenerator(nn.Module):
