@@ -21,6 +21,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from models.conv_grads import conv_general_dilated
 from models.layers import Deconv, batch_norm, flatten, normal_init
 from models.registry import Architecture, NetFacts, register_architecture, scaled
 from models.spectral_norm import spectral_norm
@@ -77,7 +78,8 @@ class SnganDiscriminator(nn.Module):
             # SAME = chainer's pad 1 on even sides; at 28x28 it takes 7 -> 4 (pad 1 gives 3,
             # whose input gradient is ten times slower on XLA's CPU backend, measured).
             x = nn.leaky_relu(nn.Conv(ch, (4, 4), strides=(2, 2), padding="SAME",
-                                      kernel_init=normal_init)(x), SNGAN_SLOPE)
+                                      kernel_init=normal_init,
+                                      conv_general_dilated=conv_general_dilated)(x), SNGAN_SLOPE)
         x = nn.leaky_relu(nn.Conv(8 * self.width, (3, 3), padding=((1, 1), (1, 1)),
                                   kernel_init=normal_init)(x), SNGAN_SLOPE)
         return nn.Dense(1, kernel_init=normal_init)(flatten(x))[:, 0]
