@@ -146,3 +146,27 @@ def test_a_penalised_step_equals_the_plain_one(model, monkeypatch):
         np.testing.assert_allclose(a[clear], b[clear], rtol=0, atol=lr / 10)
     for key in ref_metrics:
         np.testing.assert_allclose(metrics[key], ref_metrics[key], rtol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["wgan_gp", "dragan"])
+def test_a_penalised_step_compiles_without_window_reversal(model, monkeypatch):
+    """The whole step, as the engine compiles it: every D convolution a penalty reaches takes
+    the fast second derivative (with lax's own, the same step holds the slow form). At 16x16,
+    where D's maps (8x8, 4x4) are no smaller than its 4x4 kernels: at 8x8 the second layer's
+    2x2 output makes even JAX's first-order kernel gradient window-reversed."""
+    shape = (16, 16, 1)
+    structure = train.Structure(model, shape, batch_size=BATCH)
+    state = train.init_run(structure, BATCH, 3)
+    x = jnp.zeros((BATCH, *shape))
+    hp = {k: jnp.float32(v) for k, v in models.get(model).defaults.items()
+          if k not in ("n_disc", "disc_bn")}
+
+    def hlo() -> str:
+        step = jax.jit(lambda s: train.family_step(structure, s, hp, Batch(x, None),
+                                                   jnp.int32(0), g_step=True))
+        return step.lower(state).compile().as_text()
+
+    assert "rhs_reversal" not in hlo()
+    with monkeypatch.context() as m:
+        m.setattr(layers, "conv_general_dilated", lax.conv_general_dilated)
+        assert "rhs_reversal" in hlo()
