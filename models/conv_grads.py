@@ -59,6 +59,11 @@ def _spec(a) -> tuple:
     return a.shape, a.dtype
 
 
+def _in_place(argnum: int, a, other) -> tuple:
+    """``(x, k)`` with ``a`` as operand ``argnum`` (0: x, 1: k) and ``other`` as the other."""
+    return (a, other) if argnum == 0 else (other, a)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def _conv(config, x, k):
     return _plain(config, x, k)
@@ -70,45 +75,31 @@ def _conv_fwd(config, x, k):
 
 def _conv_bwd(config, residuals, dy):
     x, k = residuals
-    return _transpose_x(config, _spec(x), dy, k), _transpose_k(config, _spec(k), x, dy)
+    return _transpose(config, 0, _spec(x), k, dy), _transpose(config, 1, _spec(k), x, dy)
 
 
 _conv.defvjp(_conv_fwd, _conv_bwd)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _transpose_x(config, x_spec, dy, k):
-    """The transpose of ``x -> conv(x, k)`` applied to ``dy`` (x's cotangent), as JAX's."""
-    return jax.linear_transpose(lambda x: _plain(config, x, k),
-                                jax.ShapeDtypeStruct(*x_spec))(dy)[0]
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
+def _transpose(config, argnum, spec, other, dy):
+    """The transpose of ``conv`` in operand ``argnum`` (0: ``transpose_x(dy, k)``, 1:
+    ``transpose_k(x, dy)``; the module docstring), ``other`` the operand held, applied to
+    ``dy``: JAX's own first-order form."""
+    return jax.linear_transpose(lambda a: _plain(config, *_in_place(argnum, a, other)),
+                                jax.ShapeDtypeStruct(*spec))(dy)[0]
 
 
-def _transpose_x_fwd(config, x_spec, dy, k):
-    return _transpose_x(config, x_spec, dy, k), (dy, k)
+def _transpose_fwd(config, argnum, spec, other, dy):
+    return _transpose(config, argnum, spec, other, dy), (other, dy)
 
 
-def _transpose_x_bwd(config, x_spec, residuals, v):
-    dy, k = residuals
-    return _conv(config, v, k), _transpose_k(config, _spec(k), v, dy)
+def _transpose_bwd(config, argnum, spec, residuals, cot):
+    """From ``<transpose(other, dy), cot> = B(x, k, dy)`` with ``cot`` in operand ``argnum``:
+    d/d(other) is the other transpose at ``cot``, d/d(dy) is ``conv`` with ``cot`` in place."""
+    other, dy = residuals
+    return (_transpose(config, 1 - argnum, _spec(other), cot, dy),
+            _conv(config, *_in_place(argnum, cot, other)))
 
 
-_transpose_x.defvjp(_transpose_x_fwd, _transpose_x_bwd)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _transpose_k(config, k_spec, x, dy):
-    """The transpose of ``k -> conv(x, k)`` applied to ``dy`` (k's cotangent), as JAX's."""
-    return jax.linear_transpose(lambda k: _plain(config, x, k),
-                                jax.ShapeDtypeStruct(*k_spec))(dy)[0]
-
-
-def _transpose_k_fwd(config, k_spec, x, dy):
-    return _transpose_k(config, k_spec, x, dy), (x, dy)
-
-
-def _transpose_k_bwd(config, k_spec, residuals, w):
-    x, dy = residuals
-    return _transpose_x(config, _spec(x), dy, w), _conv(config, x, w)
-
-
-_transpose_k.defvjp(_transpose_k_fwd, _transpose_k_bwd)
+_transpose.defvjp(_transpose_fwd, _transpose_bwd)
