@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from jax import lax
 
-import models
 from benchmark import training as train
 from benchmark.training.base import Batch
 from models import layers
 from models.conv_grads import conv_general_dilated
+from sweeps.studies import make_run
 
 DIMS = ("NHWC", "HWIO", "NHWC")
 # (input, kernel, strides, padding): the study's 4x4 stride-2 SAME conv, DCGAN's 5x5 stride-2
@@ -99,18 +99,24 @@ def test_a_penalty_compiles_without_window_reversal():
 SHAPE, BATCH = (8, 8, 1), 8
 
 
-def first_step(model: str, monkeypatch, plain: bool):
-    """The model's first step (a G step), its D's convolutions ours or lax's."""
-    structure = train.Structure(model, SHAPE, batch_size=BATCH)
+def g_step(model: str, shape=SHAPE):
+    """The model's first step (a G step) at ``shape`` and the author defaults, jitted, and the
+    state it starts from."""
+    structure = train.Structure(model, shape, batch_size=BATCH)
     state = train.init_run(structure, BATCH, 3)
-    x = jax.random.uniform(jax.random.PRNGKey(2), (BATCH, *SHAPE))
-    hp = {k: jnp.float32(v) for k, v in models.get(model).defaults.items()
-          if k not in ("n_disc", "disc_bn")}
+    x = jax.random.uniform(jax.random.PRNGKey(2), (BATCH, *shape))
+    hp = {k: jnp.float32(v) for k, v in make_run(model, "triangles", 0).hp.items()}
+    return jax.jit(lambda s: train.family_step(structure, s, hp, Batch(x, None), jnp.int32(0),
+                                               g_step=True)), state
+
+
+def first_step(model: str, monkeypatch, plain: bool):
+    """The model's first step, its D's convolutions ours or lax's."""
     with monkeypatch.context() as m:
         if plain:
             m.setattr(layers, "conv_general_dilated", lax.conv_general_dilated)
-        return jax.jit(lambda s: train.family_step(structure, s, hp, Batch(x, None),
-                                                   jnp.int32(0), g_step=True))(state)
+        step, state = g_step(model)
+        return step(state)
 
 
 def test_a_step_without_a_penalty_is_unchanged_bitwise(monkeypatch):
@@ -137,7 +143,7 @@ def test_a_penalised_step_equals_the_plain_one(model, monkeypatch):
         scale = max(float(np.max(np.abs(b))) for _, b in pairs)
         for a, b in pairs:
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * scale)
-    lr = models.get(model).defaults["lr"]
+    lr = make_run(model, "triangles", 0).hp["lr"]
     mu_scale = max(float(np.max(np.abs(b))) for _, b in moments["mu"])
     params = list(zip(jax.tree.leaves(new.params), jax.tree.leaves(ref.params), strict=True))
     assert [a.shape for a, _ in params] == [a.shape for a, _ in moments["mu"]]
@@ -154,16 +160,9 @@ def test_a_penalised_step_compiles_without_window_reversal(model, monkeypatch):
     the fast second derivative (with lax's own, the same step holds the slow form). At 16x16,
     where D's maps (8x8, 4x4) are no smaller than its 4x4 kernels: at 8x8 the second layer's
     2x2 output makes even JAX's first-order kernel gradient window-reversed."""
-    shape = (16, 16, 1)
-    structure = train.Structure(model, shape, batch_size=BATCH)
-    state = train.init_run(structure, BATCH, 3)
-    x = jnp.zeros((BATCH, *shape))
-    hp = {k: jnp.float32(v) for k, v in models.get(model).defaults.items()
-          if k not in ("n_disc", "disc_bn")}
 
     def hlo() -> str:
-        step = jax.jit(lambda s: train.family_step(structure, s, hp, Batch(x, None),
-                                                   jnp.int32(0), g_step=True))
+        step, state = g_step(model, (16, 16, 1))
         return step.lower(state).compile().as_text()
 
     assert "rhs_reversal" not in hlo()
